@@ -1,0 +1,37 @@
+import Koa from 'koa';
+import type { Logger } from './core/log/logger.ts';
+import { requestId } from './core/http/request-id.ts';
+import { accessLog, type HttpMetrics } from './core/http/access-log.ts';
+import { errorMiddleware } from './core/http/error-middleware.ts';
+import { cors } from './core/http/cors.ts';
+import { buildRouter, type MountOptions } from './core/http/mount-routes.ts';
+import type { MountedRoute } from './core/http/route.ts';
+
+export interface AppOptions extends MountOptions {
+  log: Logger;
+  metrics: HttpMetrics;
+  trustProxy: boolean;
+  allowedOrigins: ReadonlySet<string>;
+  routes: readonly MountedRoute[];
+  isDraining(): boolean;
+}
+
+/** The Koa app with every route mounted; no listen, so main and the tests share it. */
+export function createApp(options: AppOptions): Koa {
+  const app = new Koa({ proxy: options.trustProxy });
+  // Errors are answered and logged by errorMiddleware; this only sees failures while streaming.
+  app.on('error', (err: unknown) => options.log.debug({ err }, 'response stream error'));
+  const router = buildRouter([...options.routes], options);
+  app.use(requestId());
+  app.use(async (ctx, next) => {
+    // While draining, finish this request but don't keep the connection for another one.
+    if (options.isDraining()) ctx.set('Connection', 'close');
+    await next();
+  });
+  app.use(accessLog(options.log, options.metrics));
+  app.use(errorMiddleware(options.bodyLimitBytes));
+  app.use(cors(options.allowedOrigins));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import {
+  AppError,
+  InvalidJsonError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  UnsupportedMediaTypeError,
+} from './errors.ts';
+
+/** The one error body of every non-2xx answer (API.md "Everywhere"). */
+export const errorEnvelopeSchema = z
+  .object({
+    error: z.string(),
+    message: z.string(),
+    code: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+    details: z.record(z.string(), z.unknown()),
+    timestamp: z.iso.datetime(),
+    request_id: z.string(),
+  })
+  .describe('Error envelope returned by every non-2xx answer');
+
+export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
+
+export function envelopeFor(error: AppError, requestId: string): ErrorEnvelope {
+  return {
+    error: error.title,
+    message: error.message,
+    code: error.code,
+    details: error.details,
+    timestamp: new Date().toISOString(),
+    request_id: requestId,
+  };
+}
+
+const databaseDownCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+
+function propertyOf(err: unknown, name: string): unknown {
+  return typeof err === 'object' && err !== null ? (err as Record<string, unknown>)[name] : undefined;
+}
+
+/**
+ * Maps anything thrown to a domain error. Errors raised by libraries (the body parser, the
+ * router, the database driver) are translated here, in one place; `null` means "unexpected":
+ * the caller answers 500 and logs the stack.
+ */
+export function toAppError(err: unknown, bodyLimitBytes: number): AppError | null {
+  if (err instanceof AppError) return err;
+  const type = propertyOf(err, 'type');
+  if (type === 'entity.parse.failed') return new InvalidJsonError();
+  if (type === 'entity.too.large') return new PayloadTooLargeError(bodyLimitBytes);
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new UnsupportedMediaTypeError('UTF-8 JSON');
+  const status = propertyOf(err, 'status');
+  if (status === 404) return new NotFoundError();
+  if (status === 405) {
+    const allowed = propertyOf(propertyOf(err, 'headers'), 'Allow');
+    return new MethodNotAllowedError(typeof allowed === 'string' ? allowed.split(/,\s*/) : []);
+  }
+  const code = propertyOf(err, 'code');
+  const name = propertyOf(err, 'name');
+  if ((typeof code === 'string' && databaseDownCodes.has(code)) || name === 'KnexTimeoutError') {
+    return new ServiceUnavailableError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry in a few seconds', 2);
+  }
+  return null;
+}

@@ -1,0 +1,138 @@
+import Router from '@koa/router';
+import bodyParser from 'koa-bodyparser';
+import type { Context, Middleware } from 'koa';
+import type { z } from 'zod';
+import type { Logger } from '../log/logger.ts';
+import { ForbiddenError, RateLimitedError, UnsupportedMediaTypeError, ValidationError, type ValidationIssue } from './errors.ts';
+import type { Authenticator, Principal } from './principal.ts';
+import type { RateLimiter, RateLimitState } from './rate-limiter.ts';
+import type { MountedRoute, RouteDefinition, RouteRequest, RouteResult } from './route.ts';
+
+export interface MountOptions {
+  bodyLimitBytes: number;
+  validateResponses: boolean;
+  authenticate: Authenticator;
+  rateLimiter: RateLimiter;
+}
+
+function issuesOf(location: string, error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    path: [location, ...issue.path.map(String)].join('.'),
+    message: issue.message,
+  }));
+}
+
+function parsePart(location: string, schema: z.ZodType | undefined, value: unknown, issues: ValidationIssue[]): unknown {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  issues.push(...issuesOf(location, result.error));
+  return undefined;
+}
+
+function hasBody(ctx: Context): boolean {
+  const length = ctx.get('content-length');
+  return ctx.get('transfer-encoding') !== '' || (length !== '' && length !== '0');
+}
+
+function jsonBodyParser(limitBytes: number): Middleware {
+  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: String(limitBytes), strict: true });
+  return async (ctx, next) => {
+    if (hasBody(ctx) && !ctx.is('application/json', '+json')) throw new UnsupportedMediaTypeError('application/json');
+    await parse(ctx, next);
+  };
+}
+
+function setRateLimitHeaders(ctx: Context, state: RateLimitState): void {
+  ctx.set('X-RateLimit-Limit', String(state.limit));
+  ctx.set('X-RateLimit-Remaining', String(state.remaining));
+  ctx.set('X-RateLimit-Reset', String(Math.ceil(state.resetAt.getTime() / 1000)));
+}
+
+async function applyRateLimits(route: RouteDefinition, req: RouteRequest, limiter: RateLimiter): Promise<void> {
+  const uses = route.rateLimits ?? [];
+  if (uses.length === 0) return;
+  const states = await Promise.all(uses.map((use) => limiter.consume(use.name, use.key(req))));
+  // The headers describe the limit closest to running out: that is the one the client meets first.
+  const tightest = states.reduce((a, b) => (b.remaining < a.remaining || (!b.allowed && a.allowed) ? b : a));
+  setRateLimitHeaders(req.ctx, tightest);
+  const refused = states.filter((s) => !s.allowed);
+  if (refused.length > 0) {
+    const resetMs = Math.max(...refused.map((s) => s.resetAt.getTime()));
+    throw new RateLimitedError(Math.max(1, Math.ceil((resetMs - Date.now()) / 1000)));
+  }
+}
+
+/** Runs before the body parser, so an anonymous caller cannot make us read a large body. */
+function authorize(route: RouteDefinition, authenticate: Authenticator): Middleware {
+  return async (ctx, next) => {
+    const principal: Principal = await authenticate(ctx.headers);
+    if (route.auth === 'admin' && principal.role !== 'admin') throw new ForbiddenError();
+    ctx.state.principal = principal;
+    await next();
+  };
+}
+
+function checkResponse(route: RouteDefinition, result: RouteResult, status: number): void {
+  const schema = route.responses[status];
+  if (schema === undefined) throw new Error(`${route.method.toUpperCase()} ${route.path} answered ${status}, which it does not declare`);
+  if (schema === null) return;
+  const check = schema.safeParse(result.body);
+  if (!check.success) {
+    throw new Error(`${route.method.toUpperCase()} ${route.path} answered a ${status} body that does not match its schema: ${check.error.message}`);
+  }
+}
+
+function handle(route: RouteDefinition, options: MountOptions): Middleware {
+  return async (ctx) => {
+    const issues: ValidationIssue[] = [];
+    const params = parsePart('params', route.request?.params, ctx.params, issues);
+    const query = parsePart('query', route.request?.query, ctx.query, issues);
+    const body = parsePart('body', route.request?.body, ctx.request.body, issues);
+    if (issues.length > 0) throw new ValidationError(issues);
+
+    const aborter = new AbortController();
+    const onClose = (): void => {
+      if (!ctx.res.writableFinished) aborter.abort(new Error('client disconnected'));
+    };
+    ctx.res.once('close', onClose);
+    const req: RouteRequest = {
+      params,
+      query,
+      body,
+      principal: (ctx.state.principal as Principal | undefined) ?? null,
+      requestId: String(ctx.state.requestId),
+      ip: ctx.ip,
+      headers: ctx.headers,
+      log: ctx.state.log as Logger,
+      signal: aborter.signal,
+      ctx,
+    };
+    await applyRateLimits(route, req, options.rateLimiter);
+    const result = await route.handler(req);
+    if (result === undefined) return;
+    const status = result.status ?? 200;
+    if (options.validateResponses) checkResponse(route, result, status);
+    for (const [name, value] of Object.entries(result.headers ?? {})) ctx.set(name, value);
+    ctx.status = status;
+    if (result.body !== undefined) ctx.body = result.body;
+  };
+}
+
+/** Builds the router for every mounted route: body parsing, validation, auth, limits, handler. */
+export function buildRouter(routes: MountedRoute[], options: MountOptions): Router {
+  const router = new Router();
+  for (const { fullPath, route } of routes) {
+    const stack: Middleware[] = [
+      async (ctx, next) => {
+        ctx.state.routePattern = fullPath;
+        await next();
+      },
+    ];
+    if (route.auth !== 'none') stack.push(authorize(route, options.authenticate));
+    if ((route.bodyMode ?? 'json') === 'json' && route.request?.body) stack.push(jsonBodyParser(options.bodyLimitBytes));
+    stack.push(handle(route, options));
+    router.register(fullPath, [route.method], stack);
+  }
+  return router;
+}

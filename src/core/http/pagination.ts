@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+/** `?page=1&limit=20`; a limit above 100 is clamped to 100, not refused (API.md). */
+export const paginationQuery = z.object({
+  page: z.coerce.number().int().min(1).default(1).describe('Page number, from 1'),
+  limit: z.coerce.number().int().min(1).default(20).transform((n) => Math.min(n, 100)).describe('Items per page; values above 100 are clamped to 100'),
+});
+
+export const paginationSchema = z.object({
+  page: z.number().int(),
+  limit: z.number().int(),
+  total: z.number().int(),
+  total_pages: z.number().int(),
+});
+
+export function paginationOf(page: number, limit: number, total: number): z.infer<typeof paginationSchema> {
+  return { page, limit, total, total_pages: Math.ceil(total / limit) };
+}

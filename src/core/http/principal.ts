@@ -1,0 +1,15 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** The authenticated caller of a request or a WebSocket upgrade. */
+export interface Principal {
+  userId: string;
+  role: 'admin' | 'user';
+  /** The access token's `jti`, so logout can revoke exactly this token. */
+  tokenId: string;
+}
+
+/**
+ * Turns request headers into a principal or throws UnauthorizedError. The auth module
+ * provides the real one; until it is wired, every protected route fails closed.
+ */
+export type Authenticator = (headers: IncomingHttpHeaders) => Promise<Principal>;

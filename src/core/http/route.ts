@@ -1,0 +1,76 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Context } from 'koa';
+import type { z } from 'zod';
+import type { Logger } from '../log/logger.ts';
+import type { Principal } from './principal.ts';
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/** Who may call a route. Routes are closed by default: a public route says `auth: 'none'`. */
+export type RouteAuth = 'none' | 'user' | 'admin';
+
+type Schema = z.ZodType | undefined;
+type Infer<S extends Schema> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteRequest<P = unknown, Q = unknown, B = unknown> {
+  params: P;
+  query: Q;
+  body: B;
+  requestId: string;
+  ip: string;
+  headers: IncomingHttpHeaders;
+  /** Set on every route whose `auth` is not `none`. */
+  principal: Principal | null;
+  log: Logger;
+  /** Aborted when the client goes away, so long work can stop early. */
+  signal: AbortSignal;
+  /** The raw Koa context, for routes that stream (`body: 'raw'`). Prefer the fields above. */
+  ctx: Context;
+}
+
+export interface RouteResult {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RateLimitUse {
+  /** A key of `rate_limits` in config. */
+  name: string;
+  /** What the limit counts per: an IP, an account, a family... */
+  key(req: RouteRequest): string;
+}
+
+export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema, B extends Schema = Schema> {
+  method: HttpMethod;
+  /** Relative to the owner's prefix for plugins without declared prefixes; absolute otherwise. */
+  path: string;
+  summary: string;
+  description?: string;
+  tags?: string[];
+  auth: RouteAuth;
+  /** `json` parses and validates the body; `raw` leaves the request stream to the handler. */
+  bodyMode?: 'json' | 'raw';
+  request?: { params?: P; query?: Q; body?: B };
+  /** Status → body schema (null: no body). Drives the OpenAPI document and test-time checks. */
+  responses: Record<number, z.ZodType | null>;
+  rateLimits?: RateLimitUse[];
+  /** Returning nothing means the handler wrote `req.ctx` itself (streams). */
+  handler(req: RouteRequest<Infer<P>, Infer<Q>, Infer<B>>): Promise<RouteResult | undefined>;
+}
+
+export type RouteDefinition = RouteSpec<Schema, Schema, Schema>;
+
+/** Identity function that lets TypeScript infer the handler's input types from the schemas. */
+export function defineRoute<P extends Schema = undefined, Q extends Schema = undefined, B extends Schema = undefined>(
+  spec: RouteSpec<P, Q, B>,
+): RouteDefinition {
+  return spec as unknown as RouteDefinition;
+}
+
+/** A route placed in the app: its absolute path and who contributed it. */
+export interface MountedRoute {
+  owner: string;
+  fullPath: string;
+  route: RouteDefinition;
+}

@@ -1,0 +1,50 @@
+import type { Knex } from 'knex';
+import type { Registry } from 'prom-client';
+import type { z } from 'zod';
+import type { Logger } from '../log/logger.ts';
+import type { RouteDefinition } from '../http/route.ts';
+import type { JobDefinition } from '../jobs/job.ts';
+import type { WebSocketRoute } from '../ws/websocket-route.ts';
+import type { RateLimiter } from '../http/rate-limiter.ts';
+
+/** What the core hands a plugin: capabilities, never globals. */
+export interface PluginContext<C> {
+  id: string;
+  /** The plugin's own settings, validated against its `configSchema`. */
+  config: C;
+  /** The core settings a plugin may read. */
+  core: { publicUrl: string; dataDir: string; allowedOrigins: ReadonlySet<string> };
+  /** A plugin touches only its own tables, prefixed with its id. */
+  db: Knex;
+  log: Logger;
+  metrics: Registry;
+  rateLimiter: RateLimiter;
+}
+
+/** Everything a plugin adds; the host validates and mounts it. */
+export interface PluginContributions {
+  routes?: RouteDefinition[];
+  jobs?: JobDefinition[];
+  websockets?: WebSocketRoute[];
+  /** Called on shutdown, plugins in reverse order of setup. */
+  dispose?: () => Promise<void>;
+}
+
+export interface PanelPlugin<C = unknown> {
+  /** Lower-case, also the default mount (`/api/<id>`) and the prefix of its tables and job ids. */
+  id: string;
+  configSchema?: z.ZodType<C>;
+  /** Absolute path of the plugin's migrations folder. */
+  migrationsDir?: string;
+  /**
+   * Absolute URL prefixes the plugin owns, for plugins that cannot live under `/api/<id>`
+   * (StreamSpace: `/api/v1`, `/vnc-viewer`, `/agent/ws`). With prefixes, route paths are absolute.
+   */
+  prefixes?: string[];
+  setup(ctx: PluginContext<C>): PluginContributions | Promise<PluginContributions>;
+}
+
+/** Lets TypeScript infer the config type from the schema. */
+export function definePlugin<C>(plugin: PanelPlugin<C>): PanelPlugin<C> {
+  return plugin;
+}

@@ -1,0 +1,64 @@
+import { ConfigError, loadConfig } from '../../config/load.ts';
+import { createLogger } from '../log/logger.ts';
+import { PluginBootError } from '../plugins/plugin-host.ts';
+import type { PanelPlugin } from '../plugins/plugin.ts';
+import { startServer } from '../../server.ts';
+
+/**
+ * The process around the server: config from the environment, signals, exit codes.
+ * SIGTERM/SIGINT drain and exit 0; a second signal exits at once with 1.
+ */
+export async function runServerProcess(availablePlugins: readonly PanelPlugin[]): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+  const log = createLogger(config.log.level);
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception; exiting');
+    log.flush();
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection; exiting');
+    log.flush();
+    process.exit(1);
+  });
+
+  let server;
+  try {
+    server = await startServer({ config, log, availablePlugins });
+  } catch (err) {
+    if (err instanceof PluginBootError) process.stderr.write(`${err.message}\n`);
+    else log.fatal({ err }, 'could not start');
+    log.flush();
+    process.exit(1);
+  }
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting without draining');
+      log.flush();
+      process.exit(1);
+    }
+    server.shutdown(signal).then(
+      () => {
+        log.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        log.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,162 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../log/logger.ts';
+import { redactUrl } from '../log/redact-url.ts';
+import { AppError, ForbiddenError, NotFoundError, ServiceUnavailableError } from '../http/errors.ts';
+import { envelopeFor } from '../http/error-envelope.ts';
+import { requestIdFrom } from '../http/request-id.ts';
+import { matchPath } from '../http/path-pattern.ts';
+import type { MountedWebSocketRoute, UpgradeContext } from './websocket-route.ts';
+
+const defaultMaxPayload = 64 * 1024;
+
+export interface UpgradeDispatcherOptions {
+  log: Logger;
+  allowedOrigins: ReadonlySet<string>;
+  routes: readonly MountedWebSocketRoute[];
+  trustProxy: boolean;
+}
+
+function hostnameOf(req: IncomingMessage): string {
+  const host = (req.headers.host ?? '').toLowerCase();
+  // `[::1]:8080` → `[::1]`; `dev-7.example.com:8080` → `dev-7.example.com`
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : (host.split(':')[0] ?? '');
+}
+
+function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = req.headers['x-forwarded-for'];
+  if (trustProxy && typeof forwarded === 'string') return forwarded.split(',')[0]?.trim() ?? '';
+  return req.socket.remoteAddress ?? '';
+}
+
+/**
+ * The one `upgrade` listener of the HTTP server. It routes by Host, then by path; answers
+ * unknown paths, bad origins and refused authorisations with an HTTP error envelope before
+ * any upgrade; and keeps every open socket so shutdown can close them with 1001.
+ */
+export class UpgradeDispatcher {
+  readonly sockets = new Set<WebSocket>();
+  private readonly servers = new Map<number, WebSocketServer>();
+  private draining = false;
+
+  constructor(private readonly options: UpgradeDispatcherOptions) {}
+
+  private serverFor(maxPayload: number): WebSocketServer {
+    let server = this.servers.get(maxPayload);
+    if (!server) {
+      server = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
+      this.servers.set(maxPayload, server);
+    }
+    return server;
+  }
+
+  private match(req: IncomingMessage, url: URL): { mounted: MountedWebSocketRoute; params: Record<string, string> } | null {
+    const hostname = hostnameOf(req);
+    // Host-routed endpoints (hosted IDE) win over path routes: on their hosts every path is theirs.
+    for (const mounted of this.options.routes) {
+      if (!mounted.route.host) continue;
+      const hostParams = mounted.route.host(hostname);
+      if (!hostParams) continue;
+      const pathParams = mounted.fullPath === null ? {} : matchPath(mounted.fullPath, url.pathname);
+      if (pathParams) return { mounted, params: { ...hostParams, ...pathParams } };
+    }
+    for (const mounted of this.options.routes) {
+      if (mounted.route.host || mounted.fullPath === null) continue;
+      const params = matchPath(mounted.fullPath, url.pathname);
+      if (params) return { mounted, params };
+    }
+    return null;
+  }
+
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const started = performance.now();
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    const log = this.options.log.child({ request_id: requestId });
+    // First thing: a reset from the client must never become an unhandled 'error'.
+    socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+    const path = redactUrl(req.url ?? '/');
+    const finish = (status: number): void => {
+      log.info({ method: req.method, path, status, upgrade: true, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 }, 'upgrade');
+    };
+    this.route(req, socket, head, requestId, log).then(
+      (status) => finish(status),
+      (err: unknown) => {
+        const appError = err instanceof AppError ? err : null;
+        if (!appError) log.error({ err }, 'unexpected error during upgrade');
+        const status = appError?.status ?? 500;
+        this.refuse(socket, appError ?? new AppError(500, 'INTERNAL_ERROR', 'Internal server error', 'Something went wrong on our side'), requestId);
+        finish(status);
+      },
+    );
+  }
+
+  private async route(req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, log: Logger): Promise<number> {
+    if (this.draining) throw new ServiceUnavailableError('SHUTTING_DOWN', 'This instance is shutting down; reconnect', 1);
+    const url = new URL(req.url ?? '/', 'http://upgrade.invalid');
+    const found = this.match(req, url);
+    if (!found) throw new NotFoundError('WebSocket endpoint');
+    const { route } = found.mounted;
+    const originHeader = req.headers.origin;
+    const ctx: UpgradeContext = {
+      req,
+      url,
+      params: found.params,
+      requestId,
+      ip: clientIp(req, this.options.trustProxy),
+      origin: typeof originHeader === 'string' ? originHeader : null,
+      log,
+    };
+    if (ctx.origin !== null && !this.originAllowed(route.origin ?? 'panel', ctx.origin, ctx)) {
+      throw new ForbiddenError('ORIGIN_NOT_ALLOWED', 'This page\'s origin may not open this WebSocket');
+    }
+    const grant = await route.authorize(ctx);
+    if (socket.destroyed) return 499;
+    const server = this.serverFor(route.maxPayloadBytes ?? defaultMaxPayload);
+    server.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', (err) => log.debug({ err }, 'websocket error'));
+      this.sockets.add(ws);
+      ws.once('close', () => this.sockets.delete(ws));
+      try {
+        route.onConnection(ws, ctx, grant);
+      } catch (err) {
+        log.error({ err }, 'websocket handler failed');
+        ws.close(1011, 'internal error');
+      }
+    });
+    return 101;
+  }
+
+  private originAllowed(rule: 'panel' | 'any' | ((origin: string, ctx: UpgradeContext) => boolean), origin: string, ctx: UpgradeContext): boolean {
+    if (rule === 'any') return true;
+    if (rule === 'panel') return this.options.allowedOrigins.has(origin);
+    return rule(origin, ctx);
+  }
+
+  private refuse(socket: Duplex, error: AppError, requestId: string): void {
+    if (socket.destroyed) return;
+    const body = JSON.stringify(envelopeFor(error, requestId));
+    const extra = Object.entries(error.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.end(
+      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${requestId}\r\n${extra}Connection: close\r\n\r\n${body}`,
+    );
+  }
+
+  /** Refuses new upgrades and closes open sockets with 1001 ("going away"); cuts laggards after `graceMs`. */
+  async closeAll(graceMs: number): Promise<void> {
+    this.draining = true;
+    const open = [...this.sockets];
+    await Promise.race([
+      Promise.all(open.map((ws) => new Promise<void>((resolve) => {
+        ws.once('close', () => resolve());
+        ws.close(1001, 'server shutting down');
+      }))),
+      new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
+    ]);
+    for (const ws of this.sockets) ws.terminate();
+    for (const server of this.servers.values()) server.close();
+  }
+}

@@ -1,0 +1,41 @@
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../log/logger.ts';
+
+export interface UpgradeContext {
+  req: IncomingMessage;
+  url: URL;
+  /** Path parameters (`:id`) and Host parameters from the route's `host` matcher. */
+  params: Record<string, string>;
+  requestId: string;
+  ip: string;
+  /** The browser's Origin header; null for non-browser clients. */
+  origin: string | null;
+  log: Logger;
+}
+
+/**
+ * A WebSocket endpoint, declared by the core or a plugin. Koa middleware never runs for
+ * upgrades, so `authorize` is where authentication, ownership and per-resource caps live:
+ * throw an AppError to refuse (its status and envelope go back before any upgrade).
+ */
+export interface WebSocketRoute<T = unknown> {
+  /** Path pattern with `:params`; matched when `host` is absent or also matches. */
+  path?: string;
+  /** Matches the request's Host (port ignored); returns parameters, or null for no match. */
+  host?: (hostname: string) => Record<string, string> | null;
+  /** `panel` (default): PUBLIC_URL's origin and ALLOWED_ORIGINS; `any`; or a custom check. */
+  origin?: 'panel' | 'any' | ((origin: string, ctx: UpgradeContext) => boolean);
+  /** Largest inbound message; bigger closes the socket with 1009. Default 64 KiB. */
+  maxPayloadBytes?: number;
+  authorize(ctx: UpgradeContext): Promise<T>;
+  /** Called once the socket is open; an `error` listener is already attached. */
+  onConnection(ws: WebSocket, ctx: UpgradeContext, grant: T): void;
+}
+
+export interface MountedWebSocketRoute {
+  owner: string;
+  /** Absolute path pattern, or null for host-only routes. */
+  fullPath: string | null;
+  route: WebSocketRoute;
+}

@@ -1,0 +1,25 @@
+/**
+ * The only module plugins import from the core. Everything a plugin needs is here: the
+ * declaration helpers, the capability types, the domain errors and shared schemas.
+ */
+export { definePlugin } from '../core/plugins/plugin.ts';
+export type { PanelPlugin, PluginContext, PluginContributions } from '../core/plugins/plugin.ts';
+export { defineRoute } from '../core/http/route.ts';
+export type { RouteDefinition, RouteRequest, RouteResult, RouteAuth, RateLimitUse, HttpMethod } from '../core/http/route.ts';
+export type { Principal } from '../core/http/principal.ts';
+export type { JobDefinition, JobContext } from '../core/jobs/job.ts';
+export type { WebSocketRoute, UpgradeContext } from '../core/ws/websocket-route.ts';
+export type { Logger } from '../core/log/logger.ts';
+export type { RateLimiter, RateLimitState } from '../core/http/rate-limiter.ts';
+export {
+  AppError,
+  ValidationError,
+  NotFoundError,
+  ConflictError,
+  UnauthorizedError,
+  ForbiddenError,
+  RateLimitedError,
+  ServiceUnavailableError,
+  PayloadTooLargeError,
+} from '../core/http/errors.ts';
+export { paginationQuery, paginationOf } from '../core/http/pagination.ts';

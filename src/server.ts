@@ -1,0 +1,175 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import type Koa from 'koa';
+import { Registry, collectDefaultMetrics, Counter, Histogram } from 'prom-client';
+import type { Config } from './config/schema.ts';
+import type { Logger } from './core/log/logger.ts';
+import { createApp } from './app.ts';
+import { openDatabase, type Database } from './core/db/database.ts';
+import { countPending, migrateUp, type MigrationSet } from './core/db/migrator.ts';
+import { loadSecrets, type AppSecrets } from './core/db/secrets.ts';
+import { allowedOriginSet } from './core/http/origins.ts';
+import { RateLimiter } from './core/http/rate-limiter.ts';
+import { ServiceUnavailableError } from './core/http/errors.ts';
+import { buildOpenApiDocument } from './core/http/openapi.ts';
+import { serviceRoutes } from './core/http/service-routes.ts';
+import type { MountedRoute } from './core/http/route.ts';
+import type { Authenticator } from './core/http/principal.ts';
+import { denyAllAuthenticator } from './core/http/deny-all-authenticator.ts';
+import { Scheduler } from './core/jobs/scheduler.ts';
+import { coreJobs } from './core/jobs/core-jobs.ts';
+import { UpgradeDispatcher } from './core/ws/upgrade-dispatcher.ts';
+import type { PanelPlugin } from './core/plugins/plugin.ts';
+import { pluginMigrationSets, preparePlugins, setupPlugins } from './core/plugins/plugin-host.ts';
+
+export const coreMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
+
+export interface StartServerOptions {
+  config: Readonly<Config>;
+  log: Logger;
+  availablePlugins: readonly PanelPlugin[];
+  /** Tests pass a database cloned from a template; otherwise one is opened from config. */
+  database?: Database;
+  authenticate?: Authenticator;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  database: Database;
+  secrets: AppSecrets;
+  scheduler: Scheduler;
+  app: Koa;
+  http: Server;
+  /** Drains and stops everything; safe to call twice. */
+  shutdown(reason: string): Promise<void>;
+}
+
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** The composition root behind `npm start` and `startTestApp()`: config → db → core → plugins → listen. */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const { config, log } = options;
+  const prepared = preparePlugins(options.availablePlugins, config.plugins.enabled, config.plugins.config);
+  const database = options.database ?? (await openDatabase(config.database));
+  const ownsDatabase = options.database === undefined;
+  const { knex } = database;
+  log.info({ engine: database.engine }, 'database connected');
+
+  const migrationSets: MigrationSet[] = [{ owner: 'core', dir: coreMigrationsDir }, ...pluginMigrationSets(prepared)];
+  await migrateUp(knex, migrationSets, (m) => log.info(m, 'migration applied'));
+  const secrets = await loadSecrets(knex, config.secrets, (name) => log.info({ secret: name }, 'generated and stored a new secret'));
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = {
+    requests: new Counter({ name: 'panel_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] }),
+    duration: new Histogram({ name: 'panel_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route', 'status'] as const, registers: [registry], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] }),
+  };
+  const rateLimiter = new RateLimiter(knex, config.rate_limits);
+  const allowedOrigins = allowedOriginSet(config.server.public_url, config.server.allowed_origins);
+  const scheduler = new Scheduler({ knex, log: log.child({ component: 'scheduler' }), registry, replicaId: randomUUID() });
+  for (const job of coreJobs(knex, rateLimiter)) scheduler.add(job);
+
+  let draining = false;
+  let routes: MountedRoute[] = [];
+  let openApi: Record<string, unknown> | null = null;
+  const coreRoutes: MountedRoute[] = serviceRoutes({
+    isDraining: () => draining,
+    checkReady: async () => {
+      const pending = await countPending(knex, migrationSets);
+      if (pending > 0) throw new ServiceUnavailableError('MIGRATIONS_PENDING', `${pending} database migrations are not applied; run scripts/migrate up`);
+    },
+    openApiDocument: () => {
+      openApi ??= buildOpenApiDocument(routes, {
+        title: 'Hosting panel API',
+        version: '1',
+        description: 'Game servers, dev containers and streamed desktops. Errors use the Error envelope; lists paginate with ?page&limit (limit clamped to 100).',
+        serverUrl: config.server.public_url,
+      });
+      return openApi;
+    },
+    metricsRegistry: registry,
+    metricsToken: config.metrics.token,
+  }).map((route) => ({ owner: 'core', fullPath: route.path, route }));
+
+  const plugins = await setupPlugins(
+    prepared,
+    (p) => ({
+      id: p.plugin.id,
+      config: p.config,
+      core: { publicUrl: config.server.public_url, dataDir: config.database.data_dir, allowedOrigins },
+      db: knex,
+      log: log.child({ plugin: p.plugin.id }),
+      metrics: registry,
+      rateLimiter,
+    }),
+    coreRoutes,
+    log,
+  );
+  for (const job of plugins.jobs) scheduler.add(job);
+  routes = [...coreRoutes, ...plugins.routes];
+  for (const { route } of routes) {
+    for (const use of route.rateLimits ?? []) {
+      if (!rateLimiter.has(use.name)) throw new Error(`Route ${route.method.toUpperCase()} ${route.path} uses rate limit "${use.name}", which rate_limits in config does not define`);
+    }
+  }
+
+  const app = createApp({
+    log,
+    metrics,
+    routes,
+    trustProxy: config.server.trust_proxy,
+    allowedOrigins,
+    bodyLimitBytes: config.server.body_limit_bytes,
+    validateResponses: config.server.validate_responses,
+    authenticate: options.authenticate ?? denyAllAuthenticator,
+    rateLimiter,
+    isDraining: () => draining,
+  });
+  const dispatcher = new UpgradeDispatcher({ log, allowedOrigins, routes: plugins.websockets, trustProxy: config.server.trust_proxy });
+  const http = createServer(app.callback());
+  http.on('upgrade', (req, socket, head) => dispatcher.handle(req, socket, head));
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.server.port, config.server.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  const shownHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  scheduler.start();
+  log.info({ url, port, plugins: prepared.map((p) => p.plugin.id) }, 'listening');
+
+  let stopped: Promise<void> | null = null;
+  const shutdown = (reason: string): Promise<void> => {
+    stopped ??= (async () => {
+      const grace = config.server.shutdown_grace_ms;
+      log.info({ reason, grace_ms: grace }, 'shutting down');
+      draining = true;
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      await dispatcher.closeAll(Math.min(grace, 1000));
+      await scheduler.stop(grace);
+      await withTimeout(closed, grace);
+      http.closeAllConnections();
+      await plugins.dispose(log);
+      if (ownsDatabase) await database.close();
+      log.info('stopped');
+    })();
+    return stopped;
+  };
+
+  return { url, port, database, secrets, scheduler, app, http, shutdown };
+}
