@@ -22,7 +22,7 @@ import { Scheduler } from './core/jobs/scheduler.ts';
 import { coreJobs } from './core/jobs/core-jobs.ts';
 import { UpgradeDispatcher } from './core/ws/upgrade-dispatcher.ts';
 import type { PanelPlugin } from './core/plugins/plugin.ts';
-import { pluginMigrationSets, preparePlugins, setupPlugins } from './core/plugins/plugin-host.ts';
+import { PluginBootError, pluginMigrationSets, preparePlugins, setupPlugins, type PreparedPlugin } from './core/plugins/plugin-host.ts';
 
 export const coreMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
 
@@ -59,10 +59,20 @@ function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
 
 /** The composition root behind `npm start` and `startTestApp()`: config → db → core → plugins → listen. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const { config, log } = options;
-  const prepared = preparePlugins(options.availablePlugins, config.plugins.enabled, config.plugins.config);
-  const database = options.database ?? (await openDatabase(config.database));
+  const prepared = preparePlugins(options.availablePlugins, options.config.plugins.enabled, options.config.plugins.config);
+  const database = options.database ?? (await openDatabase(options.config.database));
   const ownsDatabase = options.database === undefined;
+  try {
+    return await boot(options, prepared, database, ownsDatabase);
+  } catch (err) {
+    // A failed boot must not leave a connection pool (or PGlite) keeping the process alive.
+    if (ownsDatabase) await database.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function boot(options: StartServerOptions, prepared: PreparedPlugin[], database: Database, ownsDatabase: boolean): Promise<RunningServer> {
+  const { config, log } = options;
   const { knex } = database;
   log.info({ engine: database.engine }, 'database connected');
 
@@ -117,12 +127,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     coreRoutes,
     log,
   );
-  for (const job of plugins.jobs) scheduler.add(job);
-  routes = [...coreRoutes, ...plugins.routes];
-  for (const { route } of routes) {
-    for (const use of route.rateLimits ?? []) {
-      if (!rateLimiter.has(use.name)) throw new Error(`Route ${route.method.toUpperCase()} ${route.path} uses rate limit "${use.name}", which rate_limits in config does not define`);
-    }
+  try {
+    for (const job of plugins.jobs) scheduler.add(job);
+    routes = [...coreRoutes, ...plugins.routes];
+    const unknownLimits = routes.flatMap(({ fullPath, route }) =>
+      (route.rateLimits ?? []).filter((use) => !rateLimiter.has(use.name)).map((use) => `${route.method.toUpperCase()} ${fullPath} uses rate limit "${use.name}", which rate_limits in config does not define`),
+    );
+    if (unknownLimits.length > 0) throw new PluginBootError(unknownLimits);
+  } catch (err) {
+    await plugins.dispose(log);
+    throw err;
   }
 
   const app = createApp({

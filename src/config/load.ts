@@ -15,8 +15,8 @@ export class ConfigError extends Error {
 
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
-  /** Deep-merged over the files and env; tests use this instead of mutating process.env. */
-  overrides?: DeepPartial<Config>;
+  /** Deep-merged, in order, over the files and env; tests use this instead of mutating process.env. */
+  overrides?: ReadonlyArray<DeepPartial<Config>>;
   defaultsPath?: string;
 }
 
@@ -89,7 +89,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     const raw = env[setting.env];
     if (raw !== undefined) setPath(merged, setting.key, parseEnvValue(setting, raw));
   }
-  if (options.overrides) merged = deepMerge(merged, options.overrides as Json);
+  for (const layer of options.overrides ?? []) merged = deepMerge(merged, layer as Json);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const result = configSchema.safeParse(merged);

@@ -8,6 +8,7 @@ export { defineRoute } from '../core/http/route.ts';
 export type { RouteDefinition, RouteRequest, RouteResult, RouteAuth, RateLimitUse, HttpMethod } from '../core/http/route.ts';
 export type { Principal } from '../core/http/principal.ts';
 export type { JobDefinition, JobContext } from '../core/jobs/job.ts';
+export { defineWebSocket } from '../core/ws/websocket-route.ts';
 export type { WebSocketRoute, UpgradeContext } from '../core/ws/websocket-route.ts';
 export type { Logger } from '../core/log/logger.ts';
 export type { RateLimiter, RateLimitState } from '../core/http/rate-limiter.ts';

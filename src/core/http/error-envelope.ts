@@ -48,10 +48,11 @@ function propertyOf(err: unknown, name: string): unknown {
 export function toAppError(err: unknown, bodyLimitBytes: number): AppError | null {
   if (err instanceof AppError) return err;
   const type = propertyOf(err, 'type');
-  if (type === 'entity.parse.failed') return new InvalidJsonError();
+  const status = propertyOf(err, 'status');
+  // co-body marks a body that is not JSON (or is prototype-poisoned JSON) as a 400 SyntaxError.
+  if (type === 'entity.parse.failed' || (err instanceof SyntaxError && status === 400)) return new InvalidJsonError();
   if (type === 'entity.too.large') return new PayloadTooLargeError(bodyLimitBytes);
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new UnsupportedMediaTypeError('UTF-8 JSON');
-  const status = propertyOf(err, 'status');
   if (status === 404) return new NotFoundError();
   if (status === 405) {
     const allowed = propertyOf(propertyOf(err, 'headers'), 'Allow');

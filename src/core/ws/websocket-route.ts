@@ -39,3 +39,8 @@ export interface MountedWebSocketRoute {
   fullPath: string | null;
   route: WebSocketRoute;
 }
+
+/** Lets TypeScript carry the grant's type from `authorize` to `onConnection`. */
+export function defineWebSocket<T>(route: WebSocketRoute<T>): WebSocketRoute {
+  return route as WebSocketRoute;
+}

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig, type DeepPartial } from '../../src/config/load.ts';
+import type { Config } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/core/log/logger.ts';
+import type { Authenticator } from '../../src/core/http/principal.ts';
+import type { PanelPlugin } from '../../src/core/plugins/plugin.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
+
+export type LogRecord = Record<string, unknown> & { level: number; msg: string };
+
+export interface TestApp {
+  url: string;
+  server: RunningServer;
+  testDatabase: TestDatabase;
+  /** Every log line the app wrote, parsed. */
+  logs: LogRecord[];
+  request(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface StartTestAppOptions {
+  plugins?: PanelPlugin[];
+  /** Ids to enable; defaults to every plugin passed. */
+  enabled?: string[];
+  config?: DeepPartial<Config>;
+  authenticate?: Authenticator;
+  /** Share a database with another test app (two replicas on one PostgreSQL). */
+  testDatabase?: TestDatabase;
+}
+
+/** Log lines as objects, so tests can assert on what the app logged. */
+export function captureLogs(): { logs: LogRecord[]; stream: Writable } {
+  const logs: LogRecord[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as LogRecord);
+      done();
+    },
+  });
+  return { logs, stream };
+}
+
+export function testConfig(overrides: DeepPartial<Config> = {}, enabled: string[] = []): Readonly<Config> {
+  const base: DeepPartial<Config> = {
+    server: { port: 0, host: '127.0.0.1', validate_responses: true, shutdown_grace_ms: 2000 },
+    log: { level: 'debug' },
+    plugins: { enabled },
+  };
+  return loadConfig({ env: {}, overrides: [base, overrides] });
+}
+
+/** The real app on 127.0.0.1:0 over a fresh database cloned from the migrated template. */
+export async function startTestApp(options: StartTestAppOptions = {}): Promise<TestApp> {
+  const plugins = options.plugins ?? [];
+  const testDatabase = options.testDatabase ?? (await createTestDatabase());
+  const ownsDatabase = options.testDatabase === undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), 'panel-test-'));
+  const config = testConfig({ ...options.config, database: { data_dir: dataDir, ...options.config?.database } }, options.enabled ?? plugins.map((p) => p.id));
+  const { logs, stream } = captureLogs();
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      config,
+      log: createLogger(config.log.level, stream),
+      availablePlugins: plugins,
+      database: testDatabase.database,
+      authenticate: options.authenticate,
+    });
+  } catch (err) {
+    if (ownsDatabase) await testDatabase.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    url: server.url,
+    server,
+    testDatabase,
+    logs,
+    request: (path, init) => fetch(`${server.url}${path}`, init),
+    close: async () => {
+      await server.shutdown('test finished');
+      if (ownsDatabase) await testDatabase.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
