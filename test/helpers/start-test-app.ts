@@ -48,6 +48,8 @@ export function testConfig(overrides: DeepPartial<Config> = {}, enabled: string[
   const base: DeepPartial<Config> = {
     server: { port: 0, host: '127.0.0.1', validate_responses: true, shutdown_grace_ms: 2000 },
     log: { level: 'debug' },
+    // The example plugin's limit; tests that exercise it set their own numbers.
+    rate_limits: { example_test: { limit: 1000, window_s: 60 } },
     plugins: { enabled },
   };
   return loadConfig({ env: {}, overrides: [base, overrides] });

@@ -38,7 +38,15 @@ export function wrapPglite(pglite: PGlite): Database {
     connection: (() => ({ pglite })) as unknown as Knex.ConnectionConfigProvider,
     acquireConnectionTimeout: 30_000,
   });
-  return { knex, engine: 'pglite', close: () => knex.destroy() };
+  return {
+    knex,
+    engine: 'pglite',
+    close: async () => {
+      await knex.destroy();
+      // knex only closes PGlite if it ever opened its connection; close it ourselves otherwise.
+      if (!pglite.closed) await pglite.close();
+    },
+  };
 }
 
 /** `DATABASE_URL` set → the server; otherwise embedded PostgreSQL in `<data_dir>/pglite`. */
