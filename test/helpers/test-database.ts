@@ -11,7 +11,7 @@ import { coreMigrationsDir } from '../../src/server.ts';
 import { examplePlugin } from '../fixtures/example-plugin/index.ts';
 
 /** `TEST_DATABASE_URL` set → a real PostgreSQL server; otherwise embedded PGlite. */
-export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? null;
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL || null;
 export const testEngine = testDatabaseUrl ? 'postgres' : 'pglite';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { PGlite } from '@electric-sql/pglite';
@@ -30,7 +30,7 @@ export function connectPostgres(url: string, poolMax: number): Database {
 }
 
 /** Embedded PostgreSQL over one PGlite instance (one connection: PGlite is single-session). */
-export function wrapPglite(pglite: PGlite): Database {
+export function wrapPglite(pglite: PGlite, onClose: () => void = () => {}): Database {
   const knex = knexFactory({
     client: ClientPgLite,
     dialect: 'postgres',
@@ -45,6 +45,7 @@ export function wrapPglite(pglite: PGlite): Database {
       await knex.destroy();
       // knex only closes PGlite if it ever opened its connection; close it ourselves otherwise.
       if (!pglite.closed) await pglite.close();
+      onClose();
     },
   };
 }
@@ -54,7 +55,41 @@ export async function openDatabase(settings: DatabaseSettings): Promise<Database
   if (settings.url !== null) return connectPostgres(settings.url, settings.pool_max);
   const dir = resolve(settings.data_dir, 'pglite');
   mkdirSync(dir, { recursive: true });
-  const pglite = new PGlite(dir);
-  await pglite.waitReady;
-  return wrapPglite(pglite);
+  const unlock = lockDataDir(dir);
+  try {
+    const pglite = new PGlite(dir);
+    await pglite.waitReady;
+    return wrapPglite(pglite, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same directory (a
+ * migrate script next to a running server) would corrupt it. A pid file refuses that;
+ * a pid file left by a dead process is taken over.
+ */
+function lockDataDir(dir: string): () => void {
+  const file = join(dir, 'panel.pid');
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+  } catch {
+    const holder = Number(readFileSync(file, 'utf8'));
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
+      throw new Error(`The embedded database in ${dir} is in use by process ${holder}. Stop that process first, or set DATABASE_URL to a PostgreSQL server that several processes can share.`);
+    }
+    writeFileSync(file, String(process.pid));
+  }
+  return () => rmSync(file, { force: true });
 }
