@@ -24,9 +24,9 @@ export function createApp(options: AppOptions): Koa {
   const router = buildRouter([...options.routes], options);
   app.use(requestId());
   app.use(async (ctx, next) => {
-    // While draining, finish this request but don't keep the connection for another one.
-    if (options.isDraining()) ctx.set('Connection', 'close');
     await next();
+    // Draining: this request finishes, but its connection is not kept for another one.
+    if (options.isDraining()) ctx.set('Connection', 'close');
   });
   app.use(accessLog(options.log, options.metrics));
   app.use(errorMiddleware(options.bodyLimitBytes));

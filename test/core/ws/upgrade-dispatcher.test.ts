@@ -1,13 +1,29 @@
 import test from 'ava';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
+import { definePlugin, defineWebSocket } from '../../../src/plugin-api/index.ts';
 import { examplePlugin } from '../../fixtures/example-plugin/index.ts';
+
+/** Routes by Host like the hosted IDE does: every path on dev-<vmid>.localhost is its own. */
+const hostRouted = definePlugin({
+  id: 'hosted',
+  setup: () => ({
+    websockets: [
+      defineWebSocket({
+        host: (hostname) => /^dev-(\d+)\.localhost$/.exec(hostname)?.slice(1).reduce((acc, vmid) => ({ ...acc, vmid }), {}) ?? null,
+        origin: 'any',
+        authorize: async ({ params, url }) => ({ vmid: params.vmid ?? '', path: url.pathname }),
+        onConnection: (ws, _ctx, grant) => ws.send(JSON.stringify(grant)),
+      }),
+    ],
+  }),
+});
 import { startTestApp, type TestApp } from '../../helpers/start-test-app.ts';
 
 let app: TestApp;
 
 test.before(async () => {
-  app = await startTestApp({ plugins: [examplePlugin], config: { server: { allowed_origins: ['https://portal.example.com'] } } });
+  app = await startTestApp({ plugins: [examplePlugin, hostRouted], config: { server: { allowed_origins: ['https://portal.example.com'] } } });
 });
 
 test.after.always(async () => {
@@ -36,6 +52,17 @@ test('an unknown WebSocket path is a 404 envelope before any upgrade', async (t)
   t.is(result.status, 404);
   t.is(result.body.code, 'NOT_FOUND');
   t.is(result.body.request_id, result.requestId ?? '');
+});
+
+test('upgrades are routed by Host first (port ignored), then by path', async (t) => {
+  const port = new URL(app.url).port;
+  const hosted = await connect(wsUrl(app, '/api/example/echo?ticket=bad'), { Host: `dev-42.localhost:${port}` });
+  if (!('ws' in hosted)) return t.fail(`refused with ${hosted.status}`);
+  t.deepEqual(JSON.parse(hosted.first), { vmid: '42', path: '/api/example/echo' });
+  hosted.ws.close();
+  const other = await connect(wsUrl(app, '/api/example/echo?ticket=bad'), { Host: `dev-x.localhost:${port}` });
+  if (!('status' in other)) return t.fail('upgraded');
+  t.is(other.status, 401, 'a Host that does not match falls through to path routing');
 });
 
 test('a foreign Origin is refused with 403 before authorisation', async (t) => {
