@@ -16,13 +16,14 @@ import { ServiceUnavailableError } from './core/http/errors.ts';
 import { buildOpenApiDocument } from './core/http/openapi.ts';
 import { serviceRoutes } from './core/http/service-routes.ts';
 import type { MountedRoute } from './core/http/route.ts';
-import type { Authenticator } from './core/http/principal.ts';
-import { denyAllAuthenticator } from './core/http/deny-all-authenticator.ts';
+import { createAuthModule, type AuthModule } from './core/auth/auth-module.ts';
+import { bootstrapProblems } from './core/auth/bootstrap-admin.ts';
+import { ConfigError } from './config/load.ts';
 import { Scheduler } from './core/jobs/scheduler.ts';
 import { coreJobs } from './core/jobs/core-jobs.ts';
 import { UpgradeDispatcher } from './core/ws/upgrade-dispatcher.ts';
 import type { PanelPlugin } from './core/plugins/plugin.ts';
-import { PluginBootError, pluginMigrationSets, preparePlugins, setupPlugins, type PreparedPlugin } from './core/plugins/plugin-host.ts';
+import { pluginMigrationSets, preparePlugins, setupPlugins, type PreparedPlugin } from './core/plugins/plugin-host.ts';
 
 export const coreMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
 
@@ -32,7 +33,8 @@ export interface StartServerOptions {
   availablePlugins: readonly PanelPlugin[];
   /** Tests pass a database cloned from a template; otherwise one is opened from config. */
   database?: Database;
-  authenticate?: Authenticator;
+  /** Where the one-time first-admin password is printed; stderr by default. */
+  console?: (text: string) => void;
 }
 
 export interface RunningServer {
@@ -40,6 +42,7 @@ export interface RunningServer {
   port: number;
   database: Database;
   secrets: AppSecrets;
+  auth: AuthModule;
   scheduler: Scheduler;
   app: Koa;
   http: Server;
@@ -59,6 +62,8 @@ function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
 
 /** The composition root behind `npm start` and `startTestApp()`: config → db → core → plugins → listen. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const problems = bootstrapProblems(options.config.bootstrap);
+  if (problems.length > 0) throw new ConfigError(problems);
   const prepared = preparePlugins(options.availablePlugins, options.config.plugins.enabled, options.config.plugins.config);
   const database = options.database ?? (await openDatabase(options.config.database));
   const ownsDatabase = options.database === undefined;
@@ -89,7 +94,9 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
   const rateLimiter = new RateLimiter(knex, config.rate_limits);
   const allowedOrigins = allowedOriginSet(config.server.public_url, config.server.allowed_origins);
   const scheduler = new Scheduler({ knex, log: log.child({ component: 'scheduler' }), registry, replicaId: randomUUID() });
-  for (const job of coreJobs(knex, rateLimiter)) scheduler.add(job);
+  const auth = createAuthModule(knex, config, secrets, log);
+  await auth.bootstrap(options.console ?? ((text) => process.stderr.write(text)));
+  for (const job of [...coreJobs(knex, rateLimiter), ...auth.jobs]) scheduler.add(job);
 
   let draining = false;
   let routes: MountedRoute[] = [];
@@ -111,7 +118,9 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     },
     metricsRegistry: registry,
     metricsToken: config.metrics.token,
-  }).map((route) => ({ owner: 'core', fullPath: route.path, route }));
+  })
+    .concat(auth.routes)
+    .map((route) => ({ owner: 'core', fullPath: route.path, route }));
 
   const plugins = await setupPlugins(
     prepared,
@@ -131,9 +140,9 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     for (const job of plugins.jobs) scheduler.add(job);
     routes = [...coreRoutes, ...plugins.routes];
     const unknownLimits = routes.flatMap(({ fullPath, route }) =>
-      (route.rateLimits ?? []).filter((use) => !rateLimiter.has(use.name)).map((use) => `${route.method.toUpperCase()} ${fullPath} uses rate limit "${use.name}", which rate_limits in config does not define`),
+      (route.rateLimits ?? []).filter((use) => !rateLimiter.has(use.name)).map((use) => `rate_limits.${use.name}: missing, and ${route.method.toUpperCase()} ${fullPath} uses it`),
     );
-    if (unknownLimits.length > 0) throw new PluginBootError(unknownLimits);
+    if (unknownLimits.length > 0) throw new ConfigError(unknownLimits);
   } catch (err) {
     await plugins.dispose(log);
     throw err;
@@ -147,7 +156,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     allowedOrigins,
     bodyLimitBytes: config.server.body_limit_bytes,
     validateResponses: config.server.validate_responses,
-    authenticate: options.authenticate ?? denyAllAuthenticator,
+    authenticate: auth.authenticate,
     rateLimiter,
     isDraining: () => draining,
   });
@@ -179,11 +188,12 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       await withTimeout(closed, grace);
       http.closeAllConnections();
       await plugins.dispose(log);
+      auth.close();
       if (ownsDatabase) await database.close();
       log.info('stopped');
     })();
     return stopped;
   };
 
-  return { url, port, database, secrets, scheduler, app, http, shutdown };
+  return { url, port, database, secrets, auth, scheduler, app, http, shutdown };
 }

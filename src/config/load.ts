@@ -49,6 +49,12 @@ function setPath(target: Json, key: string, value: unknown): void {
   node[parts[parts.length - 1] as string] = value;
 }
 
+function getPath(source: Json, key: string): unknown {
+  let node: unknown = source;
+  for (const part of key.split('.')) node = isPlainObject(node) ? node[part] : undefined;
+  return node;
+}
+
 function readJsonFile(path: string, problems: string[]): Json {
   try {
     const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
@@ -70,8 +76,7 @@ export function deepFreeze<T>(value: T): T {
 
 function describeReceived(key: string, input: Json): string {
   if (secretKeys.has(key)) return '';
-  let node: unknown = input;
-  for (const part of key.split('.')) node = isPlainObject(node) ? node[part] : undefined;
+  const node = getPath(input, key);
   return node === undefined ? ' (missing)' : ` (got ${JSON.stringify(node)})`;
 }
 
@@ -87,7 +92,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   if (extraFile) merged = deepMerge(merged, readJsonFile(extraFile, problems));
   for (const setting of listSettings()) {
     const raw = env[setting.env];
-    if (raw !== undefined) setPath(merged, setting.key, parseEnvValue(setting, raw));
+    if (raw === undefined) continue;
+    let value = parseEnvValue(setting, raw);
+    // A JSON object in env adds to (or changes) the file's entries instead of replacing them all.
+    const current = getPath(merged, setting.key);
+    if (setting.kind === 'json' && isPlainObject(value) && isPlainObject(current)) value = deepMerge(current, value);
+    setPath(merged, setting.key, value);
   }
   for (const layer of options.overrides ?? []) merged = deepMerge(merged, layer as Json);
   if (problems.length > 0) throw new ConfigError(problems);

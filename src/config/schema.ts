@@ -39,6 +39,30 @@ export const configSchema = z.strictObject({
     jwt_secret: z.string().min(32, 'use at least 32 characters').nullable().describe('Access-token signing key; unset: generated once and stored in the database.'),
     encryption_key: z.string().min(32, 'use at least 32 characters').nullable().describe('Key for secrets at rest; unset: generated once and stored in the database.'),
   }),
+  auth: z.strictObject({
+    issuer: z.string().min(1).describe('`iss` of access tokens.'),
+    audience: z.string().min(1).describe('`aud` of access tokens.'),
+    access_token_ttl_s: z.number().int().min(60).max(86_400).describe('Access-token lifetime in seconds.'),
+    refresh_token_ttl_s: z.number().int().min(300).describe('Refresh-token lifetime in seconds (each rotation starts a new one).'),
+    refresh_grace_s: z.number().min(0).max(5).describe('Window in which a concurrent refresh of a just-spent token gets the same child instead of revoking the family.'),
+    reset_token_ttl_s: z.number().int().min(60).max(86_400).describe('Password-reset token lifetime in seconds.'),
+    reset_url: urlString.nullable().describe('Portal page that takes a reset token (the mailed link is this URL with ?token=); unset: PUBLIC_URL + /reset-password.'),
+    registration_enabled: z.boolean().describe('Whether anyone may create an account with POST /api/auth/register.'),
+    argon2_memory_kib: z.number().int().min(19_456, 'OWASP minimum is 19456 KiB').describe('argon2id memory cost in KiB (at least 19456).'),
+    argon2_time_cost: z.number().int().min(2, 'OWASP minimum is 2').describe('argon2id iterations (at least 2).'),
+    argon2_parallelism: z.number().int().min(1).max(16).describe('argon2id lanes.'),
+    hash_concurrency: z.number().int().min(1).max(64).describe('Password hashes computed at once; more wait in a queue.'),
+    hash_queue_max: z.number().int().min(1).describe('Logins waiting for a hash beyond this answer 503 AUTH_BUSY with Retry-After.'),
+  }),
+  bootstrap: z.strictObject({
+    admin_username: z.string().nullable().describe('Username of the admin created on first start when no admin exists.'),
+    admin_email: z.string().nullable().describe('Email of that first admin.'),
+    admin_password: z.string().nullable().describe('Password of that first admin; unset: generated and printed once.'),
+  }),
+  mail: z.strictObject({
+    smtp_url: z.string().regex(/^smtps?:\/\//, 'expected smtp:// or smtps://').nullable().describe('SMTP server for outgoing mail; unset: mail stays in the outbox table and a log line says so.'),
+    from: z.string().min(3).describe('From address of outgoing mail.'),
+  }),
   rate_limits: z.record(z.string().regex(/^[a-z][a-z0-9_.]*$/), rateLimitSchema).describe('Named limits that routes refer to: {"name": {"limit": N, "window_s": S}} (JSON in env).'),
   plugins: z.strictObject({
     enabled: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).describe('Plugins to load, by id (comma-separated in env).'),
@@ -64,10 +88,14 @@ export const fixedEnvNames: Readonly<Record<string, string>> = {
   'secrets.jwt_secret': 'JWT_SECRET',
   'secrets.encryption_key': 'ENCRYPTION_KEY',
   'plugins.enabled': 'PLUGINS',
+  'bootstrap.admin_username': 'ADMIN_USERNAME',
+  'bootstrap.admin_email': 'ADMIN_EMAIL',
+  'bootstrap.admin_password': 'ADMIN_PASSWORD',
+  'mail.smtp_url': 'SMTP_URL',
 };
 
 /** Keys whose values are never printed (config dumps, boot errors). */
-export const secretKeys: ReadonlySet<string> = new Set(['metrics.token', 'secrets.jwt_secret', 'secrets.encryption_key', 'database.url']);
+export const secretKeys: ReadonlySet<string> = new Set(['metrics.token', 'secrets.jwt_secret', 'secrets.encryption_key', 'database.url', 'bootstrap.admin_password', 'mail.smtp_url']);
 
 export function envNameFor(key: string): string {
   return fixedEnvNames[key] ?? `PANEL_${key.replace(/\./g, '_').toUpperCase()}`;

@@ -5,10 +5,11 @@ import { Writable } from 'node:stream';
 import { loadConfig, type DeepPartial } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/core/log/logger.ts';
-import type { Authenticator } from '../../src/core/http/principal.ts';
 import type { PanelPlugin } from '../../src/core/plugins/plugin.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
+
+export const testAdminPassword = 'admin-password-for-tests';
 
 export type LogRecord = Record<string, unknown> & { level: number; msg: string };
 
@@ -27,7 +28,6 @@ export interface StartTestAppOptions {
   /** Ids to enable; defaults to every plugin passed. */
   enabled?: string[];
   config?: DeepPartial<Config>;
-  authenticate?: Authenticator;
   /** Share a database with another test app (two replicas on one PostgreSQL). */
   testDatabase?: TestDatabase;
 }
@@ -48,8 +48,14 @@ export function testConfig(overrides: DeepPartial<Config> = {}, enabled: string[
   const base: DeepPartial<Config> = {
     server: { port: 0, host: '127.0.0.1', validate_responses: true, shutdown_grace_ms: 2000 },
     log: { level: 'debug' },
+    bootstrap: { admin_username: 'admin', admin_email: 'admin@example.com', admin_password: testAdminPassword },
+    // Fast enough for tests, still argon2id at OWASP's minimum.
+    auth: { hash_concurrency: 4 },
     // The example plugin's limit; tests that exercise it set their own numbers.
-    rate_limits: { example_test: { limit: 1000, window_s: 60 } },
+    // Auth limits are raised so tests can sign in freely; the limits test sets the real numbers.
+    rate_limits: Object.fromEntries(
+      ['example_test', 'auth_login_account_ip', 'auth_login_ip', 'auth_register_ip', 'auth_reset_email', 'auth_reset_ip', 'auth_refresh_family'].map((name) => [name, { limit: 1000, window_s: 60 }]),
+    ),
     plugins: { enabled },
   };
   return loadConfig({ env: {}, overrides: [base, overrides] });
@@ -63,6 +69,7 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
   const dataDir = mkdtempSync(join(tmpdir(), 'panel-test-'));
   const config = testConfig({ ...options.config, database: { data_dir: dataDir, ...options.config?.database } }, options.enabled ?? plugins.map((p) => p.id));
   const { logs, stream } = captureLogs();
+  const consoleOutput: string[] = [];
   let server: RunningServer;
   try {
     server = await startServer({
@@ -70,7 +77,7 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
       log: createLogger(config.log.level, stream),
       availablePlugins: plugins,
       database: testDatabase.database,
-      authenticate: options.authenticate,
+      console: (text) => consoleOutput.push(text),
     });
   } catch (err) {
     if (ownsDatabase) await testDatabase.drop();

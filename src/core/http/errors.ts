@@ -29,6 +29,13 @@ export class ValidationError extends AppError {
   }
 }
 
+/** A well-formed request that cannot be done as asked, with a precise code. */
+export class BadRequestError extends AppError {
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(400, code, 'Bad request', message, details);
+  }
+}
+
 export class InvalidJsonError extends AppError {
   constructor() {
     super(400, 'INVALID_JSON', 'Invalid JSON', 'The request body is not valid JSON');

@@ -49,13 +49,12 @@ function setRateLimitHeaders(ctx: Context, state: RateLimitState): void {
   ctx.set('X-RateLimit-Reset', String(Math.ceil(state.resetAt.getTime() / 1000)));
 }
 
-async function applyRateLimits(route: RouteDefinition, req: RouteRequest, limiter: RateLimiter): Promise<void> {
-  const uses = route.rateLimits ?? [];
-  if (uses.length === 0) return;
-  const states = await Promise.all(uses.map((use) => limiter.consume(use.name, use.key(req))));
-  // The headers describe the limit closest to running out: that is the one the client meets first.
+/** Counts the hits, sets the headers of the limit closest to running out, and refuses past any limit. */
+async function enforce(ctx: Context, limiter: RateLimiter, hits: Array<{ name: string; subject: string }>): Promise<void> {
+  if (hits.length === 0) return;
+  const states = await Promise.all(hits.map((hit) => limiter.consume(hit.name, hit.subject)));
   const tightest = states.reduce((a, b) => (b.remaining < a.remaining || (!b.allowed && a.allowed) ? b : a));
-  setRateLimitHeaders(req.ctx, tightest);
+  setRateLimitHeaders(ctx, tightest);
   const refused = states.filter((s) => !s.allowed);
   if (refused.length > 0) {
     const resetMs = Math.max(...refused.map((s) => s.resetAt.getTime()));
@@ -106,9 +105,10 @@ function handle(route: RouteDefinition, options: MountOptions): Middleware {
       headers: ctx.headers,
       log: ctx.state.log as Logger,
       signal: aborter.signal,
+      limit: (name, subject) => enforce(ctx, options.rateLimiter, [{ name, subject }]),
       ctx,
     };
-    await applyRateLimits(route, req, options.rateLimiter);
+    await enforce(ctx, options.rateLimiter, (route.rateLimits ?? []).map((use) => ({ name: use.name, subject: use.key(req) })));
     const result = await route.handler(req);
     if (result === undefined) return;
     const status = result.status ?? 200;

@@ -6,6 +6,9 @@ export interface Principal {
   role: 'admin' | 'user';
   /** The access token's `jti`, so logout can revoke exactly this token. */
   tokenId: string;
+  /** The refresh family the token was minted from; revoking it ends this token too. */
+  familyId: string;
+  expiresAt: Date;
 }
 
 /**

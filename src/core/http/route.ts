@@ -24,6 +24,8 @@ export interface RouteRequest<P = unknown, Q = unknown, B = unknown> {
   log: Logger;
   /** Aborted when the client goes away, so long work can stop early. */
   signal: AbortSignal;
+  /** Counts one hit against a configured limit (for keys known only inside the handler); throws 429 past it. */
+  limit(name: string, subject: string): Promise<void>;
   /** The raw Koa context, for routes that stream (`body: 'raw'`). Prefer the fields above. */
   ctx: Context;
 }
@@ -37,7 +39,7 @@ export interface RouteResult {
 export interface RateLimitUse {
   /** A key of `rate_limits` in config. */
   name: string;
-  /** What the limit counts per: an IP, an account, a family... */
+  /** What the limit counts per: an IP, an account... */
   key(req: RouteRequest): string;
 }
 

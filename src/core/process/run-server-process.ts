@@ -33,7 +33,7 @@ export async function runServerProcess(availablePlugins: readonly PanelPlugin[])
   try {
     server = await startServer({ config, log, availablePlugins });
   } catch (err) {
-    if (err instanceof PluginBootError) process.stderr.write(`${err.message}\n`);
+    if (err instanceof PluginBootError || err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
     else log.fatal({ err }, 'could not start');
     log.flush();
     process.exit(1);

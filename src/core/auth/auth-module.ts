@@ -1,0 +1,108 @@
+import type { Knex } from 'knex';
+import type { Config } from '../../config/schema.ts';
+import type { Logger } from '../log/logger.ts';
+import type { AppSecrets } from '../db/secrets.ts';
+import type { RouteDefinition } from '../http/route.ts';
+import type { Authenticator, Principal } from '../http/principal.ts';
+import type { JobDefinition } from '../jobs/job.ts';
+import { SecretBox } from '../crypto/secret-box.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import { auditRoutes } from '../audit/audit-routes.ts';
+import { MailOutbox } from '../mail/mail-outbox.ts';
+import { AccessTokens } from './access-tokens.ts';
+import { createAuthenticator } from './authenticator.ts';
+import { PasswordHasher } from './password-hasher.ts';
+import { PasswordReset } from './password-reset.ts';
+import { RefreshTokens } from './refresh-tokens.ts';
+import { SessionService } from './session-service.ts';
+import { UserAdmin } from './user-admin.ts';
+import { UserStore } from './user-store.ts';
+import { authRoutes } from './auth-routes.ts';
+import { adminUserRoutes } from './admin-user-routes.ts';
+import { announceAdmin, ensureAdmin } from './bootstrap-admin.ts';
+
+export interface AuthModule {
+  authenticate: Authenticator;
+  verifyAccessToken(token: string): Promise<Principal>;
+  routes: RouteDefinition[];
+  jobs: JobDefinition[];
+  users: UserStore;
+  audit: AuditLog;
+  outbox: MailOutbox;
+  reset: PasswordReset;
+  hasher: PasswordHasher;
+  userAdmin: UserAdmin;
+  /** Creates the first admin on an empty database (printing a generated password once). */
+  bootstrap(write: (text: string) => void): Promise<void>;
+  close(): void;
+}
+
+/** Users, sessions, password reset, audit and mail: built once, handed to the app and the jobs. */
+export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: AppSecrets, log: Logger): AuthModule {
+  const box = new SecretBox(secrets.encryptionKey);
+  const users = new UserStore(db);
+  const audit = new AuditLog(db);
+  const hasher = new PasswordHasher({
+    memoryKib: config.auth.argon2_memory_kib,
+    timeCost: config.auth.argon2_time_cost,
+    parallelism: config.auth.argon2_parallelism,
+    concurrency: config.auth.hash_concurrency,
+    queueMax: config.auth.hash_queue_max,
+  });
+  const access = new AccessTokens(secrets.jwtSecret, config.auth.issuer, config.auth.audience, config.auth.access_token_ttl_s);
+  const refresh = new RefreshTokens(db, `refresh-child:${secrets.jwtSecret}`, config.auth.refresh_token_ttl_s, config.auth.refresh_grace_s);
+  const outbox = new MailOutbox(db, box, config.mail.from, config.mail.smtp_url, log.child({ component: 'mail' }));
+  const reset = new PasswordReset(db, { tokenTtlS: config.auth.reset_token_ttl_s, resetUrl: config.auth.reset_url ?? `${config.server.public_url.replace(/\/$/, '')}/reset-password` }, outbox, refresh, audit);
+  const sessions = new SessionService(db, users, hasher, access, refresh, audit);
+  const userAdmin = new UserAdmin(db, users, hasher, sessions, audit);
+  const authenticator = createAuthenticator(access, db);
+
+  let kicking: Promise<void> | null = null;
+  const processMail = async (): Promise<void> => {
+    await reset.processPending();
+    await outbox.deliverPending();
+  };
+  const kickResetProcessing = (): void => {
+    kicking ??= processMail()
+      .catch((err: unknown) => log.error({ err }, 'password-reset processing failed; the mail job will retry'))
+      .finally(() => {
+        kicking = null;
+      });
+  };
+
+  return {
+    authenticate: authenticator,
+    verifyAccessToken: authenticator.verifyToken,
+    routes: [
+      ...authRoutes({ registrationEnabled: config.auth.registration_enabled, sessions, userAdmin, users, reset, hasher, audit, kickResetProcessing }),
+      ...adminUserRoutes(users, userAdmin),
+      ...auditRoutes(audit),
+    ],
+    jobs: [
+      { id: 'core.mail-dispatch', every_ms: 10_000, timeout_ms: 60_000, once_across_replicas: false, run: async () => processMail() },
+      {
+        id: 'core.auth-prune',
+        every_ms: 60 * 60_000,
+        timeout_ms: 60_000,
+        once_across_replicas: true,
+        run: async ({ log: jobLog }) => {
+          const families = await refresh.prune();
+          const denied = await sessions.pruneDenylist();
+          await reset.prune();
+          jobLog.debug({ families, denied }, 'pruned expired sessions');
+        },
+      },
+    ],
+    users,
+    audit,
+    outbox,
+    reset,
+    hasher,
+    userAdmin,
+    bootstrap: async (write) => {
+      const created = await ensureAdmin(db, users, hasher, config.bootstrap);
+      if (created) announceAdmin(created, log, write);
+    },
+    close: () => outbox.close(),
+  };
+}

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { defineRoute, type RouteDefinition } from '../http/route.ts';
+import { BadRequestError, ForbiddenError } from '../http/errors.ts';
+import type { Principal } from '../http/principal.ts';
+import { emailSchema, passwordSchema, userBody, userSchema, usernameSchema } from './user-schemas.ts';
+import type { SessionService } from './session-service.ts';
+import type { UserAdmin } from './user-admin.ts';
+import type { PasswordReset } from './password-reset.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import { toUser, type UserStore } from './user-store.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+
+export interface AuthRouteDeps {
+  registrationEnabled: boolean;
+  sessions: SessionService;
+  userAdmin: UserAdmin;
+  users: UserStore;
+  reset: PasswordReset;
+  hasher: PasswordHasher;
+  audit: AuditLog;
+  /** Starts handling queued reset requests now rather than at the next job run. */
+  kickResetProcessing(): void;
+}
+
+const tokenBody = z.object({
+  access_token: z.string(),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+  refresh_token: z.string(),
+  refresh_expires_at: z.iso.datetime(),
+  user: userSchema,
+});
+
+const acceptedBody = z.object({ status: z.literal('accepted'), message: z.string() });
+const tags = ['auth'];
+
+function principalOf(p: Principal | null): Principal {
+  if (!p) throw new Error('route declared auth but has no principal');
+  return p;
+}
+
+export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/auth/register',
+      summary: 'Create an account (when self-registration is on)',
+      tags,
+      auth: 'none',
+      request: { body: z.strictObject({ email: emailSchema, username: usernameSchema, password: passwordSchema }) },
+      responses: { 201: userBody, 403: null, 409: null },
+      rateLimits: [{ name: 'auth_register_ip', key: (req) => req.ip }],
+      handler: async ({ body, ip, requestId }) => {
+        if (!deps.registrationEnabled) throw new ForbiddenError('REGISTRATION_DISABLED', 'Self-registration is turned off; ask an administrator for an account');
+        const row = await deps.userAdmin.create({ ...body, role: 'user' }, { userId: null, ip, requestId }, 'auth.register');
+        return { status: 201, body: { user: toUser(row) } };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/auth/login',
+      summary: 'Sign in with a username or email and a password',
+      description: 'A wrong password and an unknown account get the same 401 body. Limited per account and IP, and per IP.',
+      tags,
+      auth: 'none',
+      request: { body: z.strictObject({ login: z.string().min(1).max(254), password: z.string().min(1).max(1024) }) },
+      responses: { 200: tokenBody, 401: null, 403: null },
+      rateLimits: [
+        { name: 'auth_login_account_ip', key: (req) => `${String((req.body as { login: string }).login).toLowerCase()}|${req.ip}` },
+        { name: 'auth_login_ip', key: (req) => req.ip },
+      ],
+      handler: async ({ body, ip, requestId }) => ({ body: await deps.sessions.login(body.login, body.password, { ip, requestId }) }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/auth/refresh',
+      summary: 'Trade a refresh token for a new access token and a new refresh token',
+      description: 'The presented token is spent. Presenting a spent token again revokes its whole family (401 AUTH_REFRESH_REUSED), except within a short grace window, where a concurrent refresh gets the same new token.',
+      tags,
+      auth: 'none',
+      request: { body: z.strictObject({ refresh_token: z.string().min(16).max(256) }) },
+      responses: { 200: tokenBody, 401: null, 403: null },
+      handler: async (req) => {
+        const family = await deps.sessions.familyOf(req.body.refresh_token);
+        if (family) await req.limit('auth_refresh_family', family);
+        return { body: await deps.sessions.rotate(req.body.refresh_token, { ip: req.ip, requestId: req.requestId }) };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/auth/logout',
+      summary: 'End this session: the access token and its refresh family stop working at once',
+      tags,
+      auth: 'user',
+      request: { body: z.strictObject({ refresh_token: z.string().min(16).max(256).optional() }) },
+      responses: { 204: null },
+      handler: async ({ principal, body, ip, requestId }) => {
+        await deps.sessions.logout(principalOf(principal), body.refresh_token, { ip, requestId });
+        return { status: 204 };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/auth/password-reset',
+      summary: 'Ask for a password-reset mail',
+      description: 'Always 202 with the same body, whether or not an account uses the email.',
+      tags,
+      auth: 'none',
+      request: { body: z.strictObject({ email: emailSchema }) },
+      responses: { 202: acceptedBody },
+      rateLimits: [
+        { name: 'auth_reset_email', key: (req) => String((req.body as { email: string }).email).toLowerCase() },
+        { name: 'auth_reset_ip', key: (req) => req.ip },
+      ],
+      handler: async ({ body, ip, requestId }) => {
+        await deps.reset.request(body.email, ip, requestId);
+        deps.kickResetProcessing();
+        return { status: 202, body: { status: 'accepted', message: 'If an account uses this email, a reset link is on its way.' } };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/auth/password-reset/confirm',
+      summary: 'Set a new password with a reset token; ends every session of the account',
+      tags,
+      auth: 'none',
+      request: { body: z.strictObject({ token: z.string().min(16).max(256), password: passwordSchema }) },
+      responses: { 204: null, 400: null },
+      handler: async ({ body, ip, requestId }) => {
+        const invalid = new BadRequestError('RESET_TOKEN_INVALID', 'This reset link is invalid, used or expired; ask for a new one');
+        if (!(await deps.reset.isUsable(body.token))) throw invalid;
+        const userId = await deps.reset.confirm(body.token, await deps.hasher.hash(body.password));
+        if (!userId) throw invalid;
+        await deps.audit.record({ action: 'auth.password_reset', actorUserId: userId, targetUserId: userId, ip, requestId });
+        return { status: 204 };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/auth/me',
+      summary: 'The signed-in user',
+      tags,
+      auth: 'user',
+      responses: { 200: userBody },
+      handler: async ({ principal }) => {
+        const row = await deps.users.byId(principalOf(principal).userId);
+        if (!row) throw new Error('authenticated user vanished');
+        return { body: { user: toUser(row) } };
+      },
+    }),
+  ];
+}
