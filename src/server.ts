@@ -188,7 +188,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       await withTimeout(closed, grace);
       http.closeAllConnections();
       await plugins.dispose(log);
-      auth.close();
+      await auth.close();
       if (ownsDatabase) await database.close();
       log.info('stopped');
     })();

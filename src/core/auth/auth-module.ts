@@ -32,9 +32,12 @@ export interface AuthModule {
   reset: PasswordReset;
   hasher: PasswordHasher;
   userAdmin: UserAdmin;
+  /** Waits for queued reset requests and mail to be handled (tests, and shutdown). */
+  settleMail(): Promise<void>;
   /** Creates the first admin on an empty database (printing a generated password once). */
   bootstrap(write: (text: string) => void): Promise<void>;
-  close(): void;
+  /** Lets an in-flight mail pass finish, then closes the SMTP pool. */
+  close(): Promise<void>;
 }
 
 /** Users, sessions, password reset, audit and mail: built once, handed to the app and the jobs. */
@@ -58,12 +61,24 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
   const authenticator = createAuthenticator(access, db);
 
   let kicking: Promise<void> | null = null;
+  let kickedAgain = false;
   const processMail = async (): Promise<void> => {
     await reset.processPending();
     await outbox.deliverPending();
   };
+  // One run at a time per process; a kick during a run asks for one more pass, so a request
+  // that arrives while a pass is finishing is not left for the next job run.
   const kickResetProcessing = (): void => {
-    kicking ??= processMail()
+    if (kicking) {
+      kickedAgain = true;
+      return;
+    }
+    kicking = (async () => {
+      do {
+        kickedAgain = false;
+        await processMail();
+      } while (kickedAgain);
+    })()
       .catch((err: unknown) => log.error({ err }, 'password-reset processing failed; the mail job will retry'))
       .finally(() => {
         kicking = null;
@@ -99,10 +114,17 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
     reset,
     hasher,
     userAdmin,
+    settleMail: async () => {
+      await kicking;
+      await processMail();
+    },
     bootstrap: async (write) => {
       const created = await ensureAdmin(db, users, hasher, config.bootstrap);
       if (created) announceAdmin(created, log, write);
     },
-    close: () => outbox.close(),
+    close: async () => {
+      await kicking;
+      outbox.close();
+    },
   };
 }
