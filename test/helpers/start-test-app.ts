@@ -19,6 +19,8 @@ export interface TestApp {
   testDatabase: TestDatabase;
   /** Every log line the app wrote, parsed. */
   logs: LogRecord[];
+  /** What the app printed to the console outside the log (the first-admin banner). */
+  consoleOutput: string[];
   request(path: string, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
 }
@@ -89,6 +91,7 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
     server,
     testDatabase,
     logs,
+    consoleOutput,
     request: (path, init) => fetch(`${server.url}${path}`, init),
     close: async () => {
       await server.shutdown('test finished');
