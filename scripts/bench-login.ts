@@ -1,8 +1,4 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { option, percentile, post, startBenchServer, type BenchServer } from './lib/bench-server.ts';
 
 const help = `Usage: npm run bench:login -- [--levels 1,2,4,8,16,32,64] [--requests-per-level N] [--database-url URL]
 
@@ -25,70 +21,14 @@ if (args.includes('--help') || args.includes('-h')) {
   process.stdout.write(help);
   process.exit(0);
 }
-const option = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const levels = (option('--levels') ?? '1,2,4,8,16,32,64').split(',').map(Number).filter((n) => n > 0);
-const perLevel = option('--requests-per-level');
-const databaseUrl = option('--database-url');
+const levels = (option(args, '--levels') ?? '1,2,4,8,16,32,64').split(',').map(Number).filter((n) => n > 0);
+const perLevel = option(args, '--requests-per-level');
+const databaseUrl = option(args, '--database-url');
 
-const root = fileURLToPath(new URL('../', import.meta.url));
-const dataDir = mkdtempSync(join(tmpdir(), 'panel-bench-'));
-const adminPassword = 'bench-admin-password';
-const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-  cwd: root,
-  env: {
-    ...process.env,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'info',
-    ADMIN_PASSWORD: adminPassword,
-    PANEL_RATE_LIMITS: JSON.stringify({ auth_login_account_ip: { limit: 1e9, window_s: 60 }, auth_login_ip: { limit: 1e9, window_s: 60 } }),
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_URL: '' }),
-  },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-
-function cleanup(): void {
-  child.kill('SIGTERM');
-  rmSync(dataDir, { recursive: true, force: true });
-}
-
-async function serverUrl(): Promise<string> {
-  // The "listening" log line carries the port; after it, the request log is read and dropped.
-  let out = '';
-  const collect = (d: Buffer): void => {
-    out += d.toString();
-  };
-  child.stdout?.on('data', collect);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-    if (line) {
-      child.stdout?.off('data', collect);
-      child.stdout?.resume();
-      return (JSON.parse(line) as { url: string }).url;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not start within 60 s');
-}
-
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-
-async function post(url: string, body: unknown, token?: string): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
-}
-
-async function main(): Promise<void> {
-  const base = await serverUrl();
-  const adminLogin = await post(`${base}/api/auth/login`, { login: 'admin', password: adminPassword });
-  const { access_token: adminToken } = (await adminLogin.json()) as { access_token: string };
-  const created = await post(`${base}/api/admin/users`, { username: 'bench', email: 'bench@example.com', password: 'bench-password-1' }, adminToken);
+async function main(server: BenchServer): Promise<void> {
+  const base = server.url;
+  const created = await post(`${base}/api/admin/users`, { username: 'bench', email: 'bench@example.com', password: 'bench-password-1' }, server.adminToken);
   if (created.status !== 201) throw new Error(`could not create the bench user: ${created.status}`);
-
   process.stdout.write(`login latency, argon2id at the shipped settings (${databaseUrl ? 'PostgreSQL' : 'PGlite'})\n`);
   process.stdout.write('concurrency  requests  p50 ms  p95 ms  p99 ms  logins/s  healthz p99 ms  errors\n');
   let best = 0;
@@ -134,14 +74,15 @@ async function main(): Promise<void> {
   process.stdout.write(`highest concurrency with login p99 under 1 s: ${best}\n`);
 }
 
-main().then(
+const server = await startBenchServer(databaseUrl);
+main(server).then(
   () => {
-    cleanup();
+    server.stop();
     process.exit(0);
   },
   (err: unknown) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    cleanup();
+    server.stop();
     process.exit(1);
   },
 );

@@ -32,7 +32,7 @@ export interface AuthModule {
   reset: PasswordReset;
   hasher: PasswordHasher;
   userAdmin: UserAdmin;
-  /** Waits for queued reset requests and mail to be handled (tests, and shutdown). */
+  /** Handles queued reset requests and mail now, after any pass already running (tests, scripts). */
   settleMail(): Promise<void>;
   /** Creates the first admin on an empty database (printing a generated password once). */
   bootstrap(write: (text: string) => void): Promise<void>;
@@ -60,41 +60,29 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
   const userAdmin = new UserAdmin(db, users, hasher, sessions, audit);
   const authenticator = createAuthenticator(access, db);
 
-  let kicking: Promise<void> | null = null;
-  let kickedAgain = false;
-  const processMail = async (): Promise<void> => {
-    await reset.processPending();
-    await outbox.deliverPending();
-  };
-  // One run at a time per process; a kick during a run asks for one more pass, so a request
-  // that arrives while a pass is finishing is not left for the next job run.
-  const kickResetProcessing = (): void => {
-    if (kicking) {
-      kickedAgain = true;
-      return;
-    }
-    kicking = (async () => {
-      do {
-        kickedAgain = false;
-        await processMail();
-      } while (kickedAgain);
-    })()
-      .catch((err: unknown) => log.error({ err }, 'password-reset processing failed; the mail job will retry'))
-      .finally(() => {
-        kicking = null;
-      });
+  // Reset requests are handled by the mail job, never right after the request: extra work just
+  // after a request for a known email would let the next request's timing reveal the account.
+  let running: Promise<void> | null = null;
+  const processMail = (): Promise<void> => {
+    running ??= (async () => {
+      await reset.processPending();
+      await outbox.deliverPending();
+    })().finally(() => {
+      running = null;
+    });
+    return running;
   };
 
   return {
     authenticate: authenticator,
     verifyAccessToken: authenticator.verifyToken,
     routes: [
-      ...authRoutes({ registrationEnabled: config.auth.registration_enabled, sessions, userAdmin, users, reset, hasher, audit, kickResetProcessing }),
+      ...authRoutes({ registrationEnabled: config.auth.registration_enabled, sessions, userAdmin, users, reset, hasher, audit }),
       ...adminUserRoutes(users, userAdmin),
       ...auditRoutes(audit),
     ],
     jobs: [
-      { id: 'core.mail-dispatch', every_ms: 10_000, timeout_ms: 60_000, once_across_replicas: false, run: async () => processMail() },
+      { id: 'core.mail-dispatch', every_ms: 5_000, timeout_ms: 60_000, once_across_replicas: false, run: async () => processMail() },
       {
         id: 'core.auth-prune',
         every_ms: 60 * 60_000,
@@ -115,7 +103,7 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
     hasher,
     userAdmin,
     settleMail: async () => {
-      await kicking;
+      await running?.catch(() => undefined);
       await processMail();
     },
     bootstrap: async (write) => {
@@ -123,7 +111,7 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
       if (created) announceAdmin(created, log, write);
     },
     close: async () => {
-      await kicking;
+      await running?.catch(() => undefined);
       outbox.close();
     },
   };

@@ -124,3 +124,14 @@ test('deleting a user ends their tokens', async (t) => {
   t.is((await app.request(`/api/admin/users/${user.user.id}`, bearer(admin.access_token, { method: 'DELETE' }))).status, 204);
   t.is(await status(user.access_token), 401);
 });
+
+test('the prune job removes families that ended, with their tokens, and expired denylist entries', async (t) => {
+  const user = await createUser(app, admin);
+  const { knex } = app.testDatabase.database;
+  await knex('refresh_families').where({ user_id: user.user.id }).update({ expires_at: new Date(Date.now() - 2 * 86_400_000) });
+  await knex('revoked_access_tokens').insert({ jti: `old-${user.user.id}`, user_id: user.user.id, expires_at: new Date(Date.now() - 1000) });
+  t.is(await app.server.scheduler.fire('core.auth-prune', new Date()), 'ok');
+  t.is((await knex('refresh_families').where({ user_id: user.user.id })).length, 0);
+  t.is((await knex('revoked_access_tokens').where({ user_id: user.user.id })).length, 0);
+  t.is((await refresh(user.refresh_token)).status, 401);
+});

@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface BenchServer {
+  url: string;
+  adminToken: string;
+  stop(): void;
+}
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+export const benchAdminPassword = 'bench-admin-password';
+
+/**
+ * The real server as a child process for a benchmark: loopback only, a temporary embedded
+ * database (or the given PostgreSQL URL), rate limits lifted so they do not shape the numbers.
+ */
+export async function startBenchServer(databaseUrl: string | undefined): Promise<BenchServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'panel-bench-'));
+  const unlimited = Object.fromEntries(['auth_login_account_ip', 'auth_login_ip', 'auth_reset_email', 'auth_reset_ip'].map((n) => [n, { limit: 1e9, window_s: 60 }]));
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const stop = (): void => {
+    child.kill('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  let out = '';
+  const collect = (d: Buffer): void => {
+    out += d.toString();
+  };
+  child.stdout?.on('data', collect);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
+    if (line) {
+      // From here on the request log is read and dropped.
+      child.stdout?.off('data', collect);
+      child.stdout?.resume();
+      const url = (JSON.parse(line) as { url: string }).url;
+      const res = await post(`${url}/api/auth/login`, { login: 'admin', password: benchAdminPassword });
+      const { access_token: adminToken } = (await res.json()) as { access_token: string };
+      return { url, adminToken, stop };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  stop();
+  throw new Error('server did not start within 60 s');
+}
+
+export function post(url: string, body: unknown, token?: string): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+}
+
+export const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+
+export function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
