@@ -10,7 +10,8 @@ import type { MountedRoute } from './core/http/route.ts';
 export interface AppOptions extends MountOptions {
   log: Logger;
   metrics: HttpMetrics;
-  trustProxy: boolean;
+  /** Trusted reverse proxies: the client IP is the entry this far from the right of X-Forwarded-For. */
+  proxyHops: number;
   allowedOrigins: ReadonlySet<string>;
   routes: readonly MountedRoute[];
   isDraining(): boolean;
@@ -18,7 +19,7 @@ export interface AppOptions extends MountOptions {
 
 /** The Koa app with every route mounted; no listen, so main and the tests share it. */
 export function createApp(options: AppOptions): Koa {
-  const app = new Koa({ proxy: options.trustProxy });
+  const app = new Koa({ proxy: options.proxyHops > 0, maxIpsCount: options.proxyHops });
   // Errors are answered and logged by errorMiddleware; this only sees failures while streaming.
   app.on('error', (err: unknown) => options.log.debug({ err }, 'response stream error'));
   const router = buildRouter([...options.routes], options);

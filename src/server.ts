@@ -152,7 +152,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     log,
     metrics,
     routes,
-    trustProxy: config.server.trust_proxy,
+    proxyHops: config.server.proxy_hops,
     allowedOrigins,
     bodyLimitBytes: config.server.body_limit_bytes,
     validateResponses: config.server.validate_responses,
@@ -160,16 +160,23 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     rateLimiter,
     isDraining: () => draining,
   });
-  const dispatcher = new UpgradeDispatcher({ log, allowedOrigins, routes: plugins.websockets, trustProxy: config.server.trust_proxy });
+  const dispatcher = new UpgradeDispatcher({ log, allowedOrigins, routes: plugins.websockets, proxyHops: config.server.proxy_hops });
   const http = createServer(app.callback());
   http.on('upgrade', (req, socket, head) => dispatcher.handle(req, socket, head));
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(config.server.port, config.server.host, () => {
-      http.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.server.port, config.server.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    // Port taken, say: undo what the plugins and the mailer opened before giving up.
+    await plugins.dispose(log);
+    await auth.close();
+    throw err;
+  }
   const port = (http.address() as AddressInfo).port;
   const shownHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
@@ -184,11 +191,11 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       draining = true;
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       await dispatcher.closeAll(Math.min(grace, 1000));
-      await scheduler.stop(grace);
-      await withTimeout(closed, grace);
+      // Jobs and in-flight requests drain together, under one deadline.
+      await Promise.all([scheduler.stop(grace), withTimeout(closed, grace)]);
       http.closeAllConnections();
       await plugins.dispose(log);
-      await auth.close();
+      await withTimeout(auth.close(), grace);
       if (ownsDatabase) await database.close();
       log.info('stopped');
     })();

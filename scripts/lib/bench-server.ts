@@ -19,7 +19,7 @@ export const benchAdminPassword = 'bench-admin-password';
  */
 export async function startBenchServer(databaseUrl: string | undefined): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'panel-bench-'));
-  const unlimited = Object.fromEntries(['auth_login_account_ip', 'auth_login_ip', 'auth_reset_email', 'auth_reset_ip'].map((n) => [n, { limit: 1e9, window_s: 60 }]));
+  const unlimited = Object.fromEntries(['auth_login_account_ip', 'auth_login_ip', 'auth_login_account', 'auth_reset_email', 'auth_reset_ip'].map((n) => [n, { limit: 1e9, window_s: 60 }]));
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '' },

@@ -19,7 +19,7 @@ export const configSchema = z.strictObject({
     port: z.number().int().min(0).max(65535).describe('TCP port the API listens on (0 picks a free one).'),
     public_url: urlString.describe('Public base URL of the API: links in mail, IDE path URLs, the always-allowed browser origin.'),
     allowed_origins: z.array(z.url()).describe('Extra browser origins allowed on WebSocket upgrades and CORS (comma-separated in env).'),
-    trust_proxy: z.boolean().describe('Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy in front of the API.'),
+    proxy_hops: z.number().int().min(0).max(5).describe('Reverse proxies in front of the API whose X-Forwarded-For entries are trusted (0: none; the client IP is then the socket address).'),
     body_limit_bytes: z.number().int().positive().describe('Largest JSON request body accepted; larger answers 413.'),
     shutdown_grace_ms: z.number().int().nonnegative().describe('How long in-flight requests may run after SIGTERM before connections are cut.'),
     validate_responses: z.boolean().describe('Check every JSON response against its declared schema (tests turn this on).'),

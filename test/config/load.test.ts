@@ -23,7 +23,7 @@ test('fixed environment names override the file', (t) => {
       ALLOWED_ORIGINS: 'https://portal.example.com, https://admin.example.com',
       METRICS_TOKEN: 'a-long-metrics-token',
       LOG_LEVEL: 'warn',
-      PANEL_SERVER_TRUST_PROXY: 'true',
+      PANEL_SERVER_PROXY_HOPS: '1',
       PANEL_RATE_LIMITS: '{"login": {"limit": 5, "window_s": 60}}',
     },
   });
@@ -34,7 +34,7 @@ test('fixed environment names override the file', (t) => {
   t.deepEqual(config.server.allowed_origins, ['https://portal.example.com', 'https://admin.example.com']);
   t.is(config.metrics.token, 'a-long-metrics-token');
   t.is(config.log.level, 'warn');
-  t.true(config.server.trust_proxy);
+  t.is(config.server.proxy_hops, 1);
   t.deepEqual(config.rate_limits.login, { limit: 5, window_s: 60 });
 });
 

@@ -63,10 +63,10 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
   // Reset requests are handled by the mail job, never right after the request: extra work just
   // after a request for a known email would let the next request's timing reveal the account.
   let running: Promise<void> | null = null;
-  const processMail = (): Promise<void> => {
+  const processMail = (signal?: AbortSignal): Promise<void> => {
     running ??= (async () => {
       await reset.processPending();
-      await outbox.deliverPending();
+      await outbox.deliverPending(signal);
     })().finally(() => {
       running = null;
     });
@@ -82,7 +82,7 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
       ...auditRoutes(audit),
     ],
     jobs: [
-      { id: 'core.mail-dispatch', every_ms: 5_000, timeout_ms: 60_000, once_across_replicas: false, run: async () => processMail() },
+      { id: 'core.mail-dispatch', every_ms: 5_000, timeout_ms: 60_000, once_across_replicas: false, run: async ({ signal }) => processMail(signal) },
       {
         id: 'core.auth-prune',
         every_ms: 60 * 60_000,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../http/route.ts';
-import { BadRequestError, ForbiddenError } from '../http/errors.ts';
+import { BadRequestError, ForbiddenError, UnauthorizedError } from '../http/errors.ts';
 import type { Principal } from '../http/principal.ts';
 import { emailSchema, passwordSchema, userBody, userSchema, usernameSchema } from './user-schemas.ts';
 import type { SessionService } from './session-service.ts';
@@ -66,6 +66,7 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       rateLimits: [
         { name: 'auth_login_account_ip', key: (req) => `${String((req.body as { login: string }).login).toLowerCase()}|${req.ip}` },
         { name: 'auth_login_ip', key: (req) => req.ip },
+        { name: 'auth_login_account', key: (req) => String((req.body as { login: string }).login).toLowerCase() },
       ],
       handler: async ({ body, ip, requestId }) => ({ body: await deps.sessions.login(body.login, body.password, { ip, requestId }) }),
     }),
@@ -78,6 +79,7 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       auth: 'none',
       request: { body: z.strictObject({ refresh_token: z.string().min(16).max(256) }) },
       responses: { 200: tokenBody, 401: null, 403: null },
+      rateLimits: [{ name: 'auth_refresh_ip', key: (req) => req.ip }],
       handler: async (req) => {
         const family = await deps.sessions.familyOf(req.body.refresh_token);
         if (family) await req.limit('auth_refresh_family', family);
@@ -123,12 +125,12 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       auth: 'none',
       request: { body: z.strictObject({ token: z.string().min(16).max(256), password: passwordSchema }) },
       responses: { 204: null, 400: null },
+      rateLimits: [{ name: 'auth_reset_confirm_ip', key: (req) => req.ip }],
       handler: async ({ body, ip, requestId }) => {
         const invalid = new BadRequestError('RESET_TOKEN_INVALID', 'This reset link is invalid, used or expired; ask for a new one');
         if (!(await deps.reset.isUsable(body.token))) throw invalid;
-        const userId = await deps.reset.confirm(body.token, await deps.hasher.hash(body.password));
+        const userId = await deps.reset.confirm(body.token, await deps.hasher.hash(body.password), { ip, requestId });
         if (!userId) throw invalid;
-        await deps.audit.record({ action: 'auth.password_reset', actorUserId: userId, targetUserId: userId, ip, requestId });
         return { status: 204 };
       },
     }),
@@ -141,7 +143,7 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       responses: { 200: userBody },
       handler: async ({ principal }) => {
         const row = await deps.users.byId(principalOf(principal).userId);
-        if (!row) throw new Error('authenticated user vanished');
+        if (!row) throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'This account no longer exists');
         return { body: { user: toUser(row) } };
       },
     }),

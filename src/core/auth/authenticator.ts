@@ -37,7 +37,8 @@ export function createAuthenticator(tokens: AccessTokens, db: Knex): Authenticat
     const row = result.rows[0];
     if (!row) throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'This account no longer exists');
     if (row.disabled) throw new ForbiddenError('AUTH_USER_DISABLED', 'This account is disabled; contact support');
-    // iat has whole seconds; compare at that precision so a token minted in the same second as the cut survives only if it came after it.
+    // iat has whole seconds, so a token minted in the same second as the cut still passes here;
+    // such a token belongs to a family the cut revoked, and the family check refuses it.
     const validAfterS = Math.floor(new Date(row.sessions_valid_after).getTime() / 1000);
     if (row.token_revoked || row.family_revoked || claims.issuedAt.getTime() / 1000 < validAfterS) {
       throw new UnauthorizedError('AUTH_TOKEN_REVOKED', 'This session has ended; sign in again');

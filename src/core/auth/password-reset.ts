@@ -55,7 +55,9 @@ export class PasswordReset {
     if (!user || user.disabled) return;
     const token = newOpaqueToken();
     await trx('password_reset_tokens').insert({ token_hash: hashToken(token), user_id: user.id, expires_at: new Date(Date.now() + this.settings.tokenTtlS * 1000) });
-    const link = `${this.settings.resetUrl}?token=${encodeURIComponent(token)}`;
+    const url = new URL(this.settings.resetUrl);
+    url.searchParams.set('token', token);
+    const link = url.toString();
     const minutes = Math.round(this.settings.tokenTtlS / 60);
     await this.outbox.enqueue(
       {
@@ -78,7 +80,7 @@ export class PasswordReset {
    * Spends the token and sets the password in one statement, which only matches an unused,
    * unexpired token; then ends every session of the user. Returns the user id, or null.
    */
-  async confirm(token: string, passwordHash: string): Promise<string | null> {
+  async confirm(token: string, passwordHash: string, origin: { ip: string; requestId: string }): Promise<string | null> {
     return this.db.transaction(async (trx) => {
       const result = await trx.raw<{ rows: Array<{ id: string }> }>(
         `WITH spent AS (
@@ -94,6 +96,7 @@ export class PasswordReset {
       if (userId === null) return null;
       await this.refresh.revokeAllForUser(userId, 'password reset', trx);
       await trx('password_reset_tokens').where({ user_id: userId }).whereNull('used_at').update({ used_at: trx.fn.now() });
+      await this.audit.record({ action: 'auth.password_reset', actorUserId: userId, targetUserId: userId, ip: origin.ip, requestId: origin.requestId }, trx);
       return userId;
     });
   }

@@ -11,7 +11,10 @@ export interface IssuedRefresh {
 export type RotationResult =
   | ({ kind: 'rotated' | 'grace' } & IssuedRefresh)
   | { kind: 'reused'; familyId: string; userId: string }
-  | { kind: 'invalid'; reason: string };
+  | { kind: 'invalid'; reason: 'unknown' | 'expired' | 'revoked'; revokedReason?: string };
+
+export const reusedReason = 'refresh token reused';
+export const disabledReason = 'user disabled';
 
 interface TokenRow {
   token_hash: string;
@@ -21,6 +24,7 @@ interface TokenRow {
   child_hash: string | null;
   user_id: string;
   revoked_at: Date | null;
+  revoked_reason: string | null;
   db_now: Date;
 }
 
@@ -65,14 +69,14 @@ export class RefreshTokens {
     const parentHash = hashToken(token);
     return this.db.transaction(async (trx) => {
       const found = await trx.raw<{ rows: TokenRow[] }>(
-        `SELECT t.token_hash, t.family_id, t.expires_at, t.spent_at, t.child_hash, f.user_id, f.revoked_at, now() AS db_now
+        `SELECT t.token_hash, t.family_id, t.expires_at, t.spent_at, t.child_hash, f.user_id, f.revoked_at, f.revoked_reason, now() AS db_now
            FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
           WHERE t.token_hash = ? FOR UPDATE OF t`,
         [parentHash],
       );
       const row = found.rows[0];
       if (!row) return { kind: 'invalid', reason: 'unknown' } as const;
-      if (row.revoked_at !== null) return { kind: 'invalid', reason: 'revoked' } as const;
+      if (row.revoked_at !== null) return { kind: 'invalid', reason: 'revoked', revokedReason: row.revoked_reason ?? '' } as const;
       const now = new Date(row.db_now).getTime();
       const child = deriveToken(this.childKey, 'refresh-child', token);
       const childHash = hashToken(child);
@@ -84,7 +88,7 @@ export class RefreshTokens {
             return { kind: 'grace', familyId: row.family_id, userId: row.user_id, token: child, expiresAt: new Date(childRow.expires_at) } as const;
           }
         }
-        await this.revokeFamily(row.family_id, 'refresh token reused', trx);
+        await this.revokeFamily(row.family_id, reusedReason, trx);
         return { kind: 'reused', familyId: row.family_id, userId: row.user_id } as const;
       }
       if (new Date(row.expires_at).getTime() <= now) return { kind: 'invalid', reason: 'expired' } as const;

@@ -4,7 +4,7 @@ import type { Principal } from '../http/principal.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import type { PasswordHasher } from './password-hasher.ts';
-import type { RefreshTokens, IssuedRefresh } from './refresh-tokens.ts';
+import { disabledReason, reusedReason, type RefreshTokens, type IssuedRefresh } from './refresh-tokens.ts';
 import { toUser, type UserRow, type UserStore } from './user-store.ts';
 import type { User } from './user-schemas.ts';
 
@@ -63,13 +63,22 @@ export class SessionService {
     // Only after the password is right, so "disabled" does not reveal that an account exists.
     if (user.disabled) throw new ForbiddenError('AUTH_USER_DISABLED', 'This account is disabled; contact support');
     const rehash = this.hasher.needsRehash(user.password_hash) ? await this.hasher.hash(password) : null;
-    const { row, refresh } = await this.db.transaction(async (trx) => {
-      const updated = await this.users.update(user.id, { last_login_at: new Date(), ...(rehash ? { password_hash: rehash } : {}) }, trx);
+    const session = await this.db.transaction(async (trx) => {
+      // Only if the row still holds the hash we verified and is still enabled: a password reset
+      // or a disable that committed while we were hashing wins, and no session slips past it.
+      const updated = await trx.raw<{ rows: UserRow[] }>(
+        `UPDATE users SET last_login_at = now(), password_hash = COALESCE(?, password_hash), updated_at = now()
+          WHERE id = ? AND password_hash = ? AND NOT disabled RETURNING *`,
+        [rehash, user.id, user.password_hash],
+      );
+      const row = updated.rows[0];
+      if (!row) return null;
       const started = await this.refresh.startFamily(user.id, trx);
       await this.audit.record({ action: 'auth.login', actorUserId: user.id, targetUserId: user.id, ip: origin.ip, requestId: origin.requestId, details: { rehashed: rehash !== null } }, trx);
-      return { row: updated ?? user, refresh: started };
+      return { row, refresh: started };
     });
-    return this.tokensFor(row, refresh);
+    if (!session) throw badCredentials();
+    return this.tokensFor(session.row, session.refresh);
   }
 
   familyOf(refreshToken: string): Promise<string | null> {
@@ -79,6 +88,8 @@ export class SessionService {
   async rotate(refreshToken: string, origin: RequestOrigin): Promise<SessionTokens> {
     const result = await this.refresh.rotate(refreshToken);
     if (result.kind === 'invalid') {
+      if (result.revokedReason === disabledReason) throw new ForbiddenError('AUTH_USER_DISABLED', 'This account is disabled; contact support');
+      if (result.revokedReason === reusedReason) throw new UnauthorizedError('AUTH_REFRESH_REUSED', 'This session was ended because its refresh token was used twice. Sign in again');
       throw new UnauthorizedError('AUTH_REFRESH_INVALID', result.reason === 'expired' ? 'The refresh token has expired; sign in again' : 'The refresh token is not valid; sign in again');
     }
     if (result.kind === 'reused') {
@@ -88,7 +99,7 @@ export class SessionService {
     const user = await this.users.byId(result.userId);
     if (!user) throw new UnauthorizedError('AUTH_REFRESH_INVALID', 'This account no longer exists');
     if (user.disabled) {
-      await this.refresh.revokeFamily(result.familyId, 'user disabled');
+      await this.refresh.revokeFamily(result.familyId, disabledReason);
       throw new ForbiddenError('AUTH_USER_DISABLED', 'This account is disabled; contact support');
     }
     return this.tokensFor(user, result);

@@ -5,6 +5,7 @@ import type { RequestOrigin, SessionService } from './session-service.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import type { Role } from './user-schemas.ts';
 import type { UserRow, UserStore } from './user-store.ts';
+import { disabledReason } from './refresh-tokens.ts';
 
 export interface UserPatch {
   role?: Role;
@@ -46,7 +47,7 @@ export class UserAdmin {
       if (losesAdmin && admins.length <= 1) throw lastAdmin();
       const updated = await this.users.update(id, patch, trx);
       if (!updated) throw new NotFoundError('user', id);
-      if (patch.disabled === true && !current.disabled) await this.sessions.endAllSessions(id, 'user disabled', trx);
+      if (patch.disabled === true && !current.disabled) await this.sessions.endAllSessions(id, disabledReason, trx);
       await this.audit.record({ action: 'admin.user_updated', actorUserId: actor.userId, targetUserId: id, ip: actor.ip, requestId: actor.requestId, details: { ...patch } }, trx);
       return updated;
     });

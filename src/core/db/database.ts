@@ -25,6 +25,8 @@ export function connectPostgres(url: string, poolMax: number): Database {
     connection: url,
     pool: { min: 0, max: poolMax },
     acquireConnectionTimeout: 10_000,
+    // Otherwise knex puts the SQL with its bound values (hashes, tokens) into error messages.
+    compileSqlOnError: false,
   });
   return { knex, engine: 'postgres', close: () => knex.destroy() };
 }
@@ -37,6 +39,7 @@ export function wrapPglite(pglite: PGlite, onClose: () => void = () => {}): Data
     // knex-pglite accepts a provider returning an existing instance; knex's own types don't know that shape.
     connection: (() => ({ pglite })) as unknown as Knex.ConnectionConfigProvider,
     acquireConnectionTimeout: 30_000,
+    compileSqlOnError: false,
   });
   return {
     knex,

@@ -34,7 +34,11 @@ export function envelopeFor(error: AppError, requestId: string): ErrorEnvelope {
   };
 }
 
-const databaseDownCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+/**
+ * Connection failures that reach the edge unwrapped come from the database: agent, Stripe and
+ * proxy code wrap their own transport errors in domain errors before they get here.
+ */
+const databaseDownCodes = new Set(['ECONNREFUSED', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
 
 function propertyOf(err: unknown, name: string): unknown {
   return typeof err === 'object' && err !== null ? (err as Record<string, unknown>)[name] : undefined;
@@ -57,6 +61,10 @@ export function toAppError(err: unknown, bodyLimitBytes: number): AppError | nul
   if (status === 405) {
     const allowed = propertyOf(propertyOf(err, 'headers'), 'Allow');
     return new MethodNotAllowedError(typeof allowed === 'string' ? allowed.split(/,\s*/) : []);
+  }
+  // Other client errors from the body parser (aborted upload, wrong Content-Length...).
+  if (propertyOf(err, 'expose') === true && typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError(status, 'BAD_REQUEST', 'Bad request', err instanceof Error ? err.message : 'The request could not be read');
   }
   const code = propertyOf(err, 'code');
   const name = propertyOf(err, 'name');

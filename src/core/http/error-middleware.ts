@@ -20,6 +20,7 @@ export function errorMiddleware(bodyLimitBytes: number): Middleware {
       await next();
       // The router leaves these as bare statuses; they get the envelope like everything else.
       if (ctx.status === 404 && ctx.body == null) throw new NotFoundError();
+      if (ctx.status === 501 && ctx.body == null) throw new AppError(501, 'NOT_IMPLEMENTED', 'Not implemented', `The ${ctx.method} method is not supported`);
       if (ctx.status === 405 && ctx.body == null) throw new MethodNotAllowedError(ctx.response.get('Allow').split(/,\s*/).filter(Boolean));
     } catch (err) {
       const log = ctx.state.log as Logger;

@@ -66,14 +66,15 @@ export class Scheduler {
     }
   }
 
-  private armInterval(state: JobState, every: number): void {
+  /** Slots are aligned to the epoch; each is after the previous one even if the clock steps back or a timer fires early. */
+  private armInterval(state: JobState, every: number, lastSlot = 0): void {
     if (this.stopping) return;
     const now = Date.now();
-    const next = (Math.floor(now / every) + 1) * every;
+    const next = Math.max((Math.floor(now / every) + 1) * every, lastSlot + every);
     state.timer = setTimeout(() => {
       void this.fire(state.job.id, new Date(next));
-      this.armInterval(state, every);
-    }, next - now);
+      this.armInterval(state, every, next);
+    }, Math.max(0, next - now));
     state.timer.unref();
   }
 

@@ -43,7 +43,8 @@ export class MailOutbox {
     smtpUrl: string | null,
     private readonly log: Logger,
   ) {
-    this.transport = smtpUrl ? nodemailer.createTransport(smtpUrl) : null;
+    // Bounded waits: a silent SMTP server must not hold a job, or shutdown, for minutes.
+    this.transport = smtpUrl ? nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 }) : null;
   }
 
   async enqueue(mail: Mail, trx: Knex = this.db): Promise<void> {
@@ -60,10 +61,10 @@ export class MailOutbox {
   async deliverPending(signal?: AbortSignal): Promise<number> {
     if (!this.transport) return 0;
     const claimed = await this.db.raw<{ rows: OutboxRow[] }>(
-      `UPDATE mail_outbox SET attempts = attempts + 1, claimed_until = now() + interval '2 minutes'
+      `UPDATE mail_outbox SET attempts = attempts + 1, claimed_until = now() + interval '5 minutes'
         WHERE id IN (SELECT id FROM mail_outbox
                       WHERE sent_at IS NULL AND attempts < ? AND (claimed_until IS NULL OR claimed_until < now())
-                      ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
+                      ORDER BY id LIMIT 10 FOR UPDATE SKIP LOCKED)
         RETURNING *`,
       [maxAttempts],
     );

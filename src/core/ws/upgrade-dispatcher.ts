@@ -11,12 +11,23 @@ import { matchPath } from '../http/path-pattern.ts';
 import type { MountedWebSocketRoute, UpgradeContext } from './websocket-route.ts';
 
 const defaultMaxPayload = 64 * 1024;
+const authorizeTimeoutMs = 10_000;
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new ServiceUnavailableError('UPGRADE_TIMEOUT', 'Authorising this connection took too long; retry')), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 export interface UpgradeDispatcherOptions {
   log: Logger;
   allowedOrigins: ReadonlySet<string>;
   routes: readonly MountedWebSocketRoute[];
-  trustProxy: boolean;
+  proxyHops: number;
 }
 
 function hostnameOf(req: IncomingMessage): string {
@@ -25,9 +36,13 @@ function hostnameOf(req: IncomingMessage): string {
   return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : (host.split(':')[0] ?? '');
 }
 
-function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+/** As Koa does for requests: only the entries our own proxies appended are believed; the client may forge the rest. */
+function clientIp(req: IncomingMessage, proxyHops: number): string {
   const forwarded = req.headers['x-forwarded-for'];
-  if (trustProxy && typeof forwarded === 'string') return forwarded.split(',')[0]?.trim() ?? '';
+  if (proxyHops > 0 && typeof forwarded === 'string') {
+    const trusted = forwarded.split(',').map((ip) => ip.trim()).filter(Boolean).slice(-proxyHops);
+    if (trusted[0]) return trusted[0];
+  }
   return req.socket.remoteAddress ?? '';
 }
 
@@ -104,15 +119,17 @@ export class UpgradeDispatcher {
       url,
       params: found.params,
       requestId,
-      ip: clientIp(req, this.options.trustProxy),
+      ip: clientIp(req, this.options.proxyHops),
       origin: typeof originHeader === 'string' ? originHeader : null,
       log,
     };
     if (ctx.origin !== null && !this.originAllowed(route.origin ?? 'panel', ctx.origin, ctx)) {
       throw new ForbiddenError('ORIGIN_NOT_ALLOWED', 'This page\'s origin may not open this WebSocket');
     }
-    const grant = await route.authorize(ctx);
+    const grant = await withDeadline(route.authorize(ctx), authorizeTimeoutMs);
     if (socket.destroyed) return 499;
+    // Shutdown may have begun while we were authorising.
+    if (this.draining) throw new ServiceUnavailableError('SHUTTING_DOWN', 'This instance is shutting down; reconnect', 1);
     const server = this.serverFor(route.maxPayloadBytes ?? defaultMaxPayload);
     server.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', (err) => log.debug({ err }, 'websocket error'));

@@ -9,7 +9,7 @@ test.before(async () => {
   // Day-long windows: a window boundary falling mid-test would reset the counts and flake.
   app = await startTestApp({
     config: {
-      server: { trust_proxy: true },
+      server: { proxy_hops: 1 },
       rate_limits: {
         auth_login_account_ip: { limit: 5, window_s: 86_400 },
         auth_login_ip: { limit: 20, window_s: 86_400 },

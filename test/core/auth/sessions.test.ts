@@ -113,7 +113,9 @@ test('an admin disabling a user ends their live tokens on the next request', asy
   const patch = await app.request(`/api/admin/users/${user.user.id}`, bearer(admin.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ disabled: true }) }));
   t.is(patch.status, 200);
   t.true([401, 403].includes(await status(user.access_token)));
-  t.is((await refresh(user.refresh_token)).status, 401);
+  const refused = await refresh(user.refresh_token);
+  t.is(refused.status, 403);
+  t.is(await codeOf(refused), 'AUTH_USER_DISABLED');
   // Enabling again does not bring the old sessions back.
   await app.request(`/api/admin/users/${user.user.id}`, bearer(admin.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ disabled: false }) }));
   t.is(await status(user.access_token), 401);
