@@ -17,6 +17,9 @@ import { buildOpenApiDocument } from './core/http/openapi.ts';
 import { serviceRoutes } from './core/http/service-routes.ts';
 import type { MountedRoute } from './core/http/route.ts';
 import { createAuthModule, type AuthModule } from './core/auth/auth-module.ts';
+import { createAgentCore, type AgentCore } from './core/instances/agent-core.ts';
+import type { Provisioner } from './core/instances/provisioner.ts';
+import { SecretBox } from './core/crypto/secret-box.ts';
 import { bootstrapProblems } from './core/auth/bootstrap-admin.ts';
 import { ConfigError } from './config/load.ts';
 import { Scheduler } from './core/jobs/scheduler.ts';
@@ -35,6 +38,8 @@ export interface StartServerOptions {
   database?: Database;
   /** Where the one-time first-admin password is printed; stderr by default. */
   console?: (text: string) => void;
+  /** Provisioners beyond the built-in ones (tests add their own). */
+  provisioners?: Provisioner[];
 }
 
 export interface RunningServer {
@@ -43,6 +48,7 @@ export interface RunningServer {
   database: Database;
   secrets: AppSecrets;
   auth: AuthModule;
+  agentCore: AgentCore;
   scheduler: Scheduler;
   app: Koa;
   http: Server;
@@ -93,10 +99,12 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
   };
   const rateLimiter = new RateLimiter(knex, config.rate_limits);
   const allowedOrigins = allowedOriginSet(config.server.public_url, config.server.allowed_origins);
-  const scheduler = new Scheduler({ knex, log: log.child({ component: 'scheduler' }), registry, replicaId: randomUUID() });
+  const replicaId = randomUUID();
+  const scheduler = new Scheduler({ knex, log: log.child({ component: 'scheduler' }), registry, replicaId });
   const auth = createAuthModule(knex, config, secrets, log);
   await auth.bootstrap(options.console ?? ((text) => process.stderr.write(text)));
-  for (const job of [...coreJobs(knex, rateLimiter), ...auth.jobs]) scheduler.add(job);
+  const agentCore = createAgentCore({ db: knex, listenUrl: database.url, config, box: new SecretBox(secrets.encryptionKey), tickets: auth.tickets, log, registry, replicaId, provisioners: options.provisioners });
+  for (const job of [...coreJobs(knex, rateLimiter), ...auth.jobs, ...agentCore.jobs]) scheduler.add(job);
 
   let draining = false;
   let routes: MountedRoute[] = [];
@@ -119,7 +127,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     metricsRegistry: registry,
     metricsToken: config.metrics.token,
   })
-    .concat(auth.routes)
+    .concat(auth.routes, agentCore.routes)
     .map((route) => ({ owner: 'core', fullPath: route.path, route }));
 
   const plugins = await setupPlugins(
@@ -132,6 +140,10 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       log: log.child({ plugin: p.plugin.id }),
       metrics: registry,
       rateLimiter,
+      instances: agentCore.instances,
+      agents: agentCore.client,
+      events: agentCore.bus,
+      auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets },
     }),
     coreRoutes,
     log,
@@ -157,6 +169,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     bodyLimitBytes: config.server.body_limit_bytes,
     validateResponses: config.server.validate_responses,
     authenticate: auth.authenticate,
+    redeemTicket: auth.redeemTicket,
     rateLimiter,
     isDraining: () => draining,
   });
@@ -164,6 +177,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
   const http = createServer(app.callback());
   http.on('upgrade', (req, socket, head) => dispatcher.handle(req, socket, head));
   try {
+    await agentCore.start();
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(config.server.port, config.server.host, () => {
@@ -172,7 +186,8 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       });
     });
   } catch (err) {
-    // Port taken, say: undo what the plugins and the mailer opened before giving up.
+    // Port taken, say: undo what the agent core, plugins and mailer opened before giving up.
+    await agentCore.stop();
     await plugins.dispose(log);
     await auth.close();
     throw err;
@@ -189,11 +204,13 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       const grace = config.server.shutdown_grace_ms;
       log.info({ reason, grace_ms: grace }, 'shutting down');
       draining = true;
+      agentCore.closeStreams();
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       await dispatcher.closeAll(Math.min(grace, 1000));
       // Jobs and in-flight requests drain together, under one deadline.
       await Promise.all([scheduler.stop(grace), withTimeout(closed, grace)]);
       http.closeAllConnections();
+      await withTimeout(agentCore.stop(), grace);
       await plugins.dispose(log);
       await withTimeout(auth.close(), grace);
       if (ownsDatabase) await database.close();
@@ -202,5 +219,5 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     return stopped;
   };
 
-  return { url, port, database, secrets, auth, scheduler, app, http, shutdown };
+  return { url, port, database, secrets, auth, agentCore, scheduler, app, http, shutdown };
 }

@@ -63,6 +63,26 @@ export const configSchema = z.strictObject({
     smtp_url: z.string().regex(/^smtps?:\/\//, 'expected smtp:// or smtps://').nullable().describe('SMTP server for outgoing mail; unset: mail stays in the outbox table and a log line says so.'),
     from: z.string().min(3).describe('From address of outgoing mail.'),
   }),
+  events: z.strictObject({
+    heartbeat_ms: z.number().int().min(1000).describe('Comment line sent on idle event streams, so proxies keep them open.'),
+    retention_rows: z.number().int().min(100).describe('Most recent events kept for Last-Event-ID resume (and at most a day of them).'),
+  }),
+  agents: z.strictObject({
+    poll_interval_ms: z.number().int().min(500).describe('How often each instance\'s agent is polled.'),
+    poll_connect_timeout_ms: z.number().int().min(50).describe('Connect timeout of a poll call.'),
+    poll_timeout_ms: z.number().int().min(100).describe('Total timeout of a poll call.'),
+    action_timeout_ms: z.number().int().min(100).describe('Total timeout of power, console and code-server calls.'),
+    backup_timeout_ms: z.number().int().min(1000).describe('Total timeout of backup calls.'),
+    poll_concurrency: z.number().int().min(1).describe('Polls in flight at once for healthy agents.'),
+    suspect_concurrency: z.number().int().min(1).describe('Polls in flight at once for agents that failed lately (kept apart so they never slow healthy ones).'),
+    max_backoff_ms: z.number().int().min(1000).describe('Longest wait between polls of an unreachable agent.'),
+    max_response_bytes: z.number().int().min(1024).describe('Largest JSON answer accepted from an agent.'),
+    max_sockets: z.number().int().min(1).describe('Pooled keep-alive connections per agent host.'),
+    breaker_threshold: z.number().int().min(1).describe('Consecutive transport failures that open an agent\'s circuit.'),
+    breaker_cooldown_ms: z.number().int().min(100).describe('First cooldown of an open circuit (doubles while the agent stays dead).'),
+    provision_deadline_ms: z.number().int().min(1000).describe('How long a new instance may take to become ready before it is marked failed.'),
+  }),
+  provisioner: z.enum(['local', 'static']).describe('Where agents come from: local (reference agents as child processes) or static (a pool admins register).'),
   rate_limits: z.record(z.string().regex(/^[a-z][a-z0-9_.]*$/), rateLimitSchema).describe('Named limits that routes refer to: {"name": {"limit": N, "window_s": S}} (JSON in env).'),
   plugins: z.strictObject({
     enabled: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).describe('Plugins to load, by id (comma-separated in env).'),
@@ -92,6 +112,7 @@ export const fixedEnvNames: Readonly<Record<string, string>> = {
   'bootstrap.admin_email': 'ADMIN_EMAIL',
   'bootstrap.admin_password': 'ADMIN_PASSWORD',
   'mail.smtp_url': 'SMTP_URL',
+  provisioner: 'PROVISIONER',
 };
 
 /** Keys whose values are never printed (config dumps, boot errors). */

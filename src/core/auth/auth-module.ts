@@ -10,7 +10,10 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { auditRoutes } from '../audit/audit-routes.ts';
 import { MailOutbox } from '../mail/mail-outbox.ts';
 import { AccessTokens } from './access-tokens.ts';
-import { createAuthenticator } from './authenticator.ts';
+import { createAuthenticator, principalForUser } from './authenticator.ts';
+import { Tickets } from './tickets.ts';
+import { UnauthorizedError } from '../http/errors.ts';
+import type { TicketRedeemer } from '../http/principal.ts';
 import { PasswordHasher } from './password-hasher.ts';
 import { PasswordReset } from './password-reset.ts';
 import { RefreshTokens } from './refresh-tokens.ts';
@@ -24,6 +27,8 @@ import { announceAdmin, ensureAdmin } from './bootstrap-admin.ts';
 export interface AuthModule {
   authenticate: Authenticator;
   verifyAccessToken(token: string): Promise<Principal>;
+  tickets: Tickets;
+  redeemTicket: TicketRedeemer;
   routes: RouteDefinition[];
   jobs: JobDefinition[];
   users: UserStore;
@@ -59,6 +64,12 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
   const sessions = new SessionService(db, users, hasher, access, refresh, audit);
   const userAdmin = new UserAdmin(db, users, hasher, sessions, audit);
   const authenticator = createAuthenticator(access, db);
+  const tickets = new Tickets(db);
+  const redeemTicket: TicketRedeemer = async (ticket, purpose, resourceId) => {
+    const userId = await tickets.consume(ticket, purpose, resourceId);
+    if (userId === null) throw new UnauthorizedError('TICKET_INVALID', 'This ticket is invalid, used or expired; get a new one');
+    return principalForUser(db, userId, `ticket:${purpose}`);
+  };
 
   // Reset requests are handled by the mail job, never right after the request: extra work just
   // after a request for a known email would let the next request's timing reveal the account.
@@ -76,6 +87,8 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
   return {
     authenticate: authenticator,
     verifyAccessToken: authenticator.verifyToken,
+    tickets,
+    redeemTicket,
     routes: [
       ...authRoutes({ registrationEnabled: config.auth.registration_enabled, sessions, userAdmin, users, reset, hasher, audit }),
       ...adminUserRoutes(users, userAdmin),
@@ -92,6 +105,7 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
           const families = await refresh.prune();
           const denied = await sessions.pruneDenylist();
           await reset.prune();
+          await tickets.prune();
           jobLog.debug({ families, denied }, 'pruned expired sessions');
         },
       },

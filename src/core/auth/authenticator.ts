@@ -24,6 +24,14 @@ export function bearerToken(header: string | undefined): string {
  * reset, a disabled or deleted account, or a revoked family ends the token at once. One
  * indexed query; the role comes from the row, so a demotion also applies at once.
  */
+/** A principal for a user who proved themselves another way (a ticket): must still exist and be enabled. */
+export async function principalForUser(db: Knex, userId: string, via: string): Promise<Principal> {
+  const row = await db('users').where({ id: userId }).first<{ role: Role; disabled: boolean } | undefined>('role', 'disabled');
+  if (!row) throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'This account no longer exists');
+  if (row.disabled) throw new ForbiddenError('AUTH_USER_DISABLED', 'This account is disabled; contact support');
+  return { userId, role: row.role, tokenId: via, familyId: '', expiresAt: new Date(Date.now() + 60_000) };
+}
+
 export function createAuthenticator(tokens: AccessTokens, db: Knex): Authenticator & { verifyToken(token: string): Promise<Principal> } {
   const verifyToken = async (token: string): Promise<Principal> => {
     const claims = await tokens.verify(token);

@@ -9,6 +9,8 @@ export type Engine = 'postgres' | 'pglite';
 export interface Database {
   knex: Knex;
   engine: Engine;
+  /** The server's URL (for LISTEN connections); null on the embedded database. */
+  url: string | null;
   close(): Promise<void>;
 }
 
@@ -28,7 +30,7 @@ export function connectPostgres(url: string, poolMax: number): Database {
     // Otherwise knex puts the SQL with its bound values (hashes, tokens) into error messages.
     compileSqlOnError: false,
   });
-  return { knex, engine: 'postgres', close: () => knex.destroy() };
+  return { knex, engine: 'postgres', url, close: () => knex.destroy() };
 }
 
 /** Embedded PostgreSQL over one PGlite instance (one connection: PGlite is single-session). */
@@ -44,6 +46,7 @@ export function wrapPglite(pglite: PGlite, onClose: () => void = () => {}): Data
   return {
     knex,
     engine: 'pglite',
+    url: null,
     close: async () => {
       await knex.destroy();
       // knex only closes PGlite if it ever opened its connection; close it ourselves otherwise.

@@ -4,7 +4,7 @@ import type { Context, Middleware } from 'koa';
 import type { z } from 'zod';
 import type { Logger } from '../log/logger.ts';
 import { ForbiddenError, RateLimitedError, UnsupportedMediaTypeError, ValidationError, type ValidationIssue } from './errors.ts';
-import type { Authenticator, Principal } from './principal.ts';
+import type { Authenticator, Principal, TicketRedeemer } from './principal.ts';
 import type { RateLimiter, RateLimitState } from './rate-limiter.ts';
 import type { MountedRoute, RouteDefinition, RouteRequest, RouteResult } from './route.ts';
 
@@ -12,6 +12,7 @@ export interface MountOptions {
   bodyLimitBytes: number;
   validateResponses: boolean;
   authenticate: Authenticator;
+  redeemTicket: TicketRedeemer;
   rateLimiter: RateLimiter;
 }
 
@@ -63,9 +64,13 @@ async function enforce(ctx: Context, limiter: RateLimiter, hits: Array<{ name: s
 }
 
 /** Runs before the body parser, so an anonymous caller cannot make us read a large body. */
-function authorize(route: RouteDefinition, authenticate: Authenticator): Middleware {
+function authorize(route: RouteDefinition, options: MountOptions): Middleware {
   return async (ctx, next) => {
-    const principal: Principal = await authenticate(ctx.headers);
+    const ticket = typeof ctx.query.ticket === 'string' ? ctx.query.ticket : undefined;
+    const useTicket = route.ticketPurpose !== undefined && ticket !== undefined && ctx.headers.authorization === undefined;
+    const principal: Principal = useTicket
+      ? await options.redeemTicket(ticket as string, route.ticketPurpose as string, typeof ctx.params.id === 'string' ? ctx.params.id : null)
+      : await options.authenticate(ctx.headers);
     if (route.auth === 'admin' && principal.role !== 'admin') throw new ForbiddenError();
     ctx.state.principal = principal;
     await next();
@@ -129,7 +134,7 @@ export function buildRouter(routes: MountedRoute[], options: MountOptions): Rout
         await next();
       },
     ];
-    if (route.auth !== 'none') stack.push(authorize(route, options.authenticate));
+    if (route.auth !== 'none') stack.push(authorize(route, options));
     if ((route.bodyMode ?? 'json') === 'json' && route.request?.body) stack.push(jsonBodyParser(options.bodyLimitBytes));
     stack.push(handle(route, options));
     router.register(fullPath, [route.method], stack);

@@ -16,3 +16,6 @@ export interface Principal {
  * provides the real one; until it is wired, every protected route fails closed.
  */
 export type Authenticator = (headers: IncomingHttpHeaders) => Promise<Principal>;
+
+/** Spends a single-use ticket for a purpose (and resource) and returns whose it was; throws when it is not valid. */
+export type TicketRedeemer = (ticket: string, purpose: string, resourceId: string | null) => Promise<Principal>;

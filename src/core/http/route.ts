@@ -51,6 +51,11 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
   description?: string;
   tags?: string[];
   auth: RouteAuth;
+  /**
+   * For clients that cannot send headers (EventSource, browser WebSockets): a `?ticket=`
+   * issued for this purpose is accepted instead of the bearer header, once.
+   */
+  ticketPurpose?: string;
   /** `json` parses and validates the body; `raw` leaves the request stream to the handler. */
   bodyMode?: 'json' | 'raw';
   request?: { params?: P; query?: Q; body?: B };

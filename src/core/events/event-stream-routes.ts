@@ -1,0 +1,125 @@
+import { PassThrough } from 'node:stream';
+import { z } from 'zod';
+import { defineRoute, type RouteDefinition } from '../http/route.ts';
+import { ForbiddenError } from '../http/errors.ts';
+import type { Tickets } from '../auth/tickets.ts';
+import { matches, type EventBus, type EventFilter, type PanelEvent } from './event-bus.ts';
+
+export interface EventStreamSettings {
+  heartbeatMs: number;
+  publicUrl: string;
+  /** A client this far behind (bytes queued) is cut off; it reconnects with Last-Event-ID. */
+  maxBufferedBytes: number;
+}
+
+const ticketPurpose = 'events';
+
+function frame(event: PanelEvent): string {
+  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event })}\n\n`;
+}
+
+/** Open streams, so shutdown can end them (clients reconnect to another replica and resume). */
+export class EventStreams {
+  private readonly open = new Set<PassThrough>();
+
+  add(stream: PassThrough): void {
+    this.open.add(stream);
+    stream.once('close', () => this.open.delete(stream));
+  }
+
+  closeAll(): void {
+    for (const stream of this.open) stream.end();
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+}
+
+export function eventStreamRoutes(bus: EventBus, tickets: Tickets, streams: EventStreams, settings: EventStreamSettings): RouteDefinition[] {
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/events/ticket',
+      summary: 'A single-use, 60-second ticket for opening the event stream without an Authorization header (EventSource)',
+      tags: ['events'],
+      auth: 'user',
+      responses: { 201: z.object({ ticket: z.string(), expires_at: z.iso.datetime(), url: z.string() }) },
+      handler: async ({ principal }) => {
+        const issued = await tickets.issue((principal as { userId: string }).userId, ticketPurpose, null, 60);
+        const url = `${settings.publicUrl.replace(/\/$/, '')}/api/events?ticket=${encodeURIComponent(issued.ticket)}`;
+        return { status: 201, body: { ticket: issued.ticket, expires_at: issued.expiresAt.toISOString(), url } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/events',
+      summary: 'Server-Sent Events: the caller\'s live state changes (admins: everyone\'s, or one user\'s)',
+      description:
+        'text/event-stream. Each event has `id`, `event` (instance.state, backup.updated, billing.updated, session.state...) and JSON `data`. ' +
+        'Send Last-Event-ID (or ?last_event_id=) to resume after a disconnect; recent events are kept for a day. A comment line is sent every heartbeat. ' +
+        'Authenticate with the bearer header, or ?ticket= from POST /api/events/ticket.',
+      tags: ['events'],
+      auth: 'user',
+      ticketPurpose,
+      request: {
+        query: z.object({
+          ticket: z.string().optional(),
+          types: z.string().max(500).optional().describe('comma-separated event types'),
+          user_id: z.uuid().optional().describe('admins: only this user\'s events'),
+          last_event_id: z.coerce.number().int().nonnegative().optional(),
+        }),
+      },
+      responses: { 200: null },
+      handler: async ({ principal, query, headers, ctx }) => {
+        const me = principal as { userId: string; role: string };
+        if (query.user_id !== undefined && me.role !== 'admin' && query.user_id !== me.userId) throw new ForbiddenError();
+        const filter: EventFilter = {
+          userId: me.role === 'admin' ? query.user_id : me.userId,
+          types: query.types ? query.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
+        };
+        const header = headers['last-event-id'];
+        const fromHeader = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : undefined;
+        const resumeAfter = fromHeader ?? query.last_event_id;
+
+        const stream = new PassThrough();
+        streams.add(stream);
+        ctx.req.socket.setTimeout(0);
+        ctx.req.socket.setNoDelay(true);
+        ctx.status = 200;
+        ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
+        ctx.body = stream;
+
+        let replaying = true;
+        const queued: PanelEvent[] = [];
+        const replayed = new Set<number>();
+        const send = (event: PanelEvent): void => {
+          stream.write(frame(event));
+          if (stream.writableLength > settings.maxBufferedBytes) stream.end();
+        };
+        // Subscribe before replaying, so nothing published in between is lost; duplicates are skipped by id.
+        const unsubscribe = bus.subscribe((event) => {
+          if (!matches(event, filter)) return;
+          if (replaying) queued.push(event);
+          else send(event);
+        });
+        const heartbeat = setInterval(() => stream.write(': ping\n\n'), settings.heartbeatMs);
+        stream.once('close', () => {
+          unsubscribe();
+          clearInterval(heartbeat);
+        });
+        stream.write('retry: 3000\n\n');
+        if (resumeAfter !== undefined) {
+          for (const event of await bus.replay(resumeAfter, filter)) {
+            replayed.add(event.id);
+            send(event);
+          }
+        }
+        replaying = false;
+        // Events that arrived live during the replay, minus those the replay already sent.
+        for (const event of queued) if (!replayed.has(event.id)) send(event);
+        return undefined;
+      },
+    }),
+  ];
+}

@@ -1,0 +1,102 @@
+import type { Knex } from 'knex';
+import type { Registry } from 'prom-client';
+import type { Config } from '../../config/schema.ts';
+import type { Logger } from '../log/logger.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import type { RouteDefinition } from '../http/route.ts';
+import type { JobDefinition } from '../jobs/job.ts';
+import type { Tickets } from '../auth/tickets.ts';
+import { AgentClient } from '../agent/agent-client.ts';
+import { EventBus } from '../events/event-bus.ts';
+import { EventStreams, eventStreamRoutes } from '../events/event-stream-routes.ts';
+import { InstanceService } from './instance-service.ts';
+import { Poller } from './poller.ts';
+import type { Provisioner } from './provisioner.ts';
+import { StaticProvisioner } from './static-provisioner.ts';
+import { agentPoolRoutes } from './agent-pool-routes.ts';
+
+export interface AgentCore {
+  client: AgentClient;
+  bus: EventBus;
+  poller: Poller;
+  instances: InstanceService;
+  routes: RouteDefinition[];
+  jobs: JobDefinition[];
+  start(): Promise<void>;
+  /** Ends event streams (clients resume elsewhere) before the HTTP drain. */
+  closeStreams(): void;
+  stop(): Promise<void>;
+}
+
+export interface AgentCoreDeps {
+  db: Knex;
+  listenUrl: string | null;
+  config: Readonly<Config>;
+  box: SecretBox;
+  tickets: Tickets;
+  log: Logger;
+  registry: Registry;
+  replicaId: string;
+  /** Extra provisioners by name (the local one, tests' own). */
+  provisioners?: Provisioner[];
+}
+
+/** The agent-polling heart: client, poller, instances, provisioners, events and their routes and jobs. */
+export function createAgentCore(deps: AgentCoreDeps): AgentCore {
+  const { config, db, log } = deps;
+  const a = config.agents;
+  const client = new AgentClient({
+    timeouts: {
+      poll: { connectMs: a.poll_connect_timeout_ms, totalMs: a.poll_timeout_ms },
+      action: { connectMs: a.poll_connect_timeout_ms * 2, totalMs: a.action_timeout_ms },
+      backup: { connectMs: a.poll_connect_timeout_ms * 2, totalMs: a.backup_timeout_ms },
+    },
+    maxResponseBytes: a.max_response_bytes,
+    maxSockets: a.max_sockets,
+    breaker: { threshold: a.breaker_threshold, cooldownMs: a.breaker_cooldown_ms, maxCooldownMs: a.max_backoff_ms },
+  });
+  const bus = new EventBus(db, deps.listenUrl, log.child({ component: 'events' }));
+  const poller = new Poller(db, client, deps.box, bus, log.child({ component: 'poller' }), {
+    intervalMs: a.poll_interval_ms,
+    concurrency: a.poll_concurrency,
+    suspectConcurrency: a.suspect_concurrency,
+    maxBackoffMs: a.max_backoff_ms,
+  }, deps.replicaId, deps.registry);
+  const provisioners = new Map<string, Provisioner>([['static', new StaticProvisioner(db, deps.box)]]);
+  for (const p of deps.provisioners ?? []) provisioners.set(p.name, p);
+  const instances = new InstanceService(db, deps.box, client, bus, poller, provisioners, config.provisioner, {
+    pollIntervalMs: a.poll_interval_ms,
+    provisionDeadlineMs: a.provision_deadline_ms,
+    leaseMs: 30_000,
+    readyRetryMs: 1_000,
+  }, deps.replicaId, log.child({ component: 'instances' }));
+  const streams = new EventStreams();
+
+  return {
+    client,
+    bus,
+    poller,
+    instances,
+    routes: [
+      ...eventStreamRoutes(bus, deps.tickets, streams, { heartbeatMs: config.events.heartbeat_ms, publicUrl: config.server.public_url, maxBufferedBytes: 1024 * 1024 }),
+      ...agentPoolRoutes(db, deps.box, client),
+    ],
+    jobs: [
+      { id: 'core.poll-agents', every_ms: 1_000, timeout_ms: 30_000, once_across_replicas: false, run: () => poller.tick() },
+      { id: 'core.instance-work', every_ms: 5_000, timeout_ms: 30_000, once_across_replicas: false, run: async () => void (await instances.resumeOrphans()) },
+      { id: 'core.events-prune', every_ms: 10 * 60_000, timeout_ms: 60_000, once_across_replicas: true, run: () => bus.prune(config.events.retention_rows) },
+    ],
+    start: async () => {
+      await bus.start();
+      await poller.reload();
+      await instances.resumeOrphans();
+    },
+    closeStreams: () => streams.closeAll(),
+    stop: async () => {
+      await instances.stop();
+      await poller.stop();
+      await bus.stop();
+      client.close();
+    },
+  };
+}

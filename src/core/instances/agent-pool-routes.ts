@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import type { Knex } from 'knex';
+import { defineRoute, type RouteDefinition } from '../http/route.ts';
+import { ConflictError, NotFoundError } from '../http/errors.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import type { AgentClient } from '../agent/agent-client.ts';
+import { assertAgentReady } from '../agent/readiness.ts';
+
+const agentSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  base_url: z.string(),
+  kind: z.string(),
+  instance_id: z.uuid().nullable(),
+  created_at: z.iso.datetime(),
+});
+
+interface PoolRow {
+  id: string;
+  name: string;
+  base_url: string;
+  kind: string;
+  instance_id: string | null;
+  created_at: Date;
+}
+
+const present = (r: PoolRow) => ({ id: r.id, name: r.name, base_url: r.base_url, kind: r.kind, instance_id: r.instance_id, created_at: new Date(r.created_at).toISOString() });
+const tags = ['admin'];
+
+/** The static provisioner's pool: agents admins register by URL and token. */
+export function agentPoolRoutes(db: Knex, box: SecretBox, client: AgentClient): RouteDefinition[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/admin/agents',
+      summary: 'List registered agents (the static pool)',
+      tags,
+      auth: 'admin',
+      responses: { 200: z.object({ agents: z.array(agentSchema) }) },
+      handler: async () => ({ body: { agents: (await db('agent_pool').orderBy('created_at').select<PoolRow[]>('id', 'name', 'base_url', 'kind', 'instance_id', 'created_at')).map(present) } }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/admin/agents',
+      summary: 'Register an agent; it must answer /health and be semantically ready first',
+      tags,
+      auth: 'admin',
+      request: {
+        body: z.strictObject({
+          name: z.string().min(1).max(100),
+          base_url: z.url({ protocol: /^https?$/ }).max(500),
+          token: z.string().min(16).max(500),
+          kind: z.enum(['game', 'dev', 'any']).default('any'),
+        }),
+      },
+      responses: { 201: z.object({ agent: agentSchema }), 409: null, 502: null, 503: null, 504: null },
+      handler: async ({ body, requestId }) => {
+        const target = { baseUrl: body.base_url.replace(/\/$/, ''), token: body.token };
+        await client.call(target, 'health', { requestId, kind: 'poll' });
+        await assertAgentReady(client, target, { requestId });
+        try {
+          const [row] = await db('agent_pool').insert({ name: body.name, base_url: target.baseUrl, token_encrypted: box.seal(body.token), kind: body.kind }).returning<PoolRow[]>('*');
+          return { status: 201, body: { agent: present(row as PoolRow) } };
+        } catch (err) {
+          if ((err as { code?: string }).code === '23505') throw new ConflictError('AGENT_EXISTS', 'An agent with this URL is already registered');
+          throw err;
+        }
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/admin/agents/:id',
+      summary: 'Unregister a free agent',
+      tags,
+      auth: 'admin',
+      request: { params: z.object({ id: z.uuid() }) },
+      responses: { 204: null, 409: null },
+      handler: async ({ params }) => {
+        const row = await db('agent_pool').where({ id: params.id }).first<PoolRow | undefined>();
+        if (!row) throw new NotFoundError('agent', params.id);
+        if (row.instance_id) throw new ConflictError('AGENT_IN_USE', `Instance ${row.instance_id} uses this agent; delete it first`);
+        await db('agent_pool').where({ id: params.id }).whereNull('instance_id').delete();
+        return { status: 204 };
+      },
+    }),
+  ];
+}
