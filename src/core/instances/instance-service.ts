@@ -237,14 +237,15 @@ export class InstanceService {
     while (!this.stopping && Date.now() < deadline) {
       const result = await getAgentReady(this.client, target, { ignoreBreaker: true });
       if (isAgentReadyResult(result)) {
+        // Active together with a first full state, so nobody ever sees an active instance with no state.
+        const state = await this.poller.probe(target);
         const [active] = await this.db('instances')
           .where({ id, lifecycle: 'provisioning' })
-          .update({ lifecycle: 'active', lifecycle_reason: null, worker_id: null, worker_lease_until: null, updated_at: this.db.fn.now() })
+          .update({ lifecycle: 'active', lifecycle_reason: null, state: JSON.stringify(state), worker_id: null, worker_lease_until: null, updated_at: this.db.fn.now() })
           .returning<InstanceRow[]>('*');
         if (active) {
           await this.poller.reload();
-          await this.poller.pollNow(id);
-          await this.announce((await this.row(id)) ?? active);
+          await this.announce(active);
         }
         return;
       }

@@ -45,7 +45,9 @@ const errorOf = (e: AppError) => ({ code: e.code, message: e.message });
 /** Turns one poll's three answers into the normalized state (API.md), keeping the last good snapshot. */
 export function normalizePoll(outcome: PollOutcome, previous: PolledState, now: Date): PolledState {
   const at = now.toISOString();
-  const reachable = outcome.ready.answered || outcome.status.ok || outcome.health.ok;
+  // Reached means something answered, even garbage; only refused, reset or silent agents are unreachable.
+  const transport = (e: AppError) => e.code === 'AGENT_UNREACHABLE' || e.code === 'AGENT_TIMEOUT';
+  const reachable = !(!outcome.health.ok && transport(outcome.health.error)) && !(!outcome.ready.answered && transport(outcome.ready.error));
   const ready = isAgentReadyResult(outcome.ready);
   let error: PolledState['error'] = null;
   if (!outcome.health.ok) error = errorOf(outcome.health.error);

@@ -197,6 +197,11 @@ export class Poller {
     }
   }
 
+  /** One poll of an agent that is not tracked yet (an instance about to become active). */
+  async probe(target: AgentTarget): Promise<PolledState> {
+    return normalizePoll(await this.ask(target), emptyPolledState, new Date());
+  }
+
   /** /health, then /ready, then /status; after a transport failure the rest are skipped. */
   private async ask(target: AgentTarget): Promise<PollOutcome> {
     const failed = (error: AppError) => ({ ok: false as const, error });
