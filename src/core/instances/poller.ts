@@ -54,7 +54,7 @@ const polledLifecycles: Lifecycle[] = ['active', 'suspended', 'restoring_backup'
  */
 export class Poller {
   private readonly tracked = new Map<string, Tracked>();
-  private readonly waiters = new Map<string, Array<() => void>>();
+  private reloading: Promise<void> | null = null;
   private active = { healthy: 0, suspect: 0 };
   private stopping = false;
   private lastReload = 0;
@@ -93,8 +93,15 @@ export class Poller {
     await this.flush(false);
   }
 
-  /** Re-reads which instances this replica polls. */
-  async reload(): Promise<void> {
+  /** Re-reads which instances this replica polls (one reload at a time; callers share it). */
+  reload(): Promise<void> {
+    this.reloading ??= this.readAssignments().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private async readAssignments(): Promise<void> {
     this.lastReload = Date.now();
     await this.db.raw(
       `INSERT INTO replicas (id, heartbeat_at) VALUES (?, now()) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
@@ -151,8 +158,6 @@ export class Poller {
       item.inFlight = this.poll(item).finally(() => {
         this.active[lane] -= 1;
         item.inFlight = null;
-        for (const wake of this.waiters.get(item.id) ?? []) wake();
-        this.waiters.delete(item.id);
         // A slot freed: start whatever else is due without waiting for the next tick.
         this.dispatch();
       });
@@ -161,18 +166,15 @@ export class Poller {
 
   /** Polls one instance now (after a power action, say) and resolves when its state is updated. */
   async pollNow(id: string): Promise<void> {
-    let item = this.tracked.get(id);
-    if (!item) {
-      await this.reload();
-      item = this.tracked.get(id);
-      if (!item) return;
-    }
-    if (item.inFlight) await item.inFlight;
-    item.nextPollAt = 0;
-    const done = new Promise<void>((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
-    this.dispatch();
-    // If both lanes are full it runs when a slot frees.
-    await done;
+    if (!this.tracked.has(id)) await this.reload();
+    const item = this.tracked.get(id);
+    if (!item) return; // another replica polls it
+    // Forced polls are rare (user actions) and skip the lanes, but never overlap a running poll.
+    while (item.inFlight) await item.inFlight;
+    item.inFlight = this.poll(item).finally(() => {
+      item.inFlight = null;
+    });
+    await item.inFlight;
   }
 
   private async poll(item: Tracked): Promise<void> {

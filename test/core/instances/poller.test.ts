@@ -23,13 +23,15 @@ test.after.always(async () => {
 const instances = () => app.server.agentCore.instances;
 
 async function activeInstance(): Promise<{ instance: Instance; agentId: string }> {
-  const { id: agentId } = await registerAgent(app, admin, fakes);
-  const created = await instances().create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: `i-${agentId}` });
+  await registerAgent(app, admin, fakes);
+  const created = await instances().create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'poll-test' });
   const instance = await eventually(async () => {
     const current = await instances().get(created.id, null);
     return current.state.lifecycle === 'active' ? current : undefined;
   }, 8_000, 'instance to become active');
-  return { instance, agentId };
+  // Tests run concurrently and the pool hands out any free agent: find the one this instance got.
+  const pooled = await app.testDatabase.database.knex('agent_pool').where({ instance_id: instance.id }).first<{ name: string }>('name');
+  return { instance, agentId: pooled?.name ?? '' };
 }
 
 async function stateAfter(instanceId: string): Promise<Instance['state']> {
