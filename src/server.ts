@@ -207,8 +207,11 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       agentCore.closeStreams();
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       await dispatcher.closeAll(Math.min(grace, 1000));
+      // Keep-alive connections that go idle during the drain (an ended event stream, say) are closed as they do.
+      const idleSweep = setInterval(() => http.closeIdleConnections(), 100);
       // Jobs and in-flight requests drain together, under one deadline.
       await Promise.all([scheduler.stop(grace), withTimeout(closed, grace)]);
+      clearInterval(idleSweep);
       http.closeAllConnections();
       await withTimeout(agentCore.stop(), grace);
       await plugins.dispose(log);
