@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 export interface BenchServer {
   url: string;
+  pid: number;
   adminToken: string;
   stop(): void;
 }
@@ -17,12 +18,12 @@ export const benchAdminPassword = 'bench-admin-password';
  * The real server as a child process for a benchmark: loopback only, a temporary embedded
  * database (or the given PostgreSQL URL), rate limits lifted so they do not shape the numbers.
  */
-export async function startBenchServer(databaseUrl: string | undefined): Promise<BenchServer> {
+export async function startBenchServer(databaseUrl: string | undefined, extraEnv: Record<string, string> = {}): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'panel-bench-'));
   const unlimited = Object.fromEntries(['auth_login_account_ip', 'auth_login_ip', 'auth_login_account', 'auth_reset_email', 'auth_reset_ip'].map((n) => [n, { limit: 1e9, window_s: 60 }]));
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '', ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const stop = (): void => {
@@ -44,7 +45,7 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
       const url = (JSON.parse(line) as { url: string }).url;
       const res = await post(`${url}/api/auth/login`, { login: 'admin', password: benchAdminPassword });
       const { access_token: adminToken } = (await res.json()) as { access_token: string };
-      return { url, adminToken, stop };
+      return { url, pid: child.pid ?? 0, adminToken, stop };
     }
     await new Promise((r) => setTimeout(r, 100));
   }

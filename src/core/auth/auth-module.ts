@@ -95,7 +95,7 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
       ...auditRoutes(audit),
     ],
     jobs: [
-      { id: 'core.mail-dispatch', every_ms: 5_000, timeout_ms: 60_000, once_across_replicas: false, run: async ({ signal }) => processMail(signal) },
+      { id: 'core.mail-dispatch', every_ms: 5_000, timeout_ms: 60_000, once_across_replicas: false, quiet: true, run: async ({ signal }) => processMail(signal) },
       {
         id: 'core.auth-prune',
         every_ms: 60 * 60_000,

@@ -14,6 +14,7 @@ import { Poller } from './poller.ts';
 import type { Provisioner } from './provisioner.ts';
 import { StaticProvisioner } from './static-provisioner.ts';
 import { agentPoolRoutes } from './agent-pool-routes.ts';
+import { adminInstanceRoutes } from './admin-instance-routes.ts';
 
 export interface AgentCore {
   client: AgentClient;
@@ -80,10 +81,11 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     routes: [
       ...eventStreamRoutes(bus, deps.tickets, streams, { heartbeatMs: config.events.heartbeat_ms, publicUrl: config.server.public_url, maxBufferedBytes: 1024 * 1024 }),
       ...agentPoolRoutes(db, deps.box, client),
+      ...adminInstanceRoutes(instances),
     ],
     jobs: [
-      { id: 'core.poll-agents', every_ms: 1_000, timeout_ms: 30_000, once_across_replicas: false, run: () => poller.tick() },
-      { id: 'core.instance-work', every_ms: 5_000, timeout_ms: 30_000, once_across_replicas: false, run: async () => void (await instances.resumeOrphans()) },
+      { id: 'core.poll-agents', every_ms: 1_000, timeout_ms: 30_000, once_across_replicas: false, quiet: true, run: () => poller.tick() },
+      { id: 'core.instance-work', every_ms: 5_000, timeout_ms: 30_000, once_across_replicas: false, quiet: true, run: async () => void (await instances.resumeOrphans()) },
       { id: 'core.events-prune', every_ms: 10 * 60_000, timeout_ms: 60_000, once_across_replicas: true, run: () => bus.prune(config.events.retention_rows) },
     ],
     start: async () => {

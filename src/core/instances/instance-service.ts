@@ -111,8 +111,9 @@ export class InstanceService {
     return this.present(row);
   }
 
-  async list(filter: { plugin: string; ownerId?: string; lifecycle?: Lifecycle; page: number; limit: number }): Promise<{ items: Instance[]; total: number }> {
-    const base = this.db('instances').where({ plugin: filter.plugin }).modify((q) => {
+  async list(filter: { plugin?: string; ownerId?: string; lifecycle?: Lifecycle; page: number; limit: number }): Promise<{ items: Instance[]; total: number }> {
+    const base = this.db('instances').modify((q) => {
+      if (filter.plugin) void q.where({ plugin: filter.plugin });
       if (filter.ownerId) void q.where({ owner_id: filter.ownerId });
       if (filter.lifecycle) void q.where({ lifecycle: filter.lifecycle });
     });

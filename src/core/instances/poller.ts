@@ -39,7 +39,6 @@ interface InstanceRow {
   lifecycle: Lifecycle;
   agent_base_url: string;
   agent_token_encrypted: string;
-  state: Partial<PolledState>;
 }
 
 /** Lifecycles whose agents are polled; provisioning is driven by the provisioner itself. */
@@ -61,6 +60,7 @@ export class Poller {
   private readonly polls: Counter<'outcome'>;
   private readonly pollSeconds: Histogram;
   private readonly trackedGauge: Gauge;
+  private readonly stateAge: Histogram;
 
   constructor(
     private readonly db: Knex,
@@ -75,6 +75,12 @@ export class Poller {
     this.polls = new Counter({ name: 'panel_agent_polls_total', help: 'Agent polls by outcome', labelNames: ['outcome'], registers: [registry] });
     this.pollSeconds = new Histogram({ name: 'panel_agent_poll_duration_seconds', help: 'Time of one agent poll (/health, /ready, /status)', registers: [registry], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5] });
     this.trackedGauge = new Gauge({ name: 'panel_agent_polled_instances', help: 'Instances this replica polls', registers: [registry] });
+    this.stateAge = new Histogram({
+      name: 'panel_agent_state_age_seconds',
+      help: 'How old an instance\'s last good state was when a poll refreshed it (staleness just before refresh)',
+      registers: [registry],
+      buckets: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17.5, 20, 25, 30, 45, 60, 120],
+    });
   }
 
   /** The freshest state this replica knows for an instance it polls. */
@@ -111,12 +117,19 @@ export class Poller {
       `WITH live AS (
          SELECT id, row_number() OVER (ORDER BY id) - 1 AS rank, count(*) OVER () AS n
            FROM replicas WHERE heartbeat_at > now() - interval '15 seconds')
-       SELECT i.id, i.owner_id, i.kind, i.plugin, i.lifecycle, i.agent_base_url, i.agent_token_encrypted, i.state
+       SELECT i.id, i.owner_id, i.kind, i.plugin, i.lifecycle, i.agent_base_url, i.agent_token_encrypted
          FROM instances i JOIN live ON live.id = ?
         WHERE i.agent_base_url IS NOT NULL AND i.lifecycle = ANY(?)
           AND mod(hashtext(i.id::text)::bigint + 2147483648, live.n) = live.rank`,
       [this.replicaId, polledLifecycles],
     );
+    // Stored states are read only for instances new to this replica: a reload of thousands stays light.
+    const fresh = result.rows.filter((r) => !this.tracked.has(r.id)).map((r) => r.id);
+    const stored = new Map<string, Partial<PolledState>>();
+    for (let i = 0; i < fresh.length; i += 1000) {
+      const rows = await this.db('instances').whereIn('id', fresh.slice(i, i + 1000)).select<Array<{ id: string; state: Partial<PolledState> }>>('id', 'state');
+      for (const r of rows) stored.set(r.id, r.state);
+    }
     const seen = new Set<string>();
     for (const row of result.rows) {
       seen.add(row.id);
@@ -133,7 +146,7 @@ export class Poller {
         lifecycle: row.lifecycle,
         target: { baseUrl: row.agent_base_url, token: this.box.open(row.agent_token_encrypted) },
         sealedToken: row.agent_token_encrypted,
-        polled: existing?.polled ?? { ...emptyPolledState, ...row.state },
+        polled: existing?.polled ?? { ...emptyPolledState, ...stored.get(row.id) },
         // New ones start spread over one interval, so a restart does not poll everything at once.
         nextPollAt: existing?.nextPollAt ?? Date.now() + Math.random() * this.settings.intervalMs,
         failures: existing?.failures ?? 0,
@@ -188,6 +201,7 @@ export class Poller {
     const delay = transportFailed ? Math.min(this.settings.intervalMs * 2 ** item.failures, this.settings.maxBackoffMs) : this.settings.intervalMs;
     item.nextPollAt = Date.now() + delay * jitter;
     this.polls.inc({ outcome: next.error === null ? 'ok' : next.error.code });
+    if (next.error === null && item.polled.last_ok_at !== null) this.stateAge.observe((Date.now() - Date.parse(item.polled.last_ok_at)) / 1000);
     const changed = visiblyChanged(item.polled, next);
     item.polled = next;
     item.dirty = true;

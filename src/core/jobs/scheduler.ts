@@ -146,7 +146,9 @@ export class Scheduler {
     const ms = performance.now() - started;
     this.runs.inc({ job: job.id, outcome });
     this.duration.observe({ job: job.id }, ms / 1000);
-    log.info({ outcome, duration_ms: Math.round(ms) }, 'job run');
+    const fields = { outcome, duration_ms: Math.round(ms) };
+    if (outcome === 'ok' && job.quiet) log.debug(fields, 'job run');
+    else log.info(fields, 'job run');
     if (job.once_across_replicas) {
       await recordOutcome(this.deps.knex, job.id, slot, outcome, ms, error).catch((err: unknown) => log.warn({ err }, 'could not record job outcome'));
     }

@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { SecretBox } from '../src/core/crypto/secret-box.ts';
+import { startFakeAgents } from '../test/fakes/fake-agents.ts';
+import { option, percentile, startBenchServer } from './lib/bench-server.ts';
+
+const help = `Usage: npm run bench:poller -- [--agents N] [--interval-ms MS] [--duration-s S] [--blackhole-percent P] --database-url URL
+
+Measures the central poller. Starts N fake agents on loopback (one process, one port),
+records N active instances pointing at them directly in PostgreSQL, starts the API as a
+child process with the given poll interval, and reports for a healthy phase and then a
+phase with P% of the agents black-holed (they accept and never answer):
+  - polls per second and the age of each instance's state when it is refreshed
+    (p50/p99/max staleness, from the API's own metrics),
+  - the API process's CPU (cores) and RSS,
+  - GET /api/admin/instances?limit=50 latency while polling.
+Target: 10,000 agents every 10 s with staleness p99 under 15 s and the API under one core;
+black-holed agents must not raise healthy agents' staleness.
+Traffic stays on 127.0.0.1; every phase is bounded by --duration-s.
+
+Options:
+  --agents <n>              fake agents (default 10000)
+  --interval-ms <ms>        poll interval (default 10000)
+  --duration-s <s>          length of each phase after warm-up (default 40)
+  --blackhole-percent <p>   share of agents that hang in the second phase (default 30)
+  --database-url <url>      an empty PostgreSQL database for the API (required; it is filled)
+  -h, --help                show this help
+`;
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(help);
+  process.exit(0);
+}
+const agentCount = Number(option(args, '--agents') ?? 10_000);
+const intervalMs = Number(option(args, '--interval-ms') ?? 10_000);
+const durationS = Number(option(args, '--duration-s') ?? 40);
+const blackholePercent = Number(option(args, '--blackhole-percent') ?? 30);
+const databaseUrl = option(args, '--database-url');
+if (!databaseUrl) {
+  process.stderr.write(`--database-url is required\n\n${help}`);
+  process.exit(2);
+}
+
+interface Histogram {
+  buckets: Array<[number, number]>;
+  count: number;
+  sum: number;
+}
+
+function histogram(metrics: string, name: string): Histogram {
+  const buckets: Array<[number, number]> = [];
+  let count = 0;
+  let sum = 0;
+  for (const line of metrics.split('\n')) {
+    const b = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`).exec(line);
+    if (b) buckets.push([b[1] === '+Inf' ? Infinity : Number(b[1]), Number(b[2])]);
+    const c = new RegExp(`^${name}_count (\\d+)`).exec(line);
+    if (c) count = Number(c[1]);
+    const s = new RegExp(`^${name}_sum ([\\d.e+-]+)`).exec(line);
+    if (s) sum = Number(s[1]);
+  }
+  return { buckets, count, sum };
+}
+
+/** Upper bound of the bucket holding quantile q of the observations between two scrapes. */
+function quantile(before: Histogram, after: Histogram, q: number): number {
+  const total = after.count - before.count;
+  if (total <= 0) return NaN;
+  for (let i = 0; i < after.buckets.length; i += 1) {
+    const [le, n] = after.buckets[i] as [number, number];
+    const prev = before.buckets[i]?.[1] ?? 0;
+    if (n - prev >= q * total) return le;
+  }
+  return Infinity;
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
+  return Number(/(\d+)/.exec(line)?.[1] ?? 0) / 1024;
+}
+
+const encryptionKey = randomBytes(32).toString('base64url');
+const metricsToken = randomBytes(16).toString('hex');
+const fakes = await startFakeAgents();
+const agents = Array.from({ length: agentCount }, () => fakes.add());
+process.stdout.write(`${agentCount} fake agents at ${fakes.url}\n`);
+
+const server = await startBenchServer(databaseUrl, {
+  ENCRYPTION_KEY: encryptionKey,
+  METRICS_TOKEN: metricsToken,
+  PROVISIONER: 'static',
+  PANEL_AGENTS_POLL_INTERVAL_MS: String(intervalMs),
+});
+const db = new pg.Client({ connectionString: databaseUrl });
+await db.connect();
+try {
+  const box = new SecretBox(encryptionKey);
+  const owner = await db.query<{ id: string }>(`SELECT id FROM users WHERE username = 'admin'`);
+  const ownerId = owner.rows[0]?.id;
+  for (let i = 0; i < agents.length; i += 1000) {
+    const chunk = agents.slice(i, i + 1000);
+    await db.query(
+      `INSERT INTO instances (owner_id, kind, plugin, name, lifecycle, provisioner, agent_base_url, agent_token_encrypted)
+       SELECT $1, 'game', 'bench', 'bench-' || n, 'active', 'static', u, t FROM unnest($2::text[], $3::text[], $4::int[]) AS x(u, t, n)`,
+      [ownerId, chunk.map((a) => a.baseUrl), chunk.map((a) => box.seal(a.token)), chunk.map((_a, j) => i + j)],
+    );
+  }
+  process.stdout.write(`${agentCount} active instances recorded; polling every ${intervalMs} ms\n`);
+
+  const scrape = async () => (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${metricsToken}` } })).text();
+  const polls = (m: string) => [...m.matchAll(/^panel_agent_polls_total\{outcome="([^"]+)"\} (\d+)/gm)].reduce((acc, x) => acc + Number(x[2]), 0);
+
+  const phase = async (name: string): Promise<void> => {
+    // Warm-up: two intervals, so every instance has been polled in this phase's conditions.
+    await new Promise((r) => setTimeout(r, intervalMs * 2));
+    const m0 = await scrape();
+    const cpu0 = cpuSeconds(server.pid);
+    const t0 = performance.now();
+    const listLatencies: number[] = [];
+    const end = Date.now() + durationS * 1000;
+    while (Date.now() < end) {
+      const s = performance.now();
+      const res = await fetch(`${server.url}/api/admin/instances?limit=50`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
+      await res.arrayBuffer();
+      listLatencies.push(performance.now() - s);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const m1 = await scrape();
+    const cores = (cpuSeconds(server.pid) - cpu0) / seconds;
+    const age0 = histogram(m0, 'panel_agent_state_age_seconds');
+    const age1 = histogram(m1, 'panel_agent_state_age_seconds');
+    listLatencies.sort((a, b) => a - b);
+    process.stdout.write(
+      `${name.padEnd(22)} ${((polls(m1) - polls(m0)) / seconds).toFixed(0).padStart(8)} ${String(quantile(age0, age1, 0.5)).padStart(9)} ${String(quantile(age0, age1, 0.99)).padStart(9)} ` +
+        `${cores.toFixed(2).padStart(9)} ${rssMb(server.pid).toFixed(0).padStart(8)} ${percentile(listLatencies, 50).toFixed(1).padStart(10)} ${percentile(listLatencies, 99).toFixed(1).padStart(10)}\n`,
+    );
+  };
+
+  process.stdout.write('\nphase                   polls/s  age p50 s  age p99 s  API cores  RSS MiB  list p50 ms  list p99 ms\n');
+  await phase('all healthy');
+  const holed = Math.floor((agentCount * blackholePercent) / 100);
+  for (const agent of agents.slice(0, holed)) fakes.setFault(agent.id, { mode: 'hang' });
+  await phase(`${blackholePercent}% black-holed`);
+  process.stdout.write('\n(age = how old an instance\'s last good state was when a successful poll refreshed it; healthy agents only)\n');
+} finally {
+  await db.end();
+  server.stop();
+  await fakes.close();
+}
+process.exit(0);

@@ -1,0 +1,154 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { AgentBackup } from '../contracts/agent.ts';
+import type { Workload } from './workload.ts';
+
+export class BackupError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function tar(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('tar', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tar ${args[0]} failed (${code}): ${err.trim()}`))));
+  });
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Backups are gzip-compressed tar archives of the data directory, with a metadata file
+ * each. A restore stops the workload, unpacks beside the data directory and swaps it in
+ * with renames, so the data directory is never half-written.
+ */
+export class Backups {
+  private busy: string | null = null;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly backupDir: string,
+    private readonly workload: Workload,
+  ) {}
+
+  /** Puts a data directory back if a crash happened between the two renames of a restore. */
+  static async recover(dataDir: string): Promise<void> {
+    if (existsSync(dataDir)) return;
+    const parent = dirname(dataDir);
+    const old = (await readdir(parent)).filter((n) => n.startsWith(`${basename(dataDir)}.old-`)).sort().pop();
+    if (old) await rename(join(parent, old), dataDir);
+    else await mkdir(dataDir, { recursive: true });
+  }
+
+  get inProgress(): string | null {
+    return this.busy;
+  }
+
+  private metaFile(id: string): string {
+    return join(this.backupDir, `${id}.json`);
+  }
+
+  archiveFile(id: string): string {
+    return join(this.backupDir, `${id}.tar.gz`);
+  }
+
+  private async save(backup: AgentBackup): Promise<void> {
+    await writeFile(this.metaFile(backup.id), JSON.stringify(backup));
+  }
+
+  async get(id: string): Promise<AgentBackup> {
+    if (!/^b_[A-Za-z0-9_-]+$/.test(id)) throw new BackupError(404, 'not_found', 'no such backup');
+    try {
+      return JSON.parse(await readFile(this.metaFile(id), 'utf8')) as AgentBackup;
+    } catch {
+      throw new BackupError(404, 'not_found', 'no such backup');
+    }
+  }
+
+  async list(): Promise<AgentBackup[]> {
+    await mkdir(this.backupDir, { recursive: true });
+    const names = (await readdir(this.backupDir)).filter((n) => n.endsWith('.json'));
+    const backups = await Promise.all(names.map(async (n) => JSON.parse(await readFile(join(this.backupDir, n), 'utf8')) as AgentBackup));
+    return backups.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  }
+
+  /** Starts an archive and returns it in progress; the archive is written in the background. */
+  async create(name: string | undefined): Promise<AgentBackup> {
+    if (this.busy) throw new BackupError(409, 'busy', `backup ${this.busy} is in progress`);
+    await mkdir(this.backupDir, { recursive: true });
+    const id = `b_${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
+    const backup: AgentBackup = { id, name: name ?? `backup-${new Date().toISOString()}`, state: 'in_progress', size_bytes: null, sha256: null, created_at: new Date().toISOString(), completed_at: null };
+    this.busy = id;
+    await this.save(backup);
+    void this.write(backup);
+    return backup;
+  }
+
+  private async write(backup: AgentBackup): Promise<void> {
+    const file = this.archiveFile(backup.id);
+    try {
+      await tar(['-czf', `${file}.partial`, '-C', this.dataDir, '.']);
+      await rename(`${file}.partial`, file);
+      const size = (await stat(file)).size;
+      await this.save({ ...backup, state: 'completed', size_bytes: size, sha256: await sha256Of(file), completed_at: new Date().toISOString() });
+    } catch (err) {
+      await rm(`${file}.partial`, { force: true });
+      await this.save({ ...backup, state: 'failed', completed_at: new Date().toISOString() });
+      this.workload.console.push(`[agent] backup ${backup.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  /**
+   * Starts a restore and returns at once: the workload is stopped, the data directory replaced
+   * with the archive's content, and left stopped; `/status` shows it in `backup.in_progress` meanwhile.
+   */
+  async restore(id: string): Promise<AgentBackup> {
+    const backup = await this.get(id);
+    if (this.busy) throw new BackupError(409, 'busy', `backup ${this.busy} is in progress`);
+    if (backup.state !== 'completed') throw new BackupError(409, 'not_restorable', `backup ${id} is ${backup.state}`);
+    this.busy = id;
+    void this.replaceData(id).catch((err: unknown) => this.workload.console.push(`[agent] restore of ${id} failed: ${err instanceof Error ? err.message : String(err)}`));
+    return backup;
+  }
+
+  private async replaceData(id: string): Promise<void> {
+    try {
+      await this.workload.stop();
+      const stamp = Date.now().toString(36);
+      const incoming = `${this.dataDir}.restore-${stamp}`;
+      await mkdir(incoming, { recursive: true });
+      await tar(['-xzf', this.archiveFile(id), '-C', incoming]);
+      const old = `${this.dataDir}.old-${stamp}`;
+      await rename(this.dataDir, old);
+      await rename(incoming, this.dataDir);
+      await rm(old, { recursive: true, force: true });
+      this.workload.console.push(`[agent] restored backup ${id}`);
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.get(id);
+    if (this.busy === id) throw new BackupError(409, 'busy', `backup ${id} is in progress`);
+    await rm(this.archiveFile(id), { force: true });
+    await rm(this.metaFile(id), { force: true });
+  }
+}

@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/**
+ * The IDE of a dev instance (code-server with --auth none in production): started on a
+ * port of its own, reported in /status, reachable only by the API's proxy.
+ */
+export class CodeServer {
+  private child: ChildProcess | null = null;
+  private currentPort: number | null = null;
+
+  constructor(
+    private readonly command: string,
+    private readonly cwd: string,
+  ) {}
+
+  get state(): 'running' | 'stopped' {
+    return this.child ? 'running' : 'stopped';
+  }
+
+  get port(): number | null {
+    return this.currentPort;
+  }
+
+  async start(): Promise<void> {
+    if (this.child) return;
+    const port = await freePort();
+    const child = spawn(this.command, { cwd: this.cwd, shell: true, stdio: 'ignore', detached: true, env: { ...process.env, PORT: String(port) } });
+    child.on('error', () => undefined);
+    child.on('exit', () => {
+      if (this.child === child) {
+        this.child = null;
+        this.currentPort = null;
+      }
+    });
+    this.child = child;
+    this.currentPort = port;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = null;
+    this.currentPort = null;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        resolve();
+      }
+      setTimeout(() => {
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        resolve();
+      }, 5_000).unref();
+    });
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { defineRoute, type RouteDefinition } from '../http/route.ts';
+import { paginationOf, paginationQuery, paginationSchema } from '../http/pagination.ts';
+import { instanceStateSchema, lifecycles } from './instance-state.ts';
+import type { InstanceService } from './instance-service.ts';
+
+const instanceSchema = z.object({
+  id: z.uuid(),
+  owner_id: z.uuid(),
+  kind: z.string(),
+  plugin: z.string(),
+  name: z.string(),
+  lifecycle_reason: z.string().nullable(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+  state: instanceStateSchema,
+});
+
+/** Operators' view of every instance of every plugin, with its normalized state from the cache. */
+export function adminInstanceRoutes(instances: InstanceService): RouteDefinition[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/admin/instances',
+      summary: 'List instances of all plugins with their normalized state',
+      tags: ['admin'],
+      auth: 'admin',
+      request: { query: paginationQuery.extend({ plugin: z.string().max(32).optional(), lifecycle: z.enum(lifecycles).optional(), user_id: z.uuid().optional() }) },
+      responses: { 200: z.object({ instances: z.array(instanceSchema), pagination: paginationSchema }) },
+      handler: async ({ query }) => {
+        const { items, total } = await instances.list({ plugin: query.plugin, ownerId: query.user_id, lifecycle: query.lifecycle, page: query.page, limit: query.limit });
+        return {
+          body: {
+            instances: items.map((i) => ({ id: i.id, owner_id: i.ownerId, kind: i.kind, plugin: i.plugin, name: i.name, lifecycle_reason: i.lifecycleReason, created_at: i.createdAt, updated_at: i.updatedAt, state: i.state })),
+            pagination: paginationOf(query.page, query.limit, total),
+          },
+        };
+      },
+    }),
+  ];
+}
