@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { WorkloadState } from '../contracts/agent.ts';
 import { ConsoleBuffer } from './console-buffer.ts';
@@ -54,8 +56,26 @@ export class Workload extends EventEmitter {
     this.emit('state', state);
   }
 
+  /** Beside the data directory (a restore replaces that), so a restarted agent finds a workload it left behind. */
+  private get pidFile(): string {
+    return join(dirname(this.options.dataDir), 'workload.pid');
+  }
+
+  /** A workload left running by a previous agent process that was killed: stop it before anything else. */
+  private reapOrphan(): void {
+    if (!existsSync(this.pidFile)) return;
+    const pid = Number(readFileSync(this.pidFile, 'utf8'));
+    try {
+      if (pid > 0) process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    rmSync(this.pidFile, { force: true });
+  }
+
   /** Runs the install command once, then settles in `stopped`. */
   async install(): Promise<void> {
+    this.reapOrphan();
     this.move('installing');
     if (this.options.installCommand) {
       const code = await this.run(this.options.installCommand);
@@ -84,6 +104,7 @@ export class Workload extends EventEmitter {
     const child = spawn(this.options.command, { cwd: this.options.dataDir, shell: true, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.child = child;
     this.startedAt = Date.now();
+    if (child.pid) writeFileSync(this.pidFile, String(child.pid));
     let running = false;
     const markRunning = () => {
       if (running || this.child !== child) return;
@@ -104,6 +125,7 @@ export class Workload extends EventEmitter {
       if (this.child !== child) return;
       this.child = null;
       this.startedAt = null;
+      rmSync(this.pidFile, { force: true });
       this.console.push(`[agent] workload exited (${signal ?? `code ${code}`})`);
       this.move(this.stopRequested ? 'stopped' : 'crashed');
     });

@@ -13,6 +13,7 @@ import { InstanceService } from './instance-service.ts';
 import { Poller } from './poller.ts';
 import type { Provisioner } from './provisioner.ts';
 import { StaticProvisioner } from './static-provisioner.ts';
+import { LocalProvisioner } from './local-provisioner.ts';
 import { agentPoolRoutes } from './agent-pool-routes.ts';
 import { adminInstanceRoutes } from './admin-instance-routes.ts';
 
@@ -63,7 +64,11 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     suspectConcurrency: a.suspect_concurrency,
     maxBackoffMs: a.max_backoff_ms,
   }, deps.replicaId, deps.registry);
-  const provisioners = new Map<string, Provisioner>([['static', new StaticProvisioner(db, deps.box)]]);
+  const local = new LocalProvisioner(config.database.data_dir, log.child({ component: 'local-provisioner' }));
+  const provisioners = new Map<string, Provisioner>([
+    ['static', new StaticProvisioner(db, deps.box)],
+    ['local', local],
+  ]);
   for (const p of deps.provisioners ?? []) provisioners.set(p.name, p);
   const instances = new InstanceService(db, deps.box, client, bus, poller, provisioners, config.provisioner, {
     pollIntervalMs: a.poll_interval_ms,
@@ -86,6 +91,18 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     jobs: [
       { id: 'core.poll-agents', every_ms: 1_000, timeout_ms: 30_000, once_across_replicas: false, quiet: true, run: () => poller.tick() },
       { id: 'core.instance-work', every_ms: 5_000, timeout_ms: 30_000, once_across_replicas: false, quiet: true, run: async () => void (await instances.resumeOrphans()) },
+      {
+        id: 'core.local-agents',
+        every_ms: 15_000,
+        timeout_ms: 30_000,
+        once_across_replicas: false,
+        quiet: true,
+        run: async ({ log: jobLog }) => {
+          const rows = await db('instances').where({ provisioner: 'local' }).whereIn('lifecycle', ['active', 'suspended', 'restoring_backup']).select<Array<{ id: string; spec: Record<string, unknown> }>>('id', 'spec');
+          const revived = await local.revive(rows);
+          if (revived > 0) jobLog.warn({ revived }, 'restarted local agents that had died');
+        },
+      },
       { id: 'core.events-prune', every_ms: 10 * 60_000, timeout_ms: 60_000, once_across_replicas: true, run: () => bus.prune(config.events.retention_rows) },
     ],
     start: async () => {

@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Knex } from 'knex';
+import type { Logger } from '../log/logger.ts';
+import type { Allocation, InstanceForProvisioner, Provisioner } from './provisioner.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const agentEntry = join(root, 'src/agent/main.ts');
+const tsxLoader = import.meta.resolve('tsx');
+
+/** The sample game server, so a fresh install has something real to host. */
+export const sampleGameCommand = `"${process.execPath}" --import "${tsxLoader}" "${join(root, 'src/agent/sample/game-server.ts')}"`;
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+  const address = probe.address();
+  await new Promise<void>((done) => probe.close(() => done()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface AgentFiles {
+  dir: string;
+  port: number;
+  token: string;
+  pid: number | null;
+}
+
+/**
+ * Runs a reference agent per instance as a child process on this machine: its own port,
+ * data directory and token under DATA_DIR/instances/<id>. Agents are detached, so they
+ * outlive an API restart and are simply polled again; one found dead is started again on
+ * the same port with the same token. Everything about an agent is found from the instance
+ * id alone, so a crash anywhere in provisioning can always be cleaned up.
+ */
+export class LocalProvisioner implements Provisioner {
+  readonly name = 'local';
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly log: Logger,
+  ) {}
+
+  private dirOf(id: string): string {
+    return resolve(this.dataDir, 'instances', id);
+  }
+
+  private read(id: string): AgentFiles | null {
+    const dir = this.dirOf(id);
+    if (!existsSync(join(dir, 'token')) || !existsSync(join(dir, 'agent.json'))) return null;
+    const meta = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { port: number; pid: number | null };
+    return { dir, port: meta.port, token: readFileSync(join(dir, 'token'), 'utf8').trim(), pid: meta.pid };
+  }
+
+  private launch(id: string, files: Omit<AgentFiles, 'pid'>, spec: Record<string, unknown>): number {
+    const command = typeof spec.command === 'string' ? spec.command : sampleGameCommand;
+    const args = ['--import', tsxLoader, agentEntry, '--port', String(files.port), '--data-dir', join(files.dir, 'data'), '--backup-dir', join(files.dir, 'backups'), '--token-file', join(files.dir, 'token'), '--command', command];
+    if (typeof spec.ready_pattern === 'string') args.push('--ready-pattern', spec.ready_pattern);
+    else if (spec.command === undefined) args.push('--ready-pattern', 'Server ready');
+    if (typeof spec.install_command === 'string') args.push('--install-command', spec.install_command);
+    if (typeof spec.ide_command === 'string') args.push('--ide-command', spec.ide_command);
+    const logFd = openSync(join(files.dir, 'agent.log'), 'a');
+    const child = spawn(process.execPath, args, { cwd: files.dir, detached: true, stdio: ['ignore', logFd, logFd] });
+    closeSync(logFd);
+    child.unref();
+    const pid = child.pid ?? null;
+    writeFileSync(join(files.dir, 'agent.json'), JSON.stringify({ port: files.port, pid }));
+    this.log.info({ instance_id: id, pid, port: files.port }, 'started a local agent');
+    return pid ?? 0;
+  }
+
+  async allocate(instance: InstanceForProvisioner, _trx: Knex.Transaction): Promise<Allocation> {
+    const existing = this.read(instance.id);
+    if (existing && existing.pid !== null && alive(existing.pid)) {
+      return { baseUrl: `http://127.0.0.1:${existing.port}`, token: existing.token, data: { dir: existing.dir } };
+    }
+    const dir = this.dirOf(instance.id);
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const token = existing?.token ?? randomBytes(32).toString('base64url');
+    writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
+    const port = existing?.port ?? (await freePort());
+    this.launch(instance.id, { dir, port, token }, instance.spec);
+    return { baseUrl: `http://127.0.0.1:${port}`, token, data: { dir } };
+  }
+
+  /** Stops the agent (and so its workload) and removes its directory. */
+  async release(instance: InstanceForProvisioner): Promise<void> {
+    const files = this.read(instance.id);
+    if (files?.pid && alive(files.pid)) {
+      try {
+        process.kill(files.pid, 'SIGTERM');
+      } catch {
+        // gone meanwhile
+      }
+      for (let i = 0; i < 100 && alive(files.pid); i += 1) await new Promise((r) => setTimeout(r, 100));
+      if (alive(files.pid)) process.kill(files.pid, 'SIGKILL');
+    }
+    rmSync(this.dirOf(instance.id), { recursive: true, force: true });
+  }
+
+  /** Starts again the agents of live instances whose process is gone (a reboot, a kill). */
+  async revive(instances: Array<{ id: string; spec: Record<string, unknown> }>): Promise<number> {
+    let revived = 0;
+    for (const instance of instances) {
+      const files = this.read(instance.id);
+      if (!files || (files.pid !== null && alive(files.pid))) continue;
+      this.launch(instance.id, files, instance.spec);
+      revived += 1;
+    }
+    return revived;
+  }
+}
