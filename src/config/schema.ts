@@ -81,6 +81,7 @@ export const configSchema = z.strictObject({
     breaker_threshold: z.number().int().min(1).describe('Consecutive transport failures that open an agent\'s circuit.'),
     breaker_cooldown_ms: z.number().int().min(100).describe('First cooldown of an open circuit (doubles while the agent stays dead).'),
     provision_deadline_ms: z.number().int().min(1000).describe('How long a new instance may take to become ready before it is marked failed.'),
+    work_lease_ms: z.number().int().min(1000).describe('How long a replica holds provisioning or deletion work; after a crash another takes over once it runs out.'),
   }),
   provisioner: z.enum(['local', 'static']).describe('Where agents come from: local (reference agents as child processes) or static (a pool admins register).'),
   rate_limits: z.record(z.string().regex(/^[a-z][a-z0-9_.]*$/), rateLimitSchema).describe('Named limits that routes refer to: {"name": {"limit": N, "window_s": S}} (JSON in env).'),

@@ -98,3 +98,19 @@ test.serial('the console WebSocket streams output and takes commands; a bad toke
   t.is(code, 4401);
   await client.call(target(), 'stop');
 });
+
+test('dev instances: the IDE runs on a port reported in /status, and stops again', async (t) => {
+  const ideCommand = `"${process.execPath}" -e "require('http').createServer((q, s) => s.end('ide here')).listen(process.env.PORT, '127.0.0.1')"`;
+  const dev = await startReferenceAgent(['--ide-command', ideCommand]);
+  t.teardown(() => dev.stop());
+  const devTarget = { baseUrl: dev.baseUrl, token: dev.token };
+  t.is((await client.call(devTarget, 'status')).codeserver?.state, 'stopped');
+  t.deepEqual(await client.call(devTarget, 'codeserverStart'), { state: 'running' });
+  const status = await client.call(devTarget, 'status');
+  t.is(status.codeserver?.state, 'running');
+  const port = status.codeserver?.port ?? 0;
+  const text = await until(async () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => undefined));
+  t.is(text, 'ide here');
+  t.deepEqual(await client.call(devTarget, 'codeserverStop'), { state: 'stopped' });
+  t.is((await client.call(devTarget, 'status')).codeserver?.state, 'stopped');
+});

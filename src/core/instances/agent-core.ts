@@ -73,7 +73,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
   const instances = new InstanceService(db, deps.box, client, bus, poller, provisioners, config.provisioner, {
     pollIntervalMs: a.poll_interval_ms,
     provisionDeadlineMs: a.provision_deadline_ms,
-    leaseMs: 30_000,
+    leaseMs: a.work_lease_ms,
     readyRetryMs: 1_000,
   }, deps.replicaId, log.child({ component: 'instances' }));
   const streams = new EventStreams();

@@ -6,6 +6,11 @@ import type { RouteDefinition } from '../http/route.ts';
 import type { JobDefinition } from '../jobs/job.ts';
 import type { WebSocketRoute } from '../ws/websocket-route.ts';
 import type { RateLimiter } from '../http/rate-limiter.ts';
+import type { InstanceService } from '../instances/instance-service.ts';
+import type { AgentClient } from '../agent/agent-client.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { Principal, TicketRedeemer } from '../http/principal.ts';
+import type { Tickets } from '../auth/tickets.ts';
 
 /** What the core hands a plugin: capabilities, never globals. */
 export interface PluginContext<C> {
@@ -19,6 +24,13 @@ export interface PluginContext<C> {
   log: Logger;
   metrics: Registry;
   rateLimiter: RateLimiter;
+  /** Instances of every kind: create (provision), read with normalized state, delete. */
+  instances: InstanceService;
+  /** The only HTTP client for agents. */
+  agents: AgentClient;
+  events: EventBus;
+  /** For WebSocket upgrades and other places Koa's route auth does not reach. */
+  auth: { verifyAccessToken(token: string): Promise<Principal>; redeemTicket: TicketRedeemer; tickets: Tickets };
 }
 
 /** Everything a plugin adds; the host validates and mounts it. */
