@@ -139,48 +139,55 @@ export class InstanceService {
   /** Records the instance in `provisioning` and starts provisioning it in the background. */
   async create(input: NewInstance): Promise<Instance> {
     const provisioner = this.defaultProvisioner;
-    const [row] = await this.db('instances')
-      .insert({
-        owner_id: input.ownerId,
-        kind: input.kind,
-        plugin: input.plugin,
-        name: input.name,
-        spec: JSON.stringify(input.spec ?? {}),
-        lifecycle: 'provisioning',
-        provisioner,
-        provision_deadline: new Date(Date.now() + this.settings.provisionDeadlineMs),
-        worker_id: this.replicaId,
-        worker_lease_until: new Date(Date.now() + this.settings.leaseMs),
-      })
-      .returning<InstanceRow[]>('*');
-    const created = row as InstanceRow;
-    await this.announce(created);
+    const created = await this.db.transaction(async (trx) => {
+      const [row] = await trx('instances')
+        .insert({
+          owner_id: input.ownerId,
+          kind: input.kind,
+          plugin: input.plugin,
+          name: input.name,
+          spec: JSON.stringify(input.spec ?? {}),
+          lifecycle: 'provisioning',
+          provisioner,
+          provision_deadline: new Date(Date.now() + this.settings.provisionDeadlineMs),
+          worker_id: this.replicaId,
+          worker_lease_until: new Date(Date.now() + this.settings.leaseMs),
+        })
+        .returning<InstanceRow[]>('*');
+      await this.announce(row as InstanceRow, trx);
+      return row as InstanceRow;
+    });
     this.startWork(created.id, 'provision');
     return this.present(created);
   }
 
   /** Marks the instance `deleting` and releases its agent in the background; the row goes when that is done. */
   async remove(id: string): Promise<void> {
-    const [row] = await this.db('instances')
-      .where({ id })
-      .whereNot({ lifecycle: 'deleting' })
-      .update({ lifecycle: 'deleting', worker_id: this.replicaId, worker_lease_until: new Date(Date.now() + this.settings.leaseMs), updated_at: this.db.fn.now() })
-      .returning<InstanceRow[]>('*');
-    if (!row) return;
-    await this.announce(row);
-    this.startWork(id, 'delete');
+    const marked = await this.db.transaction(async (trx) => {
+      const [row] = await trx('instances')
+        .where({ id })
+        .whereNot({ lifecycle: 'deleting' })
+        .update({ lifecycle: 'deleting', worker_id: this.replicaId, worker_lease_until: new Date(Date.now() + this.settings.leaseMs), updated_at: trx.fn.now() })
+        .returning<InstanceRow[]>('*');
+      if (row) await this.announce(row, trx);
+      return row;
+    });
+    if (marked) this.startWork(id, 'delete');
   }
 
   /** Changes the panel's lifecycle (restoring_backup, suspended...) and tells the portal. */
   async setLifecycle(id: string, lifecycle: Lifecycle, reason: string | null = null): Promise<void> {
-    const [row] = await this.db('instances').where({ id }).update({ lifecycle, lifecycle_reason: reason, updated_at: this.db.fn.now() }).returning<InstanceRow[]>('*');
-    if (row) await this.announce(row);
+    await this.db.transaction(async (trx) => {
+      const [row] = await trx('instances').where({ id }).update({ lifecycle, lifecycle_reason: reason, updated_at: trx.fn.now() }).returning<InstanceRow[]>('*');
+      if (row) await this.announce(row, trx);
+    });
     await this.poller.reload();
   }
 
-  private async announce(row: InstanceRow, event = 'instance.state'): Promise<void> {
+  /** Publishes the instance's state; inside `trx` the event commits (or not) with the change itself. */
+  private async announce(row: InstanceRow, trx?: Knex.Transaction): Promise<void> {
     const instance = this.present(row);
-    await this.bus.publish(event, row.owner_id, { instance_id: row.id, kind: row.kind, plugin: row.plugin, state: instance.state, reason: row.lifecycle_reason });
+    await this.bus.publish('instance.state', row.owner_id, { instance_id: row.id, kind: row.kind, plugin: row.plugin, state: instance.state, reason: row.lifecycle_reason }, trx);
   }
 
   private startWork(id: string, kind: 'provision' | 'delete'): void {
@@ -240,14 +247,15 @@ export class InstanceService {
       if (isAgentReadyResult(result)) {
         // Active together with a first full state, so nobody ever sees an active instance with no state.
         const state = await this.poller.probe(target);
-        const [active] = await this.db('instances')
-          .where({ id, lifecycle: 'provisioning' })
-          .update({ lifecycle: 'active', lifecycle_reason: null, state: JSON.stringify(state), worker_id: null, worker_lease_until: null, updated_at: this.db.fn.now() })
-          .returning<InstanceRow[]>('*');
-        if (active) {
-          await this.poller.reload();
-          await this.announce(active);
-        }
+        const active = await this.db.transaction(async (trx) => {
+          const [updated] = await trx('instances')
+            .where({ id, lifecycle: 'provisioning' })
+            .update({ lifecycle: 'active', lifecycle_reason: null, state: JSON.stringify(state), worker_id: null, worker_lease_until: null, updated_at: trx.fn.now() })
+            .returning<InstanceRow[]>('*');
+          if (updated) await this.announce(updated, trx);
+          return updated;
+        });
+        if (active) await this.poller.reload();
         return;
       }
       reason = `the agent never became ready (${notReadyReason(result)})`;
@@ -262,11 +270,13 @@ export class InstanceService {
   private async fail(row: InstanceRow, reason: string): Promise<void> {
     const provisioner = this.provisioners.get(row.provisioner);
     if (provisioner && row.agent_base_url) await provisioner.release({ id: row.id, kind: row.kind, spec: row.spec, allocation: row.allocation });
-    const [failed] = await this.db('instances')
-      .where({ id: row.id, lifecycle: 'provisioning' })
-      .update({ lifecycle: 'failed', lifecycle_reason: reason, agent_base_url: null, agent_token_encrypted: null, worker_id: null, worker_lease_until: null, updated_at: this.db.fn.now() })
-      .returning<InstanceRow[]>('*');
-    if (failed) await this.announce(failed);
+    await this.db.transaction(async (trx) => {
+      const [failed] = await trx('instances')
+        .where({ id: row.id, lifecycle: 'provisioning' })
+        .update({ lifecycle: 'failed', lifecycle_reason: reason, agent_base_url: null, agent_token_encrypted: null, worker_id: null, worker_lease_until: null, updated_at: trx.fn.now() })
+        .returning<InstanceRow[]>('*');
+      if (failed) await this.announce(failed, trx);
+    });
     this.log.warn({ instance_id: row.id, reason }, 'provisioning failed');
   }
 
