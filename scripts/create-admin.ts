@@ -1,13 +1,13 @@
 import { createInterface } from 'node:readline';
-import { ConfigError, loadConfig } from '../src/config/load.ts';
+import { loadConfig } from '../src/config/load.ts';
 import { openDatabase } from '../src/core/db/database.ts';
 import { migrateUp } from '../src/core/db/migrator.ts';
 import { loadSecrets } from '../src/core/db/secrets.ts';
 import { createAuthModule } from '../src/core/auth/auth-module.ts';
 import { emailSchema, passwordSchema, usernameSchema } from '../src/core/auth/user-schemas.ts';
 import { createLogger } from '../src/core/log/logger.ts';
-import { AppError } from '../src/core/http/errors.ts';
 import { coreMigrationsDir } from '../src/server.ts';
+import { runScript } from './lib/run-script.ts';
 import { randomBytes } from 'node:crypto';
 
 const help = `Usage: npm run create-admin -- --username <name> --email <address> [--password-stdin]
@@ -73,11 +73,4 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    const message = err instanceof ConfigError || err instanceof AppError || err instanceof Error ? err.message : String(err);
-    process.stderr.write(`create-admin failed: ${message}\n`);
-    process.exit(1);
-  },
-);
+runScript('create-admin', main);

@@ -1,8 +1,9 @@
-import { loadConfig, ConfigError } from '../src/config/load.ts';
+import { loadConfig } from '../src/config/load.ts';
 import { openDatabase } from '../src/core/db/database.ts';
 import { migrateDown, migrateUp, migrationStatus, type MigrationSet } from '../src/core/db/migrator.ts';
 import { pluginMigrationSets, preparePlugins } from '../src/core/plugins/plugin-host.ts';
 import { coreMigrationsDir } from '../src/server.ts';
+import { runScript } from './lib/run-script.ts';
 import { shippedPlugins } from '../plugins/index.ts';
 
 const help = `Usage: npm run migrate -- <command> [options]
@@ -82,10 +83,4 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runScript('migrate', main);

@@ -3,16 +3,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { AgentClient } from '../../src/core/agent/agent-client.ts';
+import { testAgentClient } from '../helpers/agent-client.ts';
+import { eventually } from '../helpers/agent-core.ts';
 import { startReferenceAgent, type ReferenceAgent } from '../helpers/reference-agent.ts';
 
 let agent: ReferenceAgent;
-const client = new AgentClient({
-  timeouts: { poll: { connectMs: 1000, totalMs: 3000 }, action: { connectMs: 1000, totalMs: 15_000 }, backup: { connectMs: 1000, totalMs: 30_000 } },
-  maxResponseBytes: 1024 * 1024,
-  maxSockets: 8,
-  breaker: { threshold: 100, cooldownMs: 100, maxCooldownMs: 100 },
-});
+const client = testAgentClient();
 
 test.before(async () => {
   agent = await startReferenceAgent();
@@ -25,16 +21,6 @@ test.after.always(async () => {
 
 const target = () => ({ baseUrl: agent.baseUrl, token: agent.token });
 const state = async () => (await client.call(target(), 'status')).state;
-
-async function until<T>(check: () => Promise<T | false | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Every file under a directory with its bytes' hash, for byte-for-byte comparison. */
 function snapshot(dir: string, prefix = ''): Record<string, string> {
@@ -52,45 +38,45 @@ test.serial('a backup restores the data directory byte for byte, and its sha256 
   writeFileSync(join(agent.dataDir, 'blob.bin'), Buffer.from(Array.from({ length: 70_000 }, (_v, i) => (i * 7) % 256)));
   const before = snapshot(agent.dataDir);
   const { backup } = await client.call(target(), 'createBackup', { body: { name: 'before-change' }, kind: 'backup' });
-  const done = await until(async () => (await client.call(target(), 'listBackups')).backups.find((b) => b.id === backup.id && b.state === 'completed'));
+  const done = await eventually(async () => (await client.call(target(), 'listBackups')).backups.find((b) => b.id === backup.id && b.state === 'completed'));
   const archive = readFileSync(join(agent.backupDir, `${backup.id}.tar.gz`));
   t.is(done.sha256, createHash('sha256').update(archive).digest('hex'));
   t.is(done.size_bytes, archive.length);
   writeFileSync(join(agent.dataDir, 'config.txt'), 'difficulty=peaceful\n');
   writeFileSync(join(agent.dataDir, 'new-file.txt'), 'added after the backup');
   await client.call(target(), 'restoreBackup', { query: { id: backup.id }, kind: 'backup' });
-  await until(async () => (await client.call(target(), 'status')).backup?.in_progress === null && (await state()) === 'stopped');
+  await eventually(async () => (await client.call(target(), 'status')).backup?.in_progress === null && (await state()) === 'stopped');
   t.deepEqual(snapshot(agent.dataDir), before);
 });
 
 test.serial('a crashed workload shows crashed, then recovers on start; the game keeps its world in the data directory', async (t) => {
   await client.call(target(), 'start');
-  await until(async () => (await state()) === 'running');
+  await eventually(async () => (await state()) === 'running');
   await client.call(target(), 'consoleCommand', { body: { command: 'say remember me' } });
   await client.call(target(), 'consoleCommand', { body: { command: 'save' } });
-  await until(async () => readFileSync(join(agent.dataDir, 'world.json'), 'utf8').includes('remember me'));
+  await eventually(async () => readFileSync(join(agent.dataDir, 'world.json'), 'utf8').includes('remember me'));
   await client.call(target(), 'consoleCommand', { body: { command: 'crash' } });
-  await until(async () => (await state()) === 'crashed');
+  await eventually(async () => (await state()) === 'crashed');
   const logs = await client.call(target(), 'consoleLogs', { query: { lines: 20 } });
   t.true(logs.lines.some((l) => l.includes('simulated crash')));
   await client.call(target(), 'start');
-  await until(async () => (await state()) === 'running');
+  await eventually(async () => (await state()) === 'running');
   const after = await client.call(target(), 'consoleLogs', { query: { lines: 50 } });
   t.true(after.lines.some((l) => /loading world \(\d+ ticks, 1 messages\)/.test(l)));
   await client.call(target(), 'stop');
-  await until(async () => (await state()) === 'stopped');
+  await eventually(async () => (await state()) === 'stopped');
 });
 
 test.serial('the console WebSocket streams output and takes commands; a bad token closes it with 4401', async (t) => {
   await client.call(target(), 'start');
-  await until(async () => (await state()) === 'running');
+  await eventually(async () => (await state()) === 'running');
   const url = `${agent.baseUrl.replace('http', 'ws')}/console`;
   const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${agent.token}` } });
   const frames: Array<{ type: string; data?: string; state?: string }> = [];
   ws.on('message', (d) => frames.push(JSON.parse(d.toString()) as { type: string }));
   await new Promise((resolve) => ws.once('open', resolve));
   ws.send(JSON.stringify({ type: 'command', command: 'say over websocket' }));
-  await until(async () => frames.some((f) => f.type === 'line' && f.data?.includes('over websocket')));
+  await eventually(async () => frames.some((f) => f.type === 'line' && f.data?.includes('over websocket')));
   t.true(frames.some((f) => f.type === 'state'));
   ws.close();
   const bad = new WebSocket(url, { headers: { Authorization: 'Bearer wrong-token-wrong-token' } });
@@ -109,7 +95,7 @@ test('dev instances: the IDE runs on a port reported in /status, and stops again
   const status = await client.call(devTarget, 'status');
   t.is(status.codeserver?.state, 'running');
   const port = status.codeserver?.port ?? 0;
-  const text = await until(async () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => undefined));
+  const text = await eventually(async () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => undefined));
   t.is(text, 'ide here');
   t.deepEqual(await client.call(devTarget, 'codeserverStop'), { state: 'stopped' });
   t.is((await client.call(devTarget, 'status')).codeserver?.state, 'stopped');

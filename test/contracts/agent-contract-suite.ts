@@ -1,18 +1,9 @@
 import test from 'ava';
-import { AgentClient, type AgentTarget } from '../../src/core/agent/agent-client.ts';
+import type { AgentTarget } from '../../src/core/agent/agent-client.ts';
+import { testAgentClient } from '../helpers/agent-client.ts';
+import { eventually } from '../helpers/agent-core.ts';
 import { getAgentReady, isAgentReadyResult } from '../../src/core/agent/readiness.ts';
 import { AppError } from '../../src/core/http/errors.ts';
-
-/** Waits for `check` to return something truthy. */
-async function until<T>(check: () => Promise<T | false | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function agentStatus(fn: () => Promise<unknown>): Promise<number | 'ok'> {
   try {
@@ -31,16 +22,11 @@ async function agentStatus(fn: () => Promise<unknown>): Promise<number | 'ok'> {
  */
 export function agentContractSuite(name: string, start: () => Promise<{ target: AgentTarget; stop(): Promise<void> }>): void {
   let agent: { target: AgentTarget; stop(): Promise<void> };
-  const client = new AgentClient({
-    timeouts: { poll: { connectMs: 1000, totalMs: 3000 }, action: { connectMs: 1000, totalMs: 15_000 }, backup: { connectMs: 1000, totalMs: 30_000 } },
-    maxResponseBytes: 1024 * 1024,
-    maxSockets: 8,
-    breaker: { threshold: 100, cooldownMs: 100, maxCooldownMs: 100 },
-  });
+  const client = testAgentClient();
 
   test.before(async () => {
     agent = await start();
-    await until(async () => isAgentReadyResult(await getAgentReady(client, agent.target)), 20_000);
+    await eventually(async () => isAgentReadyResult(await getAgentReady(client, agent.target)), 20_000);
   });
   test.after.always(async () => {
     client.close();
@@ -61,7 +47,7 @@ export function agentContractSuite(name: string, start: () => Promise<{ target: 
     const res = await fetch(`${agent.target.baseUrl}/health`, { headers: { Authorization: `Bearer ${agent.target.token}`, 'X-Request-Id': 'contract-rid-1' } });
     t.is(res.headers.get('x-request-id'), 'contract-rid-1');
     if (status.state === 'running') await client.call(agent.target, 'stop');
-    await until(async () => (await client.call(agent.target, 'status')).state === 'stopped');
+    await eventually(async () => (await client.call(agent.target, 'status')).state === 'stopped');
   });
 
   test.serial(`${name}: while stopped, stop and console commands are refused with 409; a bad command body is 400`, async (t) => {
@@ -72,10 +58,10 @@ export function agentContractSuite(name: string, start: () => Promise<{ target: 
 
   test.serial(`${name}: start runs the workload; a second start is 409; console commands reach it and show in the logs`, async (t) => {
     t.deepEqual(await client.call(agent.target, 'start'), { state: 'starting' });
-    await until(async () => (await client.call(agent.target, 'status')).state === 'running');
+    await eventually(async () => (await client.call(agent.target, 'status')).state === 'running');
     t.is(await agentStatus(() => client.call(agent.target, 'start')), 409);
     t.deepEqual(await client.call(agent.target, 'consoleCommand', { body: { command: 'say contract-hello' } }), {});
-    const logs = await until(async () => {
+    const logs = await eventually(async () => {
       const answer = await client.call(agent.target, 'consoleLogs', { query: { lines: 50 } });
       return answer.lines.some((l) => l.includes('contract-hello')) ? answer : undefined;
     });
@@ -86,13 +72,13 @@ export function agentContractSuite(name: string, start: () => Promise<{ target: 
     const created = await client.call(agent.target, 'createBackup', { body: { name: 'contract' }, kind: 'backup' });
     t.is(created.backup.name, 'contract');
     t.true(['in_progress', 'completed'].includes(created.backup.state));
-    const done = await until(async () => (await client.call(agent.target, 'listBackups')).backups.find((b) => b.id === created.backup.id && b.state === 'completed'));
+    const done = await eventually(async () => (await client.call(agent.target, 'listBackups')).backups.find((b) => b.id === created.backup.id && b.state === 'completed'));
     t.regex(done.sha256 ?? '', /^[0-9a-f]{64}$/);
     t.true((done.size_bytes ?? 0) > 0);
     t.is(await agentStatus(() => client.call(agent.target, 'restoreBackup', { query: { id: 'b_does_not_exist' } })), 404);
     const restoring = await client.call(agent.target, 'restoreBackup', { query: { id: created.backup.id }, kind: 'backup' });
     t.is(restoring.backup.id, created.backup.id);
-    await until(async () => {
+    await eventually(async () => {
       const s = await client.call(agent.target, 'status');
       return s.state === 'stopped' && (s.backup?.in_progress ?? null) === null;
     });
@@ -103,9 +89,9 @@ export function agentContractSuite(name: string, start: () => Promise<{ target: 
 
   test.serial(`${name}: restart and stop move the workload through its states`, async (t) => {
     t.deepEqual(await client.call(agent.target, 'restart'), { state: 'starting' });
-    await until(async () => (await client.call(agent.target, 'status')).state === 'running');
+    await eventually(async () => (await client.call(agent.target, 'status')).state === 'running');
     t.deepEqual(await client.call(agent.target, 'stop'), { state: 'stopping' });
-    await until(async () => (await client.call(agent.target, 'status')).state === 'stopped');
+    await eventually(async () => (await client.call(agent.target, 'status')).state === 'stopped');
     t.pass();
   });
 }
