@@ -25,8 +25,8 @@ import { ConfigError } from './config/load.ts';
 import { Scheduler } from './core/jobs/scheduler.ts';
 import { coreJobs } from './core/jobs/core-jobs.ts';
 import { UpgradeDispatcher } from './core/ws/upgrade-dispatcher.ts';
-import type { PanelPlugin } from './core/plugins/plugin.ts';
-import { pluginMigrationSets, preparePlugins, setupPlugins, type PreparedPlugin } from './core/plugins/plugin-host.ts';
+import type { PanelPlugin } from './core/plugin-host/plugin.ts';
+import { pluginMigrationSets, preparePlugins, setupPlugins, type PreparedPlugin } from './core/plugin-host/plugin-host.ts';
 
 export const coreMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
 

@@ -21,7 +21,7 @@ Options:
   --token <token>          bearer token the API must send (prefer --token-file: argv is visible to others)
   --token-file <file>      read the token from this file
   --host <host>            interface to listen on (default 127.0.0.1)
-  --port <port>            port (default 0: any free port; the chosen one is printed)
+  --port <port>            port (default 0, which picks a free port; the chosen one is printed)
   --autostart              start the workload once installed
   -h, --help               show this help
 

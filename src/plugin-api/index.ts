@@ -2,8 +2,8 @@
  * The only module plugins import from the core. Everything a plugin needs is here: the
  * declaration helpers, the capability types, the domain errors and shared schemas.
  */
-export { definePlugin } from '../core/plugins/plugin.ts';
-export type { PanelPlugin, PluginContext, PluginContributions } from '../core/plugins/plugin.ts';
+export { definePlugin } from '../core/plugin-host/plugin.ts';
+export type { PanelPlugin, PluginContext, PluginContributions } from '../core/plugin-host/plugin.ts';
 export { defineRoute } from '../core/http/route.ts';
 export type { RouteDefinition, RouteRequest, RouteResult, RouteAuth, RateLimitUse, HttpMethod } from '../core/http/route.ts';
 export type { Principal } from '../core/http/principal.ts';

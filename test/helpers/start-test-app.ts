@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { loadConfig, type DeepPartial } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/core/log/logger.ts';
-import type { PanelPlugin } from '../../src/core/plugins/plugin.ts';
+import type { PanelPlugin } from '../../src/core/plugin-host/plugin.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 

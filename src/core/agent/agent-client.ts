@@ -81,7 +81,7 @@ export class AgentClient {
   }
 
   /**
-   * One HTTP exchange: any status comes back as data; only transport failures throw
+   * One HTTP exchange. Every status comes back as data; only transport failures throw
    * (unreachable, timeout, an oversized or non-JSON body). `body` is parsed JSON, or null.
    */
   async request(target: AgentTarget, method: string, pathTemplate: string, options: CallOptions = {}): Promise<RawAnswer> {

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import { createLogger } from '../log/logger.ts';
-import { PluginBootError } from '../plugins/plugin-host.ts';
-import type { PanelPlugin } from '../plugins/plugin.ts';
+import { PluginBootError } from '../plugin-host/plugin-host.ts';
+import type { PanelPlugin } from '../plugin-host/plugin.ts';
 import { startServer } from '../../server.ts';
 
 /**

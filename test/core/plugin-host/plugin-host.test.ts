@@ -1,7 +1,7 @@
 import test from 'ava';
 import { z } from 'zod';
 import { definePlugin, defineRoute, type PanelPlugin } from '../../../src/plugin-api/index.ts';
-import { PluginBootError } from '../../../src/core/plugins/plugin-host.ts';
+import { PluginBootError } from '../../../src/core/plugin-host/plugin-host.ts';
 import { examplePlugin } from '../../fixtures/example-plugin/index.ts';
 import { startTestApp } from '../../helpers/start-test-app.ts';
 
