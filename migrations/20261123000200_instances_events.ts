@@ -43,6 +43,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('token_encrypted').notNullable();
     t.text('kind').notNullable().defaultTo('any');
     t.uuid('instance_id').unique().references('instances.id').onDelete('SET NULL');
+    // A released agent still holds its last tenant's data: it is handed out again only after an admin wipes it.
+    t.boolean('needs_wipe').notNullable().defaultTo(false);
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
   await knex.schema.createTable('events', (t) => {

@@ -103,7 +103,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
   const scheduler = new Scheduler({ knex, log: log.child({ component: 'scheduler' }), registry, replicaId });
   const auth = createAuthModule(knex, config, secrets, log);
   await auth.bootstrap(options.console ?? ((text) => process.stderr.write(text)));
-  const agentCore = createAgentCore({ db: knex, listenUrl: database.url, config, box: new SecretBox(secrets.encryptionKey), tickets: auth.tickets, log, registry, replicaId, provisioners: options.provisioners });
+  const agentCore = createAgentCore({ db: knex, listenUrl: database.url, config, box: new SecretBox(secrets.encryptionKey), tickets: auth.tickets, stillValid: auth.stillValid, log, registry, replicaId, provisioners: options.provisioners });
   for (const job of [...coreJobs(knex, rateLimiter), ...auth.jobs, ...agentCore.jobs]) scheduler.add(job);
 
   let draining = false;

@@ -92,13 +92,14 @@ export function createAgentServer(options: AgentServerOptions): Server {
         return send(res, 202, { state: 'starting' });
       case 'POST /stop':
         if (workload.state === 'stopped' || workload.state === 'crashed') return refuse(res, 409, 'already_stopped', 'the workload is not running');
+        if (workload.state === 'stopping') return refuse(res, 409, 'busy', 'the workload is already stopping');
         if (workload.state === 'installing') return refuse(res, 409, 'busy', 'cannot stop while installing');
         void workload.stop();
         return send(res, 202, { state: 'stopping' });
       case 'POST /restart':
-        if (workload.state === 'installing' || backups.inProgress) return refuse(res, 409, 'busy', 'cannot restart now');
-        await workload.stop();
-        workload.start();
+        if (workload.state === 'installing' || workload.transitioning || backups.inProgress) return refuse(res, 409, 'busy', `cannot restart while ${backups.inProgress ? 'a backup runs' : workload.state}`);
+        // Answered at once; the stop may take a while, and the start follows it.
+        void workload.stop().then(() => workload.start());
         return send(res, 202, { state: 'starting' });
       case 'POST /console/command': {
         const body = consoleCommandSchema.safeParse(await readJson(req));

@@ -67,8 +67,11 @@ export class Backups {
     return join(this.backupDir, `${id}.tar.gz`);
   }
 
+  /** Temporary file, then rename: a crash never leaves a torn metadata file. */
   private async save(backup: AgentBackup): Promise<void> {
-    await writeFile(this.metaFile(backup.id), JSON.stringify(backup));
+    const file = this.metaFile(backup.id);
+    await writeFile(`${file}.tmp`, JSON.stringify(backup));
+    await rename(`${file}.tmp`, file);
   }
 
   async get(id: string): Promise<AgentBackup> {
@@ -107,9 +110,10 @@ export class Backups {
       const size = (await stat(file)).size;
       await this.save({ ...backup, state: 'completed', size_bytes: size, sha256: await sha256Of(file), completed_at: new Date().toISOString() });
     } catch (err) {
-      await rm(`${file}.partial`, { force: true });
-      await this.save({ ...backup, state: 'failed', completed_at: new Date().toISOString() });
       this.workload.console.push(`[agent] backup ${backup.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+      // A full disk may refuse these too; the agent must live on regardless.
+      await rm(`${file}.partial`, { force: true }).catch(() => undefined);
+      await this.save({ ...backup, state: 'failed', completed_at: new Date().toISOString() }).catch(() => undefined);
     } finally {
       this.busy = null;
     }

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { workloadEnv } from './workload.ts';
+import { writePidFile } from '../contracts/pid-file.ts';
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -21,6 +23,8 @@ export class CodeServer {
   constructor(
     private readonly command: string,
     private readonly cwd: string,
+    /** Where the IDE's pid is kept, so whoever cleans up the instance can stop it. */
+    private readonly pidFile: string,
   ) {}
 
   get state(): 'running' | 'stopped' {
@@ -34,7 +38,7 @@ export class CodeServer {
   async start(): Promise<void> {
     if (this.child) return;
     const port = await freePort();
-    const child = spawn(this.command, { cwd: this.cwd, shell: true, stdio: 'ignore', detached: true, env: { ...process.env, PORT: String(port) } });
+    const child = spawn(this.command, { cwd: this.cwd, shell: true, stdio: 'ignore', detached: true, env: workloadEnv(this.cwd, { PORT: String(port) }) });
     child.on('error', () => undefined);
     child.on('exit', () => {
       if (this.child === child) {
@@ -44,6 +48,7 @@ export class CodeServer {
     });
     this.child = child;
     this.currentPort = port;
+    if (child.pid) writePidFile(this.pidFile, child.pid);
   }
 
   async stop(): Promise<void> {

@@ -8,9 +8,14 @@ export class ConsoleBuffer {
 
   /** Takes raw output; complete lines are kept and announced, a trailing partial line waits. */
   write(chunk: string): void {
-    const parts = (this.partial + chunk).split(/\r?\n/);
+    // \r alone ends a line too (progress bars); a line that never ends is cut at 8 KiB.
+    const parts = (this.partial + chunk).split(/\r\n|\r|\n/);
     this.partial = parts.pop() ?? '';
     for (const line of parts) this.push(line);
+    if (this.partial.length > 8192) {
+      this.push(this.partial);
+      this.partial = '';
+    }
   }
 
   push(line: string): void {

@@ -74,7 +74,7 @@ const workload = new Workload({
   stopTimeoutMs: 10_000,
 });
 const backups = new Backups(dataDir, backupDir, workload);
-const codeServer = values['ide-command'] ? new CodeServer(values['ide-command'], dataDir) : null;
+const codeServer = values['ide-command'] ? new CodeServer(values['ide-command'], dataDir, resolve(dataDir, '..', 'ide.pid')) : null;
 const server = createAgentServer({ token: token as string, version: '1.0.0', workload, backups, codeServer });
 server.listen(Number(values.port), values.host, () => {
   const address = server.address();

@@ -1,9 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { readPidFile, signalGroup, writePidFile } from '../contracts/pid-file.ts';
 import { dirname, join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { WorkloadState } from '../contracts/agent.ts';
 import { ConsoleBuffer } from './console-buffer.ts';
+
+/** What a workload sees of the environment: enough to run, nothing of the agent's or its host's secrets. */
+export function workloadEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: process.env.LANG ?? 'C.UTF-8', HOME: home, TERM: 'dumb', ...extra };
+}
 
 export interface WorkloadOptions {
   /** Shell command line of the workload, run in the data directory. */
@@ -48,6 +54,11 @@ export class Workload extends EventEmitter {
     return this.startedAt === null ? 0 : Math.floor((Date.now() - this.startedAt) / 1000);
   }
 
+  /** True while a start or stop is under way: another power action must wait for it. */
+  get transitioning(): boolean {
+    return this.current === 'starting' || this.current === 'stopping';
+  }
+
   private move(state: WorkloadState): void {
     if (state === this.current) return;
     this.current = state;
@@ -63,13 +74,7 @@ export class Workload extends EventEmitter {
 
   /** A workload left running by a previous agent process that was killed: stop it before anything else. */
   private reapOrphan(): void {
-    if (!existsSync(this.pidFile)) return;
-    const pid = Number(readFileSync(this.pidFile, 'utf8'));
-    try {
-      if (pid > 0) process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    signalGroup(readPidFile(this.pidFile), 'SIGKILL');
     rmSync(this.pidFile, { force: true });
   }
 
@@ -90,7 +95,7 @@ export class Workload extends EventEmitter {
 
   private run(command: string): Promise<number> {
     return new Promise((resolve) => {
-      const child = spawn(command, { cwd: this.options.dataDir, shell: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(command, { cwd: this.options.dataDir, shell: true, stdio: ['ignore', 'pipe', 'pipe'], env: workloadEnv(this.options.dataDir) });
       child.stdout?.on('data', (d: Buffer) => this.console.write(d.toString()));
       child.stderr?.on('data', (d: Buffer) => this.console.write(d.toString()));
       child.on('error', () => resolve(127));
@@ -101,27 +106,28 @@ export class Workload extends EventEmitter {
   start(): void {
     this.stopRequested = false;
     this.move('starting');
-    const child = spawn(this.options.command, { cwd: this.options.dataDir, shell: true, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(this.options.command, { cwd: this.options.dataDir, shell: true, stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: workloadEnv(this.options.dataDir) });
     this.child = child;
     this.startedAt = Date.now();
-    if (child.pid) writeFileSync(this.pidFile, String(child.pid));
+    if (child.pid) writePidFile(this.pidFile, child.pid);
     let running = false;
     const markRunning = () => {
       if (running || this.child !== child) return;
       running = true;
       this.move('running');
     };
-    const onOutput = (d: Buffer) => {
-      const text = d.toString();
-      this.console.write(text);
-      if (!this.options.readyPattern || this.options.readyPattern.test(text)) markRunning();
-    };
+    // The ready pattern is matched on whole lines, so a marker split across two chunks is still seen.
+    const unsubscribe = this.console.subscribe((line) => {
+      if (!this.options.readyPattern || this.options.readyPattern.test(line)) markRunning();
+    });
+    const onOutput = (d: Buffer) => this.console.write(d.toString());
     child.stdout?.on('data', onOutput);
     child.stderr?.on('data', onOutput);
     child.stdin?.on('error', () => undefined);
     if (!this.options.readyPattern) setTimeout(markRunning, 300).unref();
     child.on('error', (err) => this.console.push(`[agent] could not start: ${err.message}`));
     child.on('exit', (code, signal) => {
+      unsubscribe();
       if (this.child !== child) return;
       this.child = null;
       this.startedAt = null;

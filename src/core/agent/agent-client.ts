@@ -45,7 +45,7 @@ class StaleConnection extends AgentUnreachableError {
   }
 }
 
-const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED']);
+const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED']);
 
 /**
  * The only code that speaks HTTP to agents (streams and the console WebSocket sit beside
@@ -150,7 +150,8 @@ export class AgentClient {
       const onTransportError = (err: NodeJS.ErrnoException): void => {
         finish(() => {
           if (req.reusedSocket && err.code === 'ECONNRESET' && !responded) return reject(new StaleConnection());
-          if (err.code !== undefined && unreachableCodes.has(err.code)) reject(new AgentUnreachableError(err.code));
+          if (err.code === 'ETIMEDOUT') reject(new AgentTimeoutError('connect', timeouts.connectMs));
+          else if (err.code !== undefined && unreachableCodes.has(err.code)) reject(new AgentUnreachableError(err.code));
           else reject(new AgentBadResponseError(`transport error: ${err.code ?? err.message}`, null));
         });
       };

@@ -10,7 +10,7 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { auditRoutes } from '../audit/audit-routes.ts';
 import { MailOutbox } from '../mail/mail-outbox.ts';
 import { AccessTokens } from './access-tokens.ts';
-import { createAuthenticator, principalForUser } from './authenticator.ts';
+import { createAuthenticator, principalForUser, sessionStillValid } from './authenticator.ts';
 import { Tickets } from './tickets.ts';
 import { UnauthorizedError } from '../http/errors.ts';
 import type { TicketRedeemer } from '../http/principal.ts';
@@ -29,6 +29,7 @@ export interface AuthModule {
   verifyAccessToken(token: string): Promise<Principal>;
   tickets: Tickets;
   redeemTicket: TicketRedeemer;
+  stillValid(principal: Principal): Promise<boolean>;
   routes: RouteDefinition[];
   jobs: JobDefinition[];
   users: UserStore;
@@ -89,6 +90,7 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
     verifyAccessToken: authenticator.verifyToken,
     tickets,
     redeemTicket,
+    stillValid: (principal) => sessionStillValid(db, principal),
     routes: [
       ...authRoutes({ registrationEnabled: config.auth.registration_enabled, sessions, userAdmin, users, reset, hasher, audit }),
       ...adminUserRoutes(users, userAdmin),

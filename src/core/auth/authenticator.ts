@@ -32,6 +32,19 @@ export async function principalForUser(db: Knex, userId: string, via: string): P
   return { userId, role: row.role, tokenId: via, familyId: '', expiresAt: new Date(Date.now() + 60_000) };
 }
 
+/**
+ * Whether a principal authenticated earlier still holds: for long-lived connections (event
+ * streams) that must end on logout, reset, disable, deletion or a change of role.
+ */
+export async function sessionStillValid(db: Knex, principal: Principal): Promise<boolean> {
+  const user = await db('users').where({ id: principal.userId }).first<{ role: Role; disabled: boolean } | undefined>('role', 'disabled');
+  if (!user || user.disabled || user.role !== principal.role) return false;
+  if (principal.tokenId.startsWith('ticket:')) return true;
+  const revoked = await db('revoked_access_tokens').where({ jti: principal.tokenId }).first('jti');
+  const family = await db('refresh_families').where({ id: principal.familyId, user_id: principal.userId }).whereNull('revoked_at').first('id');
+  return !revoked && family !== undefined;
+}
+
 export function createAuthenticator(tokens: AccessTokens, db: Knex): Authenticator & { verifyToken(token: string): Promise<Principal> } {
   const verifyToken = async (token: string): Promise<Principal> => {
     const claims = await tokens.verify(token);

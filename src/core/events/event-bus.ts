@@ -80,15 +80,19 @@ export class EventBus {
     try {
       await client.connect();
       await client.query(`LISTEN ${channel}`);
+      if (this.stopped) {
+        await client.end();
+        return;
+      }
+      this.listener = client;
+      // Whatever committed while we were not listening.
+      await this.catchUp();
+      this.reconnectDelayMs = 500;
     } catch (err) {
+      // A database restart: try again later; never let this become an unhandled rejection.
       this.log.warn({ err }, 'could not LISTEN for events; retrying');
       this.scheduleReconnect(client);
-      return;
     }
-    this.listener = client;
-    this.reconnectDelayMs = 500;
-    // Whatever committed while we were not listening.
-    await this.catchUp();
   }
 
   private scheduleReconnect(client: pg.Client): void {
@@ -98,15 +102,18 @@ export class EventBus {
     void client.end().catch(() => undefined);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      void this.connect();
+      this.connect().catch((err: unknown) => this.log.warn({ err }, 'event listener reconnect failed'));
     }, this.reconnectDelayMs);
     this.reconnectTimer.unref();
     this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, 30_000);
   }
 
   private async catchUp(): Promise<void> {
-    const rows = await this.db('events').where('id', '>', this.lastSeenId).orderBy('id').limit(1000).select<EventRow[]>('*');
-    for (const row of rows) this.dispatch(toEvent(row));
+    for (;;) {
+      const rows = await this.db('events').where('id', '>', this.lastSeenId).orderBy('id').limit(1000).select<EventRow[]>('*');
+      for (const row of rows) this.dispatch(toEvent(row));
+      if (rows.length < 1000) return;
+    }
   }
 
   private async onNotification(payload: string): Promise<void> {

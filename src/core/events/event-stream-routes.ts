@@ -3,9 +3,12 @@ import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../http/route.ts';
 import { ForbiddenError } from '../http/errors.ts';
 import type { Tickets } from '../auth/tickets.ts';
+import type { Principal } from '../http/principal.ts';
 import { matches, type EventBus, type EventFilter, type PanelEvent } from './event-bus.ts';
 
 export interface EventStreamSettings {
+  /** Checked at every heartbeat: a stream ends when its session does. */
+  stillValid(principal: Principal): Promise<boolean>;
   heartbeatMs: number;
   publicUrl: string;
   /** A client this far behind (bytes queued) is cut off; it reconnects with Last-Event-ID. */
@@ -72,7 +75,7 @@ export function eventStreamRoutes(bus: EventBus, tickets: Tickets, streams: Even
       },
       responses: { 200: null },
       handler: async ({ principal, query, headers, ctx }) => {
-        const me = principal as { userId: string; role: string };
+        const me = principal as Principal;
         if (query.user_id !== undefined && me.role !== 'admin' && query.user_id !== me.userId) throw new ForbiddenError();
         const filter: EventFilter = {
           userId: me.role === 'admin' ? query.user_id : me.userId,
@@ -103,16 +106,30 @@ export function eventStreamRoutes(bus: EventBus, tickets: Tickets, streams: Even
           if (replaying) queued.push(event);
           else send(event);
         });
-        const heartbeat = setInterval(() => stream.write(': ping\n\n'), settings.heartbeatMs);
+        const heartbeat = setInterval(() => {
+          stream.write(': ping\n\n');
+          settings.stillValid(me).then(
+            (valid) => {
+              if (!valid) stream.end();
+            },
+            () => undefined,
+          );
+        }, settings.heartbeatMs);
         stream.once('close', () => {
           unsubscribe();
           clearInterval(heartbeat);
         });
         stream.write('retry: 3000\n\n');
         if (resumeAfter !== undefined) {
-          for (const event of await bus.replay(resumeAfter, filter)) {
-            replayed.add(event.id);
-            send(event);
+          // Page through everything missed; live events wait in the queue meanwhile.
+          for (let after = resumeAfter; ; ) {
+            const page = await bus.replay(after, filter, 500);
+            for (const event of page) {
+              replayed.add(event.id);
+              send(event);
+              after = event.id;
+            }
+            if (page.length < 500 || stream.destroyed) break;
           }
         }
         replaying = false;

@@ -6,6 +6,7 @@ import type { SecretBox } from '../crypto/secret-box.ts';
 import type { RouteDefinition } from '../http/route.ts';
 import type { JobDefinition } from '../jobs/job.ts';
 import type { Tickets } from '../auth/tickets.ts';
+import type { Principal } from '../http/principal.ts';
 import { AgentClient } from '../agent/agent-client.ts';
 import { EventBus } from '../events/event-bus.ts';
 import { EventStreams, eventStreamRoutes } from '../events/event-stream-routes.ts';
@@ -36,6 +37,7 @@ export interface AgentCoreDeps {
   config: Readonly<Config>;
   box: SecretBox;
   tickets: Tickets;
+  stillValid(principal: Principal): Promise<boolean>;
   log: Logger;
   registry: Registry;
   replicaId: string;
@@ -84,7 +86,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     poller,
     instances,
     routes: [
-      ...eventStreamRoutes(bus, deps.tickets, streams, { heartbeatMs: config.events.heartbeat_ms, publicUrl: config.server.public_url, maxBufferedBytes: 1024 * 1024 }),
+      ...eventStreamRoutes(bus, deps.tickets, streams, { stillValid: deps.stillValid, heartbeatMs: config.events.heartbeat_ms, publicUrl: config.server.public_url, maxBufferedBytes: 1024 * 1024 }),
       ...agentPoolRoutes(db, deps.box, client),
       ...adminInstanceRoutes(instances),
     ],

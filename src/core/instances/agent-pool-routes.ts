@@ -12,6 +12,7 @@ const agentSchema = z.object({
   base_url: z.string(),
   kind: z.string(),
   instance_id: z.uuid().nullable(),
+  needs_wipe: z.boolean().describe('Released by an instance: still holds its data until an admin wipes it and marks it ready for reuse'),
   created_at: z.iso.datetime(),
 });
 
@@ -21,10 +22,11 @@ interface PoolRow {
   base_url: string;
   kind: string;
   instance_id: string | null;
+  needs_wipe: boolean;
   created_at: Date;
 }
 
-const present = (r: PoolRow) => ({ id: r.id, name: r.name, base_url: r.base_url, kind: r.kind, instance_id: r.instance_id, created_at: new Date(r.created_at).toISOString() });
+const present = (r: PoolRow) => ({ id: r.id, name: r.name, base_url: r.base_url, kind: r.kind, instance_id: r.instance_id, needs_wipe: r.needs_wipe, created_at: new Date(r.created_at).toISOString() });
 const tags = ['admin'];
 
 /** The static provisioner's pool: agents admins register by URL and token. */
@@ -37,7 +39,7 @@ export function agentPoolRoutes(db: Knex, box: SecretBox, client: AgentClient): 
       tags,
       auth: 'admin',
       responses: { 200: z.object({ agents: z.array(agentSchema) }) },
-      handler: async () => ({ body: { agents: (await db('agent_pool').orderBy('created_at').select<PoolRow[]>('id', 'name', 'base_url', 'kind', 'instance_id', 'created_at')).map(present) } }),
+      handler: async () => ({ body: { agents: (await db('agent_pool').orderBy('created_at').select<PoolRow[]>('id', 'name', 'base_url', 'kind', 'instance_id', 'needs_wipe', 'created_at')).map(present) } }),
     }),
     defineRoute({
       method: 'post',
@@ -65,6 +67,26 @@ export function agentPoolRoutes(db: Knex, box: SecretBox, client: AgentClient): 
           if ((err as { code?: string }).code === '23505') throw new ConflictError('AGENT_EXISTS', 'An agent with this URL is already registered');
           throw err;
         }
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/admin/agents/:id/ready-for-reuse',
+      summary: 'After wiping a released agent\'s data, put it back in the pool (it must be healthy and ready)',
+      tags,
+      auth: 'admin',
+      request: { params: z.object({ id: z.uuid() }) },
+      responses: { 200: z.object({ agent: agentSchema }), 409: null, 502: null, 503: null, 504: null },
+      handler: async ({ params, requestId }) => {
+        const row = await db('agent_pool').where({ id: params.id }).first<(PoolRow & { token_encrypted: string }) | undefined>();
+        if (!row) throw new NotFoundError('agent', params.id);
+        if (row.instance_id) throw new ConflictError('AGENT_IN_USE', `Instance ${row.instance_id} uses this agent`);
+        const target = { baseUrl: row.base_url, token: box.open(row.token_encrypted) };
+        await client.call(target, 'health', { requestId, kind: 'poll' });
+        await assertAgentReady(client, target, { requestId });
+        const [updated] = await db('agent_pool').where({ id: params.id }).whereNull('instance_id').update({ needs_wipe: false }).returning<PoolRow[]>('*');
+        if (!updated) throw new ConflictError('AGENT_IN_USE', 'The agent was taken meanwhile');
+        return { body: { agent: present(updated) } };
       },
     }),
     defineRoute({

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { isRunning, readPidFile, signalGroup, writePidFile, type PidRecord } from '../../contracts/pid-file.ts';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,20 +25,11 @@ async function freePort(): Promise<number> {
   return typeof address === 'object' && address ? address.port : 0;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 interface AgentFiles {
   dir: string;
   port: number;
   token: string;
-  pid: number | null;
+  agent: PidRecord | null;
 }
 
 /**
@@ -61,11 +54,12 @@ export class LocalProvisioner implements Provisioner {
   private read(id: string): AgentFiles | null {
     const dir = this.dirOf(id);
     if (!existsSync(join(dir, 'token')) || !existsSync(join(dir, 'agent.json'))) return null;
-    const meta = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { port: number; pid: number | null };
-    return { dir, port: meta.port, token: readFileSync(join(dir, 'token'), 'utf8').trim(), pid: meta.pid };
+    const meta = readPidFile(join(dir, 'agent.json'));
+    const port = Number(meta?.port ?? 0);
+    return { dir, port, token: readFileSync(join(dir, 'token'), 'utf8').trim(), agent: meta };
   }
 
-  private launch(id: string, files: Omit<AgentFiles, 'pid'>, spec: Record<string, unknown>): number {
+  private launch(id: string, files: Omit<AgentFiles, 'agent'>, spec: Record<string, unknown>): number {
     const command = typeof spec.command === 'string' ? spec.command : sampleGameCommand;
     const args = ['--import', tsxLoader, agentEntry, '--port', String(files.port), '--data-dir', join(files.dir, 'data'), '--backup-dir', join(files.dir, 'backups'), '--token-file', join(files.dir, 'token'), '--command', command];
     if (typeof spec.ready_pattern === 'string') args.push('--ready-pattern', spec.ready_pattern);
@@ -73,18 +67,20 @@ export class LocalProvisioner implements Provisioner {
     if (typeof spec.install_command === 'string') args.push('--install-command', spec.install_command);
     if (typeof spec.ide_command === 'string') args.push('--ide-command', spec.ide_command);
     const logFd = openSync(join(files.dir, 'agent.log'), 'a');
-    const child = spawn(process.execPath, args, { cwd: files.dir, detached: true, stdio: ['ignore', logFd, logFd] });
+    // Never the API's environment: it holds DATABASE_URL, JWT_SECRET, ENCRYPTION_KEY and more.
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: process.env.LANG ?? 'C.UTF-8', HOME: files.dir };
+    const child = spawn(process.execPath, args, { cwd: files.dir, detached: true, stdio: ['ignore', logFd, logFd], env });
     closeSync(logFd);
     child.unref();
-    const pid = child.pid ?? null;
-    writeFileSync(join(files.dir, 'agent.json'), JSON.stringify({ port: files.port, pid }));
+    const pid = child.pid ?? 0;
+    writePidFile(join(files.dir, 'agent.json'), pid, { port: files.port });
     this.log.info({ instance_id: id, pid, port: files.port }, 'started a local agent');
-    return pid ?? 0;
+    return pid;
   }
 
   async allocate(instance: InstanceForProvisioner, _trx: Knex.Transaction): Promise<Allocation> {
     const existing = this.read(instance.id);
-    if (existing && existing.pid !== null && alive(existing.pid)) {
+    if (existing && isRunning(existing.agent)) {
       return { baseUrl: `http://127.0.0.1:${existing.port}`, token: existing.token, data: { dir: existing.dir } };
     }
     const dir = this.dirOf(instance.id);
@@ -96,19 +92,22 @@ export class LocalProvisioner implements Provisioner {
     return { baseUrl: `http://127.0.0.1:${port}`, token, data: { dir } };
   }
 
-  /** Stops the agent (and so its workload) and removes its directory. */
+  /**
+   * Stops the agent, then whatever it ran (the workload and IDE are process groups of their
+   * own and could outlive it), then removes the folder without blocking the event loop.
+   */
   async release(instance: InstanceForProvisioner): Promise<void> {
+    const dir = this.dirOf(instance.id);
     const files = this.read(instance.id);
-    if (files?.pid && alive(files.pid)) {
-      try {
-        process.kill(files.pid, 'SIGTERM');
-      } catch {
-        // gone meanwhile
-      }
-      for (let i = 0; i < 100 && alive(files.pid); i += 1) await new Promise((r) => setTimeout(r, 100));
-      if (alive(files.pid)) process.kill(files.pid, 'SIGKILL');
+    const agent = files?.agent ?? null;
+    if (isRunning(agent)) {
+      signalGroup(agent, 'SIGTERM');
+      // The agent gives its workload 10 s to stop; wait a little longer than that.
+      for (let i = 0; i < 150 && isRunning(agent); i += 1) await new Promise((r) => setTimeout(r, 100));
+      signalGroup(agent, 'SIGKILL');
     }
-    rmSync(this.dirOf(instance.id), { recursive: true, force: true });
+    for (const name of ['workload.pid', 'ide.pid']) signalGroup(readPidFile(join(dir, name)), 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
   }
 
   /** Starts again the agents of live instances whose process is gone (a reboot, a kill). */
@@ -116,7 +115,7 @@ export class LocalProvisioner implements Provisioner {
     let revived = 0;
     for (const instance of instances) {
       const files = this.read(instance.id);
-      if (!files || (files.pid !== null && alive(files.pid))) continue;
+      if (!files || isRunning(files.agent)) continue;
       this.launch(instance.id, files, instance.spec);
       revived += 1;
     }

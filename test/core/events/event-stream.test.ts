@@ -115,3 +115,12 @@ test('idle streams get heartbeats, and shutdown ends them', async (t) => {
   await stream.ended;
   t.true(Date.now() - started < 2_000, 'shutdown did not wait for the stream');
 });
+
+test('a stream ends at the next heartbeat after its session is logged out', async (t) => {
+  const user = await createUser(replicaA, admin);
+  const stream = await openSse(streamUrl(replicaB), { Authorization: `Bearer ${user.access_token}` });
+  t.is(stream.status, 200);
+  t.is((await replicaA.request('/api/auth/logout', bearer(user.access_token, { method: 'POST' }))).status, 204);
+  await stream.ended;
+  t.pass();
+});

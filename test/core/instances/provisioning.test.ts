@@ -105,9 +105,16 @@ test('deleting an instance releases its agent, removes the row and publishes ins
   await app.server.agentCore.instances.remove(created.id);
   const { knex } = app.testDatabase.database;
   await eventually(async () => (await knex('instances').where({ id: created.id })).length === 0, 5_000, 'row gone');
-  const pool = await knex('agent_pool').where({ id: agent.poolId }).first<{ instance_id: string | null }>('instance_id');
+  const pool = await knex('agent_pool').where({ id: agent.poolId }).first<{ instance_id: string | null; needs_wipe: boolean }>('instance_id', 'needs_wipe');
   t.is(pool?.instance_id, null);
+  t.true(pool?.needs_wipe, 'the agent still holds the last tenant\'s data');
   t.is((await knex('events').where({ type: 'instance.deleted' }).whereRaw(`data->>'instance_id' = ?`, [created.id])).length, 1);
+  // Not handed to the next tenant until an admin wipes it and says so.
+  const next = await app.server.agentCore.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'next-tenant' });
+  await eventually(async () => (await lifecycleOf(app, next.id)) === 'failed', 5_000, 'no agent for the next tenant');
+  const reuse = await app.request(`/api/admin/agents/${agent.poolId}/ready-for-reuse`, bearer(admin.access_token, { method: 'POST' }));
+  t.is(reuse.status, 200);
+  t.false(((await reuse.json()) as { agent: { needs_wipe: boolean } }).agent.needs_wipe);
 });
 
 test('admin agent registration checks health and semantic readiness first; duplicates and agents in use are refused', async (t) => {
