@@ -218,12 +218,30 @@ export class Poller {
     const changed = visiblyChanged(item.polled, next);
     item.polled = next;
     item.dirty = true;
-    if (changed) {
-      await this.write([item]).catch((err: unknown) => this.log.warn({ err, instance_id: item.id }, 'could not store instance state; will retry'));
-      await this.bus
-        .publish('instance.state', item.ownerId, { instance_id: item.id, kind: item.kind, plugin: item.plugin, state: presentState(item.lifecycle, next, this.settings.intervalMs) })
-        .catch((err: unknown) => this.log.warn({ err, instance_id: item.id }, 'could not publish instance state'));
-    }
+    if (changed) await this.storeAndPublish(item).catch((err: unknown) => this.log.warn({ err, instance_id: item.id }, 'could not store instance state; will retry'));
+  }
+
+  /**
+   * A visible change: stored and published in one transaction, with the lifecycle read from
+   * the row, and only while the instance is still polled: an instance being deleted meanwhile
+   * gets no late "active, unreachable" event after its deletion.
+   */
+  private async storeAndPublish(item: Tracked): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      const updated = await trx.raw<{ rows: Array<{ lifecycle: Lifecycle }> }>(
+        `UPDATE instances SET state = ?::jsonb WHERE id = ? AND lifecycle = ANY(?) RETURNING lifecycle`,
+        [JSON.stringify(item.polled), item.id, polledLifecycles],
+      );
+      const row = updated.rows[0];
+      if (!row) {
+        this.tracked.delete(item.id);
+        return;
+      }
+      item.lifecycle = row.lifecycle;
+      await this.bus.publish('instance.state', item.ownerId, { instance_id: item.id, kind: item.kind, plugin: item.plugin, state: presentState(row.lifecycle, item.polled, this.settings.intervalMs) }, trx);
+    });
+    item.dirty = false;
+    item.writtenAt = Date.now();
   }
 
   /** One poll of an agent that is not tracked yet (an instance about to become active). */
