@@ -8,7 +8,8 @@ import type { FakeAgents } from '../fakes/fake-agents.ts';
 /** Fast polling and short deadlines, so state changes show within a second. */
 export const fastAgents: DeepPartial<Config> = {
   provisioner: 'static',
-  agents: { poll_interval_ms: 500, poll_timeout_ms: 300, poll_connect_timeout_ms: 200, max_backoff_ms: 2_000, provision_deadline_ms: 4_000, breaker_cooldown_ms: 200 },
+  // Timeouts leave room for a loaded CI machine; the fault tests make faults slower than them.
+  agents: { poll_interval_ms: 500, poll_timeout_ms: 1_000, poll_connect_timeout_ms: 500, action_timeout_ms: 3_000, max_backoff_ms: 2_000, provision_deadline_ms: 4_000, breaker_cooldown_ms: 200 },
 };
 
 /** Registers a fake agent in the static pool through the admin API. */

@@ -58,8 +58,8 @@ export function agentPoolRoutes(db: Knex, box: SecretBox, client: AgentClient): 
       responses: { 201: z.object({ agent: agentSchema }), 409: null, 502: null, 503: null, 504: null },
       handler: async ({ body, requestId }) => {
         const target = { baseUrl: body.base_url.replace(/\/$/, ''), token: body.token };
-        await client.call(target, 'health', { requestId, kind: 'poll' });
-        await assertAgentReady(client, target, { requestId });
+        await client.call(target, 'health', { requestId, kind: 'action' });
+        await assertAgentReady(client, target, { requestId, kind: 'action' });
         try {
           const [row] = await db('agent_pool').insert({ name: body.name, base_url: target.baseUrl, token_encrypted: box.seal(body.token), kind: body.kind }).returning<PoolRow[]>('*');
           return { status: 201, body: { agent: present(row as PoolRow) } };
@@ -82,8 +82,8 @@ export function agentPoolRoutes(db: Knex, box: SecretBox, client: AgentClient): 
         if (!row) throw new NotFoundError('agent', params.id);
         if (row.instance_id) throw new ConflictError('AGENT_IN_USE', `Instance ${row.instance_id} uses this agent`);
         const target = { baseUrl: row.base_url, token: box.open(row.token_encrypted) };
-        await client.call(target, 'health', { requestId, kind: 'poll' });
-        await assertAgentReady(client, target, { requestId });
+        await client.call(target, 'health', { requestId, kind: 'action' });
+        await assertAgentReady(client, target, { requestId, kind: 'action' });
         const [updated] = await db('agent_pool').where({ id: params.id }).whereNull('instance_id').update({ needs_wipe: false }).returning<PoolRow[]>('*');
         if (!updated) throw new ConflictError('AGENT_IN_USE', 'The agent was taken meanwhile');
         return { body: { agent: present(updated) } };

@@ -135,6 +135,6 @@ test('one hung agent does not delay calls to another', async (t) => {
   const slow = client.call(hung, 'status', { kind: 'poll' }).catch(() => undefined);
   const started = Date.now();
   await client.call(healthy, 'status', { kind: 'poll' });
-  t.true(Date.now() - started < 200);
+  t.true(Date.now() - started < 400, "the hung call (500 ms timeout) did not hold up the healthy one");
   await slow;
 });
