@@ -18,7 +18,8 @@ Options:
   --install-command <cmd>  run once before the first start; the agent reports "installing" meanwhile
   --ready-pattern <regex>  output line that marks the workload running (default: alive for 300 ms)
   --ide-command <cmd>      dev instances: the IDE to run on $PORT (enables /dev/codeserver/*)
-  --token <token>          bearer token the API must send (prefer --token-file: argv is visible to others)
+  --token=<token>          bearer token the API must send (the = form: tokens may start with a dash;
+                           prefer --token-file: argv is visible to other users)
   --token-file <file>      read the token from this file
   --host <host>            interface to listen on (default 127.0.0.1)
   --port <port>            port (default 0, which picks a free port; the chosen one is printed)

@@ -21,7 +21,7 @@ export async function registerAgent(app: TestApp, admin: Session, fakes: FakeAge
 }
 
 /** Resolves once `check` passes, polling every 50 ms; fails after `ms`. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, ms = 8_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, ms = 15_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
