@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { testAgentClient } from '../helpers/agent-client.ts';
@@ -54,7 +54,9 @@ test.serial('a crashed workload shows crashed, then recovers on start; the game 
   await eventually(async () => (await state()) === 'running');
   await client.call(target(), 'consoleCommand', { body: { command: 'say remember me' } });
   await client.call(target(), 'consoleCommand', { body: { command: 'save' } });
-  await eventually(async () => readFileSync(join(agent.dataDir, 'world.json'), 'utf8').includes('remember me'));
+  // The file appears only once the game has handled "save".
+  const world = join(agent.dataDir, 'world.json');
+  await eventually(async () => existsSync(world) && readFileSync(world, 'utf8').includes('remember me'));
   await client.call(target(), 'consoleCommand', { body: { command: 'crash' } });
   await eventually(async () => (await state()) === 'crashed');
   const logs = await client.call(target(), 'consoleLogs', { query: { lines: 20 } });
