@@ -4,6 +4,7 @@ import { openDatabase } from '../src/core/db/database.ts';
 import { migrateUp } from '../src/core/db/migrator.ts';
 import { loadSecrets } from '../src/core/db/secrets.ts';
 import { createAuthModule } from '../src/core/auth/auth-module.ts';
+import { EventBus } from '../src/core/events/event-bus.ts';
 import { emailSchema, passwordSchema, usernameSchema } from '../src/core/auth/user-schemas.ts';
 import { createLogger } from '../src/core/log/logger.ts';
 import { coreMigrationsDir } from '../src/server.ts';
@@ -62,7 +63,7 @@ async function main(args: string[]): Promise<number> {
   try {
     await migrateUp(database.knex, [{ owner: 'core', dir: coreMigrationsDir }]);
     const secrets = await loadSecrets(database.knex, config.secrets, () => {});
-    const auth = createAuthModule(database.knex, config, secrets, log);
+    const auth = createAuthModule(database.knex, config, secrets, log, new EventBus(database.knex, database.url, log));
     await auth.userAdmin.create({ username, email, password, role: 'admin' }, { userId: null, ip: 'cli', requestId: 'scripts/create-admin' }, 'admin.user_created');
     await auth.close();
     process.stdout.write(`Created admin "${username}" <${email}>.\n`);

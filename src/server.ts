@@ -18,6 +18,8 @@ import { serviceRoutes } from './core/http/service-routes.ts';
 import type { MountedRoute } from './core/http/route.ts';
 import { createAuthModule, type AuthModule } from './core/auth/auth-module.ts';
 import { createAgentCore, type AgentCore } from './core/instances/agent-core.ts';
+import { EventBus } from './core/events/event-bus.ts';
+import { DefaultEntitlements } from './core/entitlements/entitlements.ts';
 import type { Provisioner } from './core/instances/provisioner.ts';
 import { SecretBox } from './core/crypto/secret-box.ts';
 import { bootstrapProblems } from './core/auth/bootstrap-admin.ts';
@@ -101,9 +103,11 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
   const allowedOrigins = allowedOriginSet(config.server.public_url, config.server.allowed_origins);
   const replicaId = randomUUID();
   const scheduler = new Scheduler({ knex, log: log.child({ component: 'scheduler' }), registry, replicaId });
-  const auth = createAuthModule(knex, config, secrets, log);
+  // Built before auth and the agent core: both publish (sessions ended, instance state).
+  const bus = new EventBus(knex, database.url, log.child({ component: 'events' }));
+  const auth = createAuthModule(knex, config, secrets, log, bus);
   await auth.bootstrap(options.console ?? ((text) => process.stderr.write(text)));
-  const agentCore = createAgentCore({ db: knex, listenUrl: database.url, config, box: new SecretBox(secrets.encryptionKey), tickets: auth.tickets, stillValid: auth.stillValid, log, registry, replicaId, provisioners: options.provisioners });
+  const agentCore = createAgentCore({ db: knex, bus, config, box: new SecretBox(secrets.encryptionKey), tickets: auth.tickets, stillValid: auth.stillValid, log, registry, replicaId, provisioners: options.provisioners });
   for (const job of [...coreJobs(knex, rateLimiter), ...auth.jobs, ...agentCore.jobs]) scheduler.add(job);
 
   let draining = false;
@@ -130,6 +134,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     .concat(auth.routes, agentCore.routes)
     .map((route) => ({ owner: 'core', fullPath: route.path, route }));
 
+  const entitlements = new DefaultEntitlements(knex, config.entitlements.default_limits);
   const plugins = await setupPlugins(
     prepared,
     (p) => ({
@@ -141,6 +146,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       metrics: registry,
       rateLimiter,
       instances: agentCore.instances,
+      entitlements,
       agents: agentCore.client,
       events: agentCore.bus,
       auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets },

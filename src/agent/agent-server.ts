@@ -70,7 +70,7 @@ export function createAgentServer(options: AgentServerOptions): Server {
       uptime_s: workload.uptimeS,
       resources: { cpu_percent: 0, memory_bytes: process.memoryUsage().rss },
       ...(options.codeServer ? { codeserver: { state: options.codeServer.state, port: options.codeServer.port } } : {}),
-      backup: { in_progress: backups.inProgress },
+      backup: { in_progress: backups.inProgress, last_restore: backups.lastRestore },
     });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { AgentBackup } from '../contracts/agent.ts';
+import type { AgentBackup, LastRestore } from '../contracts/agent.ts';
 import type { Workload } from './workload.ts';
 
 export class BackupError extends Error {
@@ -39,6 +39,8 @@ async function sha256Of(file: string): Promise<string> {
  */
 export class Backups {
   private busy: string | null = null;
+  /** How the last restore ended (reported in /status), so the API can tell failure from success. */
+  lastRestore: LastRestore | null = null;
 
   constructor(
     private readonly dataDir: string,
@@ -128,7 +130,7 @@ export class Backups {
     if (this.busy) throw new BackupError(409, 'busy', `backup ${this.busy} is in progress`);
     if (backup.state !== 'completed') throw new BackupError(409, 'not_restorable', `backup ${id} is ${backup.state}`);
     this.busy = id;
-    void this.replaceData(id).catch((err: unknown) => this.workload.console.push(`[agent] restore of ${id} failed: ${err instanceof Error ? err.message : String(err)}`));
+    void this.replaceData(id);
     return backup;
   }
 
@@ -144,7 +146,13 @@ export class Backups {
       await rename(incoming, this.dataDir);
       await rm(old, { recursive: true, force: true });
       this.workload.console.push(`[agent] restored backup ${id}`);
+      this.lastRestore = { id, state: 'completed', error: null, finished_at: new Date().toISOString() };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.workload.console.push(`[agent] restore of ${id} failed: ${error}`);
+      this.lastRestore = { id, state: 'failed', error, finished_at: new Date().toISOString() };
     } finally {
+      // Set after the outcome, so /status never shows "idle" with the previous restore's result.
       this.busy = null;
     }
   }

@@ -83,6 +83,11 @@ export const configSchema = z.strictObject({
     provision_deadline_ms: z.number().int().min(1000).describe('How long a new instance may take to become ready before it is marked failed.'),
     work_lease_ms: z.number().int().min(1000).describe('How long a replica holds provisioning or deletion work; after a crash another takes over once it runs out.'),
   }),
+  entitlements: z.strictObject({
+    default_limits: z
+      .record(z.string().regex(/^[a-z][a-z0-9_-]*$/), z.number().int().min(0))
+      .describe('Most instances of each kind a user may have until billing assigns a plan: {"game": 2, "dev": 1} (JSON in env). Admins have no limit; a kind not listed has none.'),
+  }),
   provisioner: z.enum(['local', 'static']).describe('Where agents come from: local (reference agents as child processes) or static (a pool admins register).'),
   rate_limits: z.record(z.string().regex(/^[a-z][a-z0-9_.]*$/), rateLimitSchema).describe('Named limits that routes refer to: {"name": {"limit": N, "window_s": S}} (JSON in env).'),
   plugins: z.strictObject({

@@ -36,8 +36,22 @@ export const statusSchema = z.looseObject({
     })
     .optional(),
   codeserver: z.looseObject({ state: z.enum(['running', 'stopped']), port: z.number().int().min(1).max(65535).nullable() }).optional(),
-  backup: z.looseObject({ in_progress: z.string().nullable() }).optional(),
+  backup: z
+    .looseObject({
+      in_progress: z.string().nullable(),
+      /**
+       * Extension (allowed by "unknown extra fields"): how the agent's last restore ended, so
+       * the API can tell a failed restore from a finished one. Agents without it are treated
+       * as "done" once `in_progress` no longer names the restore.
+       */
+      last_restore: z
+        .looseObject({ id: z.string(), state: z.enum(['completed', 'failed']), error: z.string().nullable().optional(), finished_at: z.iso.datetime({ offset: true }) })
+        .nullable()
+        .optional(),
+    })
+    .optional(),
 });
+export type LastRestore = NonNullable<NonNullable<Status['backup']>['last_restore']>;
 export type Status = z.infer<typeof statusSchema>;
 
 /** Answer of POST /start, /stop, /restart and of the code-server controls. */

@@ -25,9 +25,13 @@ export {
 } from '../core/http/errors.ts';
 export { paginationQuery, paginationOf, paginationSchema } from '../core/http/pagination.ts';
 export type { Instance, NewInstance, InstanceService } from '../core/instances/instance-service.ts';
+export type { Entitlements } from '../core/entitlements/entitlements.ts';
 export { instanceStateSchema } from '../core/instances/instance-state.ts';
 export type { InstanceState, Lifecycle } from '../core/instances/instance-state.ts';
 export type { AgentClient, AgentTarget } from '../core/agent/agent-client.ts';
 export { assertAgentReady, getAgentReady, isAgentReadyResult } from '../core/agent/readiness.ts';
+export { openAgentSocket } from '../core/agent/agent-socket.ts';
+export { consoleClientFrameSchema } from '../contracts/agent.ts';
+export type { Status as AgentStatus, AgentBackup } from '../contracts/agent.ts';
 export type { EventBus, PanelEvent } from '../core/events/event-bus.ts';
 export type { Tickets } from '../core/auth/tickets.ts';

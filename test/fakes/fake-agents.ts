@@ -16,7 +16,9 @@ export type FaultMode =
   | { mode: 'garbage' }
   | { mode: 'not_ready'; reason?: string; status?: 200 | 503 }
   | { mode: 'close' }
-  | { mode: 'drip'; byteDelayMs: number };
+  | { mode: 'drip'; byteDelayMs: number }
+  /** Answers `status` with a contract error body on the listed paths (`METHOD /path`, e.g. `POST /backups`); normal elsewhere. */
+  | { mode: 'refuse'; status: number; routes: string[] };
 
 interface Backup {
   id: string;
@@ -40,12 +42,18 @@ interface FakeAgent {
   codeserver: 'running' | 'stopped';
   dev: boolean;
   requests: number;
+  /** How long a restore stays in progress (`backup.in_progress`) before it completes. */
+  restoreMs: number;
+  restoring: { id: string; until: number } | null;
+  lastRestore: { id: string; state: 'completed'; error: null; finished_at: string } | null;
 }
 
 export interface FakeAgents {
   url: string;
   /** Adds an agent; returns its base URL and token. */
-  add(options?: { id?: string; fault?: FaultMode; dev?: boolean; state?: FakeAgent['state'] }): { id: string; baseUrl: string; token: string };
+  add(options?: { id?: string; fault?: FaultMode; dev?: boolean; state?: FakeAgent['state']; restoreMs?: number }): { id: string; baseUrl: string; token: string };
+  /** Forgets the agent's backups, as if its disk had been wiped. */
+  dropBackups(id: string): void;
   setFault(id: string, fault: FaultMode): void;
   setState(id: string, state: FakeAgent['state']): void;
   requests(id: string): number;
@@ -85,6 +93,10 @@ export async function startFakeAgents(): Promise<FakeAgents> {
       agent.lines.push(`[fake] state ${state}`);
     };
     const route = `${req.method} ${path}`;
+    if (agent.restoring && Date.now() >= agent.restoring.until) {
+      agent.lastRestore = { id: agent.restoring.id, state: 'completed', error: null, finished_at: new Date().toISOString() };
+      agent.restoring = null;
+    }
     if (route === 'GET /health') return send(res, 200, { status: 'ok', agent: { version: '1.0.0-fake', uptime_s: Math.floor((Date.now() - startedAt) / 1000) } }, rid);
     if (route === 'GET /ready') return agent.state === 'installing' ? send(res, 503, { ready: false, reason: 'installing' }, rid) : send(res, 200, { ready: true }, rid);
     if (route === 'GET /status') {
@@ -95,7 +107,7 @@ export async function startFakeAgents(): Promise<FakeAgents> {
         uptime_s: agent.state === 'running' ? Math.floor((Date.now() - agent.startedAt) / 1000) : 0,
         resources: { cpu_percent: 1.5, memory_bytes: 1024 * 1024, disk_bytes: 4096 },
         ...(agent.dev ? { codeserver: { state: agent.codeserver, port: agent.codeserver === 'running' ? 8443 : null } } : {}),
-        backup: { in_progress: agent.backups.find((b) => b.state === 'in_progress')?.id ?? null },
+        backup: { in_progress: agent.restoring?.id ?? agent.backups.find((b) => b.state === 'in_progress')?.id ?? null, last_restore: agent.lastRestore },
       }, rid);
     }
     if (route === 'POST /start') {
@@ -139,7 +151,9 @@ export async function startFakeAgents(): Promise<FakeAgents> {
     if (route === 'POST /backups/restore') {
       const backup = agent.backups.find((b) => b.id === url.searchParams.get('id'));
       if (!backup) return send(res, 404, { error: 'no such backup', code: 'not_found' }, rid);
+      if (agent.restoring) return send(res, 409, { error: 'a restore is in progress', code: 'busy' }, rid);
       move('stopped');
+      agent.restoring = { id: backup.id, until: Date.now() + agent.restoreMs };
       return send(res, 202, { backup }, rid);
     }
     if (req.method === 'DELETE' && path.startsWith('/backups/')) {
@@ -183,6 +197,10 @@ export async function startFakeAgents(): Promise<FakeAgents> {
         return;
       case 'slow':
         setTimeout(() => void normal(agent, req, res, path, url), fault.delayMs);
+        return;
+      case 'refuse':
+        if (fault.routes.includes(`${req.method} ${path}`)) return send(res, fault.status, { error: `refused with ${fault.status} by the test`, code: 'refused' }, undefined);
+        void normal(agent, req, res, path, url);
         return;
       case 'error500':
         return send(res, 500, { error: 'internal failure', code: 'internal' }, undefined);
@@ -231,7 +249,7 @@ export async function startFakeAgents(): Promise<FakeAgents> {
       const id = options.id ?? `agent-${counter}`;
       const token = `token-${id}-${randomUUID()}`;
       const now = new Date().toISOString();
-      agents.set(id, { id, token, fault: options.fault ?? { mode: 'normal' }, state: options.state ?? 'stopped', since: now, startedAt: Date.now(), lines: [], backups: [], codeserver: 'stopped', dev: options.dev ?? false, requests: 0 });
+      agents.set(id, { id, token, fault: options.fault ?? { mode: 'normal' }, state: options.state ?? 'stopped', since: now, startedAt: Date.now(), lines: [], backups: [], codeserver: 'stopped', dev: options.dev ?? false, requests: 0, restoreMs: options.restoreMs ?? 0, restoring: null, lastRestore: null });
       return { id, baseUrl: `${url}/a/${encodeURIComponent(id)}`, token };
     },
     setFault(id, fault) {
@@ -246,6 +264,11 @@ export async function startFakeAgents(): Promise<FakeAgents> {
       agent.since = new Date().toISOString();
     },
     requests: (id) => agents.get(id)?.requests ?? 0,
+    dropBackups(id) {
+      const agent = agents.get(id);
+      if (!agent) throw new Error(`no fake agent ${id}`);
+      agent.backups = [];
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of hung) res.destroy();

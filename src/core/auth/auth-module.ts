@@ -23,6 +23,7 @@ import { UserStore } from './user-store.ts';
 import { authRoutes } from './auth-routes.ts';
 import { adminUserRoutes } from './admin-user-routes.ts';
 import { announceAdmin, ensureAdmin } from './bootstrap-admin.ts';
+import type { EventBus } from '../events/event-bus.ts';
 
 export interface AuthModule {
   authenticate: Authenticator;
@@ -47,7 +48,7 @@ export interface AuthModule {
 }
 
 /** Users, sessions, password reset, audit and mail: built once, handed to the app and the jobs. */
-export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: AppSecrets, log: Logger): AuthModule {
+export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: AppSecrets, log: Logger, bus: EventBus): AuthModule {
   const box = new SecretBox(secrets.encryptionKey);
   const users = new UserStore(db);
   const audit = new AuditLog(db);
@@ -62,7 +63,10 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
   const refresh = new RefreshTokens(db, `refresh-child:${secrets.jwtSecret}`, config.auth.refresh_token_ttl_s, config.auth.refresh_grace_s);
   const outbox = new MailOutbox(db, box, config.mail.from, config.mail.smtp_url, log.child({ component: 'mail' }));
   const reset = new PasswordReset(db, { tokenTtlS: config.auth.reset_token_ttl_s, resetUrl: config.auth.reset_url ?? `${config.server.public_url.replace(/\/$/, '')}/reset-password` }, outbox, refresh, audit);
-  const sessions = new SessionService(db, users, hasher, access, refresh, audit);
+  // `user.sessions_ended` (disable, password reset) reaches every replica, which then closes that user's sockets.
+  const sessions = new SessionService(db, users, hasher, access, refresh, audit, async (userId, reason, trx) => {
+    await bus.publish('user.sessions_ended', userId, { user_id: userId, reason }, trx);
+  });
   const userAdmin = new UserAdmin(db, users, hasher, sessions, audit);
   const authenticator = createAuthenticator(access, db);
   const tickets = new Tickets(db);

@@ -35,6 +35,8 @@ export class SessionService {
     private readonly access: AccessTokens,
     private readonly refresh: RefreshTokens,
     private readonly audit: AuditLog,
+    /** Told in the same transaction when every session of a user ends, so long-lived sockets close at once. */
+    private readonly onSessionsEnded: (userId: string, reason: string, trx: Knex.Transaction) => Promise<void> = async () => undefined,
   ) {}
 
   private async tokensFor(user: UserRow, refresh: IssuedRefresh): Promise<SessionTokens> {
@@ -125,9 +127,10 @@ export class SessionService {
   }
 
   /** Ends every session of a user at once (disable, password reset by an admin). */
-  async endAllSessions(userId: string, reason: string, trx: Knex): Promise<void> {
+  async endAllSessions(userId: string, reason: string, trx: Knex.Transaction): Promise<void> {
     await this.users.update(userId, { sessions_valid_after: trx.raw('now()') }, trx);
     await this.refresh.revokeAllForUser(userId, reason, trx);
+    await this.onSessionsEnded(userId, reason, trx);
   }
 
   async pruneDenylist(): Promise<number> {

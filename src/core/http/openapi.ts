@@ -35,10 +35,12 @@ function errorResponse(description: string): JsonSchema {
 function responsesOf({ route }: MountedRoute): JsonSchema {
   const out: JsonSchema = {};
   for (const [status, schema] of Object.entries(route.responses)) {
+    const example = route.examples?.responses?.[Number(status)];
     out[status] = schema === null
       ? { description: `HTTP ${status}` }
-      : { description: schema.description ?? `HTTP ${status}`, content: { 'application/json': { schema: jsonSchema(schema, 'output') } } };
+      : { description: schema.description ?? `HTTP ${status}`, content: { 'application/json': { schema: jsonSchema(schema, 'output'), ...(example === undefined ? {} : { example }) } } };
   }
+  for (const [status, description] of Object.entries(route.errors ?? {})) out[status] ??= errorResponse(description);
   const hasInput = route.request?.body !== undefined || route.request?.query !== undefined || route.request?.params !== undefined;
   if (hasInput) out['400'] ??= errorResponse('Validation failed (VALIDATION_FAILED) or malformed JSON (INVALID_JSON)');
   if (route.auth !== 'none') out['401'] ??= errorResponse('Missing, invalid or expired access token');
@@ -82,7 +84,8 @@ export function buildOpenApiDocument(routes: readonly MountedRoute[], info: Open
       ...(route.auth === 'none' ? { security: [] } : {}),
     };
     if (route.request?.body) {
-      operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.request.body, 'input') } } };
+      const example = route.examples?.body;
+      operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.request.body, 'input'), ...(example === undefined ? {} : { example }) } } };
     } else if (route.bodyMode === 'raw') {
       operation.requestBody = { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } };
     }

@@ -62,6 +62,10 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
   /** Status → body schema (null: no body). Drives the OpenAPI document and test-time checks. */
   responses: Record<number, z.ZodType | null>;
   rateLimits?: RateLimitUse[];
+  /** Error answers this route gives beyond the common ones, status → description naming the codes (OpenAPI). */
+  errors?: Record<number, string>;
+  /** Example request body and success bodies, shown in the OpenAPI document. */
+  examples?: { body?: unknown; responses?: Record<number, unknown> };
   /** Returning nothing means the handler wrote `req.ctx` itself (streams). */
   handler(req: RouteRequest<Infer<P>, Infer<Q>, Infer<B>>): Promise<RouteResult | undefined>;
 }

@@ -8,7 +8,7 @@ import type { JobDefinition } from '../jobs/job.ts';
 import type { Tickets } from '../auth/tickets.ts';
 import type { Principal } from '../http/principal.ts';
 import { AgentClient } from '../agent/agent-client.ts';
-import { EventBus } from '../events/event-bus.ts';
+import type { EventBus } from '../events/event-bus.ts';
 import { EventStreams, eventStreamRoutes } from '../events/event-stream-routes.ts';
 import { InstanceService } from './instance-service.ts';
 import { Poller } from './poller.ts';
@@ -33,7 +33,8 @@ export interface AgentCore {
 
 export interface AgentCoreDeps {
   db: Knex;
-  listenUrl: string | null;
+  /** Started and stopped here, with the rest of the agent core. */
+  bus: EventBus;
   config: Readonly<Config>;
   box: SecretBox;
   tickets: Tickets;
@@ -59,7 +60,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     maxSockets: a.max_sockets,
     breaker: { threshold: a.breaker_threshold, cooldownMs: a.breaker_cooldown_ms, maxCooldownMs: a.max_backoff_ms },
   });
-  const bus = new EventBus(db, deps.listenUrl, log.child({ component: 'events' }));
+  const { bus } = deps;
   const poller = new Poller(db, client, deps.box, bus, log.child({ component: 'poller' }), {
     intervalMs: a.poll_interval_ms,
     concurrency: a.poll_concurrency,

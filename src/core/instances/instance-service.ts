@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { NotFoundError } from '../http/errors.ts';
+import { AppError, NotFoundError } from '../http/errors.ts';
 import type { AgentClient, AgentTarget } from '../agent/agent-client.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { emptyPolledState, presentState, type InstanceState, type Lifecycle, type PolledState } from './instance-state.ts';
@@ -48,6 +48,13 @@ export interface NewInstance {
   plugin: string;
   name: string;
   spec?: Record<string, unknown>;
+}
+
+/** The owner's plan allows no more instances of this kind. */
+export class PlanLimitError extends AppError {
+  constructor(kind: string, limit: number, used: number) {
+    super(403, 'PLAN_LIMIT_REACHED', 'Plan limit reached', `Your plan allows ${limit} ${kind} instance${limit === 1 ? '' : 's'} and you have ${used}; delete one or upgrade your plan`, { kind, limit, used });
+  }
 }
 
 export interface InstanceSettings {
@@ -110,11 +117,14 @@ export class InstanceService {
     return this.present(row);
   }
 
-  async list(filter: { plugin?: string; ownerId?: string; lifecycle?: Lifecycle; page: number; limit: number }): Promise<{ items: Instance[]; total: number }> {
+  /** `status` filters on the last stored poll (what every replica agrees on), not this replica's cache. */
+  async list(filter: { plugin?: string; ownerId?: string; lifecycle?: Lifecycle; status?: InstanceState['status']; page: number; limit: number }): Promise<{ items: Instance[]; total: number }> {
     const base = this.db('instances').modify((q) => {
       if (filter.plugin) void q.where({ plugin: filter.plugin });
       if (filter.ownerId) void q.where({ owner_id: filter.ownerId });
       if (filter.lifecycle) void q.where({ lifecycle: filter.lifecycle });
+      if (filter.status === 'unknown') void q.whereRaw(`coalesce(state->>'status', 'unknown') = 'unknown'`);
+      else if (filter.status) void q.whereRaw(`state->>'status' = ?`, [filter.status]);
     });
     const [rows, count] = await Promise.all([
       base.clone().orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset((filter.page - 1) * filter.limit).select<InstanceRow[]>('*'),
@@ -135,10 +145,21 @@ export class InstanceService {
     return { baseUrl: row.agent_base_url, token: this.box.open(row.agent_token_encrypted) };
   }
 
-  /** Records the instance in `provisioning` and starts provisioning it in the background. */
-  async create(input: NewInstance): Promise<Instance> {
+  /**
+   * Records the instance in `provisioning` and starts provisioning it in the background.
+   * `maxForOwner` (the plan's limit for this kind) is checked under a per-owner lock, so
+   * concurrent creations cannot overshoot it.
+   */
+  async create(input: NewInstance, options: { maxForOwner?: number | null } = {}): Promise<Instance> {
     const provisioner = this.defaultProvisioner;
     const created = await this.db.transaction(async (trx) => {
+      const max = options.maxForOwner;
+      if (max !== undefined && max !== null) {
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`instances:${input.ownerId}:${input.kind}`]);
+        const rows = await trx('instances').where({ owner_id: input.ownerId, kind: input.kind }).whereNot({ lifecycle: 'deleting' }).count<Array<{ n: string | number }>>('* as n');
+        const used = Number(rows[0]?.n ?? 0);
+        if (used >= max) throw new PlanLimitError(input.kind, max, used);
+      }
       const [row] = await trx('instances')
         .insert({
           owner_id: input.ownerId,
@@ -174,14 +195,35 @@ export class InstanceService {
     if (marked) this.work.start(id, 'delete');
   }
 
-  /** Changes the panel's lifecycle (restoring_backup, suspended...) and tells the portal. */
-  async setLifecycle(id: string, lifecycle: Lifecycle, reason: string | null = null): Promise<void> {
-    await this.db.transaction(async (trx) => {
+  /**
+   * Changes the panel's lifecycle (restoring_backup, suspended...) and tells the portal. With
+   * `from`, only out of those lifecycles: the compare-and-set that lets one restore in and
+   * refuses the second. False when nothing changed.
+   */
+  async setLifecycle(id: string, lifecycle: Lifecycle, reason: string | null = null, from?: readonly Lifecycle[]): Promise<boolean> {
+    const changed = await this.db.transaction(async (trx) => {
       // Never out of `deleting`: a late "restore done" must not resurrect an instance being deleted.
-      const [row] = await trx('instances').where({ id }).whereNot({ lifecycle: 'deleting' }).update({ lifecycle, lifecycle_reason: reason, updated_at: trx.fn.now() }).returning<InstanceRow[]>('*');
+      const [row] = await trx('instances')
+        .where({ id })
+        .whereNot({ lifecycle: 'deleting' })
+        .modify((q) => {
+          if (from) void q.whereIn('lifecycle', from);
+        })
+        .update({ lifecycle, lifecycle_reason: reason, updated_at: trx.fn.now() })
+        .returning<InstanceRow[]>('*');
       if (row) await this.announce(row, trx);
+      return row !== undefined;
     });
     await this.poller.reload();
+    return changed;
+  }
+
+  /** Polls the instance now (after a power action) and resolves once its cached state is fresh. */
+  async refresh(id: string): Promise<Instance> {
+    await this.poller.pollNow(id);
+    const row = await this.row(id);
+    if (!row) throw new NotFoundError('instance', id);
+    return this.present(row);
   }
 
   /** Publishes the instance's state; inside `trx` the event commits (or not) with the change itself. */

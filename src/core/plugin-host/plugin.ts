@@ -11,6 +11,7 @@ import type { AgentClient } from '../agent/agent-client.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Principal, TicketRedeemer } from '../http/principal.ts';
 import type { Tickets } from '../auth/tickets.ts';
+import type { Entitlements } from '../entitlements/entitlements.ts';
 
 /** What the core hands a plugin: capabilities, never globals. */
 export interface PluginContext<C> {
@@ -26,6 +27,8 @@ export interface PluginContext<C> {
   rateLimiter: RateLimiter;
   /** Instances of every kind: create (provision), read with normalized state, delete. */
   instances: InstanceService;
+  /** What each user's plan allows (instance counts per kind). */
+  entitlements: Entitlements;
   /** The only HTTP client for agents. */
   agents: AgentClient;
   events: EventBus;
