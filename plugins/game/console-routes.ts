@@ -71,8 +71,7 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
       }
       // Connected before the upgrade, so an unreachable agent is a 504 envelope, not an open-then-closed socket.
       const agent = await openAgentSocket(await instances.target(serverId), '/console', { requestId, timeoutMs: 5_000 });
-      // Held until the client's side is open, so the agent's first frames (the current state) are not lost.
-      agent.pause();
+      // It comes paused and stays so until the client's side is open: the first frames (the current state) are not lost.
       const handover = setTimeout(() => agent.terminate(), handoverMs);
       handover.unref();
       return { agent, handover, serverId, userId: principal.userId };

@@ -127,6 +127,7 @@ export function serverRoutes(config: GameConfig, instances: InstanceService, ent
       auth: 'user',
       request: { params: serverIdParams },
       responses: { 202: z.object({ server: serverSchema }) },
+      examples: { responses: { 202: { server: { ...exampleServer, state: { ...exampleServer.state, lifecycle: 'deleting' } } } } },
       handler: async ({ params, principal }) => {
         const before = toServer(await visibleServer(instances, params.id, principal));
         await instances.remove(params.id);

@@ -14,8 +14,9 @@ const unreachable = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENET
 
 /**
  * Opens a WebSocket to an agent endpoint (the console), beside the agentClient: a stream is
- * not a JSON call. Resolves once the socket is open; refusals map to the same agent errors
- * as the agentClient's, so the caller answers them in the usual envelope.
+ * not a JSON call. Resolves once the socket is open, paused: call `resume()` once listeners
+ * are attached. Refusals map to the same agent errors as the agentClient's, so the caller
+ * answers them in the usual envelope.
  */
 export function openAgentSocket(target: AgentTarget, path: string, options: AgentSocketOptions): Promise<WebSocket> {
   const url = new URL(`${target.baseUrl.replace(/\/$/, '')}${path}`);
@@ -30,6 +31,9 @@ export function openAgentSocket(target: AgentTarget, path: string, options: Agen
       reject(error);
     };
     ws.once('open', () => {
+      // Paused here, synchronously: the agent's first frames may already be in the socket's
+      // buffer, and would be emitted to nobody before the caller attaches its listeners.
+      ws.pause();
       ws.removeAllListeners('unexpected-response');
       resolve(ws);
     });

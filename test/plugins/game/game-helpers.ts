@@ -13,10 +13,10 @@ import { openSocket, type RefusedUpgrade, type TestSocket } from '../../helpers/
 import type { TestDatabase } from '../../helpers/test-database.ts';
 
 /** Fast polls and a quick reconcile job, so state changes show within a second. */
-export const gameTestConfig = (provisioner: 'local' | 'static', extra: DeepPartial<Config> = {}): DeepPartial<Config> => ({
+export const gameTestConfig = (provisioner: 'local' | 'static', extra: DeepPartial<Config> = {}, game: Record<string, unknown> = {}): DeepPartial<Config> => ({
   provisioner,
   agents: { poll_interval_ms: 500, poll_timeout_ms: 1_000, poll_connect_timeout_ms: 500, action_timeout_ms: 3_000, max_backoff_ms: 2_000, provision_deadline_ms: provisioner === 'local' ? 30_000 : 4_000, breaker_cooldown_ms: 200 },
-  plugins: { config: { game: { backups: { reconcile_every_ms: 500 } } } },
+  plugins: { config: { game: { backups: { reconcile_every_ms: 500 }, ...game } } },
   ...extra,
 });
 

@@ -1,0 +1,123 @@
+import test from 'ava';
+import type { TestApp } from '../../helpers/start-test-app.ts';
+import { createUser, loginAdmin, type Session } from '../../helpers/auth.ts';
+import { eventually, registerAgent } from '../../helpers/agent-core.ts';
+import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
+import { startFakeAgents, type FakeAgents } from '../../fakes/fake-agents.ts';
+import type { Backup } from '../../../plugins/game/backup-store.ts';
+import { call, createServer, gameTestConfig, startGameApp, waitForServer } from './game-helpers.ts';
+
+/** Backup bookkeeping: limits, throttle, locks, records the agent lost, restores across an API restart, plan limits. */
+let db: TestDatabase;
+let app: TestApp;
+let fakes: FakeAgents;
+let admin: Session;
+
+const templates = {
+  templates: {
+    sample: { display_name: 'Sample', backup_limit: 5 },
+    tiny: { display_name: 'Tiny', backup_limit: 1 },
+  },
+};
+const config = gameTestConfig('static', { entitlements: { default_limits: { game: 3 } } }, templates);
+
+test.before(async () => {
+  db = await createTestDatabase();
+  fakes = await startFakeAgents();
+  app = await startGameApp(config, db);
+  admin = await loginAdmin(app);
+});
+
+test.after.always(async () => {
+  await app?.close();
+  await fakes?.close();
+  await db?.drop();
+});
+
+async function activeServer(user: Session, template = 'sample', restoreMs = 0): Promise<{ id: string; agent: string }> {
+  const { id: agent } = await registerAgent(app, admin, fakes, { restoreMs });
+  const server = await createServer(app, user, `Server on ${agent}`, template);
+  await waitForServer(app, user, server.id, (s) => s.state.lifecycle === 'active', 'active', 15_000);
+  return { id: server.id, agent };
+}
+
+test.serial('the template\'s backup limit answers 409 BACKUP_LIMIT_REACHED; 2 backups per 10 minutes per server answer 429', async (t) => {
+  const user = await createUser(app, admin);
+  const tiny = await activeServer(user, 'tiny');
+  t.is((await call(app, user, 'POST', `/api/game/servers/${tiny.id}/backups`, {})).status, 202);
+  const full = await call(app, user, 'POST', `/api/game/servers/${tiny.id}/backups`, {});
+  t.is(full.status, 409);
+  t.like(full.body, { code: 'BACKUP_LIMIT_REACHED', details: { limit: 1, used: 1 } });
+
+  const roomy = await activeServer(user);
+  t.is((await call(app, user, 'POST', `/api/game/servers/${roomy.id}/backups`, { name: 'one' })).status, 202);
+  t.is((await call(app, user, 'POST', `/api/game/servers/${roomy.id}/backups`, { name: 'two' })).status, 202);
+  const third = await call(app, user, 'POST', `/api/game/servers/${roomy.id}/backups`, { name: 'three' });
+  t.is(third.status, 429);
+  t.is(third.body.code, 'RATE_LIMIT_EXCEEDED');
+  t.deepEqual(((await call(app, user, 'GET', `/api/game/servers/${roomy.id}/backups`)).body.backups as Backup[]).map((b) => b.name).sort(), ['one', 'two']);
+});
+
+test.serial('locked backups cannot be deleted until unlocked; a backup the agent lost is still removed; deleting the server removes locked ones', async (t) => {
+  const user = await createUser(app, admin);
+  const server = await activeServer(user);
+  const locked = (await call(app, user, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'keep', locked: true })).body.backup as Backup;
+  const refused = await call(app, user, 'DELETE', `/api/game/servers/${server.id}/backups/${locked.id}`);
+  t.is(refused.status, 409);
+  t.is(refused.body.code, 'BACKUP_LOCKED');
+  const unlocked = await call(app, user, 'PATCH', `/api/game/servers/${server.id}/backups/${locked.id}`, { locked: false });
+  t.is(unlocked.status, 200);
+  t.like(unlocked.body.backup, { id: locked.id, locked: false, name: 'keep' });
+
+  // The agent's disk was wiped: its DELETE answers 404, and the record goes anyway.
+  fakes.dropBackups(server.agent);
+  t.is((await call(app, user, 'DELETE', `/api/game/servers/${server.id}/backups/${locked.id}`)).status, 204);
+  t.deepEqual((await call(app, user, 'GET', `/api/game/servers/${server.id}/backups`)).body.backups, []);
+
+  t.is((await call(app, user, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'locked-forever', locked: true })).status, 202);
+  t.is((await call(app, user, 'DELETE', `/api/game/servers/${server.id}`)).status, 202);
+  await eventually(async () => (await call(app, user, 'GET', `/api/game/servers/${server.id}`)).status === 404, 15_000, 'the server gone');
+  const left = await db.database.knex('game_backups').where({ server_id: server.id }).count<Array<{ n: string | number }>>('* as n');
+  t.is(Number(left[0]?.n), 0);
+});
+
+test.serial('a restore survives an API restart: the next process sees the agent finish and sets the server active again', async (t) => {
+  const user = await createUser(app, admin);
+  const server = await activeServer(user, 'sample', 3_000);
+  const backup = (await call(app, user, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'base' })).body.backup as Backup;
+  t.is((await call(app, user, 'POST', `/api/game/servers/${server.id}/backups/restore?id=${backup.id}`)).status, 202);
+  t.like((await call(app, user, 'GET', `/api/game/servers/${server.id}`)).body.server, { state: { lifecycle: 'restoring_backup' } });
+
+  await app.close();
+  app = await startGameApp(config, db);
+  admin = await loginAdmin(app);
+  const after = await eventually(async () => {
+    const res = await call(app, admin, 'GET', `/api/game/servers/${server.id}`);
+    const s = res.body.server as { state: { lifecycle: string }; lifecycle_reason: string | null } | undefined;
+    return s?.state.lifecycle === 'active' ? s : undefined;
+  }, 15_000, 'active after the restore');
+  t.is(after.lifecycle_reason, null);
+});
+
+test.serial('a restore whose request was lost (crash before the agent answered) does not leave the server stuck', async (t) => {
+  const user = await createUser(app, admin);
+  const server = await activeServer(user);
+  const backup = (await call(app, user, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'base' })).body.backup as Backup;
+  // What a crash between "restoring_backup" and the agent call leaves behind.
+  await app.server.agentCore.instances.setLifecycle(server.id, 'restoring_backup');
+  await db.database.knex('game_restores').insert({ server_id: server.id, backup_id: backup.id, agent_backup_id: 'b_never_sent', started_at: new Date(Date.now() - 120_000) });
+  t.is(await app.server.scheduler.fire('game.backups-reconcile', new Date()), 'ok');
+  t.like((await call(app, user, 'GET', `/api/game/servers/${server.id}`)).body.server, { state: { lifecycle: 'active' } });
+  t.is(Number((await db.database.knex('game_restores').count<Array<{ n: string | number }>>('* as n'))[0]?.n), 0);
+});
+
+test.serial('the plan limit holds under concurrent creation; admins have none', async (t) => {
+  const user = await createUser(app, admin);
+  for (let i = 0; i < 6; i += 1) await registerAgent(app, admin, fakes);
+  const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => call(app, user, 'POST', '/api/game/servers', { name: `racer ${i}` })));
+  t.is(answers.filter((a) => a.status === 202).length, 3);
+  const refused = answers.filter((a) => a.status === 403);
+  t.is(refused.length, 3);
+  t.like(refused[0]?.body, { code: 'PLAN_LIMIT_REACHED', details: { kind: 'game', limit: 3, used: 3 } });
+  t.is((await call(app, admin, 'POST', '/api/game/servers', { name: 'admin 1' })).status, 202);
+});
