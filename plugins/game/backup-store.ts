@@ -160,6 +160,9 @@ export class BackupStore {
             .ignore()
             .returning<BackupRow[]>('*');
           if (adopted) await this.announce(server, adopted, trx);
+        } else if (row.state === 'failed' && b.state !== 'completed') {
+          // Given up on (too old, or lost): only a real completion brings it back.
+          continue;
         } else if (differs(row, b)) {
           const [updated] = await trx('game_backups').where({ id: row.id }).update({ ...fromAgent(b), updated_at: trx.fn.now() }).returning<BackupRow[]>('*');
           await this.announce(server, updated as BackupRow, trx);

@@ -44,6 +44,8 @@ interface FakeAgent {
   requests: number;
   /** How long a restore stays in progress (`backup.in_progress`) before it completes. */
   restoreMs: number;
+  /** How long a new backup stays `in_progress` (Infinity: forever). */
+  backupMs: number;
   restoring: { id: string; until: number } | null;
   lastRestore: { id: string; state: 'completed'; error: null; finished_at: string } | null;
 }
@@ -51,7 +53,7 @@ interface FakeAgent {
 export interface FakeAgents {
   url: string;
   /** Adds an agent; returns its base URL and token. */
-  add(options?: { id?: string; fault?: FaultMode; dev?: boolean; state?: FakeAgent['state']; restoreMs?: number }): { id: string; baseUrl: string; token: string };
+  add(options?: { id?: string; fault?: FaultMode; dev?: boolean; state?: FakeAgent['state']; restoreMs?: number; backupMs?: number }): { id: string; baseUrl: string; token: string };
   /** Forgets the agent's backups, as if its disk had been wiped. */
   dropBackups(id: string): void;
   setFault(id: string, fault: FaultMode): void;
@@ -144,8 +146,12 @@ export async function startFakeAgents(): Promise<FakeAgents> {
       if (agent.backups.some((b) => b.state === 'in_progress')) return send(res, 409, { error: 'a backup is in progress', code: 'busy' }, rid);
       const body = (await readJson(req)) as { name?: string } | undefined;
       const content = `${agent.id}:${agent.backups.length}`;
-      const backup: Backup = { id: `b_${randomUUID()}`, name: body?.name ?? 'backup', state: 'completed', size_bytes: content.length, sha256: createHash('sha256').update(content).digest('hex'), created_at: now, completed_at: now };
+      const done: Backup = { id: `b_${randomUUID()}`, name: body?.name ?? 'backup', state: 'completed', size_bytes: content.length, sha256: createHash('sha256').update(content).digest('hex'), created_at: now, completed_at: now };
+      const backup: Backup = agent.backupMs > 0 ? { ...done, state: 'in_progress', size_bytes: null, sha256: null, completed_at: null } : done;
       agent.backups.push(backup);
+      if (agent.backupMs > 0 && Number.isFinite(agent.backupMs)) {
+        setTimeout(() => Object.assign(backup, { ...done, completed_at: new Date().toISOString() }), agent.backupMs).unref();
+      }
       return send(res, 202, { backup }, rid);
     }
     if (route === 'POST /backups/restore') {
@@ -249,7 +255,7 @@ export async function startFakeAgents(): Promise<FakeAgents> {
       const id = options.id ?? `agent-${counter}`;
       const token = `token-${id}-${randomUUID()}`;
       const now = new Date().toISOString();
-      agents.set(id, { id, token, fault: options.fault ?? { mode: 'normal' }, state: options.state ?? 'stopped', since: now, startedAt: Date.now(), lines: [], backups: [], codeserver: 'stopped', dev: options.dev ?? false, requests: 0, restoreMs: options.restoreMs ?? 0, restoring: null, lastRestore: null });
+      agents.set(id, { id, token, fault: options.fault ?? { mode: 'normal' }, state: options.state ?? 'stopped', since: now, startedAt: Date.now(), lines: [], backups: [], codeserver: 'stopped', dev: options.dev ?? false, requests: 0, restoreMs: options.restoreMs ?? 0, backupMs: options.backupMs ?? 0, restoring: null, lastRestore: null });
       return { id, baseUrl: `${url}/a/${encodeURIComponent(id)}`, token };
     },
     setFault(id, fault) {

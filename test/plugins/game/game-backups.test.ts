@@ -34,8 +34,8 @@ test.after.always(async () => {
   await db?.drop();
 });
 
-async function activeServer(user: Session, template = 'sample', restoreMs = 0): Promise<{ id: string; agent: string }> {
-  const { id: agent } = await registerAgent(app, admin, fakes, { restoreMs });
+async function activeServer(user: Session, template = 'sample', timing: { restoreMs?: number; backupMs?: number } = {}): Promise<{ id: string; agent: string }> {
+  const { id: agent } = await registerAgent(app, admin, fakes, timing);
   const server = await createServer(app, user, `Server on ${agent}`, template);
   await waitForServer(app, user, server.id, (s) => s.state.lifecycle === 'active', 'active', 15_000);
   return { id: server.id, agent };
@@ -83,7 +83,7 @@ test.serial('locked backups cannot be deleted until unlocked; a backup the agent
 
 test.serial('a restore survives an API restart: the next process sees the agent finish and sets the server active again', async (t) => {
   const user = await createUser(app, admin);
-  const server = await activeServer(user, 'sample', 3_000);
+  const server = await activeServer(user, 'sample', { restoreMs: 3_000 });
   const backup = (await call(app, user, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'base' })).body.backup as Backup;
   t.is((await call(app, user, 'POST', `/api/game/servers/${server.id}/backups/restore?id=${backup.id}`)).status, 202);
   t.like((await call(app, user, 'GET', `/api/game/servers/${server.id}`)).body.server, { state: { lifecycle: 'restoring_backup' } });
@@ -97,6 +97,31 @@ test.serial('a restore survives an API restart: the next process sees the agent 
     return s?.state.lifecycle === 'active' ? s : undefined;
   }, 15_000, 'active after the restore');
   t.is(after.lifecycle_reason, null);
+});
+
+test.serial('a backup that finishes while nobody looks becomes completed; one that never finishes is marked failed after the configured age', async (t) => {
+  const user = await createUser(app, admin);
+  const slow = await activeServer(user, 'sample', { backupMs: 1_500 });
+  const made = (await call(app, user, 'POST', `/api/game/servers/${slow.id}/backups`, { name: 'slow' })).body.backup as Backup;
+  t.is(made.state, 'in_progress');
+  // No request reads it: the reconcile job alone brings the record up to date.
+  const done = await eventually(async () => {
+    const row = await db.database.knex('game_backups').where({ id: made.id }).first<{ state: string; sha256: string | null } | undefined>();
+    return row?.state === 'completed' ? row : undefined;
+  }, 15_000, 'the job to see it complete');
+  t.regex(done.sha256 ?? '', /^[0-9a-f]{64}$/);
+
+  const stuck = await activeServer(user, 'sample', { backupMs: Infinity });
+  const never = (await call(app, user, 'POST', `/api/game/servers/${stuck.id}/backups`, { name: 'never' })).body.backup as Backup;
+  // Six hours pass (the default stale_after_ms).
+  await db.database.knex('game_backups').where({ id: never.id }).update({ created_at: new Date(Date.now() - 7 * 3_600_000) });
+  t.is(await app.server.scheduler.fire('game.backups-reconcile', new Date()), 'ok');
+  const [failed] = (await call(app, user, 'GET', `/api/game/servers/${stuck.id}/backups`)).body.backups as Backup[];
+  t.like(failed, { id: never.id, state: 'failed' });
+  // Failed backups do not count against the limit, and the agent being busy is its own answer.
+  const busy = await call(app, user, 'POST', `/api/game/servers/${stuck.id}/backups`, { name: 'next' });
+  t.is(busy.status, 409);
+  t.like(busy.body, { code: 'AGENT_ERROR', details: { agent_body: { code: 'busy' } } });
 });
 
 test.serial('a restore whose request was lost (crash before the agent answered) does not leave the server stuck', async (t) => {
