@@ -35,8 +35,10 @@ export const gameConfigSchema = z
         ticket_ttl_s: z.number().int().min(5).max(300).default(60),
         /** A client this far behind on console output is cut off (it reconnects and reads the logs). */
         max_buffered_bytes: z.number().int().min(4096).default(1024 * 1024),
+        /** Keepalive pings on both sides of the relay; a side that misses a pong is cut. */
+        ping_ms: z.number().int().min(100).default(30_000),
       })
-      .default({ max_sockets_per_server: 30, max_message_bytes: 4096, burst: 10, refill_ms: 100, ticket_ttl_s: 60, max_buffered_bytes: 1024 * 1024 }),
+      .default({ max_sockets_per_server: 30, max_message_bytes: 4096, burst: 10, refill_ms: 100, ticket_ttl_s: 60, max_buffered_bytes: 1024 * 1024, ping_ms: 30_000 }),
     backups: z
       .strictObject({
         reconcile_every_ms: z.number().int().min(500).default(5_000),

@@ -21,6 +21,8 @@ export interface ConsoleLimits {
   burst: number;
   refillMs: number;
   maxBufferedBytes: number;
+  /** Pings both sides this often (idle proxies drop silent connections); a side that misses a pong is cut. */
+  pingMs: number;
 }
 
 interface Connection {
@@ -116,7 +118,24 @@ export class ConsoleSockets {
       }
       if (agent.readyState === agent.OPEN) agent.send(JSON.stringify({ type: 'command', command: frame.data.command }));
     });
+    // Keepalive both ways: a pong must come back before the next ping, or that side is dead.
+    const alive = new Map([[client, true], [agent, true]]);
+    for (const side of [client, agent]) side.on('pong', () => alive.set(side, true));
+    const keepalive = setInterval(() => {
+      if (!alive.get(agent)) return closeClient(closeCodes.agentLost, 'agent console stopped answering; reconnect');
+      if (!alive.get(client)) {
+        client.terminate();
+        return;
+      }
+      for (const side of [client, agent]) {
+        alive.set(side, false);
+        side.ping();
+      }
+    }, this.limits.pingMs);
+    keepalive.unref();
+
     client.on('close', () => {
+      clearInterval(keepalive);
       this.open.delete(connection);
       closing = true;
       agent.close(1000, 'client gone');

@@ -28,7 +28,7 @@ export const gamePlugin: PanelPlugin<GameConfig> = definePlugin({
   configSchema: gameConfigSchema,
   migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
   setup: (ctx) => {
-    const sockets = new ConsoleSockets({ burst: ctx.config.console.burst, refillMs: ctx.config.console.refill_ms, maxBufferedBytes: ctx.config.console.max_buffered_bytes });
+    const sockets = new ConsoleSockets({ burst: ctx.config.console.burst, refillMs: ctx.config.console.refill_ms, maxBufferedBytes: ctx.config.console.max_buffered_bytes, pingMs: ctx.config.console.ping_ms });
     new Gauge({ name: 'panel_game_console_sockets', help: 'Open console WebSockets on this replica', registers: [ctx.metrics], collect() { this.set(sockets.size); } });
     const unsubscribe = ctx.events.subscribe(closeOnEvents(sockets));
     const store = new BackupStore(ctx.db, ctx.events);

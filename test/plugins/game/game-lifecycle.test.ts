@@ -20,7 +20,7 @@ let events: SseClient;
 
 test.before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'panel-game-'));
-  app = await startGameApp(gameTestConfig('local', { database: { data_dir: dataDir } }));
+  app = await startGameApp(gameTestConfig('local', { database: { data_dir: dataDir } }, { console: { ping_ms: 500 } }));
   user = await createUser(app, await loginAdmin(app));
   events = await openSse(`${app.url}/api/events`, { Authorization: `Bearer ${user.access_token}` });
 });
@@ -127,5 +127,22 @@ test.serial('the console socket closes with 4502 when the agent dies, and with 4
   }, 20_000, 'a console after the revive');
   t.is((await call(app, user, 'DELETE', `/api/game/servers/${server.id}`)).status, 202);
   t.is((await second.closed).code, 4404);
+  await deleteAndWait(app, user, server.id);
+});
+
+test.serial('a console whose agent hangs (SIGSTOP) is closed with 4502 after a missed keepalive, not left hanging', async (t) => {
+  const server = await createServer(app, user, 'Frozen');
+  await waitForServer(app, user, server.id, (s) => s.state.lifecycle === 'active', 'active');
+  const socket = (await openConsole(app, user, server.id)) as TestSocket;
+  await socket.waitFor((f) => (f as { type?: string }).type === 'state', 5_000);
+  const pid = (JSON.parse(readFileSync(join(dataDir, 'instances', server.id, 'agent.json'), 'utf8')) as { pid: number }).pid;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    const started = Date.now();
+    t.is((await socket.closed).code, 4502);
+    t.true(Date.now() - started < 3_000, `closed after ${Date.now() - started} ms (ping every 500 ms)`);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
   await deleteAndWait(app, user, server.id);
 });
