@@ -6,6 +6,7 @@ import { errorMiddleware } from './core/http/error-middleware.ts';
 import { cors } from './core/http/cors.ts';
 import { buildRouter, type MountOptions } from './core/http/mount-routes.ts';
 import type { MountedRoute } from './core/http/route.ts';
+import { rawHandlers, type MountedRawHandler } from './core/http/raw-handler.ts';
 
 export interface AppOptions extends MountOptions {
   log: Logger;
@@ -14,6 +15,8 @@ export interface AppOptions extends MountOptions {
   proxyHops: number;
   allowedOrigins: ReadonlySet<string>;
   routes: readonly MountedRoute[];
+  /** Proxies and other whole-request handlers, before CORS, routes and body parsers. */
+  rawHandlers?: readonly MountedRawHandler[];
   isDraining(): boolean;
 }
 
@@ -31,6 +34,7 @@ export function createApp(options: AppOptions): Koa {
   });
   app.use(accessLog(options.log, options.metrics));
   app.use(errorMiddleware(options.bodyLimitBytes));
+  app.use(rawHandlers(options.rawHandlers ?? []));
   app.use(cors(options.allowedOrigins));
   app.use(router.routes());
   app.use(router.allowedMethods());

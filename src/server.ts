@@ -170,6 +170,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     log,
     metrics,
     routes,
+    rawHandlers: plugins.rawHttp,
     proxyHops: config.server.proxy_hops,
     allowedOrigins,
     bodyLimitBytes: config.server.body_limit_bytes,

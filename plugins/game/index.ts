@@ -14,8 +14,9 @@ import { backupRoutes } from './backup-routes.ts';
 /** Closes console sockets when their server goes away or their user's sessions end, on whichever replica holds them. */
 function closeOnEvents(sockets: ConsoleSockets): (event: PanelEvent) => void {
   return (event) => {
-    const data = event.data as { plugin?: string; instance_id?: string; user_id?: string; state?: { lifecycle?: string } };
-    if (event.type === 'user.sessions_ended' && data.user_id) sockets.closeUser(data.user_id, closeCodes.accessRevoked, 'your sessions ended; sign in again');
+    const data = event.data as { plugin?: string; instance_id?: string; user_id?: string; family_ids?: string[] | null; state?: { lifecycle?: string } };
+    // Console tickets belong to the user, not to one sign-in: only "every session ended" (disable, password reset) closes them.
+    if (event.type === 'user.sessions_ended' && data.user_id && !data.family_ids) sockets.closeUser(data.user_id, closeCodes.accessRevoked, 'your sessions ended; sign in again');
     if (data.plugin !== 'game' || !data.instance_id) return;
     if (event.type === 'instance.deleted' || data.state?.lifecycle === 'deleting') sockets.closeServer(data.instance_id, closeCodes.serverGone, 'server deleted');
     else if (data.state?.lifecycle === 'suspended') sockets.closeServer(data.instance_id, closeCodes.notActive, 'server suspended');

@@ -17,7 +17,7 @@ import type { TicketRedeemer } from '../http/principal.ts';
 import { PasswordHasher } from './password-hasher.ts';
 import { PasswordReset } from './password-reset.ts';
 import { RefreshTokens } from './refresh-tokens.ts';
-import { SessionService } from './session-service.ts';
+import { SessionService, type SessionsEnded } from './session-service.ts';
 import { UserAdmin } from './user-admin.ts';
 import { UserStore } from './user-store.ts';
 import { authRoutes } from './auth-routes.ts';
@@ -62,11 +62,12 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
   const access = new AccessTokens(secrets.jwtSecret, config.auth.issuer, config.auth.audience, config.auth.access_token_ttl_s);
   const refresh = new RefreshTokens(db, `refresh-child:${secrets.jwtSecret}`, config.auth.refresh_token_ttl_s, config.auth.refresh_grace_s);
   const outbox = new MailOutbox(db, box, config.mail.from, config.mail.smtp_url, log.child({ component: 'mail' }));
-  const reset = new PasswordReset(db, { tokenTtlS: config.auth.reset_token_ttl_s, resetUrl: config.auth.reset_url ?? `${config.server.public_url.replace(/\/$/, '')}/reset-password` }, outbox, refresh, audit);
-  // `user.sessions_ended` (disable, password reset) reaches every replica, which then closes that user's sockets.
-  const sessions = new SessionService(db, users, hasher, access, refresh, audit, async (userId, reason, trx) => {
-    await bus.publish('user.sessions_ended', userId, { user_id: userId, reason }, trx);
-  });
+  // `user.sessions_ended` reaches every replica, which closes that user's sockets and IDE sessions.
+  const sessionsEnded: SessionsEnded = async (userId, ended, trx) => {
+    await bus.publish('user.sessions_ended', userId, { user_id: userId, reason: ended.reason, family_ids: ended.familyIds }, trx);
+  };
+  const reset = new PasswordReset(db, { tokenTtlS: config.auth.reset_token_ttl_s, resetUrl: config.auth.reset_url ?? `${config.server.public_url.replace(/\/$/, '')}/reset-password` }, outbox, refresh, audit, sessionsEnded);
+  const sessions = new SessionService(db, users, hasher, access, refresh, audit, sessionsEnded);
   const userAdmin = new UserAdmin(db, users, hasher, sessions, audit);
   const authenticator = createAuthenticator(access, db);
   const tickets = new Tickets(db);

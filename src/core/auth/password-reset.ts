@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { hashToken, newOpaqueToken } from '../crypto/opaque-token.ts';
 import type { MailOutbox } from '../mail/mail-outbox.ts';
+import type { SessionsEnded } from './session-service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RefreshTokens } from './refresh-tokens.ts';
 
@@ -29,6 +30,7 @@ export class PasswordReset {
     private readonly outbox: MailOutbox,
     private readonly refresh: RefreshTokens,
     private readonly audit: AuditLog,
+    private readonly onSessionsEnded: SessionsEnded = async () => undefined,
   ) {}
 
   async request(email: string, ip: string, requestId: string): Promise<void> {
@@ -95,6 +97,7 @@ export class PasswordReset {
       const userId = result.rows[0]?.id ?? null;
       if (userId === null) return null;
       await this.refresh.revokeAllForUser(userId, 'password reset', trx);
+      await this.onSessionsEnded(userId, { reason: 'password reset', familyIds: null }, trx);
       await trx('password_reset_tokens').where({ user_id: userId }).whereNull('used_at').update({ used_at: trx.fn.now() });
       await this.audit.record({ action: 'auth.password_reset', actorUserId: userId, targetUserId: userId, ip: origin.ip, requestId: origin.requestId }, trx);
       return userId;

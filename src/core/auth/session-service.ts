@@ -23,6 +23,12 @@ export interface RequestOrigin {
   requestId: string;
 }
 
+/**
+ * Announces ended sessions in the ending transaction: `familyIds` null means every session
+ * of the user (disable, password reset), else just those refresh families (logout).
+ */
+export type SessionsEnded = (userId: string, ended: { reason: string; familyIds: string[] | null }, trx: Knex.Transaction) => Promise<void>;
+
 /** One message for a wrong password and an unknown account, so the answer reveals nothing. */
 const badCredentials = (): UnauthorizedError => new UnauthorizedError('AUTH_INVALID_CREDENTIALS', 'The login or password is wrong');
 
@@ -35,8 +41,8 @@ export class SessionService {
     private readonly access: AccessTokens,
     private readonly refresh: RefreshTokens,
     private readonly audit: AuditLog,
-    /** Told in the same transaction when every session of a user ends, so long-lived sockets close at once. */
-    private readonly onSessionsEnded: (userId: string, reason: string, trx: Knex.Transaction) => Promise<void> = async () => undefined,
+    /** Told in the same transaction when sessions end, so long-lived sockets and IDE sessions close at once. */
+    private readonly onSessionsEnded: SessionsEnded = async () => undefined,
   ) {}
 
   private async tokensFor(user: UserRow, refresh: IssuedRefresh): Promise<SessionTokens> {
@@ -122,6 +128,7 @@ export class SessionService {
         const owned = await trx('refresh_families').where({ id: otherFamily, user_id: principal.userId }).first('id');
         if (owned) await this.refresh.revokeFamily(otherFamily, 'logout', trx);
       }
+      await this.onSessionsEnded(principal.userId, { reason: 'logout', familyIds: [principal.familyId, ...(otherFamily && otherFamily !== principal.familyId ? [otherFamily] : [])] }, trx);
       await this.audit.record({ action: 'auth.logout', actorUserId: principal.userId, targetUserId: principal.userId, ip: origin.ip, requestId: origin.requestId }, trx);
     });
   }
@@ -130,7 +137,7 @@ export class SessionService {
   async endAllSessions(userId: string, reason: string, trx: Knex.Transaction): Promise<void> {
     await this.users.update(userId, { sessions_valid_after: trx.raw('now()') }, trx);
     await this.refresh.revokeAllForUser(userId, reason, trx);
-    await this.onSessionsEnded(userId, reason, trx);
+    await this.onSessionsEnded(userId, { reason, familyIds: null }, trx);
   }
 
   async pruneDenylist(): Promise<number> {

@@ -1,10 +1,17 @@
 /**
  * Matches `/a/:id/b` style patterns segment by segment. Used where Koa's router cannot run
- * (WebSocket upgrades) and to detect clashing routes at boot.
+ * (WebSocket upgrades) and to detect clashing routes at boot. A last segment `*` matches
+ * the rest of the path, empty or not, and hands it back as `*` (`/__ide/:id/*`).
  */
 export function matchPath(pattern: string, path: string): Record<string, string> | null {
   const want = pattern.split('/');
   const got = path.split('/');
+  if (want[want.length - 1] === '*') {
+    if (got.length < want.length - 1) return null;
+    const rest = got.slice(want.length - 1).join('/');
+    const params = matchPath(want.slice(0, -1).join('/'), got.slice(0, want.length - 1).join('/'));
+    return params ? { ...params, '*': rest } : null;
+  }
   if (want.length !== got.length) return null;
   const params: Record<string, string> = {};
   for (let i = 0; i < want.length; i += 1) {

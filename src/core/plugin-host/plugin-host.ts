@@ -3,6 +3,7 @@ import type { MigrationSet } from '../db/migrator.ts';
 import type { MountedRoute } from '../http/route.ts';
 import type { JobDefinition } from '../jobs/job.ts';
 import type { MountedWebSocketRoute } from '../ws/websocket-route.ts';
+import type { MountedRawHandler } from '../http/raw-handler.ts';
 import { isUnderPrefix } from '../http/path-pattern.ts';
 import type { PanelPlugin, PluginContext, PluginContributions } from './plugin.ts';
 
@@ -76,6 +77,7 @@ export interface LoadedPlugins {
   routes: MountedRoute[];
   jobs: JobDefinition[];
   websockets: MountedWebSocketRoute[];
+  rawHttp: MountedRawHandler[];
   /** Disposes the plugins in reverse order; one failing dispose does not stop the rest. */
   dispose(log: Logger): Promise<void>;
 }
@@ -102,12 +104,14 @@ export async function setupPlugins(
   const routes: MountedRoute[] = [];
   const jobs: JobDefinition[] = [];
   const websockets: MountedWebSocketRoute[] = [];
+  const rawHttp: MountedRawHandler[] = [];
   const seenRoutes = new Map(coreRoutes.map((r) => [`${r.route.method} ${normalise(r.fullPath)}`, r.owner]));
   const seenSockets = new Map<string, string>();
   const loaded: LoadedPlugins = {
     routes,
     jobs,
     websockets,
+    rawHttp,
     async dispose(log) {
       for (const { prepared: p, contributed } of [...contributions].reverse()) {
         try {
@@ -135,6 +139,7 @@ export async function setupPlugins(
     }
     for (const route of contributed.websockets ?? []) {
       if (!route.path && !route.host) problems.push(`plugin "${p.plugin.id}": a WebSocket route needs a path or a host matcher`);
+      if ((route.onConnection === undefined) === (route.onUpgrade === undefined)) problems.push(`plugin "${p.plugin.id}": a WebSocket route needs exactly one of onConnection and onUpgrade`);
       const fullPath = route.path === undefined ? null : place(route.path, p, 'WebSocket', problems);
       if (fullPath !== null && !route.host) {
         const owner = seenSockets.get(normalise(fullPath));
@@ -142,6 +147,11 @@ export async function setupPlugins(
         seenSockets.set(normalise(fullPath), p.plugin.id);
       }
       websockets.push({ owner: p.plugin.id, fullPath, route });
+    }
+    for (const handler of contributed.rawHttp ?? []) {
+      if (!handler.host && !handler.pathPrefix) problems.push(`plugin "${p.plugin.id}": raw handler "${handler.name}" needs a host matcher or a path prefix`);
+      const pathPrefix = handler.pathPrefix === undefined ? undefined : place(handler.pathPrefix, p, `raw handler "${handler.name}"`, problems);
+      rawHttp.push({ owner: p.plugin.id, handler: { ...handler, pathPrefix } });
     }
   }
   if (problems.length > 0) {

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.ts';
 import type { RouteDefinition } from '../http/route.ts';
 import type { JobDefinition } from '../jobs/job.ts';
 import type { WebSocketRoute } from '../ws/websocket-route.ts';
+import type { RawHttpHandler } from '../http/raw-handler.ts';
 import type { RateLimiter } from '../http/rate-limiter.ts';
 import type { InstanceService } from '../instances/instance-service.ts';
 import type { AgentClient } from '../agent/agent-client.ts';
@@ -41,6 +42,8 @@ export interface PluginContributions {
   routes?: RouteDefinition[];
   jobs?: JobDefinition[];
   websockets?: WebSocketRoute[];
+  /** Whole-request handlers (proxies) matched by Host or path prefix before any route or body parser. */
+  rawHttp?: RawHttpHandler[];
   /** Called on shutdown, plugins in reverse order of setup. */
   dispose?: () => Promise<void>;
 }

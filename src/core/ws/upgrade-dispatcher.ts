@@ -53,6 +53,8 @@ function clientIp(req: IncomingMessage, proxyHops: number): string {
  */
 export class UpgradeDispatcher {
   readonly sockets = new Set<WebSocket>();
+  /** Upgrades handed over raw (proxied whole); destroyed at shutdown. */
+  readonly rawSockets = new Set<Duplex>();
   private readonly servers = new Map<number, WebSocketServer>();
   private draining = false;
 
@@ -130,13 +132,19 @@ export class UpgradeDispatcher {
     if (socket.destroyed) return 499;
     // Shutdown may have begun while we were authorising.
     if (this.draining) throw new ServiceUnavailableError('SHUTTING_DOWN', 'This instance is shutting down; reconnect', 1);
+    if (route.onUpgrade) {
+      this.rawSockets.add(socket);
+      socket.once('close', () => this.rawSockets.delete(socket));
+      route.onUpgrade(req, socket, head, ctx, grant);
+      return 101;
+    }
     const server = this.serverFor(route.maxPayloadBytes ?? defaultMaxPayload);
     server.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', (err) => log.debug({ err }, 'websocket error'));
       this.sockets.add(ws);
       ws.once('close', () => this.sockets.delete(ws));
       try {
-        route.onConnection(ws, ctx, grant);
+        route.onConnection?.(ws, ctx, grant);
       } catch (err) {
         log.error({ err }, 'websocket handler failed');
         ws.close(1011, 'internal error');
@@ -174,6 +182,7 @@ export class UpgradeDispatcher {
       new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
     ]);
     for (const ws of this.sockets) ws.terminate();
+    for (const socket of this.rawSockets) socket.destroy();
     for (const server of this.servers.values()) server.close();
   }
 }

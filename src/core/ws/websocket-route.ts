@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log/logger.ts';
 
@@ -30,7 +31,12 @@ export interface WebSocketRoute<T = unknown> {
   maxPayloadBytes?: number;
   authorize(ctx: UpgradeContext): Promise<T>;
   /** Called once the socket is open; an `error` listener is already attached. */
-  onConnection(ws: WebSocket, ctx: UpgradeContext, grant: T): void;
+  onConnection?(ws: WebSocket, ctx: UpgradeContext, grant: T): void;
+  /**
+   * Instead of `onConnection`: takes the raw upgrade after `authorize` (to proxy it whole,
+   * as the IDE proxy does). The socket has an `error` listener; shutdown destroys it.
+   */
+  onUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: UpgradeContext, grant: T): void;
 }
 
 export interface MountedWebSocketRoute {

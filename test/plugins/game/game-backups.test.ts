@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/test-databa
 import { startFakeAgents, type FakeAgents } from '../../fakes/fake-agents.ts';
 import type { Backup } from '../../../plugins/game/backup-store.ts';
 import { call, createServer, gameTestConfig, startGameApp, waitForServer } from './game-helpers.ts';
+import { runJob } from '../../helpers/run-job.ts';
 
 /** Backup bookkeeping: limits, throttle, locks, records the agent lost, restores across an API restart, plan limits. */
 let db: TestDatabase;
@@ -115,7 +116,7 @@ test.serial('a backup that finishes while nobody looks becomes completed; one th
   const never = (await call(app, user, 'POST', `/api/game/servers/${stuck.id}/backups`, { name: 'never' })).body.backup as Backup;
   // Six hours pass (the default stale_after_ms).
   await db.database.knex('game_backups').where({ id: never.id }).update({ created_at: new Date(Date.now() - 7 * 3_600_000) });
-  t.is(await app.server.scheduler.fire('game.backups-reconcile', new Date()), 'ok');
+  await runJob(app, 'game.backups-reconcile');
   const [failed] = (await call(app, user, 'GET', `/api/game/servers/${stuck.id}/backups`)).body.backups as Backup[];
   t.like(failed, { id: never.id, state: 'failed' });
   // Failed backups do not count against the limit, and the agent being busy is its own answer.
@@ -131,7 +132,7 @@ test.serial('a restore whose request was lost (crash before the agent answered) 
   // What a crash between "restoring_backup" and the agent call leaves behind.
   await app.server.agentCore.instances.setLifecycle(server.id, 'restoring_backup');
   await db.database.knex('game_restores').insert({ server_id: server.id, backup_id: backup.id, agent_backup_id: 'b_never_sent', started_at: new Date(Date.now() - 120_000) });
-  t.is(await app.server.scheduler.fire('game.backups-reconcile', new Date()), 'ok');
+  await runJob(app, 'game.backups-reconcile');
   t.like((await call(app, user, 'GET', `/api/game/servers/${server.id}`)).body.server, { state: { lifecycle: 'active' } });
   t.is(Number((await db.database.knex('game_restores').count<Array<{ n: string | number }>>('* as n'))[0]?.n), 0);
 });

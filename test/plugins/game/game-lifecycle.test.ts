@@ -8,6 +8,7 @@ import { eventually } from '../../helpers/agent-core.ts';
 import { openSse, type SseClient } from '../../helpers/sse-client.ts';
 import { isRefusal, type TestSocket } from '../../helpers/ws-client.ts';
 import { call, createServer, deleteAndWait, killLocalAgents, gameTestConfig, listBackups, openConsole, startGameApp, waitForServer } from './game-helpers.ts';
+import { runJob } from '../../helpers/run-job.ts';
 
 /**
  * The whole life of a game server on the local provisioner (a real reference agent as a
@@ -120,7 +121,7 @@ test.serial('the console socket closes with 4502 when the agent dies, and with 4
   t.is((await first.closed).code, 4502, 'told to reconnect, not left hanging');
 
   // The agent is revived (as the job would), the client reconnects, then the server is deleted.
-  t.is(await app.server.scheduler.fire('core.local-agents', new Date()), 'ok');
+  await runJob(app, 'core.local-agents');
   const second = await eventually(async () => {
     const s = await openConsole(app, user, server.id).catch(() => null);
     return s && !isRefusal(s) ? s : undefined;
