@@ -140,7 +140,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     (p) => ({
       id: p.plugin.id,
       config: p.config,
-      core: { publicUrl: config.server.public_url, dataDir: config.database.data_dir, allowedOrigins },
+      core: { publicUrl: config.server.public_url, dataDir: config.database.data_dir, allowedOrigins, proxyHops: config.server.proxy_hops, ide: config.ide },
       db: knex,
       log: log.child({ plugin: p.plugin.id }),
       metrics: registry,
@@ -149,7 +149,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       entitlements,
       agents: agentCore.client,
       events: agentCore.bus,
-      auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets },
+      auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets, stillValid: auth.stillValid },
     }),
     coreRoutes,
     log,

@@ -83,10 +83,18 @@ export const configSchema = z.strictObject({
     provision_deadline_ms: z.number().int().min(1000).describe('How long a new instance may take to become ready before it is marked failed.'),
     work_lease_ms: z.number().int().min(1000).describe('How long a replica holds provisioning or deletion work; after a crash another takes over once it runs out.'),
   }),
+  ide: z.strictObject({
+    suffix: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a DNS name such as ide.example.com').describe('Hosted IDEs are served at dev-<vmid>.<suffix> (a wildcard DNS name pointing at the API).'),
+    return_hosted_url: z.boolean().describe('IDE links use the hosted form (dev-<vmid>.<suffix>); false: the path form (<path host>/__ide/<id>/).'),
+    scheme: z.enum(['https', 'http']).describe('Scheme of IDE URLs as browsers see them (http only for local development).'),
+    public_port: z.number().int().min(1).max(65535).nullable().describe('Port of IDE URLs as browsers see them; unset: the scheme\'s default.'),
+    path_mode_enabled: z.boolean().describe('Serve IDEs under /__ide/<id>/ too. Off by default: path mode shares an origin with whatever else that host serves.'),
+    path_mode_host: z.string().nullable().describe('Only serve path mode on this host (a separate tunnel host, with port if any); unset: PUBLIC_URL\'s host.'),
+  }),
   entitlements: z.strictObject({
     default_limits: z
       .record(z.string().regex(/^[a-z][a-z0-9_-]*$/), z.number().int().min(0))
-      .describe('Most instances of each kind a user may have until billing assigns a plan: {"game": 2, "dev": 1} (JSON in env). Admins have no limit; a kind not listed has none.'),
+      .describe('Most instances of each kind a user may have until billing assigns a plan: {"game": 2, "dev": 2} (JSON in env). Admins have no limit; a kind not listed has none.'),
   }),
   provisioner: z.enum(['local', 'static']).describe('Where agents come from: local (reference agents as child processes) or static (a pool admins register).'),
   rate_limits: z.record(z.string().regex(/^[a-z][a-z0-9_.]*$/), rateLimitSchema).describe('Named limits that routes refer to: {"name": {"limit": N, "window_s": S}} (JSON in env).'),
@@ -118,6 +126,8 @@ export const fixedEnvNames: Readonly<Record<string, string>> = {
   'bootstrap.admin_email': 'ADMIN_EMAIL',
   'bootstrap.admin_password': 'ADMIN_PASSWORD',
   'mail.smtp_url': 'SMTP_URL',
+  'ide.suffix': 'DEV_IDE_SUFFIX',
+  'ide.return_hosted_url': 'DEV_IDE_RETURN_HOSTED_URL',
   provisioner: 'PROVISIONER',
 };
 

@@ -148,9 +148,9 @@ export class InstanceService {
   /**
    * Records the instance in `provisioning` and starts provisioning it in the background.
    * `maxForOwner` (the plan's limit for this kind) is checked under a per-owner lock, so
-   * concurrent creations cannot overshoot it.
+   * concurrent creations cannot overshoot it; `withinTransaction` adds the plugin's own rows.
    */
-  async create(input: NewInstance, options: { maxForOwner?: number | null } = {}): Promise<Instance> {
+  async create(input: NewInstance, options: { maxForOwner?: number | null; withinTransaction?: (trx: Knex.Transaction, instanceId: string) => Promise<void> } = {}): Promise<Instance> {
     const provisioner = this.defaultProvisioner;
     const created = await this.db.transaction(async (trx) => {
       const max = options.maxForOwner;
@@ -174,6 +174,8 @@ export class InstanceService {
           worker_lease_until: new Date(Date.now() + this.settings.leaseMs),
         })
         .returning<InstanceRow[]>('*');
+      // The plugin's own rows (a vmid, say) commit with the instance or not at all.
+      if (options.withinTransaction) await options.withinTransaction(trx, (row as InstanceRow).id);
       await this.announce(row as InstanceRow, trx);
       return row as InstanceRow;
     });

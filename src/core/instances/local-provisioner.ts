@@ -17,6 +17,14 @@ const tsxLoader = import.meta.resolve('tsx');
 /** The sample game server, so a fresh install has something real to host. */
 export const sampleGameCommand = `"${process.execPath}" --import "${tsxLoader}" "${join(root, 'src/agent/sample/game-server.ts')}"`;
 
+/** Sample programs for templates that name none: the game server, an IDE stand-in, an idle dev workload. */
+export const sampleCommands = {
+  game: sampleGameCommand,
+  ide: `"${process.execPath}" --import "${tsxLoader}" "${join(root, 'src/agent/sample/ide-stand-in.ts')}"`,
+  devWorkload: `"${process.execPath}" -e "console.log('Dev container ready'); setInterval(() => {}, 1 << 30)"`,
+  devReadyPattern: 'Dev container ready',
+} as const;
+
 async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
@@ -66,6 +74,7 @@ export class LocalProvisioner implements Provisioner {
     else if (spec.command === undefined) args.push('--ready-pattern', 'Server ready');
     if (typeof spec.install_command === 'string') args.push('--install-command', spec.install_command);
     if (typeof spec.ide_command === 'string') args.push('--ide-command', spec.ide_command);
+    if (spec.autostart === true) args.push('--autostart');
     const logFd = openSync(join(files.dir, 'agent.log'), 'a');
     // Never the API's environment: it holds DATABASE_URL, JWT_SECRET, ENCRYPTION_KEY and more.
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: process.env.LANG ?? 'C.UTF-8', HOME: files.dir };

@@ -12,6 +12,7 @@ import type { AgentClient } from '../agent/agent-client.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Principal, TicketRedeemer } from '../http/principal.ts';
 import type { Tickets } from '../auth/tickets.ts';
+import type { Config } from '../../config/schema.ts';
 import type { Entitlements } from '../entitlements/entitlements.ts';
 
 /** What the core hands a plugin: capabilities, never globals. */
@@ -20,7 +21,7 @@ export interface PluginContext<C> {
   /** The plugin's own settings, validated against its `configSchema`. */
   config: C;
   /** The core settings a plugin may read. */
-  core: { publicUrl: string; dataDir: string; allowedOrigins: ReadonlySet<string> };
+  core: { publicUrl: string; dataDir: string; allowedOrigins: ReadonlySet<string>; proxyHops: number; ide: Readonly<Config['ide']> };
   /** A plugin touches only its own tables, prefixed with its id. */
   db: Knex;
   log: Logger;
@@ -34,7 +35,13 @@ export interface PluginContext<C> {
   agents: AgentClient;
   events: EventBus;
   /** For WebSocket upgrades and other places Koa's route auth does not reach. */
-  auth: { verifyAccessToken(token: string): Promise<Principal>; redeemTicket: TicketRedeemer; tickets: Tickets };
+  auth: {
+    verifyAccessToken(token: string): Promise<Principal>;
+    redeemTicket: TicketRedeemer;
+    tickets: Tickets;
+    /** Whether a principal authenticated earlier still holds (not logged out, reset, disabled, demoted). */
+    stillValid(principal: Principal): Promise<boolean>;
+  };
 }
 
 /** Everything a plugin adds; the host validates and mounts it. */

@@ -1,0 +1,84 @@
+import type { PluginContext } from '../../src/plugin-api/index.ts';
+
+export type IdeMode = 'hosted' | 'path';
+
+function sameSite(origin: string, scheme: string, hostname: string): boolean {
+  try {
+    const url = new URL(origin);
+    return url.protocol === `${scheme}:` && url.hostname === hostname;
+  } catch {
+    return false;
+  }
+}
+type IdeSettings = PluginContext<unknown>['core']['ide'];
+
+/**
+ * Where a container's IDE lives as the browser sees it: `dev-<vmid>.<suffix>` (hosted) or
+ * `<path host>/__ide/<id>/` (path mode), with the configured scheme and port.
+ */
+export class IdeUrls {
+  private readonly hostedPattern: RegExp;
+
+  constructor(
+    private readonly ide: IdeSettings,
+    private readonly publicUrl: string,
+  ) {
+    const suffix = ide.suffix.replace(/\./g, '\\.');
+    this.hostedPattern = new RegExp(`^dev-(\\d{1,9})\\.${suffix}$`);
+  }
+
+  get scheme(): 'http' | 'https' {
+    return this.ide.scheme;
+  }
+
+  private get portPart(): string {
+    const port = this.ide.public_port;
+    return port === null || (this.ide.scheme === 'https' && port === 443) || (this.ide.scheme === 'http' && port === 80) ? '' : `:${port}`;
+  }
+
+  /** `dev-7.ide.example.com[:port]`: the Host (and X-Forwarded-Host) of a hosted IDE. */
+  hostedHost(vmid: number): string {
+    return `dev-${vmid}.${this.ide.suffix}${this.portPart}`;
+  }
+
+  hostedOrigin(vmid: number): string {
+    return `${this.ide.scheme}://${this.hostedHost(vmid)}`;
+  }
+
+  /** Whether a browser Origin is this IDE's own (scheme and hostname; the port is ignored, as for tokens). */
+  isHostedOrigin(origin: string, vmid: number): boolean {
+    return sameSite(origin, this.ide.scheme, `dev-${vmid}.${this.ide.suffix}`);
+  }
+
+  isPathOrigin(origin: string): boolean {
+    const base = new URL(this.pathOrigin);
+    return sameSite(origin, base.protocol.slice(0, -1), base.hostname);
+  }
+
+  /** The vmid of a hosted IDE hostname (port already removed), or null. */
+  vmidOf(hostname: string): number | null {
+    const match = this.hostedPattern.exec(hostname);
+    return match ? Number(match[1]) : null;
+  }
+
+  /** The host path mode is served on: the configured tunnel host, else PUBLIC_URL's. */
+  get pathHost(): string {
+    return (this.ide.path_mode_host ?? new URL(this.publicUrl).host).toLowerCase();
+  }
+
+  get pathOrigin(): string {
+    return this.ide.path_mode_host ? `${this.ide.scheme}://${this.pathHost}` : new URL(this.publicUrl).origin;
+  }
+
+  get pathModeEnabled(): boolean {
+    return this.ide.path_mode_enabled;
+  }
+
+  /** The link the portal opens: hosted unless configured otherwise (or hosted is impossible). */
+  linkFor(instanceId: string, vmid: number, token: string): { url: string; mode: IdeMode; host: string } {
+    const query = `?ide_token=${encodeURIComponent(token)}`;
+    // Tokens are bound to the hostname; the port is ignored (API.md), as proxies may change it.
+    if (this.ide.return_hosted_url || !this.ide.path_mode_enabled) return { url: `${this.hostedOrigin(vmid)}/${query}`, mode: 'hosted', host: `dev-${vmid}.${this.ide.suffix}` };
+    return { url: `${this.pathOrigin}/__ide/${instanceId}/${query}`, mode: 'path', host: this.pathHost.split(':')[0] as string };
+  }
+}
