@@ -1,7 +1,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { workloadEnv } from './workload.ts';
 import { writePidFile } from '../contracts/pid-file.ts';
+
+/** Resolves once something accepts connections on the port, or false after `ms`. */
+async function listening(port: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) return true;
+    await sleep(50);
+  }
+  return false;
+}
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -27,8 +46,11 @@ export class CodeServer {
     private readonly pidFile: string,
   ) {}
 
+  /** Set once the IDE accepts connections: until then it is reported stopped, so nobody is sent to a closed port. */
+  private listening = false;
+
   get state(): 'running' | 'stopped' {
-    return this.child ? 'running' : 'stopped';
+    return this.child && this.listening ? 'running' : 'stopped';
   }
 
   get port(): number | null {
@@ -44,11 +66,20 @@ export class CodeServer {
       if (this.child === child) {
         this.child = null;
         this.currentPort = null;
+        this.listening = false;
       }
     });
     this.child = child;
     this.currentPort = port;
     if (child.pid) writePidFile(this.pidFile, child.pid);
+    // "running" means reachable: the answer to start waits until the IDE accepts connections.
+    const up = await listening(port, 30_000);
+    if (this.child !== child) return; // stopped meanwhile
+    if (!up) {
+      await this.stop();
+      throw new Error('the IDE did not start listening within 30 s');
+    }
+    this.listening = true;
   }
 
   async stop(): Promise<void> {
@@ -56,6 +87,7 @@ export class CodeServer {
     if (!child) return;
     this.child = null;
     this.currentPort = null;
+    this.listening = false;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       try {

@@ -66,10 +66,10 @@ export async function openConsole(app: TestApp, session: Session, id: string, or
 export const consoleUrl = (app: TestApp, id: string, ticket: string): string => `${app.url.replace(/^http/, 'ws')}/api/game/servers/${id}/console?ticket=${encodeURIComponent(ticket)}`;
 
 /** Deletes the server and waits until it is gone, so no agent outlives the test. */
-export async function deleteAndWait(app: TestApp, session: Session, id: string): Promise<void> {
-  const res = await call(app, session, 'DELETE', `/api/game/servers/${id}`);
+export async function deleteAndWait(app: TestApp, session: Session, id: string, base = '/api/game/servers'): Promise<void> {
+  const res = await call(app, session, 'DELETE', `${base}/${id}`);
   if (res.status !== 202 && res.status !== 404) throw new Error(`deleting ${id} answered ${res.status}`);
-  await eventually(async () => (await call(app, session, 'GET', `/api/game/servers/${id}`)).status === 404, 30_000, 'the server to be gone');
+  await eventually(async () => (await call(app, session, 'GET', `${base}/${id}`)).status === 404, 30_000, 'the instance to be gone');
 }
 
 /** Kills every local agent (and its workload) under `dataDir`: a failed test must not leave detached agents running. */
