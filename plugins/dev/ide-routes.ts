@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, defineRoute, type AgentClient, type InstanceService, type Logger, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { ConflictError, defineRoute, type AgentClient, type InstanceService, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { codeserverOf, containerIdParams, requireActive, visibleContainer } from './dev-container.ts';
 import type { IdeSessions } from './ide-sessions.ts';
 import type { IdeUrls } from './ide-urls.ts';
@@ -9,11 +9,6 @@ import { agentErrors } from './examples.ts';
 const actions = ['start', 'stop', 'restart'] as const;
 const endpoint = { start: 'codeserverStart', stop: 'codeserverStop', restart: 'codeserverRestart' } as const;
 
-function repollSoon(instances: InstanceService, id: string, log: Logger): void {
-  const poll = (): void => void instances.refresh(id).catch((err: unknown) => log.debug({ err, container_id: id }, 're-poll after an IDE action failed'));
-  poll();
-  for (const ms of [1_000, 3_000]) setTimeout(poll, ms).unref();
-}
 
 /** The IDE's controls (code-server on the agent) and IDE links. */
 export function ideRoutes(base: string, instances: InstanceService, agents: AgentClient, sessions: IdeSessions, urls: IdeUrls, db: Parameters<typeof vmidsOf>[0], onIdeStopped: (id: string) => Promise<void>): RouteDefinition[] {
@@ -34,7 +29,7 @@ export function ideRoutes(base: string, instances: InstanceService, agents: Agen
         // Sessions end before the IDE stops (and before it restarts into a fresh one), never after.
         if (action !== 'start') await onIdeStopped(params.id);
         const answer = await agents.call(await instances.target(params.id), endpoint[action], { requestId });
-        repollSoon(instances, params.id, log);
+        instances.refreshSoon(params.id, log);
         return { status: 202, body: { container_id: params.id, action, codeserver: { state: answer.state } } };
       },
     }),

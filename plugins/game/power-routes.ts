@@ -1,20 +1,11 @@
 import { z } from 'zod';
-import { defineRoute, type AgentClient, type InstanceService, type Logger, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { defineRoute, type AgentClient, type InstanceService, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { requireLifecycle, serverIdParams, visibleServer } from './game-server.ts';
 import { agentErrors } from './examples.ts';
 
 const actions = ['start', 'stop', 'restart'] as const;
 const notActive = 'The server is not `active` (INSTANCE_NOT_ACTIVE, details.lifecycle); or the agent refused (AGENT_ERROR, e.g. already running), its body in details.agent_body';
 
-/**
- * After a power action the server's state is polled at once and again shortly after, so the
- * portal sees "starting" within a second and "running" soon after, not at the next interval.
- */
-function repollSoon(instances: InstanceService, id: string, log: Logger): void {
-  const poll = (): void => void instances.refresh(id).catch((err: unknown) => log.debug({ err, server_id: id }, 're-poll after a power action failed'));
-  poll();
-  for (const ms of [1_000, 3_000]) setTimeout(poll, ms).unref();
-}
 
 /** Power actions and the console's HTTP side, forwarded to the agent through the agentClient. */
 export function powerRoutes(instances: InstanceService, agents: AgentClient): RouteDefinition[] {
@@ -33,7 +24,7 @@ export function powerRoutes(instances: InstanceService, agents: AgentClient): Ro
       handler: async ({ params, principal, requestId, log }) => {
         requireLifecycle(await visibleServer(instances, params.id, principal));
         const answer = await agents.call(await instances.target(params.id), action, { requestId });
-        repollSoon(instances, params.id, log);
+        instances.refreshSoon(params.id, log);
         return { status: 202, body: { server_id: params.id, action, status: answer.state } };
       },
     }),

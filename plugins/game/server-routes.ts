@@ -85,7 +85,7 @@ export function serverRoutes(config: GameConfig, instances: InstanceService, ent
       responses: { 202: z.object({ server: serverSchema }) },
       errors: {
         400: 'Invalid name, or an unknown template (TEMPLATE_UNKNOWN, details.available lists the ids)',
-        403: 'The plan allows no more game servers (PLAN_LIMIT_REACHED, details.limit and details.used)',
+        402: 'The plan allows no more game servers (PLAN_LIMIT_REACHED, details.limit and details.used)',
       },
       examples: { body: { name: 'Friday survival', template: 'sample' }, responses: { 202: { server: { ...exampleServer, state: { ...exampleServer.state, lifecycle: 'provisioning', ready: false, status: 'unknown', reachable: false } } } } },
       handler: async ({ body, principal }) => {

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/lib/free-port.ts';
+
 
 export interface BenchServer {
   url: string;
@@ -21,28 +23,22 @@ export const benchAdminPassword = 'bench-admin-password';
 export async function startBenchServer(databaseUrl: string | undefined, extraEnv: Record<string, string> = {}): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'panel-bench-'));
   const unlimited = Object.fromEntries(['auth_login_account_ip', 'auth_login_ip', 'auth_login_account', 'auth_reset_email', 'auth_reset_ip'].map((n) => [n, { limit: 1e9, window_s: 60 }]));
+  const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '', ...extraEnv },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '', ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const stop = (): void => {
     child.kill('SIGTERM');
     rmSync(dataDir, { recursive: true, force: true });
   };
-  let out = '';
-  const collect = (d: Buffer): void => {
-    out += d.toString();
-  };
-  child.stdout?.on('data', collect);
+  // The request log is read and dropped; readiness is /healthz answering (whatever the log level).
+  child.stdout?.resume();
+  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-    if (line) {
-      // From here on the request log is read and dropped.
-      child.stdout?.off('data', collect);
-      child.stdout?.resume();
-      const url = (JSON.parse(line) as { url: string }).url;
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) {
       const res = await post(`${url}/api/auth/login`, { login: 'admin', password: benchAdminPassword });
       const { access_token: adminToken } = (await res.json()) as { access_token: string };
       return { url, pid: child.pid ?? 0, adminToken, stop };

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { workloadEnv } from './workload.ts';
 import { writePidFile } from '../contracts/pid-file.ts';
+import { freePort } from '../lib/free-port.ts';
 
 /** Resolves once something accepts connections on the port, or false after `ms`. */
 async function listening(port: number, ms: number): Promise<boolean> {
@@ -22,14 +23,6 @@ async function listening(port: number, ms: number): Promise<boolean> {
   return false;
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 /**
  * The IDE of a dev instance (code-server with --auth none in production): started on a

@@ -51,7 +51,9 @@ export function boundaryViolations(base: string, pluginDirs: string[]): string[]
   for (const file of sourceFiles(src)) {
     if (file === join(src, 'main.ts')) continue; // the composition root lists the plugins
     if (inside(file, join(src, 'contracts'))) check(file, (target) => inside(target, join(src, 'contracts')));
-    else if (inside(file, join(src, 'agent'))) check(file, (target) => inside(target, join(src, 'agent')) || inside(target, join(src, 'contracts')));
+    // src/lib: small utilities with no dependency on the core, shared by the API and the agent.
+    else if (inside(file, join(src, 'lib'))) check(file, (target) => inside(target, join(src, 'lib')));
+    else if (inside(file, join(src, 'agent'))) check(file, (target) => inside(target, join(src, 'agent')) || inside(target, join(src, 'contracts')) || inside(target, join(src, 'lib')));
     else check(file, (target) => inside(target, src) && !inside(target, join(src, 'agent')));
   }
   return violations;

@@ -53,7 +53,7 @@ export interface NewInstance {
 /** The owner's plan allows no more instances of this kind. */
 export class PlanLimitError extends AppError {
   constructor(kind: string, limit: number, used: number) {
-    super(403, 'PLAN_LIMIT_REACHED', 'Plan limit reached', `Your plan allows ${limit} ${kind} instance${limit === 1 ? '' : 's'} and you have ${used}; delete one or upgrade your plan`, { kind, limit, used });
+    super(402, 'PLAN_LIMIT_REACHED', 'Plan limit reached', `Your plan allows ${limit} ${kind} instance${limit === 1 ? '' : 's'} and you have ${used}; delete one or upgrade your plan`, { kind, limit, used });
   }
 }
 
@@ -218,6 +218,16 @@ export class InstanceService {
     });
     await this.poller.reload();
     return changed;
+  }
+
+  /**
+   * After a user's action (power, IDE): polls now and again after 1 and 3 seconds, so the
+   * portal sees "starting" at once and "running" soon after, not at the next interval.
+   */
+  refreshSoon(id: string, log: Logger): void {
+    const poll = (): void => void this.refresh(id).catch((err: unknown) => log.debug({ err, instance_id: id }, 're-poll after an action failed'));
+    poll();
+    for (const ms of [1_000, 3_000]) setTimeout(poll, ms).unref();
   }
 
   /** Polls the instance now (after a power action) and resolves once its cached state is fresh. */

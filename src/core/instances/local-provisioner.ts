@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isRunning, readPidFile, signalGroup, writePidFile, type PidRecord } from '../../contracts/pid-file.ts';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.ts';
 import type { Allocation, InstanceForProvisioner, Provisioner } from './provisioner.ts';
+import { freePort } from '../../lib/free-port.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const agentEntry = join(root, 'src/agent/main.ts');
@@ -25,13 +25,6 @@ export const sampleCommands = {
   devReadyPattern: 'Dev container ready',
 } as const;
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const address = probe.address();
-  await new Promise<void>((done) => probe.close(() => done()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 interface AgentFiles {
   dir: string;

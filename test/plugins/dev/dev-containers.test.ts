@@ -37,7 +37,7 @@ test.serial('vmids come from the configured range, one each; the plan limit hold
   const second = await createContainer(app, user, 'two');
   t.deepEqual([first.vmid, second.vmid], [500, 501]);
   const third = await call(app, user, 'POST', '/api/dev', { name: 'three' });
-  t.is(third.status, 403);
+  t.is(third.status, 402);
   t.like(third.body, { code: 'PLAN_LIMIT_REACHED', details: { kind: 'dev', limit: 2 } });
   // Admins have no plan limit, but the range has one vmid left.
   const [a, b] = await Promise.all([call(app, admin, 'POST', '/api/dev', { name: 'admin a' }), call(app, admin, 'POST', '/api/dev', { name: 'admin b' })]);

@@ -69,8 +69,12 @@ test.serial('path mode: the link is /__ide/<id>/, the cookie is scoped to it, th
 
 test.serial('an IDE that died answers 502 in the envelope (or a page), not a hang', async (t) => {
   const opened = await openIde(app, carol, box.id);
+  const socket = (await openSocket(`${app.url.replace(/^http/, 'ws')}/__ide/${box.id}/`, { Host: host, Origin: `http://${host}`, Cookie: opened.cookie })) as TestSocket;
+  t.false(isRefusal(socket));
   const idePid = (JSON.parse(readFileSync(join(dataDir, 'instances', box.id, 'ide.pid'), 'utf8')) as { pid: number }).pid;
   process.kill(-idePid, 'SIGKILL');
+  // The IDE's side of the socket died: the browser's side is closed too, and the API lives on.
+  await socket.closed;
   const res = await ideRequest(app, host, `/__ide/${box.id}/echo`, { Cookie: opened.cookie, Accept: 'application/json' });
   // The poll may already have seen it stopped (409 IDE_NOT_RUNNING); before that the proxy finds nobody listening (502).
   t.true(res.status === 502 || res.status === 409, `status ${res.status}`);

@@ -6,7 +6,8 @@ import type { TestApp } from '../../helpers/start-test-app.ts';
 import { bearer, createUser, json, login, loginAdmin, type Session } from '../../helpers/auth.ts';
 import { isRefusal, openSocket, type TestSocket } from '../../helpers/ws-client.ts';
 import type { GameServer } from '../../../plugins/game/game-server.ts';
-import { call, consoleUrl, createServer, deleteAndWait, gameTestConfig, killLocalAgents, openConsole, startGameApp, waitForServer } from './game-helpers.ts';
+import { call, consoleUrl, createServer, deleteAndWait, gameTestConfig, killLocalAgents, listBackups, openConsole, startGameApp, waitForServer } from './game-helpers.ts';
+import { eventually } from '../../helpers/agent-core.ts';
 
 /** Who may touch a server and its console: owners and admins; everyone else sees nothing at all. */
 let app: TestApp;
@@ -25,6 +26,8 @@ test.before(async () => {
   server = await createServer(app, owner, 'Private world');
   await waitForServer(app, owner, server.id, (s) => s.state.lifecycle === 'active', 'active');
   t0Backup = (await call(app, owner, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'mine' })).body.backup as { id: string };
+  // The agent refuses to start while a backup runs; let it finish first.
+  await eventually(async () => (await listBackups(app, owner, server.id))[0]?.state === 'completed', 30_000, 'the backup to complete');
 });
 
 let t0Backup: { id: string };
@@ -110,7 +113,7 @@ test('the console socket: a stranger cannot get a ticket, a used or expired tick
 });
 
 test.serial('a client flooding the console is throttled, then closed with 4429; another client on the same server carries on', async (t) => {
-  await call(app, owner, 'POST', `/api/game/servers/${server.id}/start`);
+  t.is((await call(app, owner, 'POST', `/api/game/servers/${server.id}/start`)).status, 202);
   await waitForServer(app, owner, server.id, (s) => s.state.status === 'running', 'running');
   const calm = (await openConsole(app, owner, server.id)) as TestSocket;
   const flood = (await openConsole(app, owner, server.id)) as TestSocket;

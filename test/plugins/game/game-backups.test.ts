@@ -142,7 +142,7 @@ test.serial('the plan limit holds under concurrent creation; admins have none', 
   for (let i = 0; i < 6; i += 1) await registerAgent(app, admin, fakes);
   const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => call(app, user, 'POST', '/api/game/servers', { name: `racer ${i}` })));
   t.is(answers.filter((a) => a.status === 202).length, 3);
-  const refused = answers.filter((a) => a.status === 403);
+  const refused = answers.filter((a) => a.status === 402);
   t.is(refused.length, 3);
   t.like(refused[0]?.body, { code: 'PLAN_LIMIT_REACHED', details: { kind: 'game', limit: 3, used: 3 } });
   t.is((await call(app, admin, 'POST', '/api/game/servers', { name: 'admin 1' })).status, 202);
