@@ -19,7 +19,7 @@ import type { MountedRoute } from './core/http/route.ts';
 import { createAuthModule, type AuthModule } from './core/auth/auth-module.ts';
 import { createAgentCore, type AgentCore } from './core/instances/agent-core.ts';
 import { EventBus } from './core/events/event-bus.ts';
-import { DefaultEntitlements } from './core/entitlements/entitlements.ts';
+import { createBillingModule } from './core/billing/billing-module.ts';
 import type { Provisioner } from './core/instances/provisioner.ts';
 import { SecretBox } from './core/crypto/secret-box.ts';
 import { bootstrapProblems } from './core/auth/bootstrap-admin.ts';
@@ -106,6 +106,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
   // Built before auth and the agent core: both publish (sessions ended, instance state).
   const bus = new EventBus(knex, database.url, log.child({ component: 'events' }));
   const auth = createAuthModule(knex, config, secrets, log, bus);
+  const billing = createBillingModule(knex, config, bus, log);
   await auth.bootstrap(options.console ?? ((text) => process.stderr.write(text)));
   const agentCore = createAgentCore({ db: knex, bus, config, box: new SecretBox(secrets.encryptionKey), tickets: auth.tickets, stillValid: auth.stillValid, log, registry, replicaId, provisioners: options.provisioners });
   for (const job of [...coreJobs(knex, rateLimiter), ...auth.jobs, ...agentCore.jobs]) scheduler.add(job);
@@ -131,10 +132,9 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     metricsRegistry: registry,
     metricsToken: config.metrics.token,
   })
-    .concat(auth.routes, agentCore.routes)
+    .concat(auth.routes, agentCore.routes, billing.routes)
     .map((route) => ({ owner: 'core', fullPath: route.path, route }));
 
-  const entitlements = new DefaultEntitlements(knex, config.entitlements.default_limits);
   const plugins = await setupPlugins(
     prepared,
     (p) => ({
@@ -146,7 +146,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       metrics: registry,
       rateLimiter,
       instances: agentCore.instances,
-      entitlements,
+      entitlements: billing.entitlements,
       agents: agentCore.client,
       events: agentCore.bus,
       auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets, stillValid: auth.stillValid },

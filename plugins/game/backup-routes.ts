@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, defineRoute, ConflictError, type AgentClient, type InstanceService, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { AppError, defineRoute, ConflictError, type AgentClient, type Entitlements, type InstanceService, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { requireLifecycle, serverIdParams, visibleServer, type GameSpec } from './game-server.ts';
 import { backupSchema, toBackup, type BackupStore } from './backup-store.ts';
 import type { BackupSync } from './backup-sync.ts';
@@ -11,7 +11,7 @@ const backupName = z.string().trim().min(1).max(100).regex(/^[^\0/\\]+$/, 'no NU
 const agentRefusal = 'The agent refused (AGENT_ERROR with the agent\'s status, its body in details.agent_body; e.g. 409 when a backup is already running)';
 
 /** Backups with the seed's routes; every success answers the API's Backup shape, every failure the envelope. */
-export function backupRoutes(instances: InstanceService, agents: AgentClient, store: BackupStore, sync: BackupSync, restores: Restores): RouteDefinition[] {
+export function backupRoutes(instances: InstanceService, agents: AgentClient, entitlements: Entitlements, store: BackupStore, sync: BackupSync, restores: Restores): RouteDefinition[] {
   const serverFor = async (id: string, principal: Principal | null) => {
     const instance = await visibleServer(instances, id, principal);
     return { instance, ref: { id: instance.id, ownerId: instance.ownerId } };
@@ -38,7 +38,7 @@ export function backupRoutes(instances: InstanceService, agents: AgentClient, st
       method: 'post',
       path: '/servers/:id/backups',
       summary: 'Starts a backup; it answers `in_progress`, and `backup.updated` events follow until it is `completed` or `failed`',
-      description: 'At most the template\'s backup limit per server (failed ones do not count), and 2 new backups per 10 minutes per server.',
+      description: 'At most the template\'s backup limit per server, and no more than the owner\'s plan allows (failed ones do not count); 2 new backups per 10 minutes per server.',
       tags: ['game'],
       auth: 'user',
       request: { params: serverIdParams, body: z.strictObject({ name: backupName.optional().describe('default: backup-<timestamp>'), locked: z.boolean().default(false).describe('a locked backup cannot be deleted until unlocked') }) },
@@ -51,7 +51,10 @@ export function backupRoutes(instances: InstanceService, agents: AgentClient, st
         const name = body.name ?? `backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
         // Counted only once the caller is known to own the server, so nobody else can use up its budget.
         await limit('game_backup_create', params.id);
-        const reservation = await store.reserve(ref, name, body.locked, (instance.spec as Partial<GameSpec>).backup_limit ?? 0);
+        // The template's limit, within what the owner's plan allows.
+        const plan = await entitlements.limitsFor(instance.ownerId);
+        const keep = Math.min((instance.spec as Partial<GameSpec>).backup_limit ?? 0, plan?.backups_per_server ?? Number.POSITIVE_INFINITY);
+        const reservation = await store.reserve(ref, name, body.locked, keep);
         let agentBackup;
         try {
           const answer = await agents.call(await instances.target(params.id), 'createBackup', { requestId, body: { name } });

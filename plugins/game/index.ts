@@ -41,7 +41,7 @@ export const gamePlugin: PanelPlugin<GameConfig> = definePlugin({
         ...serverRoutes(ctx.config, ctx.instances, ctx.entitlements, (id) => sockets.closeServer(id, closeCodes.serverGone, 'server deleted')),
         ...powerRoutes(ctx.instances, ctx.agents),
         ...consoleSide.routes,
-        ...backupRoutes(ctx.instances, ctx.agents, store, sync, restores),
+        ...backupRoutes(ctx.instances, ctx.agents, ctx.entitlements, store, sync, restores),
       ],
       websockets: [consoleSide.websocket],
       jobs: [

@@ -13,6 +13,40 @@ const rateLimitSchema = z.strictObject({
 
 const urlString = z.url({ protocol: /^https?$/ });
 
+const planSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/),
+  name: z.string().min(1).max(100),
+  /** Stripe price of the subscription; null for a plan nobody pays for (the free plan). */
+  price_id: z.string().min(1).nullable(),
+  /** Per billing period, in the currency's minor unit (cents); orders plans for upgrade and downgrade. */
+  amount: z.number().int().min(0),
+  currency: z.string().regex(/^[a-z]{3}$/),
+  limits: z.strictObject({
+    game_servers: z.number().int().min(0),
+    dev_containers: z.number().int().min(0),
+    backups_per_server: z.number().int().min(0),
+  }),
+});
+
+const billingSchema = z
+  .strictObject({
+    stripe_secret_key: z.string().min(8).nullable().describe('Stripe secret key; unset: billing routes answer 503 BILLING_NOT_CONFIGURED and everyone has the default plan.'),
+    stripe_webhook_secret: z.string().min(8).nullable().describe('Signing secret of the Stripe webhook endpoint (whsec_...).'),
+    stripe_api_base_url: urlString.nullable().describe('Point the Stripe SDK at another host (a local mock); unset: Stripe itself.'),
+    plans: z.array(planSchema).min(1).describe('Plans: id, name, Stripe price_id (null: free), amount, currency, limits {game_servers, dev_containers, backups_per_server} (JSON in env).'),
+    default_plan: z.string().describe('The plan of everyone without a live subscription.'),
+    success_url: urlString.nullable().describe('Where Checkout sends the user after paying; unset: PUBLIC_URL + /billing?checkout=success.'),
+    cancel_url: urlString.nullable().describe('Where Checkout sends a user who gives up; unset: PUBLIC_URL + /billing?checkout=cancel.'),
+    portal_return_url: urlString.nullable().describe('Where the Customer Portal returns to; unset: PUBLIC_URL + /billing.'),
+  })
+  .superRefine((b, ctx) => {
+    const ids = b.plans.map((p) => p.id);
+    if (new Set(ids).size !== ids.length) ctx.addIssue({ code: 'custom', path: ['plans'], message: 'plan ids must be unique' });
+    if (!ids.includes(b.default_plan)) ctx.addIssue({ code: 'custom', path: ['default_plan'], message: `must be one of the plan ids (${ids.join(', ')})` });
+    const prices = b.plans.map((p) => p.price_id).filter((p) => p !== null);
+    if (new Set(prices).size !== prices.length) ctx.addIssue({ code: 'custom', path: ['plans'], message: 'two plans share a Stripe price_id' });
+  });
+
 export const configSchema = z.strictObject({
   server: z.strictObject({
     host: z.string().min(1).describe('Interface the API listens on.'),
@@ -91,11 +125,7 @@ export const configSchema = z.strictObject({
     path_mode_enabled: z.boolean().describe('Serve IDEs under /__ide/<id>/ too. Off by default: path mode shares an origin with whatever else that host serves.'),
     path_mode_host: z.string().nullable().describe('Only serve path mode on this host (a separate tunnel host, with port if any); unset: PUBLIC_URL\'s host.'),
   }),
-  entitlements: z.strictObject({
-    default_limits: z
-      .record(z.string().regex(/^[a-z][a-z0-9_-]*$/), z.number().int().min(0))
-      .describe('Most instances of each kind a user may have until billing assigns a plan: {"game": 2, "dev": 2} (JSON in env). Admins have no limit; a kind not listed has none.'),
-  }),
+  billing: billingSchema,
   provisioner: z.enum(['local', 'static']).describe('Where agents come from: local (reference agents as child processes) or static (a pool admins register).'),
   rate_limits: z.record(z.string().regex(/^[a-z][a-z0-9_.]*$/), rateLimitSchema).describe('Named limits that routes refer to: {"name": {"limit": N, "window_s": S}} (JSON in env).'),
   plugins: z.strictObject({
@@ -126,13 +156,16 @@ export const fixedEnvNames: Readonly<Record<string, string>> = {
   'bootstrap.admin_email': 'ADMIN_EMAIL',
   'bootstrap.admin_password': 'ADMIN_PASSWORD',
   'mail.smtp_url': 'SMTP_URL',
+  'billing.stripe_secret_key': 'STRIPE_SECRET_KEY',
+  'billing.stripe_webhook_secret': 'STRIPE_WEBHOOK_SECRET',
+  'billing.stripe_api_base_url': 'STRIPE_API_BASE_URL',
   'ide.suffix': 'DEV_IDE_SUFFIX',
   'ide.return_hosted_url': 'DEV_IDE_RETURN_HOSTED_URL',
   provisioner: 'PROVISIONER',
 };
 
 /** Keys whose values are never printed (config dumps, boot errors). */
-export const secretKeys: ReadonlySet<string> = new Set(['metrics.token', 'secrets.jwt_secret', 'secrets.encryption_key', 'database.url', 'bootstrap.admin_password', 'mail.smtp_url']);
+export const secretKeys: ReadonlySet<string> = new Set(['metrics.token', 'secrets.jwt_secret', 'secrets.encryption_key', 'database.url', 'bootstrap.admin_password', 'mail.smtp_url', 'billing.stripe_secret_key', 'billing.stripe_webhook_secret']);
 
 export function envNameFor(key: string): string {
   return fixedEnvNames[key] ?? `PANEL_${key.replace(/\./g, '_').toUpperCase()}`;

@@ -25,7 +25,8 @@ export {
 } from '../core/http/errors.ts';
 export { paginationQuery, paginationOf, paginationSchema } from '../core/http/pagination.ts';
 export type { Instance, NewInstance, InstanceService } from '../core/instances/instance-service.ts';
-export type { Entitlements } from '../core/entitlements/entitlements.ts';
+export type { Entitlements } from '../core/billing/entitlements.ts';
+export type { PlanLimits } from '../core/billing/plans.ts';
 export { instanceStateSchema } from '../core/instances/instance-state.ts';
 export type { InstanceState, Lifecycle } from '../core/instances/instance-state.ts';
 export type { AgentClient, AgentTarget } from '../core/agent/agent-client.ts';

@@ -13,7 +13,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { Principal, TicketRedeemer } from '../http/principal.ts';
 import type { Tickets } from '../auth/tickets.ts';
 import type { Config } from '../../config/schema.ts';
-import type { Entitlements } from '../entitlements/entitlements.ts';
+import type { Entitlements } from '../billing/entitlements.ts';
 
 /** What the core hands a plugin: capabilities, never globals. */
 export interface PluginContext<C> {

@@ -13,7 +13,7 @@ let admin: Session;
 
 test.before(async () => {
   fakes = await startFakeAgents();
-  app = await startDevApp(devTestConfig('static', { entitlements: { default_limits: { dev: 2 } } }, { vmid_min: 500, vmid_max: 502 }));
+  app = await startDevApp(devTestConfig('static', { billing: { plans: [{ id: 'free', name: 'Free', price_id: null, amount: 0, currency: 'usd', limits: { game_servers: 2, dev_containers: 2, backups_per_server: 100 } }], default_plan: 'free' } }, { vmid_min: 500, vmid_max: 502 }));
   admin = await loginAdmin(app);
 });
 

@@ -20,7 +20,7 @@ const templates = {
     tiny: { display_name: 'Tiny', backup_limit: 1 },
   },
 };
-const config = gameTestConfig('static', { entitlements: { default_limits: { game: 3 } } }, templates);
+const config = gameTestConfig('static', { billing: { plans: [{ id: 'free', name: 'Free', price_id: null, amount: 0, currency: 'usd', limits: { game_servers: 3, dev_containers: 2, backups_per_server: 100 } }], default_plan: 'free' } }, templates);
 
 test.before(async () => {
   db = await createTestDatabase();

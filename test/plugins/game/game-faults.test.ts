@@ -13,7 +13,7 @@ let user: Session;
 
 test.before(async () => {
   fakes = await startFakeAgents();
-  app = await startGameApp(gameTestConfig('static', { entitlements: { default_limits: { game: 50 } } }));
+  app = await startGameApp(gameTestConfig('static', { billing: { plans: [{ id: 'free', name: 'Free', price_id: null, amount: 0, currency: 'usd', limits: { game_servers: 50, dev_containers: 2, backups_per_server: 100 } }], default_plan: 'free' } }));
   admin = await loginAdmin(app);
   user = await createUser(app, admin);
 });
