@@ -64,18 +64,24 @@ export class BillingAccounts {
    */
   async apply(userId: string, snap: SubscriptionSnapshot, trx: Knex): Promise<AccountRow | null> {
     await this.ensure(userId, trx);
+    const periodEnd = snap.currentPeriodEnd?.toISOString() ?? null;
     const [row] = await trx('billing_accounts')
       .where({ user_id: userId })
       .where((q) => void q.whereNull('last_synced_at').orWhere('last_synced_at', '<=', snap.syncedAt))
       .update({
         stripe_customer_id: snap.customerId,
         subscription_id: snap.subscriptionId,
-        plan: snap.plan,
+        // A downgrade Stripe already bills from the next period keeps the paid-for plan until
+        // the period rolls over; then the new plan applies and nothing is pending any more.
+        // (Right-hand sides read the row as it was before this update.)
+        plan: trx.raw(`CASE WHEN pending_plan = ? AND current_period_end IS NOT NULL AND ?::timestamptz <= current_period_end THEN plan ELSE ? END`, [snap.plan, periodEnd, snap.plan]),
+        pending_plan: trx.raw(
+          `CASE WHEN pending_plan = ? AND current_period_end IS NOT NULL AND ?::timestamptz <= current_period_end THEN pending_plan WHEN pending_plan = ? THEN NULL ELSE pending_plan END`,
+          [snap.plan, periodEnd, snap.plan],
+        ),
         status: snap.status,
         current_period_end: snap.currentPeriodEnd,
         cancel_at_period_end: snap.cancelAtPeriodEnd,
-        // A pending downgrade is settled once Stripe shows its plan.
-        pending_plan: trx.raw('CASE WHEN pending_plan = ? THEN NULL ELSE pending_plan END', [snap.plan]),
         last_synced_at: snap.syncedAt,
         updated_at: trx.fn.now(),
       })

@@ -75,6 +75,31 @@ export function billingRoutes(billing: BillingService, emailOf: (userId: string)
         return { body: await billing.checkout(me.userId, await emailOf(me.userId), body.plan) };
       },
     }),
+    ...(['upgrade', 'downgrade'] as const).map((direction) =>
+      defineRoute({
+        method: 'post',
+        path: `/api/billing/${direction}`,
+        summary: direction === 'upgrade' ? 'Moves to a dearer plan; it takes effect once the prorated invoice is paid' : 'Moves to a cheaper plan at the end of the current period (shown as pending_plan until then)',
+        description:
+          direction === 'upgrade'
+            ? 'Stripe invoices the difference now (`payment_behavior: pending_if_incomplete`): if that payment fails, the subscription and the plan stay as they were.'
+            : 'Stripe bills the new price from the next period; the current plan and its limits stay until then.',
+        tags: ['billing'],
+        auth: 'user',
+        request: { body: planBody },
+        responses: { 200: stateSchema },
+        errors: {
+          400: `Unknown plan (PLAN_UNKNOWN), the free plan (PLAN_NOT_PURCHASABLE), or ${direction === 'upgrade' ? 'a plan that is not dearer (NOT_AN_UPGRADE)' : 'a plan that is not cheaper (NOT_A_DOWNGRADE)'}`,
+          409: 'No live subscription (NO_SUBSCRIPTION), or already on that plan (PLAN_UNCHANGED)',
+          503: notConfigured,
+        },
+        examples: { body: { plan: direction === 'upgrade' ? 'pro' : 'starter' }, responses: { 200: direction === 'upgrade' ? exampleState : { ...exampleState, plan: 'pro', pending_plan: 'starter' } } },
+        handler: async ({ principal, body }) => {
+          const me = principal as Principal;
+          return { body: await billing.changePlan(me.userId, me.role, body.plan, direction) };
+        },
+      }),
+    ),
     defineRoute({
       method: 'post',
       path: '/api/billing/portal',

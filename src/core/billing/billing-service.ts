@@ -112,6 +112,44 @@ export class BillingService {
     return { url: session.url, session_id: session.id };
   }
 
+  /**
+   * Upgrade: takes effect only once paid (`pending_if_incomplete`, invoiced now): until Stripe
+   * has the payment the subscription keeps its price, and so the user keeps the plan.
+   * Downgrade: Stripe bills the new price from the next period; the account shows it as
+   * `pending_plan` and keeps the paid-for plan until the period ends.
+   */
+  async changePlan(userId: string, role: 'admin' | 'user', planId: string, direction: 'upgrade' | 'downgrade'): Promise<BillingState> {
+    const stripe = this.requireStripe();
+    const target = this.paidPlan(planId);
+    const account = await this.accounts.get(userId);
+    if (!account?.subscription_id || !liveStatuses.includes(account.status)) throw new ConflictError('NO_SUBSCRIPTION', 'You have no live subscription; subscribe with POST /api/billing/checkout');
+    const current = this.planOf(account);
+    if (target.id === current.id || target.id === account.pending_plan) throw new ConflictError('PLAN_UNCHANGED', `You are already on the ${target.name} plan`);
+    if (direction === 'upgrade' && target.amount <= current.amount) throw new BadRequestError('NOT_AN_UPGRADE', `${target.name} does not cost more than ${current.name}; use POST /api/billing/downgrade`);
+    if (direction === 'downgrade' && target.amount >= current.amount) throw new BadRequestError('NOT_A_DOWNGRADE', `${target.name} does not cost less than ${current.name}; use POST /api/billing/upgrade`);
+    const sub = await stripe.subscriptions.retrieve(account.subscription_id);
+    const item = sub.items.data[0];
+    if (!item) throw new AppError(502, 'STRIPE_BAD_RESPONSE', 'Bad answer from Stripe', 'The subscription has no items; contact support');
+    const day = new Date().toISOString().slice(0, 10);
+    const change = direction === 'upgrade'
+      ? { items: [{ id: item.id, price: target.price_id as string }], payment_behavior: 'pending_if_incomplete' as const, proration_behavior: 'always_invoice' as const }
+      : { items: [{ id: item.id, price: target.price_id as string }], proration_behavior: 'none' as const };
+    await stripe.subscriptions.update(sub.id, change, { idempotencyKey: `${direction}:${sub.id}:${target.id}:${day}` });
+    if (direction === 'downgrade') await this.db('billing_accounts').where({ user_id: userId }).update({ pending_plan: target.id, updated_at: this.db.fn.now() });
+    await this.sync(userId, sub.id);
+    return this.state(userId, role);
+  }
+
+  /** Reads the subscription from Stripe now and stores it (admin sync, after plan changes, reconciliation). */
+  async sync(userId: string, subscriptionId: string): Promise<void> {
+    const syncedAt = new Date();
+    const fresh = await this.requireStripe().subscriptions.retrieve(subscriptionId);
+    await this.db.transaction(async (trx) => {
+      const changed = await this.accounts.apply(userId, snapshotOf(fresh, this.plans, syncedAt), trx);
+      if (changed) await this.announce(changed, trx);
+    });
+  }
+
   async portal(userId: string): Promise<{ url: string }> {
     const stripe = this.requireStripe();
     const account = await this.accounts.get(userId);

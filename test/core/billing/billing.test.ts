@@ -158,3 +158,53 @@ test('without Stripe keys, billing routes answer 503 BILLING_NOT_CONFIGURED and 
     await bare.close();
   }
 });
+
+async function subscribed(plan: string): Promise<{ user: Session; sub: ReturnType<FakeStripe['completeCheckout']> }> {
+  const user = await createUser(app, admin);
+  const sessionId = await checkout(user, plan);
+  const sub = stripe.completeCheckout(sessionId);
+  await deliver(stripe.event('checkout.session.completed', stripe.sessions.get(sessionId) as Record<string, unknown>));
+  return { user, sub };
+}
+
+test.serial('an upgrade whose payment fails leaves the old plan; once paid, the new plan applies', async (t) => {
+  const { user, sub } = await subscribed('starter');
+  t.like((await post(user, '/api/billing/upgrade', { plan: 'starter' })).body, { code: 'PLAN_UNCHANGED' });
+  t.like((await post(user, '/api/billing/upgrade', { plan: 'free' })).body, { code: 'PLAN_NOT_PURCHASABLE' });
+  const upgraded = await post(user, '/api/billing/upgrade', { plan: 'pro' });
+  t.is(upgraded.status, 200);
+  t.like(upgraded.body, { plan: 'starter', pending_plan: null }, 'not before it is paid');
+  t.truthy(sub.pending_update, 'Stripe holds the change until the invoice is paid');
+
+  // The prorated invoice fails: Stripe keeps the old price, and so do we.
+  sub.status = 'past_due';
+  await deliver(stripe.event('invoice.payment_failed', { id: 'in_up1', object: 'invoice', subscription: sub.id }));
+  t.like((await get(user, '/api/billing')).body, { plan: 'starter', status: 'past_due' });
+
+  // Paid after all: Stripe applies the pending update.
+  sub.status = 'active';
+  (sub.items.data[0] as { price: { id: string } }).price = { id: 'price_pro', object: 'price' } as never;
+  sub.pending_update = null;
+  await deliver(stripe.event('invoice.paid', { id: 'in_up2', object: 'invoice', subscription: sub.id }));
+  t.like((await get(user, '/api/billing')).body, { plan: 'pro', status: 'active', limits: { game_servers: 20 } });
+  t.like((await post(user, '/api/billing/upgrade', { plan: 'starter' })).body, { code: 'NOT_AN_UPGRADE' });
+});
+
+test.serial('a downgrade shows pending_plan until the period ends, then applies', async (t) => {
+  const { user, sub } = await subscribed('pro');
+  t.like((await post(user, '/api/billing/downgrade', { plan: 'pro' })).body, { code: 'PLAN_UNCHANGED' });
+  const down = await post(user, '/api/billing/downgrade', { plan: 'starter' });
+  t.is(down.status, 200);
+  t.like(down.body, { plan: 'pro', pending_plan: 'starter', limits: { game_servers: 20 } });
+  // Stripe already has the new price for the next period; a webhook in this period changes nothing.
+  t.is((sub.items.data[0] as { price: { id: string } }).price.id, 'price_starter');
+  await deliver(stripe.event('customer.subscription.updated', sub));
+  t.like((await get(user, '/api/billing')).body, { plan: 'pro', pending_plan: 'starter' });
+
+  // The period rolls over.
+  const item = sub.items.data[0] as { current_period_start: number; current_period_end: number };
+  item.current_period_start = item.current_period_end;
+  item.current_period_end += 30 * 86_400;
+  await deliver(stripe.event('customer.subscription.updated', sub));
+  t.like((await get(user, '/api/billing')).body, { plan: 'starter', pending_plan: null, limits: { game_servers: 5 } });
+});
