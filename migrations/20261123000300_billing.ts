@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-/** Billing accounts (one per user) and the Stripe webhook events received, each recorded with its effects. */
+/** Billing accounts (one per user), the Stripe webhook events received (each recorded with its effects), and reminders sent. */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('billing_accounts', (t) => {
     t.uuid('user_id').primary().references('users.id').onDelete('CASCADE');
@@ -30,9 +30,20 @@ export async function up(knex: Knex): Promise<void> {
     t.text('detail');
     t.index(['user_id', 'received_at']);
   });
+  // One row per reminder ever sent: the key (subscription, kind, period) makes a second send impossible.
+  await knex.schema.createTable('billing_reminders', (t) => {
+    t.bigIncrements('id');
+    t.uuid('user_id').notNullable().references('users.id').onDelete('CASCADE');
+    t.text('subscription_id').notNullable();
+    t.text('kind').notNullable();
+    t.text('period_key').notNullable();
+    t.timestamp('sent_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.unique(['subscription_id', 'kind', 'period_key']);
+  });
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.dropTable('billing_reminders');
   await knex.schema.dropTable('billing_events');
   await knex.schema.dropTable('billing_accounts');
 }

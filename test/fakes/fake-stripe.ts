@@ -31,6 +31,8 @@ export interface FakeStripe {
   subscriptions: Map<string, FakeSubscription>;
   /** Requests seen, as `METHOD /path`. */
   calls: string[];
+  /** Events Stripe would report as not delivered (`GET /v1/events?delivery_success=false`). */
+  undelivered: Json[];
   /** What Checkout does once the customer pays: a subscription exists and the session points at it. */
   completeCheckout(sessionId: string, status?: string): FakeSubscription;
   /** A Stripe event object around a copy of `object`. */
@@ -70,6 +72,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const subscriptions = new Map<string, FakeSubscription>();
   const replays = new Map<string, { status: number; body: Json }>();
   const calls: string[] = [];
+  const undelivered: Json[] = [];
 
   const send = (res: ServerResponse, status: number, body: Json): void => {
     const text = JSON.stringify(body);
@@ -111,6 +114,9 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       if (form.cancel_at_period_end !== undefined) sub.cancel_at_period_end = form.cancel_at_period_end === 'true';
       return { status: 200, body: sub };
     }
+    if (method === 'GET' && path === '/v1/events') {
+      return { status: 200, body: { object: 'list', url: '/v1/events', has_more: false, data: undelivered } };
+    }
     if (method === 'POST' && path === '/v1/billing_portal/sessions') {
       if (!customers.has(String(form.customer))) return missing('customer', String(form.customer));
       return { status: 200, body: { id: id('bps'), object: 'billing_portal.session', customer: form.customer, return_url: form.return_url, url: `https://billing.stripe.test/p/session/${id('test')}` } };
@@ -129,7 +135,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       const replayKey = typeof key === 'string' ? `${req.method} ${url.pathname} ${key}` : null;
       const replay = replayKey ? replays.get(replayKey) : undefined;
       if (replay) return send(res, replay.status, replay.body);
-      const answer = route(req.method ?? 'GET', url.pathname, parseStripeForm(Buffer.concat(chunks).toString('utf8')));
+      const answer = route(req.method ?? 'GET', url.pathname, parseStripeForm(req.method === 'GET' ? url.search.slice(1) : Buffer.concat(chunks).toString('utf8')));
       if (replayKey) replays.set(replayKey, answer);
       send(res, answer.status, answer.body);
     });
@@ -145,6 +151,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     sessions,
     subscriptions,
     calls,
+    undelivered,
     completeCheckout(sessionId, status = 'active') {
       const session = sessions.get(sessionId);
       if (!session) throw new Error(`no checkout session ${sessionId}`);

@@ -9,24 +9,41 @@ import { BillingService } from './billing-service.ts';
 import { BillingEntitlements } from './entitlements.ts';
 import { createStripe } from './stripe-client.ts';
 import { billingRoutes } from './billing-routes.ts';
+import { adminBillingRoutes } from './admin-billing-routes.ts';
+import { reconcile, sendReminders } from './billing-jobs.ts';
+import type { MailOutbox } from '../mail/mail-outbox.ts';
+import type { JobDefinition } from '../jobs/job.ts';
 
 export interface BillingModule {
   service: BillingService;
   entitlements: BillingEntitlements;
   routes: RouteDefinition[];
+  jobs: JobDefinition[];
 }
 
 /** Plans, accounts, Stripe and the billing routes; without a Stripe key the routes answer 503 and the default plan applies. */
-export function createBillingModule(db: Knex, config: Readonly<Config>, bus: EventBus, log: Logger): BillingModule {
+export function createBillingModule(db: Knex, config: Readonly<Config>, bus: EventBus, outbox: MailOutbox, log: Logger): BillingModule {
   const b = config.billing;
   const base = config.server.public_url.replace(/\/$/, '');
   const plans = new Plans(b.plans, b.default_plan);
   const accounts = new BillingAccounts(db);
-  const service = new BillingService(db, createStripe(b), b.stripe_webhook_secret, plans, accounts, bus, {
+  const stripe = createStripe(b);
+  const service = new BillingService(db, stripe, b.stripe_webhook_secret, plans, accounts, bus, {
     successUrl: b.success_url ?? `${base}/billing?checkout=success`,
     cancelUrl: b.cancel_url ?? `${base}/billing?checkout=cancel`,
     portalReturnUrl: b.portal_return_url ?? `${base}/billing`,
   }, log.child({ component: 'billing' }));
   const emailOf = async (userId: string): Promise<string> => ((await db('users').where({ id: userId }).first<{ email: string } | undefined>('email'))?.email ?? '');
-  return { service, entitlements: new BillingEntitlements(db, plans, accounts), routes: billingRoutes(service, emailOf) };
+  const jobLog = log.child({ component: 'billing-jobs' });
+  const runReconcile = () => reconcile(db, service, stripe, jobLog);
+  return {
+    service,
+    entitlements: new BillingEntitlements(db, plans, accounts),
+    routes: [...billingRoutes(service, emailOf), ...adminBillingRoutes(db, service, runReconcile)],
+    jobs: [
+      // Each reminder is keyed per subscription, kind and period, so overlapping runs cannot send twice.
+      { id: 'core.billing-reminders', cron: '*/15 * * * *', timeout_ms: 120_000, once_across_replicas: true, run: async () => void (await sendReminders(db, outbox, jobLog)) },
+      { id: 'core.billing-reconcile', cron: '7 * * * *', timeout_ms: 300_000, once_across_replicas: true, run: async () => void (await runReconcile()) },
+    ],
+  };
 }

@@ -182,6 +182,12 @@ export class BillingService {
     } catch {
       throw new BadRequestError('WEBHOOK_SIGNATURE_INVALID', 'The Stripe-Signature header does not match this body and the webhook secret');
     }
+    return this.process(event);
+  }
+
+  /** Applies one verified event (a webhook, or one the reconciler replays); a seen event id is skipped. */
+  async process(event: Stripe.Event): Promise<{ duplicate: boolean }> {
+    const stripe = this.requireStripe();
     if (await this.db('billing_events').where({ id: event.id }).first('id')) return { duplicate: true };
     const subscriptionId = subscriptionIdOf(event);
     const syncedAt = new Date();

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import type { Knex } from 'knex';
+import { defineRoute, type RouteDefinition } from '../http/route.ts';
+import { ConflictError, NotFoundError } from '../http/errors.ts';
+import { paginationOf, paginationQuery, paginationSchema } from '../http/pagination.ts';
+import type { BillingService } from './billing-service.ts';
+import { billingStatuses, type AccountRow } from './billing-accounts.ts';
+
+const accountSchema = z.object({
+  user_id: z.uuid(),
+  username: z.string(),
+  email: z.string(),
+  plan: z.string(),
+  status: z.enum(billingStatuses),
+  exempt: z.boolean(),
+  current_period_end: z.iso.datetime().nullable(),
+  cancel_at_period_end: z.boolean(),
+  pending_plan: z.string().nullable(),
+  stripe_customer_id: z.string().nullable(),
+  subscription_id: z.string().nullable(),
+  last_synced_at: z.iso.datetime().nullable(),
+});
+const eventSchema = z.object({ id: z.string(), type: z.string(), user_id: z.uuid().nullable(), stripe_created_at: z.iso.datetime(), received_at: z.iso.datetime(), outcome: z.string(), detail: z.string().nullable() });
+const userParams = z.object({ user_id: z.uuid() });
+
+type Row = Partial<AccountRow> & { id: string; username: string; email: string; role: string };
+type EventRow = { id: string; type: string; user_id: string | null; stripe_created_at: Date; received_at: Date; outcome: string; detail: string | null };
+const iso = (d: Date | null | undefined): string | null => (d ? new Date(d).toISOString() : null);
+const toEvent = (e: EventRow) => ({ ...e, stripe_created_at: new Date(e.stripe_created_at).toISOString(), received_at: new Date(e.received_at).toISOString() });
+
+/** Admin billing tools: accounts (every user, with or without a subscription), exemption, forced sync, webhook events, reconciliation on demand. */
+export function adminBillingRoutes(db: Knex, billing: BillingService, runReconcile: () => Promise<{ checked: number; replayed: number }>): RouteDefinition[] {
+  const present = (r: Row) => ({
+    user_id: r.id,
+    username: r.username,
+    email: r.email,
+    plan: billing.planOf(r.status ? (r as AccountRow) : undefined).id,
+    status: r.status ?? 'none',
+    exempt: r.role === 'admin' || r.exempt === true,
+    current_period_end: iso(r.current_period_end),
+    cancel_at_period_end: r.cancel_at_period_end ?? false,
+    pending_plan: r.pending_plan ?? null,
+    stripe_customer_id: r.stripe_customer_id ?? null,
+    subscription_id: r.subscription_id ?? null,
+    last_synced_at: iso(r.last_synced_at),
+  });
+  const accounts = () => db('users as u').leftJoin('billing_accounts as a', 'a.user_id', 'u.id');
+  const columns = ['u.id', 'u.username', 'u.email', 'u.role', 'a.plan', 'a.status', 'a.exempt', 'a.current_period_end', 'a.cancel_at_period_end', 'a.pending_plan', 'a.stripe_customer_id', 'a.subscription_id', 'a.last_synced_at'];
+  const one = async (userId: string) => {
+    const row = await accounts().where('u.id', userId).first<Row | undefined>(columns);
+    if (!row) throw new NotFoundError('user', userId);
+    return present(row);
+  };
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/admin/billing/accounts',
+      summary: 'Billing accounts of every user, filterable by status and searchable by username or email',
+      tags: ['admin', 'billing'],
+      auth: 'admin',
+      request: { query: paginationQuery.extend({ status: z.enum(billingStatuses).optional(), q: z.string().max(100).optional().describe('part of a username or email') }) },
+      responses: { 200: z.object({ accounts: z.array(accountSchema), pagination: paginationSchema }) },
+      handler: async ({ query }) => {
+        const base = accounts().modify((qb) => {
+          if (query.status === 'none') void qb.where((w) => void w.whereNull('a.status').orWhere('a.status', 'none'));
+          else if (query.status) void qb.where('a.status', query.status);
+          if (query.q) void qb.where((w) => void w.whereILike('u.username', `%${query.q}%`).orWhereILike('u.email', `%${query.q}%`));
+        });
+        const [rows, count] = await Promise.all([
+          base.clone().orderBy('u.created_at', 'desc').limit(query.limit).offset((query.page - 1) * query.limit).select<Row[]>(columns),
+          base.clone().count<Array<{ n: string | number }>>('* as n'),
+        ]);
+        return { body: { accounts: rows.map(present), pagination: paginationOf(query.page, query.limit, Number(count[0]?.n ?? 0)) } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/admin/billing/accounts/:user_id',
+      summary: 'One billing account with its recent Stripe events',
+      tags: ['admin', 'billing'],
+      auth: 'admin',
+      request: { params: userParams },
+      responses: { 200: z.object({ account: accountSchema, events: z.array(eventSchema) }) },
+      handler: async ({ params }) => {
+        const account = await one(params.user_id);
+        const events = await db<EventRow>('billing_events').where({ user_id: params.user_id }).orderBy('received_at', 'desc').limit(20);
+        return { body: { account, events: events.map(toEvent) } };
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/admin/billing/accounts/:user_id',
+      summary: 'Sets or clears billing exemption (an exempt user has no plan limits, whatever Stripe says)',
+      tags: ['admin', 'billing'],
+      auth: 'admin',
+      request: { params: userParams, body: z.strictObject({ exempt: z.boolean() }) },
+      responses: { 200: z.object({ account: accountSchema }) },
+      handler: async ({ params, body }) => {
+        await one(params.user_id);
+        const row = await billing.accounts.setExempt(params.user_id, body.exempt);
+        await billing.announce(row);
+        return { body: { account: await one(params.user_id) } };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/admin/billing/accounts/:user_id/sync',
+      summary: 'Reads the user\'s subscription from Stripe now and stores it',
+      tags: ['admin', 'billing'],
+      auth: 'admin',
+      request: { params: userParams },
+      responses: { 200: z.object({ account: accountSchema }) },
+      errors: { 409: 'The user has no subscription (NO_SUBSCRIPTION)', 503: 'Stripe is not configured (BILLING_NOT_CONFIGURED)' },
+      handler: async ({ params }) => {
+        const account = await one(params.user_id);
+        if (!account.subscription_id) throw new ConflictError('NO_SUBSCRIPTION', 'This user has no subscription to sync');
+        await billing.sync(params.user_id, account.subscription_id);
+        return { body: { account: await one(params.user_id) } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/admin/billing/events',
+      summary: 'Stripe webhook events received, newest first, with how each was handled',
+      tags: ['admin', 'billing'],
+      auth: 'admin',
+      request: { query: paginationQuery.extend({ type: z.string().max(100).optional(), outcome: z.string().max(40).optional(), user_id: z.uuid().optional() }) },
+      responses: { 200: z.object({ events: z.array(eventSchema), pagination: paginationSchema }) },
+      handler: async ({ query }) => {
+        const base = db<EventRow>('billing_events').modify((qb) => {
+          if (query.type) void qb.where({ type: query.type });
+          if (query.outcome) void qb.where({ outcome: query.outcome });
+          if (query.user_id) void qb.where({ user_id: query.user_id });
+        });
+        const [rows, count] = await Promise.all([
+          base.clone().orderBy('received_at', 'desc').limit(query.limit).offset((query.page - 1) * query.limit).select('*'),
+          base.clone().count<Array<{ n: string | number }>>('* as n'),
+        ]);
+        return { body: { events: (rows as EventRow[]).map(toEvent), pagination: paginationOf(query.page, query.limit, Number(count[0]?.n ?? 0)) } };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/admin/billing/reconcile',
+      summary: 'Runs the reconciliation now: re-reads stale or unsettled subscriptions and replays undelivered events',
+      tags: ['admin', 'billing'],
+      auth: 'admin',
+      responses: { 200: z.object({ checked: z.number().int(), replayed: z.number().int() }) },
+      handler: async () => ({ body: await runReconcile() }),
+    }),
+  ];
+}
