@@ -13,6 +13,8 @@ export async function up(knex: Knex): Promise<void> {
     t.boolean('cancel_at_period_end').notNullable().defaultTo(false);
     t.text('pending_plan');
     t.boolean('exempt').notNullable().defaultTo(false);
+    // Since when the subscription has been past due: creating and starting instances stop after the grace.
+    t.timestamp('past_due_since', { useTz: true });
     // When the stored subscription state was read from Stripe: an older read never overwrites a newer one.
     t.timestamp('last_synced_at', { useTz: true });
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());

@@ -106,9 +106,9 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
   // Built before auth and the agent core: both publish (sessions ended, instance state).
   const bus = new EventBus(knex, database.url, log.child({ component: 'events' }));
   const auth = createAuthModule(knex, config, secrets, log, bus);
-  const billing = createBillingModule(knex, config, bus, auth.outbox, log);
   await auth.bootstrap(options.console ?? ((text) => process.stderr.write(text)));
   const agentCore = createAgentCore({ db: knex, bus, config, box: new SecretBox(secrets.encryptionKey), tickets: auth.tickets, stillValid: auth.stillValid, log, registry, replicaId, provisioners: options.provisioners });
+  const billing = createBillingModule(knex, config, bus, auth.outbox, agentCore.instances, agentCore.client, log);
   for (const job of [...coreJobs(knex, rateLimiter), ...auth.jobs, ...agentCore.jobs, ...billing.jobs]) scheduler.add(job);
 
   let draining = false;

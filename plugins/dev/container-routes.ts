@@ -62,7 +62,7 @@ export function containerRoutes(base: string, db: Knex, config: DevConfig, insta
       auth: 'user',
       request: { body: z.strictObject({ name: containerName, template: z.string().min(1).max(40).optional() }) },
       responses: { 202: z.object({ container: containerSchema }) },
-      errors: { 400: 'Invalid name, or an unknown template (TEMPLATE_UNKNOWN)', 402: 'The plan allows no more dev containers (PLAN_LIMIT_REACHED, details.limit and details.used)', 503: 'Every vmid of the configured range is taken (VMID_RANGE_EXHAUSTED)' },
+      errors: { 400: 'Invalid name, or an unknown template (TEMPLATE_UNKNOWN)', 402: 'The plan allows no more dev containers (PLAN_LIMIT_REACHED), or a payment is overdue (BILLING_PAST_DUE)', 503: 'Every vmid of the configured range is taken (VMID_RANGE_EXHAUSTED)' },
       examples: { body: { name: 'api-work', template: 'default' }, responses: { 202: { container: { ...exampleContainer, state: { ...exampleContainer.state, lifecycle: 'provisioning' } } } } },
       handler: async ({ body, principal }) => {
         const me = principal as Principal;
@@ -77,6 +77,7 @@ export function containerRoutes(base: string, db: Knex, config: DevConfig, insta
           autostart: true,
           ...(template.ready_pattern !== null ? { ready_pattern: template.ready_pattern } : template.command === null ? { ready_pattern: sampleCommands.devReadyPattern } : {}),
         };
+        await entitlements.assertMayRun(me.userId);
         let vmid = 0;
         const instance = await instances.create(
           { ownerId: me.userId, kind: 'dev', plugin: 'dev', name: body.name, spec: { ...spec } },

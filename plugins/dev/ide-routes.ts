@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, defineRoute, type AgentClient, type InstanceService, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { ConflictError, defineRoute, type AgentClient, type Entitlements, type InstanceService, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { codeserverOf, containerIdParams, requireActive, visibleContainer } from './dev-container.ts';
 import type { IdeSessions } from './ide-sessions.ts';
 import type { IdeUrls } from './ide-urls.ts';
@@ -11,7 +11,7 @@ const endpoint = { start: 'codeserverStart', stop: 'codeserverStop', restart: 'c
 
 
 /** The IDE's controls (code-server on the agent) and IDE links. */
-export function ideRoutes(base: string, instances: InstanceService, agents: AgentClient, sessions: IdeSessions, urls: IdeUrls, db: Parameters<typeof vmidsOf>[0], onIdeStopped: (id: string) => Promise<void>): RouteDefinition[] {
+export function ideRoutes(base: string, instances: InstanceService, agents: AgentClient, entitlements: Entitlements, sessions: IdeSessions, urls: IdeUrls, db: Parameters<typeof vmidsOf>[0], onIdeStopped: (id: string) => Promise<void>): RouteDefinition[] {
   const controls = actions.map((action) =>
     defineRoute({
       method: 'post',
@@ -25,7 +25,9 @@ export function ideRoutes(base: string, instances: InstanceService, agents: Agen
       errors: { 409: 'The container is not `active` (INSTANCE_NOT_ACTIVE), or the agent refused (AGENT_ERROR)', ...agentErrors },
       examples: { responses: { 202: { container_id: '5d0c8a3e-1f2b-4c6d-8e9f-0a1b2c3d4e5f', action, codeserver: { state: action === 'stop' ? 'stopped' : 'running' } } } },
       handler: async ({ params, principal, requestId, log }) => {
-        requireActive(await visibleContainer(instances, params.id, principal));
+        const container = await visibleContainer(instances, params.id, principal);
+        requireActive(container);
+        if (action !== 'stop' && principal?.role !== 'admin') await entitlements.assertMayRun(container.ownerId);
         // Sessions end before the IDE stops (and before it restarts into a fresh one), never after.
         if (action !== 'start') await onIdeStopped(params.id);
         const answer = await agents.call(await instances.target(params.id), endpoint[action], { requestId });

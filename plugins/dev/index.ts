@@ -46,7 +46,7 @@ export const devPlugin: PanelPlugin<DevConfig> = definePlugin({
     return {
       routes: [
         ...containerRoutes(base, ctx.db, ctx.config, ctx.instances, ctx.entitlements, endSessions),
-        ...ideRoutes(base, ctx.instances, ctx.agents, sessions, urls, ctx.db, endSessions),
+        ...ideRoutes(base, ctx.instances, ctx.agents, ctx.entitlements, sessions, urls, ctx.db, endSessions),
       ],
       rawHttp: ideEntrances({ sessions, urls, proxy, portalUrl: ctx.core.publicUrl, log: ctx.log.child({ component: 'ide-gateway' }) }),
       websockets: ideSockets(sessions, urls, proxy),

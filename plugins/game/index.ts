@@ -39,7 +39,7 @@ export const gamePlugin: PanelPlugin<GameConfig> = definePlugin({
     return {
       routes: [
         ...serverRoutes(ctx.config, ctx.instances, ctx.entitlements, (id) => sockets.closeServer(id, closeCodes.serverGone, 'server deleted')),
-        ...powerRoutes(ctx.instances, ctx.agents),
+        ...powerRoutes(ctx.instances, ctx.agents, ctx.entitlements),
         ...consoleSide.routes,
         ...backupRoutes(ctx.instances, ctx.agents, ctx.entitlements, store, sync, restores),
       ],

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRoute, type AgentClient, type InstanceService, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { defineRoute, type AgentClient, type Entitlements, type InstanceService, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { requireLifecycle, serverIdParams, visibleServer } from './game-server.ts';
 import { agentErrors } from './examples.ts';
 
@@ -8,7 +8,7 @@ const notActive = 'The server is not `active` (INSTANCE_NOT_ACTIVE, details.life
 
 
 /** Power actions and the console's HTTP side, forwarded to the agent through the agentClient. */
-export function powerRoutes(instances: InstanceService, agents: AgentClient): RouteDefinition[] {
+export function powerRoutes(instances: InstanceService, agents: AgentClient, entitlements: Entitlements): RouteDefinition[] {
   const power = actions.map((action) =>
     defineRoute({
       method: 'post',
@@ -19,10 +19,13 @@ export function powerRoutes(instances: InstanceService, agents: AgentClient): Ro
       auth: 'user',
       request: { params: serverIdParams },
       responses: { 202: z.object({ server_id: z.uuid(), action: z.enum(actions), status: z.string().describe('what the agent expects next: starting, stopping') }) },
-      errors: { 409: notActive, ...agentErrors },
+      errors: { 402: 'The owner\'s payment is overdue beyond the grace period (BILLING_PAST_DUE); not for stop', 409: notActive, ...agentErrors },
       examples: { responses: { 202: { server_id: '0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40', action, status: action === 'stop' ? 'stopping' : 'starting' } } },
       handler: async ({ params, principal, requestId, log }) => {
-        requireLifecycle(await visibleServer(instances, params.id, principal));
+        const server = await visibleServer(instances, params.id, principal);
+        requireLifecycle(server);
+        // An overdue payment stops starts (the owner's account; admins act for anyone).
+        if (action !== 'stop' && principal?.role !== 'admin') await entitlements.assertMayRun(server.ownerId);
         const answer = await agents.call(await instances.target(params.id), action, { requestId });
         instances.refreshSoon(params.id, log);
         return { status: 202, body: { server_id: params.id, action, status: answer.state } };

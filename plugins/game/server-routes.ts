@@ -85,7 +85,7 @@ export function serverRoutes(config: GameConfig, instances: InstanceService, ent
       responses: { 202: z.object({ server: serverSchema }) },
       errors: {
         400: 'Invalid name, or an unknown template (TEMPLATE_UNKNOWN, details.available lists the ids)',
-        402: 'The plan allows no more game servers (PLAN_LIMIT_REACHED, details.limit and details.used)',
+        402: 'The plan allows no more game servers (PLAN_LIMIT_REACHED, details.limit and details.used), or a payment is overdue (BILLING_PAST_DUE)',
       },
       examples: { body: { name: 'Friday survival', template: 'sample' }, responses: { 202: { server: { ...exampleServer, state: { ...exampleServer.state, lifecycle: 'provisioning', ready: false, status: 'unknown', reachable: false } } } } },
       handler: async ({ body, principal }) => {
@@ -103,6 +103,7 @@ export function serverRoutes(config: GameConfig, instances: InstanceService, ent
           ...(template.ready_pattern === null ? {} : { ready_pattern: template.ready_pattern }),
           ...(template.install_command === null ? {} : { install_command: template.install_command }),
         };
+        await entitlements.assertMayRun(me.userId);
         const max = await entitlements.maxInstances(me.userId, 'game');
         const instance = await instances.create({ ownerId: me.userId, kind: 'game', plugin: 'game', name: body.name, spec: { ...spec } }, { maxForOwner: max });
         return { status: 202, body: { server: toServer(instance) } };

@@ -38,6 +38,7 @@ const billingSchema = z
     success_url: urlString.nullable().describe('Where Checkout sends the user after paying; unset: PUBLIC_URL + /billing?checkout=success.'),
     cancel_url: urlString.nullable().describe('Where Checkout sends a user who gives up; unset: PUBLIC_URL + /billing?checkout=cancel.'),
     portal_return_url: urlString.nullable().describe('Where the Customer Portal returns to; unset: PUBLIC_URL + /billing.'),
+    past_due_grace_days: z.number().min(0).max(60).describe('How long a past-due subscription may still create and start instances (then 402 BILLING_PAST_DUE).'),
   })
   .superRefine((b, ctx) => {
     const ids = b.plans.map((p) => p.id);

@@ -15,6 +15,7 @@ export interface AccountRow {
   cancel_at_period_end: boolean;
   pending_plan: string | null;
   exempt: boolean;
+  past_due_since: Date | null;
   last_synced_at: Date | null;
   created_at: Date;
   updated_at: Date;
@@ -80,6 +81,7 @@ export class BillingAccounts {
           [snap.plan, periodEnd, snap.plan],
         ),
         status: snap.status,
+        past_due_since: snap.status === 'past_due' ? trx.raw('coalesce(past_due_since, now())') : null,
         current_period_end: snap.currentPeriodEnd,
         cancel_at_period_end: snap.cancelAtPeriodEnd,
         last_synced_at: snap.syncedAt,

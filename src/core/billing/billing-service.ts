@@ -29,6 +29,9 @@ const iso = (d: Date | null): string | null => (d === null ? null : new Date(d).
 
 /** Plans and subscriptions through Stripe; the account row mirrors what Stripe says, never what we hoped. */
 export class BillingService {
+  /** Told after a user's account changed (committed): enforcement suspends or lifts instances. */
+  onAccountChanged: (userId: string) => Promise<void> = async () => undefined;
+
   constructor(
     private readonly db: Knex,
     private readonly stripe: Stripe | null,
@@ -148,6 +151,7 @@ export class BillingService {
       const changed = await this.accounts.apply(userId, snapshotOf(fresh, this.plans, syncedAt), trx);
       if (changed) await this.announce(changed, trx);
     });
+    await this.settle(userId);
   }
 
   async portal(userId: string): Promise<{ url: string }> {
@@ -193,7 +197,7 @@ export class BillingService {
     const syncedAt = new Date();
     const sub = subscriptionId ? await stripe.subscriptions.retrieve(subscriptionId) : null;
     const userId = sub ? await this.userOf(sub) : null;
-    return this.db.transaction(async (trx) => {
+    const result = await this.db.transaction(async (trx) => {
       const inserted = await trx('billing_events')
         .insert({ id: event.id, type: event.type, user_id: userId, stripe_created_at: new Date(event.created * 1000), outcome: 'ignored' })
         .onConflict('id')
@@ -210,6 +214,13 @@ export class BillingService {
       }
       return { duplicate: false };
     });
+    if (!result.duplicate && userId) await this.settle(userId);
+    return result;
+  }
+
+  /** After a committed change: instances follow the plan. A failure here is retried by the enforcement job, never undoes the change. */
+  async settle(userId: string): Promise<void> {
+    await this.onAccountChanged(userId).catch((err: unknown) => this.log.warn({ err, user_id: userId }, 'could not apply the plan to instances now; the job will'));
   }
 
   async announce(account: AccountRow, trx?: Knex.Transaction): Promise<void> {
