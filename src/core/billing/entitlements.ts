@@ -3,7 +3,11 @@ import { AppError } from '../http/errors.ts';
 import type { Plans, PlanLimits } from './plans.ts';
 import { liveStatuses, type BillingAccounts } from './billing-accounts.ts';
 
-/** What a user's plan allows, asked by plugins before they create or start instances. */
+/**
+ * What a user's plan allows, asked by plugins before they create or start instances. There is
+ * deliberately no separate "can create?" check: a check apart from the insert races, so the
+ * limit from `maxInstances` is enforced inside InstanceService.create's transaction.
+ */
 export interface Entitlements {
   /** The user's limits; null: none (admins and billing-exempt users). */
   limitsFor(userId: string): Promise<PlanLimits | null>;

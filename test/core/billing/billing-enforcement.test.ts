@@ -1,10 +1,10 @@
 import test from 'ava';
-import Stripe from 'stripe';
 import type { TestApp } from '../../helpers/start-test-app.ts';
 import { createUser, loginAdmin, type Session } from '../../helpers/auth.ts';
 import { eventually, registerAgent } from '../../helpers/agent-core.ts';
 import { startFakeAgents, type FakeAgents } from '../../fakes/fake-agents.ts';
 import { startFakeStripe, type FakeStripe } from '../../fakes/fake-stripe.ts';
+import { deliverEvent, subscribeUser } from '../../helpers/stripe-webhooks.ts';
 import { call, createServer, gameTestConfig, startGameApp, waitForServer } from '../../plugins/game/game-helpers.ts';
 import type { GameServer } from '../../../plugins/game/game-server.ts';
 
@@ -13,7 +13,6 @@ let app: TestApp;
 let stripe: FakeStripe;
 let fakes: FakeAgents;
 let admin: Session;
-const signer = new Stripe('sk_test_signer');
 
 test.before(async () => {
   stripe = await startFakeStripe();
@@ -29,17 +28,11 @@ test.after.always(async () => {
 });
 
 async function deliver(event: Record<string, unknown>): Promise<void> {
-  const payload = JSON.stringify(event);
-  const res = await app.request('/api/billing/webhook', { method: 'POST', headers: { 'Stripe-Signature': signer.webhooks.generateTestHeaderString({ payload, secret: stripe.webhookSecret }) }, body: payload });
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
+  const res = await deliverEvent(app, stripe, event);
+  if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${JSON.stringify(res.body)}`);
 }
 
-async function subscribe(user: Session, plan: string): Promise<ReturnType<FakeStripe['completeCheckout']>> {
-  const sessionId = (await call(app, user, 'POST', '/api/billing/checkout', { plan })).body.session_id as string;
-  const sub = stripe.completeCheckout(sessionId);
-  await deliver(stripe.event('checkout.session.completed', stripe.sessions.get(sessionId) as Record<string, unknown>));
-  return sub;
-}
+const subscribe = (user: Session, plan: string) => subscribeUser(app, stripe, user.access_token, plan);
 
 async function activeServers(user: Session, n: number): Promise<GameServer[]> {
   const servers: GameServer[] = [];

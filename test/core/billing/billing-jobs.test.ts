@@ -1,9 +1,9 @@
 import test from 'ava';
-import Stripe from 'stripe';
 import { startTestApp, type TestApp } from '../../helpers/start-test-app.ts';
 import { bearer, createUser, json, loginAdmin, type Session } from '../../helpers/auth.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 import { startFakeStripe, type FakeStripe } from '../../fakes/fake-stripe.ts';
+import { subscribeUser } from '../../helpers/stripe-webhooks.ts';
 
 /** Reminders (once, across replicas), reconciliation (drift and undelivered events), and the admin billing tools. */
 let db: TestDatabase;
@@ -11,7 +11,6 @@ let first: TestApp;
 let second: TestApp;
 let stripe: FakeStripe;
 let admin: Session;
-const signer = new Stripe('sk_test_signer');
 
 test.before(async () => {
   stripe = await startFakeStripe();
@@ -35,13 +34,7 @@ async function call(session: Session, method: string, path: string, body?: unkno
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function subscribe(user: Session, plan = 'starter'): Promise<ReturnType<FakeStripe['completeCheckout']>> {
-  const { session_id: sessionId } = (await call(user, 'POST', '/api/billing/checkout', { plan })).body as { session_id: string };
-  const sub = stripe.completeCheckout(sessionId);
-  const payload = JSON.stringify(stripe.event('checkout.session.completed', stripe.sessions.get(sessionId) as Record<string, unknown>));
-  await first.request('/api/billing/webhook', { method: 'POST', headers: { 'Stripe-Signature': signer.webhooks.generateTestHeaderString({ payload, secret: stripe.webhookSecret }) }, body: payload });
-  return sub;
-}
+const subscribe = (user: Session, plan = 'starter') => subscribeUser(first, stripe, user.access_token, plan);
 
 test.serial('two app instances running the reminder job at the same moment send each reminder once', async (t) => {
   const user = await createUser(first, admin);

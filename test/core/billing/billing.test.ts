@@ -1,15 +1,14 @@
 import test from 'ava';
-import Stripe from 'stripe';
 import { startTestApp, type TestApp } from '../../helpers/start-test-app.ts';
 import { bearer, createUser, json, loginAdmin, type Session } from '../../helpers/auth.ts';
 import { startFakeStripe, type FakeStripe } from '../../fakes/fake-stripe.ts';
 import { eventually } from '../../helpers/agent-core.ts';
+import { deliverEvent, subscribeUser } from '../../helpers/stripe-webhooks.ts';
 
 /** Billing against a local fake of Stripe's API, with webhooks signed by the Stripe SDK's own test helper. */
 let app: TestApp;
 let stripe: FakeStripe;
 let admin: Session;
-const signer = new Stripe('sk_test_signer');
 
 test.before(async () => {
   stripe = await startFakeStripe();
@@ -32,13 +31,7 @@ async function post(session: Session, path: string, body: unknown = {}): Promise
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-/** POSTs an event to the webhook route as Stripe would: raw JSON, signed (or with a wrong signature). */
-async function deliver(event: Record<string, unknown>, secret = stripe.webhookSecret): Promise<{ status: number; body: Record<string, unknown> }> {
-  const payload = JSON.stringify(event);
-  const signature = signer.webhooks.generateTestHeaderString({ payload, secret });
-  const res = await app.request('/api/billing/webhook', { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': signature }, body: payload });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const deliver = (event: Record<string, unknown>, secret?: string) => deliverEvent(app, stripe, event, secret);
 
 async function checkout(user: Session, plan = 'starter'): Promise<string> {
   const res = await post(user, '/api/billing/checkout', { plan });
@@ -161,10 +154,7 @@ test('without Stripe keys, billing routes answer 503 BILLING_NOT_CONFIGURED and 
 
 async function subscribed(plan: string): Promise<{ user: Session; sub: ReturnType<FakeStripe['completeCheckout']> }> {
   const user = await createUser(app, admin);
-  const sessionId = await checkout(user, plan);
-  const sub = stripe.completeCheckout(sessionId);
-  await deliver(stripe.event('checkout.session.completed', stripe.sessions.get(sessionId) as Record<string, unknown>));
-  return { user, sub };
+  return { user, sub: await subscribeUser(app, stripe, user.access_token, plan) };
 }
 
 test.serial('an upgrade whose payment fails leaves the old plan; once paid, the new plan applies', async (t) => {
