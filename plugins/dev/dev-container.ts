@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, NotFoundError, instanceStateSchema, type Instance, type InstanceService, type Lifecycle, type Principal } from '../../src/plugin-api/index.ts';
+import { instanceStateSchema, requireLifecycle, visibleInstance, type Instance, type InstanceService, type Lifecycle, type Principal } from '../../src/plugin-api/index.ts';
 
 export const containerSchema = z.object({
   id: z.uuid(),
@@ -53,15 +53,6 @@ export function toContainer(instance: Instance, vmid: number): DevContainer {
 }
 
 /** The container if the caller may see it (owner or admin); anything else is a 404. */
-export async function visibleContainer(instances: InstanceService, id: string, principal: Principal | null): Promise<Instance> {
-  if (!principal) throw new NotFoundError('dev container', id);
-  const instance = await instances.get(id, principal.role === 'admin' ? null : principal.userId, 'dev container');
-  if (instance.plugin !== 'dev') throw new NotFoundError('dev container', id);
-  return instance;
-}
+export const visibleContainer = (instances: InstanceService, id: string, principal: Principal | null): Promise<Instance> => visibleInstance(instances, id, principal, 'dev', 'dev container');
 
-export function requireActive(instance: Instance, allowed: readonly Lifecycle[] = ['active']): void {
-  const { lifecycle } = instance.state;
-  if (allowed.includes(lifecycle)) return;
-  throw new ConflictError('INSTANCE_NOT_ACTIVE', `This dev container is ${lifecycle}; ${lifecycle === 'provisioning' ? 'wait until it is active and retry' : 'it cannot take this action now'}`, { lifecycle });
-}
+export const requireActive = (instance: Instance, allowed?: readonly Lifecycle[]): void => requireLifecycle(instance, 'dev container', allowed);

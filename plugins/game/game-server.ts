@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, NotFoundError, instanceStateSchema, type Instance, type InstanceService, type Lifecycle, type Principal } from '../../src/plugin-api/index.ts';
+import { instanceStateSchema, requireLifecycle as requireInstanceLifecycle, visibleInstance, type Instance, type InstanceService, type Lifecycle, type Principal } from '../../src/plugin-api/index.ts';
 
 /** A game server as the portal sees it: an instance of kind `game`, its template, and its cached state. */
 export const serverSchema = z.object({
@@ -44,18 +44,8 @@ export function toServer(instance: Instance): GameServer {
   };
 }
 
-/** The server if the caller may see it (its owner, or an admin); anything else is a 404, never a 403. */
-export async function visibleServer(instances: InstanceService, id: string, principal: Principal | null): Promise<Instance> {
-  if (!principal) throw new NotFoundError('server', id);
-  const instance = await instances.get(id, principal.role === 'admin' ? null : principal.userId, 'server');
-  if (instance.plugin !== 'game') throw new NotFoundError('server', id);
-  return instance;
-}
+/** The server if the caller may see it (its owner, or an admin); anything else is a 404. */
+export const visibleServer = (instances: InstanceService, id: string, principal: Principal | null): Promise<Instance> => visibleInstance(instances, id, principal, 'game', 'server');
 
 /** Work that needs the agent is refused, not dropped, while the panel is doing something else with the server. */
-export function requireLifecycle(instance: Instance, allowed: readonly Lifecycle[] = ['active']): void {
-  const { lifecycle } = instance.state;
-  if (allowed.includes(lifecycle)) return;
-  const hint = lifecycle === 'provisioning' || lifecycle === 'restoring_backup' ? 'wait until it is active and retry' : lifecycle === 'failed' ? 'delete it and create a new one' : 'it cannot take this action now';
-  throw new ConflictError('INSTANCE_NOT_ACTIVE', `This server is ${lifecycle}; ${hint}`, { lifecycle });
-}
+export const requireLifecycle = (instance: Instance, allowed?: readonly Lifecycle[]): void => requireInstanceLifecycle(instance, 'server', allowed);

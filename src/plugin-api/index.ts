@@ -42,3 +42,4 @@ export type { ProxyCall } from '../core/proxy/reverse-proxy.ts';
 export type { RawHttpHandler } from '../core/http/raw-handler.ts';
 export { hashToken, newOpaqueToken } from '../core/crypto/opaque-token.ts';
 export { envelopeFor } from '../core/http/error-envelope.ts';
+export { visibleInstance, requireLifecycle } from '../core/instances/instance-access.ts';
