@@ -20,6 +20,7 @@ import { createAuthModule, type AuthModule } from './core/auth/auth-module.ts';
 import { createAgentCore, type AgentCore } from './core/instances/agent-core.ts';
 import { EventBus } from './core/events/event-bus.ts';
 import { createBillingModule } from './core/billing/billing-module.ts';
+import { fileRoutes } from './core/files/file-routes.ts';
 import type { Provisioner } from './core/instances/provisioner.ts';
 import { SecretBox } from './core/crypto/secret-box.ts';
 import { bootstrapProblems } from './core/auth/bootstrap-admin.ts';
@@ -149,6 +150,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       entitlements: billing.entitlements,
       agents: agentCore.client,
       events: agentCore.bus,
+      files: { routes: (fileOptions) => fileRoutes({ instances: agentCore.instances, agents: agentCore.client, streams: agentCore.streams, audit: auth.audit, maxUploadBytes: config.files.max_upload_bytes }, fileOptions) },
       auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets, stillValid: auth.stillValid },
     }),
     coreRoutes,

@@ -46,6 +46,7 @@ export const devPlugin: PanelPlugin<DevConfig> = definePlugin({
     return {
       routes: [
         ...containerRoutes(base, ctx.db, ctx.config, ctx.instances, ctx.entitlements, endSessions),
+        ...ctx.files.routes({ base: `${base}/:id`, plugin: 'dev', noun: 'dev container', tag: 'dev' }),
         ...ideRoutes(base, ctx.instances, ctx.agents, ctx.entitlements, sessions, urls, ctx.db, endSessions),
       ],
       rawHttp: ideEntrances({ sessions, urls, proxy, portalUrl: ctx.core.publicUrl, log: ctx.log.child({ component: 'ide-gateway' }) }),

@@ -42,6 +42,7 @@ export const gamePlugin: PanelPlugin<GameConfig> = definePlugin({
         ...powerRoutes(ctx.instances, ctx.agents, ctx.entitlements),
         ...consoleSide.routes,
         ...backupRoutes(ctx.instances, ctx.agents, ctx.entitlements, store, sync, restores),
+        ...ctx.files.routes({ base: '/servers/:id', plugin: 'game', noun: 'server', tag: 'game' }),
       ],
       websockets: [consoleSide.websocket],
       jobs: [

@@ -13,6 +13,7 @@ import {
 import type { Workload } from './workload.ts';
 import { BackupError, type Backups } from './backups.ts';
 import type { CodeServer } from './code-server.ts';
+import { FileError, type Files } from './files.ts';
 
 export interface AgentServerOptions {
   token: string;
@@ -20,6 +21,7 @@ export interface AgentServerOptions {
   workload: Workload;
   backups: Backups;
   codeServer: CodeServer | null;
+  files: Files;
 }
 
 const maxBody = 64 * 1024;
@@ -120,6 +122,20 @@ export function createAgentServer(options: AgentServerOptions): Server {
       }
       case 'POST /backups/restore':
         return send(res, 202, { backup: await backups.restore(url.searchParams.get('id') ?? '') });
+      case 'GET /files':
+        return send(res, 200, await options.files.list(url.searchParams.get('path') ?? '/'));
+      case 'GET /files/content':
+        return options.files.download(url.searchParams.get('path') ?? '', res);
+      case 'PUT /files/content':
+        return send(res, 201, { entry: await options.files.upload(url.searchParams.get('path') ?? '', req) });
+      case 'DELETE /files':
+        await options.files.remove(url.searchParams.get('path') ?? '');
+        return send(res, 204);
+      case 'POST /files/mkdir': {
+        const body = (await readJson(req)) as { path?: unknown };
+        if (typeof body.path !== 'string' || body.path === '') return refuse(res, 400, 'bad_request', 'send {"path": "..."}');
+        return send(res, 201, { entry: await options.files.mkdir(body.path) });
+      }
       default:
         break;
     }
@@ -147,6 +163,12 @@ export function createAgentServer(options: AgentServerOptions): Server {
     const auth = req.headers.authorization ?? '';
     if (!auth.startsWith('Bearer ') || !sameToken(auth.slice(7), options.token)) return refuse(res, 401, 'unauthorized', 'missing or wrong agent token');
     handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      if (err instanceof FileError) {
+        // A refused upload may leave body unread: close rather than read gigabytes to keep the connection.
+        if (!req.complete) res.setHeader('Connection', 'close');
+        return refuse(res, err.status, err.code, err.message);
+      }
       if (err instanceof BackupError) return refuse(res, err.status, err.code, err.message);
       refuse(res, 500, 'internal', err instanceof Error ? err.message : 'internal error');
     });

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { Workload } from './workload.ts';
 import { Backups } from './backups.ts';
 import { CodeServer } from './code-server.ts';
+import { Files } from './files.ts';
 import { createAgentServer } from './agent-server.ts';
 
 const help = `Usage: npm run agent -- --data-dir DIR --command CMD (--token TOKEN | --token-file FILE) [options]
@@ -24,6 +25,7 @@ Options:
   --host <host>            interface to listen on (default 127.0.0.1)
   --port <port>            port (default 0, which picks a free port; the chosen one is printed)
   --autostart              start the workload once installed
+  --max-upload-bytes <n>   largest file upload accepted (default 10 GiB; more answers 413)
   -h, --help               show this help
 
 Prints one JSON line {"msg":"agent listening","port":N} when ready for requests.
@@ -44,6 +46,7 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '0' },
     autostart: { type: 'boolean', default: false },
+    'max-upload-bytes': { type: 'string', default: String(10 * 1024 ** 3) },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -76,7 +79,8 @@ const workload = new Workload({
 });
 const backups = new Backups(dataDir, backupDir, workload);
 const codeServer = values['ide-command'] ? new CodeServer(values['ide-command'], dataDir, resolve(dataDir, '..', 'ide.pid')) : null;
-const server = createAgentServer({ token: token as string, version: '1.0.0', workload, backups, codeServer });
+const files = new Files(dataDir, Number(values['max-upload-bytes']));
+const server = createAgentServer({ token: token as string, version: '1.0.0', workload, backups, codeServer, files });
 server.listen(Number(values.port), values.host, () => {
   const address = server.address();
   process.stdout.write(`${JSON.stringify({ msg: 'agent listening', port: typeof address === 'object' && address ? address.port : 0, pid: process.pid })}\n`);

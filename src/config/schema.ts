@@ -118,6 +118,10 @@ export const configSchema = z.strictObject({
     provision_deadline_ms: z.number().int().min(1000).describe('How long a new instance may take to become ready before it is marked failed.'),
     work_lease_ms: z.number().int().min(1000).describe('How long a replica holds provisioning or deletion work; after a crash another takes over once it runs out.'),
   }),
+  files: z.strictObject({
+    max_upload_bytes: z.number().int().min(1).describe('Largest file upload passed to an agent; crossing it mid-stream answers 413 and the partial file is discarded.'),
+    stall_timeout_ms: z.number().int().min(1000).describe('A file transfer with no bytes moving for this long is cut (a stall, not a long transfer).'),
+  }),
   ide: z.strictObject({
     suffix: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a DNS name such as ide.example.com').describe('Hosted IDEs are served at dev-<vmid>.<suffix> (a wildcard DNS name pointing at the API).'),
     return_hosted_url: z.boolean().describe('IDE links use the hosted form (dev-<vmid>.<suffix>); false: the path form (<path host>/__ide/<id>/).'),

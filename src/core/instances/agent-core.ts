@@ -8,6 +8,7 @@ import type { JobDefinition } from '../jobs/job.ts';
 import type { Tickets } from '../auth/tickets.ts';
 import type { Principal } from '../http/principal.ts';
 import { AgentClient } from '../agent/agent-client.ts';
+import { AgentStreams } from '../agent/agent-streams.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { EventStreams, eventStreamRoutes } from '../events/event-stream-routes.ts';
 import { InstanceService } from './instance-service.ts';
@@ -20,6 +21,8 @@ import { adminInstanceRoutes } from './admin-instance-routes.ts';
 
 export interface AgentCore {
   client: AgentClient;
+  /** Raw file and archive streams to agents, beside the client. */
+  streams: AgentStreams;
   bus: EventBus;
   poller: Poller;
   instances: InstanceService;
@@ -61,6 +64,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
     breaker: { threshold: a.breaker_threshold, cooldownMs: a.breaker_cooldown_ms, maxCooldownMs: a.max_backoff_ms },
   });
   const { bus } = deps;
+  const fileStreams = new AgentStreams({ stallMs: config.files.stall_timeout_ms, maxUploadBytes: config.files.max_upload_bytes });
   const poller = new Poller(db, client, deps.box, bus, log.child({ component: 'poller' }), {
     intervalMs: a.poll_interval_ms,
     concurrency: a.poll_concurrency,
@@ -83,6 +87,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
 
   return {
     client,
+    streams: fileStreams,
     bus,
     poller,
     instances,
@@ -119,6 +124,7 @@ export function createAgentCore(deps: AgentCoreDeps): AgentCore {
       await poller.stop();
       await bus.stop();
       client.close();
+      fileStreams.close();
     },
   };
 }

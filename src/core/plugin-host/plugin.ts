@@ -14,6 +14,7 @@ import type { Principal, TicketRedeemer } from '../http/principal.ts';
 import type { Tickets } from '../auth/tickets.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Entitlements } from '../billing/entitlements.ts';
+import type { FileRouteOptions } from '../files/file-routes.ts';
 
 /** What the core hands a plugin: capabilities, never globals. */
 export interface PluginContext<C> {
@@ -34,6 +35,8 @@ export interface PluginContext<C> {
   /** The only HTTP client for agents. */
   agents: AgentClient;
   events: EventBus;
+  /** The file manager routes (list, download, upload, delete, mkdir) for a plugin's instances. */
+  files: { routes(options: FileRouteOptions): RouteDefinition[] };
   /** For WebSocket upgrades and other places Koa's route auth does not reach. */
   auth: {
     verifyAccessToken(token: string): Promise<Principal>;

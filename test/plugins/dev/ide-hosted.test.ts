@@ -7,7 +7,7 @@ import { bearer, createUser, json, login, loginAdmin, type Session } from '../..
 import { isRefusal, openSocket, type TestSocket } from '../../helpers/ws-client.ts';
 import type { DevContainer } from '../../../plugins/dev/dev-container.ts';
 import { deleteAndWait as deleteServerAndWait, killLocalAgents } from '../game/game-helpers.ts';
-import { call, devTestConfig, ideLink, ideRequest, openIde, readyContainer, startDevApp } from './dev-helpers.ts';
+import { call, devTestConfig, ideLink, ideRequest, openIde, readyContainer, startDevApp, waitForContainer } from './dev-helpers.ts';
 
 /** The hosted IDE (`dev-<vmid>.<suffix>`): links, cookies, proxying and revocation, against real agents running the IDE stand-in. */
 let app: TestApp;
@@ -152,6 +152,19 @@ test.serial('after logout the IDE answers 401 and its WebSocket is closed; stopp
   t.is((await ideRequest(app, hostOf(aliceBox), '/echo', { Cookie: still.cookie })).status, 200);
   t.is((await call(app, alice, 'POST', `/api/dev/${aliceBox.id}/codeserver/stop`)).status, 202);
   t.is((await ideRequest(app, hostOf(aliceBox), '/echo', { Cookie: still.cookie })).status, 401);
+  await waitForContainer(app, alice, aliceBox.id, (c) => c.codeserver.state === 'stopped', 'the poll to see the IDE stopped', 5_000);
   t.is((await call(app, alice, 'POST', `/api/dev/${aliceBox.id}/ide-token`)).status, 409, 'no links while the IDE is stopped');
   t.is((await call(app, alice, 'POST', `/api/dev/${aliceBox.id}/codeserver/start`)).status, 202);
+  await waitForContainer(app, alice, aliceBox.id, (c) => c.codeserver.state === 'running', 'the IDE running again', 10_000);
+});
+
+test.serial('dev containers have the same file manager: upload, list, download; Bob gets 404', async (t) => {
+  const base = `${app.url}/api/dev/${aliceBox.id}/files`;
+  const put = await fetch(`${base}/content?path=${encodeURIComponent('/src/main.go')}`, { method: 'PUT', headers: { Authorization: `Bearer ${alice.access_token}` }, body: 'package main\n' });
+  t.is(put.status, 201);
+  const listed = (await (await fetch(`${base}?path=/src`, { headers: { Authorization: `Bearer ${alice.access_token}` } })).json()) as { entries: Array<{ name: string; size_bytes: number }> };
+  t.deepEqual(listed.entries.map((e) => [e.name, e.size_bytes]), [['main.go', 13]]);
+  const got = await fetch(`${base}/content?path=/src/main.go`, { headers: { Authorization: `Bearer ${alice.access_token}` } });
+  t.is(await got.text(), 'package main\n');
+  t.is((await fetch(`${base}?path=/src`, { headers: { Authorization: `Bearer ${bob.access_token}` } })).status, 404);
 });

@@ -1,0 +1,200 @@
+import test from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestApp } from '../../helpers/start-test-app.ts';
+import { createUser, loginAdmin, type Session } from '../../helpers/auth.ts';
+import { eventually } from '../../helpers/agent-core.ts';
+import type { GameServer } from '../../../plugins/game/game-server.ts';
+import { call, createServer, deleteAndWait, gameTestConfig, killLocalAgents, startGameApp, waitForServer } from './game-helpers.ts';
+
+/** The file manager through the API, streamed to a real reference agent. */
+const limit = 100 * 1024 * 1024 + 1024;
+let app: TestApp;
+let dataDir: string;
+let owner: Session;
+let stranger: Session;
+let server: GameServer;
+
+test.before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'panel-files-'));
+  app = await startGameApp(gameTestConfig('local', { database: { data_dir: dataDir }, files: { max_upload_bytes: limit, stall_timeout_ms: 10_000 } }));
+  const admin = await loginAdmin(app);
+  owner = await createUser(app, admin);
+  stranger = await createUser(app, admin);
+  server = await createServer(app, owner, 'Files');
+  await waitForServer(app, owner, server.id, (s) => s.state.lifecycle === 'active', 'active');
+});
+
+test.after.always(async () => {
+  if (server) await deleteAndWait(app, owner, server.id).catch(() => undefined);
+  await app?.close();
+  killLocalAgents(dataDir);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const agentData = () => join(dataDir, 'instances', server.id, 'data');
+const url = (path: string) => new URL(`${app.url}/api/game/servers/${server.id}${path}`);
+
+/** Streams `chunks` as the upload body (chunked unless `length` is given); resolves with status and JSON body. */
+function upload(session: Session, path: string, chunks: Iterable<Buffer>, length?: number): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const target = url(`/files/content?path=${encodeURIComponent(path)}`);
+    const req = request(target, { method: 'PUT', headers: { Authorization: `Bearer ${session.access_token}`, 'Content-Type': 'application/octet-stream', ...(length === undefined ? {} : { 'Content-Length': String(length) }) } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown> }));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+    const it = chunks[Symbol.iterator]();
+    const pump = (): void => {
+      for (;;) {
+        const next = it.next();
+        if (next.done) return void req.end();
+        if (!req.write(next.value)) return void req.once('drain', pump);
+      }
+    };
+    pump();
+  });
+}
+
+/** Downloads through the API, hashing as it streams (never holding the file). */
+function download(session: Session, path: string): Promise<{ status: number; sha256: string; size: number; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    request(url(`/files/content?path=${encodeURIComponent(path)}`), { headers: { Authorization: `Bearer ${session.access_token}` } }, (res) => {
+      const hash = createHash('sha256');
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        hash.update(c);
+        size += c.length;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, sha256: hash.digest('hex'), size, headers: res.headers }));
+    }).on('error', reject).end();
+  });
+}
+
+function* blocks(count: number, size: number, seed: Buffer, hash?: ReturnType<typeof createHash>): Generator<Buffer> {
+  for (let i = 0; i < count; i += 1) {
+    const block = Buffer.alloc(size, seed);
+    block.writeUInt32BE(i, 0);
+    hash?.update(block);
+    yield block;
+  }
+}
+
+test.serial('a file with all 256 byte values and a 100 MiB file come back identical (sha256)', async (t) => {
+  const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const small = await upload(owner, '/bytes.bin', [every], every.length);
+  t.is(small.status, 201);
+  t.like(small.body, { entry: { name: 'bytes.bin', type: 'file', size_bytes: 256 } });
+  const back = await download(owner, '/bytes.bin');
+  t.is(back.sha256, createHash('sha256').update(every).digest('hex'));
+  t.regex(String(back.headers['content-disposition']), /attachment; filename\*=UTF-8''bytes\.bin/);
+
+  const hash = createHash('sha256');
+  const big = await upload(owner, '/world/big.bin', blocks(100, 1024 * 1024, randomBytes(64), hash));
+  t.is(big.status, 201);
+  const expected = hash.digest('hex');
+  const got = await download(owner, '/world/big.bin');
+  t.is(got.size, 100 * 1024 * 1024);
+  t.is(got.sha256, expected);
+});
+
+test.serial('an upload over the limit answers 413 as soon as it crosses it, and leaves no partial file on the agent', async (t) => {
+  const declared = await upload(owner, '/too-big.bin', [Buffer.alloc(16)], limit + 1);
+  t.is(declared.status, 413);
+  t.is(declared.body.code, 'PAYLOAD_TOO_LARGE');
+  const streamed = await upload(owner, '/too-big.bin', blocks(101, 1024 * 1024, Buffer.from('x')));
+  t.is(streamed.status, 413, JSON.stringify(streamed.body));
+  await eventually(async () => !readdirSync(agentData()).some((n) => n.includes('too-big')), 10_000, 'the partial file to be gone');
+  t.false(existsSync(join(agentData(), 'too-big.bin')));
+});
+
+test.serial('paths: traversal is refused before the agent, "/" is the data directory, a symlink out of it is refused by the agent', async (t) => {
+  const traversal = await call(app, owner, 'GET', `/api/game/servers/${server.id}/files/content?path=${encodeURIComponent('../../etc/passwd')}`);
+  t.is(traversal.status, 400);
+  t.is(traversal.body.code, 'VALIDATION_FAILED');
+  const hostPath = await call(app, owner, 'GET', `/api/game/servers/${server.id}/files/content?path=${encodeURIComponent('/etc/passwd')}`);
+  t.is(hostPath.status, 404, '/etc/passwd is <data>/etc/passwd, which does not exist');
+  symlinkSync('/etc', join(agentData(), 'escape'));
+  const viaLink = await call(app, owner, 'GET', `/api/game/servers/${server.id}/files/content?path=${encodeURIComponent('/escape/passwd')}`);
+  t.is(viaLink.status, 400);
+  t.like(viaLink.body, { code: 'AGENT_ERROR', details: { agent_body: { code: 'path_outside_root' } } });
+  const listing = await call(app, owner, 'GET', `/api/game/servers/${server.id}/files?path=/`);
+  t.false((listing.body.entries as Array<{ name: string }>).some((e) => e.name === 'escape'), 'a link out is not listed');
+  const through = await upload(owner, '/escape/planted', [Buffer.from('x')], 1);
+  t.is(through.status, 400);
+  t.false(existsSync('/etc/planted'));
+});
+
+test.serial('mkdir, list and delete; deletes and uploads are audited', async (t) => {
+  const made = await call(app, owner, 'POST', `/api/game/servers/${server.id}/files/mkdir`, { path: '/mods/new' });
+  t.is(made.status, 201);
+  t.like(made.body, { entry: { name: 'new', type: 'dir' } });
+  t.is((await call(app, owner, 'POST', `/api/game/servers/${server.id}/files/mkdir`, { path: '/mods/new' })).status, 409);
+  const listed = await call(app, owner, 'GET', `/api/game/servers/${server.id}/files?path=/mods`);
+  t.deepEqual((listed.body.entries as Array<{ name: string }>).map((e) => e.name), ['new']);
+  t.is((await call(app, owner, 'DELETE', `/api/game/servers/${server.id}/files?path=${encodeURIComponent('/mods')}`)).status, 204);
+  t.is((await call(app, owner, 'GET', `/api/game/servers/${server.id}/files?path=/mods`)).status, 404);
+  t.is((await call(app, owner, 'DELETE', `/api/game/servers/${server.id}/files?path=/`)).body.code, 'PATH_IS_ROOT');
+  const audit = await app.server.database.knex('audit_log').whereIn('action', ['files.upload', 'files.delete']).where({ target_user_id: owner.user.id }).select('action');
+  t.true(audit.some((a: { action: string }) => a.action === 'files.upload'));
+  t.true(audit.some((a: { action: string }) => a.action === 'files.delete'));
+  mkdirSync(join(agentData(), 'kept'), { recursive: true });
+});
+
+test('another user gets 404 on every file route', async (t) => {
+  for (const [method, path, body] of [
+    ['GET', '/files?path=/'],
+    ['GET', '/files/content?path=/bytes.bin'],
+    ['DELETE', '/files?path=/bytes.bin'],
+    ['POST', '/files/mkdir', { path: '/x' }],
+  ] as Array<[string, string, unknown?]>) {
+    const res = await call(app, stranger, method, `/api/game/servers/${server.id}${path}`, body);
+    t.is(res.status, 404, `${method} ${path}`);
+  }
+  t.is((await upload(stranger, '/x.bin', [Buffer.from('x')], 1)).status, 404);
+  t.false(existsSync(join(agentData(), 'x.bin')));
+});
+
+test.serial('a client that stops reading a download, or uploads slowly, does not raise memory beyond a small constant', async (t) => {
+  // The API runs in this process: its memory is ours to measure.
+  global.gc?.();
+  const before = process.memoryUsage();
+  const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    request(url(`/files/content?path=${encodeURIComponent('/world/big.bin')}`), { headers: { Authorization: `Bearer ${owner.access_token}` } }, resolve).on('error', reject).end();
+  });
+  t.is(res.statusCode, 200);
+  res.pause(); // a reader that stops: backpressure must hold the agent, not fill the API
+  await new Promise((r) => setTimeout(r, 1_500));
+  const stalled = process.memoryUsage();
+  res.destroy();
+  const grown = (stalled.rss - before.rss) / 1024 / 1024;
+  t.log(`RSS while a 100 MiB download waits on its reader: +${grown.toFixed(1)} MiB (external +${((stalled.external - before.external) / 1024 / 1024).toFixed(1)} MiB)`);
+  t.true(grown < 48, `RSS grew by ${grown.toFixed(1)} MiB`);
+
+  // A slow upload: 16 blocks of 256 KiB, 50 ms apart, arrives whole.
+  const hash = createHash('sha256');
+  const slow = await new Promise<{ status: number }>((resolve, reject) => {
+    const req = request(url(`/files/content?path=${encodeURIComponent('/slow.bin')}`), { method: 'PUT', headers: { Authorization: `Bearer ${owner.access_token}` } }, (r) => {
+      r.resume();
+      r.on('end', () => resolve({ status: r.statusCode ?? 0 }));
+    });
+    req.on('error', reject);
+    let i = 0;
+    const tick = setInterval(() => {
+      const block = Buffer.alloc(256 * 1024, i);
+      hash.update(block);
+      req.write(block);
+      i += 1;
+      if (i === 16) {
+        clearInterval(tick);
+        req.end();
+      }
+    }, 50);
+  });
+  t.is(slow.status, 201);
+  t.is((await download(owner, '/slow.bin')).sha256, hash.digest('hex'));
+});
