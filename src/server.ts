@@ -21,6 +21,8 @@ import { createAgentCore, type AgentCore } from './core/instances/agent-core.ts'
 import { EventBus } from './core/events/event-bus.ts';
 import { createBillingModule } from './core/billing/billing-module.ts';
 import { fileRoutes } from './core/files/file-routes.ts';
+import { SignedUrls } from './core/files/signed-urls.ts';
+import { signedFileRoutes } from './core/files/signed-file-routes.ts';
 import type { Provisioner } from './core/instances/provisioner.ts';
 import { SecretBox } from './core/crypto/secret-box.ts';
 import { bootstrapProblems } from './core/auth/bootstrap-admin.ts';
@@ -110,6 +112,8 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
   await auth.bootstrap(options.console ?? ((text) => process.stderr.write(text)));
   const agentCore = createAgentCore({ db: knex, bus, config, box: new SecretBox(secrets.encryptionKey), tickets: auth.tickets, stillValid: auth.stillValid, log, registry, replicaId, provisioners: options.provisioners });
   const billing = createBillingModule(knex, config, bus, auth.outbox, agentCore.instances, agentCore.client, log);
+  const signedUrls = new SignedUrls(knex, secrets.urlSigningKey, 300);
+  scheduler.add({ id: 'core.signed-urls-prune', every_ms: 3_600_000, timeout_ms: 60_000, once_across_replicas: true, quiet: true, run: async () => void (await signedUrls.prune()) });
   for (const job of [...coreJobs(knex, rateLimiter), ...auth.jobs, ...agentCore.jobs, ...billing.jobs]) scheduler.add(job);
 
   let draining = false;
@@ -133,7 +137,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
     metricsRegistry: registry,
     metricsToken: config.metrics.token,
   })
-    .concat(auth.routes, agentCore.routes, billing.routes)
+    .concat(auth.routes, agentCore.routes, billing.routes, signedFileRoutes(knex, signedUrls, agentCore.instances, agentCore.streams, auth.audit))
     .map((route) => ({ owner: 'core', fullPath: route.path, route }));
 
   const plugins = await setupPlugins(
@@ -150,7 +154,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       entitlements: billing.entitlements,
       agents: agentCore.client,
       events: agentCore.bus,
-      files: { routes: (fileOptions) => fileRoutes({ instances: agentCore.instances, agents: agentCore.client, streams: agentCore.streams, audit: auth.audit, maxUploadBytes: config.files.max_upload_bytes }, fileOptions) },
+      files: { routes: (fileOptions) => fileRoutes({ signed: signedUrls, publicUrl: config.server.public_url, instances: agentCore.instances, agents: agentCore.client, streams: agentCore.streams, audit: auth.audit, maxUploadBytes: config.files.max_upload_bytes }, fileOptions) },
       auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets, stillValid: auth.stillValid },
     }),
     coreRoutes,

@@ -4,6 +4,8 @@ import type { Knex } from 'knex';
 export interface AppSecrets {
   jwtSecret: string;
   encryptionKey: string;
+  /** Signs file URLs for browsers; a key of its own, so an access-token key leak does not forge them (and the reverse). */
+  urlSigningKey: string;
 }
 
 export interface SecretSources {
@@ -29,5 +31,6 @@ export async function loadSecrets(knex: Knex, sources: SecretSources, onGenerate
   return {
     jwtSecret: sources.jwt_secret ?? (await storedSecret(knex, 'jwt_secret', onGenerated)),
     encryptionKey: sources.encryption_key ?? (await storedSecret(knex, 'encryption_key', onGenerated)),
+    urlSigningKey: await storedSecret(knex, 'url_signing_key', onGenerated),
   };
 }

@@ -8,6 +8,7 @@ import type { AgentClient } from '../agent/agent-client.ts';
 import type { AgentStreams } from '../agent/agent-streams.ts';
 import type { InstanceService } from '../instances/instance-service.ts';
 import { requireLifecycle, visibleInstance } from '../instances/instance-access.ts';
+import type { Direction, SignedUrls } from './signed-urls.ts';
 
 /**
  * A path inside the instance's data directory, checked before it reaches the agent: no NUL,
@@ -34,6 +35,8 @@ const agentErrors = {
 };
 
 export interface FileRouteDeps {
+  signed: SignedUrls;
+  publicUrl: string;
   instances: InstanceService;
   agents: AgentClient;
   streams: AgentStreams;
@@ -66,7 +69,26 @@ export function fileRoutes(deps: FileRouteDeps, options: FileRouteOptions): Rout
   };
   const note = (action: string, principal: Principal | null, instanceId: string, ownerId: string, details: Record<string, unknown>, ip: string, requestId: string) =>
     audit.record({ action, actorUserId: principal?.userId ?? null, targetUserId: ownerId, ip, requestId, details: { instance_id: instanceId, plugin: options.plugin, ...details } });
+  const signedUrlRoute = (direction: Direction) =>
+    defineRoute({
+      method: 'post',
+      path: `${options.base}/files/${direction}-url`,
+      summary: `A signed URL a browser can ${direction === 'download' ? 'download the file from (usable a few times, for resumed downloads)' : 'PUT the file to (usable once)'} for 5 minutes, without the bearer header`,
+      tags: [options.tag],
+      auth: 'user',
+      request: { params, body: z.strictObject({ path: instancePath }) },
+      responses: { 201: z.object({ url: z.string(), expires_at: z.iso.datetime() }) },
+      errors: agentErrors,
+      examples: { body: { path: '/world/level.dat' }, responses: { 201: { url: 'https://panel.example.com/api/files/signed?token=eyJ1Ijoi...', expires_at: '2026-11-23T10:05:00.000Z' } } },
+      handler: async ({ params: p, body, principal }) => {
+        await ready(p.id, principal);
+        const issued = deps.signed.issue({ userId: (principal as Principal).userId, instanceId: p.id, plugin: options.plugin, path: body.path, direction });
+        return { status: 201, body: { url: `${deps.publicUrl.replace(/\/$/, '')}/api/files/signed?token=${encodeURIComponent(issued.token)}`, expires_at: issued.expiresAt.toISOString() } };
+      },
+    });
   return [
+    signedUrlRoute('download'),
+    signedUrlRoute('upload'),
     defineRoute({
       method: 'get',
       path: `${options.base}/files`,

@@ -198,3 +198,48 @@ test.serial('a client that stops reading a download, or uploads slowly, does not
   t.is(slow.status, 201);
   t.is((await download(owner, '/slow.bin')).sha256, hash.digest('hex'));
 });
+
+test.serial('signed URLs: a download link works without the bearer header a few times, an upload link once; neither fits another path, server, direction or time', async (t) => {
+  const made = await call(app, owner, 'POST', `/api/game/servers/${server.id}/files/download-url`, { path: '/bytes.bin' });
+  t.is(made.status, 201);
+  const link = made.body.url as string;
+  t.regex(link, /^http:\/\/localhost:8080\/api\/files\/signed\?token=/);
+  const local = (u: string) => `${app.url}${new URL(u).pathname}${new URL(u).search}`;
+  const first = await fetch(local(link));
+  t.is(first.status, 200);
+  t.is((await first.arrayBuffer()).byteLength, 256);
+  // Resumed: a range of it, again with the same link.
+  const resumed = await fetch(local(link), { headers: { Range: 'bytes=0-9' } });
+  t.true(resumed.status === 200 || resumed.status === 206);
+  await resumed.arrayBuffer();
+  for (let i = 0; i < 3; i += 1) await (await fetch(local(link))).arrayBuffer();
+  const exhausted = await fetch(local(link));
+  t.is(exhausted.status, 401, 'a few uses, not unlimited');
+  t.is(((await exhausted.json()) as { code: string }).code, 'SIGNED_URL_INVALID');
+
+  // The same token for the other direction, or tampered with, is worthless.
+  const fresh = (await call(app, owner, 'POST', `/api/game/servers/${server.id}/files/download-url`, { path: '/bytes.bin' })).body.url as string;
+  t.is((await fetch(local(fresh), { method: 'PUT', body: 'x' })).status, 401, 'a download link does not upload');
+  const token = new URL(fresh).searchParams.get('token') as string;
+  const [body, mac] = token.split('.') as [string, string];
+  const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString('utf8')), p: '/world/big.bin' })).toString('base64url');
+  t.is((await fetch(`${app.url}/api/files/signed?token=${forged}.${mac}`)).status, 401, 'another path needs another signature');
+
+  const up = (await call(app, owner, 'POST', `/api/game/servers/${server.id}/files/upload-url`, { path: '/via-link.txt' })).body.url as string;
+  t.is((await fetch(local(up), { method: 'PUT', body: 'hello from a browser' })).status, 201);
+  t.is((await fetch(local(up), { method: 'PUT', body: 'again' })).status, 401, 'an upload link is spent once');
+  t.is((await download(owner, '/via-link.txt')).size, 'hello from a browser'.length);
+
+  // Expired (five minutes later), and another user's server.
+  const late = (await call(app, owner, 'POST', `/api/game/servers/${server.id}/files/download-url`, { path: '/bytes.bin' })).body.url as string;
+  const realNow = Date.now;
+  Date.now = () => realNow() + 301_000;
+  try {
+    t.is((await fetch(local(late))).status, 401);
+  } finally {
+    Date.now = realNow;
+  }
+  t.is((await call(app, stranger, 'POST', `/api/game/servers/${server.id}/files/download-url`, { path: '/bytes.bin' })).status, 404);
+  // Tokens never reach the log.
+  t.false(JSON.stringify(app.logs).includes(token));
+});
