@@ -154,7 +154,15 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
       entitlements: billing.entitlements,
       agents: agentCore.client,
       events: agentCore.bus,
-      files: { routes: (fileOptions) => fileRoutes({ signed: signedUrls, publicUrl: config.server.public_url, instances: agentCore.instances, agents: agentCore.client, streams: agentCore.streams, audit: auth.audit, maxUploadBytes: config.files.max_upload_bytes }, fileOptions) },
+      audit: { record: (entry) => auth.audit.record(entry) },
+      files: {
+        routes: (fileOptions) => fileRoutes({ signed: signedUrls, publicUrl: config.server.public_url, instances: agentCore.instances, agents: agentCore.client, streams: agentCore.streams, audit: auth.audit, maxUploadBytes: config.files.max_upload_bytes }, fileOptions),
+        streams: agentCore.streams,
+        signedDownloadUrl: (grant) => {
+          const issued = signedUrls.issue({ ...grant, direction: 'download' });
+          return { url: `${config.server.public_url.replace(/\/$/, '')}/api/files/signed?token=${encodeURIComponent(issued.token)}`, expiresAt: issued.expiresAt };
+        },
+      },
       auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets, stillValid: auth.stillValid },
     }),
     coreRoutes,

@@ -10,6 +10,7 @@ import { BackupStore } from './backup-store.ts';
 import { Restores } from './restores.ts';
 import { BackupSync } from './backup-sync.ts';
 import { backupRoutes } from './backup-routes.ts';
+import { backupArchiveRoutes } from './backup-archive-routes.ts';
 
 /** Closes console sockets when their server goes away or their user's sessions end, on whichever replica holds them. */
 function closeOnEvents(sockets: ConsoleSockets): (event: PanelEvent) => void {
@@ -42,6 +43,7 @@ export const gamePlugin: PanelPlugin<GameConfig> = definePlugin({
         ...powerRoutes(ctx.instances, ctx.agents, ctx.entitlements),
         ...consoleSide.routes,
         ...backupRoutes(ctx.instances, ctx.agents, ctx.entitlements, store, sync, restores),
+        ...backupArchiveRoutes(ctx, ctx.instances, ctx.entitlements, store),
         ...ctx.files.routes({ base: '/servers/:id', plugin: 'game', noun: 'server', tag: 'game' }),
       ],
       websockets: [consoleSide.websocket],

@@ -22,6 +22,7 @@ export interface AgentServerOptions {
   backups: Backups;
   codeServer: CodeServer | null;
   files: Files;
+  maxUploadBytes: number;
 }
 
 const maxBody = 64 * 1024;
@@ -139,6 +140,11 @@ export function createAgentServer(options: AgentServerOptions): Server {
       default:
         break;
     }
+    const archive = /^\/backups\/([^/]+)\/archive$/.exec(url.pathname);
+    if (req.method === 'GET' && archive) return backups.sendArchive(decodeURIComponent(archive[1] as string), res);
+    if (req.method === 'PUT' && url.pathname === '/backups/upload') {
+      return send(res, 201, { backup: await backups.importArchive(url.searchParams.get('name') ?? '', req, options.maxUploadBytes) });
+    }
     if (req.method === 'DELETE' && url.pathname.startsWith('/backups/')) {
       await backups.remove(decodeURIComponent(url.pathname.slice('/backups/'.length)));
       return send(res, 204);
@@ -169,7 +175,10 @@ export function createAgentServer(options: AgentServerOptions): Server {
         if (!req.complete) res.setHeader('Connection', 'close');
         return refuse(res, err.status, err.code, err.message);
       }
-      if (err instanceof BackupError) return refuse(res, err.status, err.code, err.message);
+      if (err instanceof BackupError) {
+        if (!req.complete) res.setHeader('Connection', 'close');
+        return refuse(res, err.status, err.code, err.message);
+      }
       refuse(res, 500, 'internal', err instanceof Error ? err.message : 'internal error');
     });
   });

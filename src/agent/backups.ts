@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { AgentBackup, LastRestore } from '../contracts/agent.ts';
@@ -155,6 +158,52 @@ export class Backups {
       // Set after the outcome, so /status never shows "idle" with the previous restore's result.
       this.busy = null;
     }
+  }
+
+  /** Streams a completed backup's archive, with its size and checksum in the headers. */
+  async sendArchive(id: string, res: ServerResponse): Promise<void> {
+    const backup = await this.get(id);
+    if (backup.state !== 'completed') throw new BackupError(409, 'not_ready', `backup ${id} is ${backup.state}`);
+    const file = this.archiveFile(id);
+    const size = (await stat(file)).size;
+    res.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Length': size, 'X-Checksum-Sha256': backup.sha256 ?? '' });
+    await pipeline(createReadStream(file), res);
+  }
+
+  /**
+   * Takes an uploaded archive as a new backup: streamed to a temporary file (hashed on the
+   * way, cut at `maxBytes`), then listed with tar to prove it is a readable gzip tar before it
+   * becomes a backup. Anything else is removed and refused.
+   */
+  async importArchive(name: string, body: IncomingMessage, maxBytes: number): Promise<AgentBackup> {
+    await mkdir(this.backupDir, { recursive: true });
+    const id = `b_${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
+    const temp = `${this.archiveFile(id)}.upload`;
+    const hash = createHash('sha256');
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        hash.update(chunk);
+        if (size > maxBytes) done(new BackupError(413, 'too_large', `archives are limited to ${maxBytes} bytes`));
+        else done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, counter, createWriteStream(temp, { flags: 'wx' }));
+      await tar(['-tzf', temp]).catch(() => {
+        throw new BackupError(400, 'not_an_archive', 'the upload is not a readable .tar.gz archive');
+      });
+      await rename(temp, this.archiveFile(id));
+    } catch (err) {
+      await rm(temp, { force: true });
+      if (err instanceof BackupError) throw err;
+      throw new BackupError((err as NodeJS.ErrnoException).code === 'ENOSPC' ? 507 : 400, 'upload_failed', 'the archive upload did not complete');
+    }
+    const now = new Date().toISOString();
+    const backup: AgentBackup = { id, name: name.slice(0, 100) || `upload-${now}`, state: 'completed', size_bytes: size, sha256: hash.digest('hex'), created_at: now, completed_at: now };
+    await this.save(backup);
+    return backup;
   }
 
   async remove(id: string): Promise<void> {

@@ -25,7 +25,7 @@ Options:
   --host <host>            interface to listen on (default 127.0.0.1)
   --port <port>            port (default 0, which picks a free port; the chosen one is printed)
   --autostart              start the workload once installed
-  --max-upload-bytes <n>   largest file upload accepted (default 10 GiB; more answers 413)
+  --max-upload-bytes <n>   largest file or archive upload accepted (default 10 GiB; more answers 413)
   -h, --help               show this help
 
 Prints one JSON line {"msg":"agent listening","port":N} when ready for requests.
@@ -79,8 +79,9 @@ const workload = new Workload({
 });
 const backups = new Backups(dataDir, backupDir, workload);
 const codeServer = values['ide-command'] ? new CodeServer(values['ide-command'], dataDir, resolve(dataDir, '..', 'ide.pid')) : null;
-const files = new Files(dataDir, Number(values['max-upload-bytes']));
-const server = createAgentServer({ token: token as string, version: '1.0.0', workload, backups, codeServer, files });
+const maxUploadBytes = Number(values['max-upload-bytes']);
+const files = new Files(dataDir, maxUploadBytes);
+const server = createAgentServer({ token: token as string, version: '1.0.0', workload, backups, codeServer, files, maxUploadBytes });
 server.listen(Number(values.port), values.host, () => {
   const address = server.address();
   process.stdout.write(`${JSON.stringify({ msg: 'agent listening', port: typeof address === 'object' && address ? address.port : 0, pid: process.pid })}\n`);

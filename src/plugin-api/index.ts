@@ -43,3 +43,4 @@ export type { RawHttpHandler } from '../core/http/raw-handler.ts';
 export { hashToken, newOpaqueToken } from '../core/crypto/opaque-token.ts';
 export { envelopeFor } from '../core/http/error-envelope.ts';
 export { visibleInstance, requireLifecycle } from '../core/instances/instance-access.ts';
+export type { AgentStreams } from '../core/agent/agent-streams.ts';

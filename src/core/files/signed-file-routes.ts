@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../http/route.ts';
 import { principalForUser } from '../auth/authenticator.ts';
+import { UnauthorizedError } from '../http/errors.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AgentStreams } from '../agent/agent-streams.ts';
 import type { InstanceService } from '../instances/instance-service.ts';
@@ -37,12 +38,14 @@ export function signedFileRoutes(db: Knex, signed: SignedUrls, instances: Instan
       errors: { 401: 'The link is invalid, expired or used up (SIGNED_URL_INVALID)', 409: 'The instance is not `active` (INSTANCE_NOT_ACTIVE)' },
       handler: async ({ query, requestId, ctx, headers, ip }) => {
         const { grant, instance } = await grantFor(query.token, 'download');
-        const name = posix.basename(grant.path) || 'download';
+        const archive = grant.kind === 'archive';
+        const name = archive ? `${grant.path}.tar.gz` : posix.basename(grant.path) || 'download';
         ctx.respond = false;
         const range = typeof headers.range === 'string' ? headers.range : undefined;
-        await audit.record({ action: 'files.signed_download', actorUserId: grant.userId, targetUserId: instance.ownerId, ip, requestId, details: { instance_id: grant.instanceId, path: grant.path } });
+        await audit.record({ action: archive ? 'backups.archive_download' : 'files.signed_download', actorUserId: grant.userId, targetUserId: instance.ownerId, ip, requestId, details: { instance_id: grant.instanceId, [archive ? 'agent_backup_id' : 'path']: grant.path } });
+        const call = archive ? { path: `/backups/${encodeURIComponent(grant.path)}/archive`, requestId } : { path: '/files/content', query: { path: grant.path }, requestId };
         await streams
-          .download(await instances.target(grant.instanceId), { path: '/files/content', query: { path: grant.path }, requestId }, ctx.res, { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`, 'Cache-Control': 'no-store', 'X-Request-Id': requestId }, range)
+          .download(await instances.target(grant.instanceId), call, ctx.res, { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`, 'Cache-Control': 'no-store', 'X-Request-Id': requestId }, range)
           .catch((err: unknown) => {
             if (ctx.res.headersSent) return;
             ctx.respond = true;
@@ -63,6 +66,7 @@ export function signedFileRoutes(db: Knex, signed: SignedUrls, instances: Instan
       errors: { 401: 'The link is invalid, expired or already used (SIGNED_URL_INVALID)', 413: 'Over the upload limit (PAYLOAD_TOO_LARGE)' },
       handler: async ({ query, requestId, ctx, ip }) => {
         const { grant, instance } = await grantFor(query.token, 'upload');
+        if (grant.kind !== 'file') throw new UnauthorizedError('SIGNED_URL_INVALID', 'This link is not for uploads');
         const answer = await streams.upload(await instances.target(grant.instanceId), { path: '/files/content', query: { path: grant.path }, requestId }, ctx.req);
         const entry = (answer.body as { entry: z.infer<typeof entrySchema> }).entry;
         await audit.record({ action: 'files.upload', actorUserId: grant.userId, targetUserId: instance.ownerId, ip, requestId, details: { instance_id: grant.instanceId, path: grant.path, size_bytes: entry.size_bytes, signed: true } });

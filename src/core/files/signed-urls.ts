@@ -4,7 +4,11 @@ import { UnauthorizedError } from '../http/errors.ts';
 
 export type Direction = 'download' | 'upload';
 
+/** A file of the data directory, or a backup's archive (`path` is then the agent's backup id). */
+export type SignedKind = 'file' | 'archive';
+
 export interface SignedGrant {
+  kind: SignedKind;
   userId: string;
   instanceId: string;
   plugin: string;
@@ -15,6 +19,7 @@ export interface SignedGrant {
 }
 
 interface Payload {
+  k: SignedKind;
   u: string;
   i: string;
   g: string;
@@ -46,7 +51,7 @@ export class SignedUrls {
 
   issue(grant: Omit<SignedGrant, 'expiresAt' | 'nonce'>): { token: string; expiresAt: Date } {
     const expiresAt = new Date(Date.now() + this.ttlS * 1000);
-    const payload: Payload = { u: grant.userId, i: grant.instanceId, g: grant.plugin, p: grant.path, d: grant.direction, e: Math.floor(expiresAt.getTime() / 1000), n: randomBytes(12).toString('base64url') };
+    const payload: Payload = { k: grant.kind, u: grant.userId, i: grant.instanceId, g: grant.plugin, p: grant.path, d: grant.direction, e: Math.floor(expiresAt.getTime() / 1000), n: randomBytes(12).toString('base64url') };
     const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
     return { token: `${body}.${this.mac(body).toString('base64url')}`, expiresAt };
   }
@@ -73,7 +78,7 @@ export class SignedUrls {
       [payload.n, expiresAt, maxUses[direction]],
     );
     if (counted.rows.length === 0) throw invalid();
-    return { userId: payload.u, instanceId: payload.i, plugin: payload.g, path: payload.p, direction, expiresAt, nonce: payload.n };
+    return { kind: payload.k, userId: payload.u, instanceId: payload.i, plugin: payload.g, path: payload.p, direction, expiresAt, nonce: payload.n };
   }
 
   async prune(): Promise<number> {

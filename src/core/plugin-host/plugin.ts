@@ -15,6 +15,9 @@ import type { Tickets } from '../auth/tickets.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Entitlements } from '../billing/entitlements.ts';
 import type { FileRouteOptions } from '../files/file-routes.ts';
+import type { AgentStreams } from '../agent/agent-streams.ts';
+import type { SignedKind } from '../files/signed-urls.ts';
+import type { AuditEntry } from '../audit/audit-log.ts';
 
 /** What the core hands a plugin: capabilities, never globals. */
 export interface PluginContext<C> {
@@ -35,8 +38,16 @@ export interface PluginContext<C> {
   /** The only HTTP client for agents. */
   agents: AgentClient;
   events: EventBus;
+  /** The audit log (who did what to whose resource). */
+  audit: { record(entry: AuditEntry): Promise<void> };
   /** The file manager routes (list, download, upload, delete, mkdir) for a plugin's instances. */
-  files: { routes(options: FileRouteOptions): RouteDefinition[] };
+  files: {
+    routes(options: FileRouteOptions): RouteDefinition[];
+    /** Raw streams to agents (backup archives), beside the agentClient. */
+    streams: AgentStreams;
+    /** A signed URL (5 minutes) for a browser to download a file or a backup archive without the bearer header. */
+    signedDownloadUrl(grant: { kind: SignedKind; userId: string; instanceId: string; plugin: string; path: string }): { url: string; expiresAt: Date };
+  };
   /** For WebSocket upgrades and other places Koa's route auth does not reach. */
   auth: {
     verifyAccessToken(token: string): Promise<Principal>;

@@ -243,3 +243,57 @@ test.serial('signed URLs: a download link works without the bearer header a few 
   // Tokens never reach the log.
   t.false(JSON.stringify(app.logs).includes(token));
 });
+
+test.serial('backup archives: a download matches the recorded sha256; an uploaded archive becomes a backup that restores; garbage is refused', async (t) => {
+  const made = await call(app, owner, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'for-download' });
+  t.is(made.status, 202);
+  const id = (made.body.backup as { id: string }).id;
+  const done = await eventually(async () => {
+    const list = (await call(app, owner, 'GET', `/api/game/servers/${server.id}/backups`)).body.backups as Array<{ id: string; state: string; sha256: string }>;
+    const b = list.find((x) => x.id === id);
+    return b?.state === 'completed' ? b : undefined;
+  }, 30_000, 'the backup to complete');
+  const archive = await fetch(`${app.url}/api/game/servers/${server.id}/backups/${id}/download`, { headers: { Authorization: `Bearer ${owner.access_token}` } });
+  t.is(archive.status, 200);
+  const bytes = Buffer.from(await archive.arrayBuffer());
+  t.is(createHash('sha256').update(bytes).digest('hex'), done.sha256);
+  t.is(archive.headers.get('x-checksum-sha256'), done.sha256);
+  t.is((await fetch(`${app.url}/api/game/servers/${server.id}/backups/${id}/download`, { headers: { Authorization: `Bearer ${stranger.access_token}` } })).status, 404);
+
+  // The signed URL gives the same bytes without the bearer header.
+  const link = (await call(app, owner, 'POST', `/api/game/servers/${server.id}/backups/${id}/download-url`)).body.url as string;
+  const viaLink = await fetch(`${app.url}${new URL(link).pathname}${new URL(link).search}`);
+  t.is(createHash('sha256').update(Buffer.from(await viaLink.arrayBuffer())).digest('hex'), done.sha256);
+
+  // Change the data, upload the archive as a new backup, restore it: the data is back.
+  t.is((await upload(owner, '/bytes.bin', [Buffer.from('changed')], 7)).status, 201);
+  const imported = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    const req = request(new URL(`${app.url}/api/game/servers/${server.id}/backups/upload?name=imported`), { method: 'PUT', headers: { Authorization: `Bearer ${owner.access_token}`, 'Content-Length': String(bytes.length) } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end(bytes);
+  });
+  t.is(imported.status, 201);
+  const importedBackup = imported.body.backup as { id: string; state: string; sha256: string };
+  t.like(importedBackup, { state: 'completed', sha256: done.sha256 });
+  t.is((await call(app, owner, 'POST', `/api/game/servers/${server.id}/backups/restore?id=${importedBackup.id}`)).status, 202);
+  await waitForServer(app, owner, server.id, (s) => s.state.lifecycle === 'active', 'active after the restore');
+  t.is((await download(owner, '/bytes.bin')).size, 256, 'the 256-byte file is back');
+
+  const garbage = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    const req = request(new URL(`${app.url}/api/game/servers/${server.id}/backups/upload?name=junk`), { method: 'PUT', headers: { Authorization: `Bearer ${owner.access_token}` } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end(Buffer.from('this is not a tar.gz'));
+  });
+  t.is(garbage.status, 400);
+  t.like(garbage.body, { code: 'AGENT_ERROR', details: { agent_body: { code: 'not_an_archive' } } });
+  const names = ((await call(app, owner, 'GET', `/api/game/servers/${server.id}/backups`)).body.backups as Array<{ name: string }>).map((b) => b.name);
+  t.false(names.includes('junk'));
+});
