@@ -8,6 +8,8 @@ import { freePort } from '../../src/lib/free-port.ts';
 
 export interface BenchServer {
   url: string;
+  /** The server's DATA_DIR (local agents live under instances/<id>). */
+  dataDir: string;
   pid: number;
   adminToken: string;
   stop(): void;
@@ -41,7 +43,7 @@ export async function startBenchServer(databaseUrl: string | undefined, extraEnv
     if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) {
       const res = await post(`${url}/api/auth/login`, { login: 'admin', password: benchAdminPassword });
       const { access_token: adminToken } = (await res.json()) as { access_token: string };
-      return { url, pid: child.pid ?? 0, adminToken, stop };
+      return { url, dataDir, pid: child.pid ?? 0, adminToken, stop };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
