@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ let server: GameServer;
 
 test.before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'panel-files-'));
-  app = await startGameApp(gameTestConfig('local', { database: { data_dir: dataDir }, files: { max_upload_bytes: limit, stall_timeout_ms: 10_000 } }));
+  app = await startGameApp(gameTestConfig('local', { database: { data_dir: dataDir }, files: { max_upload_bytes: limit, stall_timeout_ms: 3_000 } }));
   const admin = await loginAdmin(app);
   owner = await createUser(app, admin);
   stranger = await createUser(app, admin);
@@ -296,4 +296,38 @@ test.serial('backup archives: a download matches the recorded sha256; an uploade
   t.like(garbage.body, { code: 'AGENT_ERROR', details: { agent_body: { code: 'not_an_archive' } } });
   const names = ((await call(app, owner, 'GET', `/api/game/servers/${server.id}/backups`)).body.backups as Array<{ name: string }>).map((b) => b.name);
   t.false(names.includes('junk'));
+});
+
+test.serial('a transfer that stalls is cut after the stall timeout; a client that goes away mid-upload leaves nothing on the agent', async (t) => {
+  // Stall: the agent freezes mid-download; the API cuts the exchange instead of waiting forever.
+  const pid = (JSON.parse(readFileSync(join(dataDir, 'instances', server.id, 'agent.json'), 'utf8')) as { pid: number }).pid;
+  const ended = new Promise<number>((resolve, reject) => {
+    request(url(`/files/content?path=${encodeURIComponent('/world/big.bin')}`), { headers: { Authorization: `Bearer ${owner.access_token}` } }, (res) => {
+      res.once('data', () => {
+        process.kill(pid, 'SIGSTOP');
+        res.resume();
+      });
+      const started = Date.now();
+      res.on('close', () => resolve(Date.now() - started));
+    }).on('error', reject).end();
+  });
+  try {
+    const took = await ended;
+    t.true(took < 8_000, `cut after ${took} ms (stall timeout 3 s)`);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+
+  // A client that goes away half-way through an upload: the agent's request is cut and its temporary file removed.
+  await new Promise<void>((resolve) => {
+    const req = request(url(`/files/content?path=${encodeURIComponent('/half.bin')}`), { method: 'PUT', headers: { Authorization: `Bearer ${owner.access_token}`, 'Content-Length': String(8 * 1024 * 1024) } });
+    req.on('error', () => resolve());
+    req.write(Buffer.alloc(1024 * 1024, 1));
+    setTimeout(() => {
+      req.destroy();
+      resolve();
+    }, 300);
+  });
+  await eventually(async () => !readdirSync(agentData()).some((n) => n.includes('half.bin')), 10_000, 'no partial upload left');
+  t.false(existsSync(join(agentData(), 'half.bin')));
 });
