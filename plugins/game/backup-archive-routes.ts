@@ -29,14 +29,7 @@ export function backupArchiveRoutes(ctx: PluginContext<GameConfig>, instances: I
         requireLifecycle(server, ['active', 'suspended']);
         const backup = await completed(params.id, params.backupId);
         await ctx.audit.record({ action: 'backups.archive_download', actorUserId: principal?.userId ?? null, targetUserId: server.ownerId, ip, requestId, details: { server_id: params.id, backup_id: backup.id } });
-        koa.respond = false;
-        await ctx.files.streams
-          .download(await instances.target(params.id), { path: `/backups/${encodeURIComponent(backup.agent_backup_id as string)}/archive`, requestId }, koa.res, { 'Content-Disposition': `attachment; filename="${backup.name.replace(/[^A-Za-z0-9._-]/g, '_')}.tar.gz"`, 'X-Request-Id': requestId })
-          .catch((err: unknown) => {
-            if (koa.res.headersSent) return;
-            koa.respond = true;
-            throw err;
-          });
+        await ctx.files.streams.respond(koa, await instances.target(params.id), { path: `/backups/${encodeURIComponent(backup.agent_backup_id as string)}/archive`, requestId }, { 'Content-Disposition': `attachment; filename="${backup.name.replace(/[^A-Za-z0-9._-]/g, '_')}.tar.gz"`, 'X-Request-Id': requestId });
         return undefined;
       },
     }),

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Context } from 'koa';
 import type { AgentTarget } from './agent-client.ts';
 import { AgentBadResponseError, AgentRequestError, AgentTimeoutError, AgentUnreachableError } from './agent-errors.ts';
 import { AppError, PayloadTooLargeError } from '../http/errors.ts';
@@ -105,6 +106,22 @@ export class AgentStreams {
       req.destroy();
       res.destroy();
     });
+  }
+
+  /**
+   * Answers a Koa request with an agent's download: until the first byte an error still goes
+   * out as the error envelope (thrown back to Koa); after it, the connection is cut.
+   */
+  async respond(koa: Context, target: AgentTarget, call: StreamCall, headers: Record<string, string>): Promise<void> {
+    koa.respond = false;
+    const range = typeof koa.headers.range === 'string' ? koa.headers.range : undefined;
+    try {
+      await this.download(target, call, koa.res, headers, range);
+    } catch (err) {
+      if (koa.res.headersSent) return;
+      koa.respond = true;
+      throw err;
+    }
   }
 
   /** Pipes the client's body to the agent, counting; returns the agent's JSON answer. */

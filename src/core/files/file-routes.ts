@@ -114,17 +114,10 @@ export function fileRoutes(deps: FileRouteDeps, options: FileRouteOptions): Rout
       request: { params, query: pathQuery },
       responses: { 200: null },
       errors: agentErrors,
-      handler: async ({ params: p, query, principal, requestId, ctx, headers }) => {
+      handler: async ({ params: p, query, principal, requestId, ctx }) => {
         await ready(p.id, principal);
         const name = posix.basename(query.path) || 'download';
-        ctx.respond = false;
-        const range = typeof headers.range === 'string' ? headers.range : undefined;
-        await streams.download(await instances.target(p.id), { path: '/files/content', query: { path: query.path }, requestId }, ctx.res, { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`, 'X-Request-Id': requestId }, range).catch((err: unknown) => {
-          // Before the first byte the envelope can still be sent: hand the error back to Koa.
-          if (ctx.res.headersSent) return;
-          ctx.respond = true;
-          throw err;
-        });
+        await streams.respond(ctx, await instances.target(p.id), { path: '/files/content', query: { path: query.path }, requestId }, { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`, 'X-Request-Id': requestId });
         return undefined;
       },
     }),

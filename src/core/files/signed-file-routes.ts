@@ -36,21 +36,13 @@ export function signedFileRoutes(db: Knex, signed: SignedUrls, instances: Instan
       request: { query: tokenQuery },
       responses: { 200: null },
       errors: { 401: 'The link is invalid, expired or used up (SIGNED_URL_INVALID)', 409: 'The instance is not `active` (INSTANCE_NOT_ACTIVE)' },
-      handler: async ({ query, requestId, ctx, headers, ip }) => {
+      handler: async ({ query, requestId, ctx, ip }) => {
         const { grant, instance } = await grantFor(query.token, 'download');
         const archive = grant.kind === 'archive';
         const name = archive ? `${grant.path}.tar.gz` : posix.basename(grant.path) || 'download';
-        ctx.respond = false;
-        const range = typeof headers.range === 'string' ? headers.range : undefined;
         await audit.record({ action: archive ? 'backups.archive_download' : 'files.signed_download', actorUserId: grant.userId, targetUserId: instance.ownerId, ip, requestId, details: { instance_id: grant.instanceId, [archive ? 'agent_backup_id' : 'path']: grant.path } });
         const call = archive ? { path: `/backups/${encodeURIComponent(grant.path)}/archive`, requestId } : { path: '/files/content', query: { path: grant.path }, requestId };
-        await streams
-          .download(await instances.target(grant.instanceId), call, ctx.res, { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`, 'Cache-Control': 'no-store', 'X-Request-Id': requestId }, range)
-          .catch((err: unknown) => {
-            if (ctx.res.headersSent) return;
-            ctx.respond = true;
-            throw err;
-          });
+        await streams.respond(ctx, await instances.target(grant.instanceId), call, { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`, 'Cache-Control': 'no-store', 'X-Request-Id': requestId });
         return undefined;
       },
     }),
