@@ -9,6 +9,7 @@ import { createUser, loginAdmin, type Session } from '../../helpers/auth.ts';
 import { eventually } from '../../helpers/agent-core.ts';
 import type { GameServer } from '../../../plugins/game/game-server.ts';
 import { call, createServer, deleteAndWait, gameTestConfig, killLocalAgents, startGameApp, waitForServer } from './game-helpers.ts';
+import { blocks, downloadFrom, uploadTo } from '../../helpers/file-transfer.ts';
 
 /** The file manager through the API, streamed to a real reference agent. */
 const limit = 100 * 1024 * 1024 + 1024;
@@ -38,51 +39,8 @@ test.after.always(async () => {
 const agentData = () => join(dataDir, 'instances', server.id, 'data');
 const url = (path: string) => new URL(`${app.url}/api/game/servers/${server.id}${path}`);
 
-/** Streams `chunks` as the upload body (chunked unless `length` is given); resolves with status and JSON body. */
-function upload(session: Session, path: string, chunks: Iterable<Buffer>, length?: number): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const target = url(`/files/content?path=${encodeURIComponent(path)}`);
-    const req = request(target, { method: 'PUT', headers: { Authorization: `Bearer ${session.access_token}`, 'Content-Type': 'application/octet-stream', ...(length === undefined ? {} : { 'Content-Length': String(length) }) } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown> }));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
-    const it = chunks[Symbol.iterator]();
-    const pump = (): void => {
-      for (;;) {
-        const next = it.next();
-        if (next.done) return void req.end();
-        if (!req.write(next.value)) return void req.once('drain', pump);
-      }
-    };
-    pump();
-  });
-}
-
-/** Downloads through the API, hashing as it streams (never holding the file). */
-function download(session: Session, path: string): Promise<{ status: number; sha256: string; size: number; headers: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    request(url(`/files/content?path=${encodeURIComponent(path)}`), { headers: { Authorization: `Bearer ${session.access_token}` } }, (res) => {
-      const hash = createHash('sha256');
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        hash.update(c);
-        size += c.length;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, sha256: hash.digest('hex'), size, headers: res.headers }));
-    }).on('error', reject).end();
-  });
-}
-
-function* blocks(count: number, size: number, seed: Buffer, hash?: ReturnType<typeof createHash>): Generator<Buffer> {
-  for (let i = 0; i < count; i += 1) {
-    const block = Buffer.alloc(size, seed);
-    block.writeUInt32BE(i, 0);
-    hash?.update(block);
-    yield block;
-  }
-}
+const upload = (session: Session, path: string, chunks: Iterable<Buffer>, length?: number) => uploadTo(url(`/files/content?path=${encodeURIComponent(path)}`), session.access_token, chunks, length);
+const download = (session: Session, path: string) => downloadFrom(url(`/files/content?path=${encodeURIComponent(path)}`), session.access_token);
 
 test.serial('a file with all 256 byte values and a 100 MiB file come back identical (sha256)', async (t) => {
   const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
