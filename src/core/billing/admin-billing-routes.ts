@@ -4,18 +4,13 @@ import { defineRoute, type RouteDefinition } from '../http/route.ts';
 import { ConflictError, NotFoundError } from '../http/errors.ts';
 import { paginationOf, paginationQuery, paginationSchema } from '../http/pagination.ts';
 import type { BillingService } from './billing-service.ts';
+import { subscriptionFields } from './billing-routes.ts';
 import { billingStatuses, type AccountRow } from './billing-accounts.ts';
 
-const accountSchema = z.object({
+const accountSchema = subscriptionFields.extend({
   user_id: z.uuid(),
   username: z.string(),
   email: z.string(),
-  plan: z.string(),
-  status: z.enum(billingStatuses),
-  exempt: z.boolean(),
-  current_period_end: z.iso.datetime().nullable(),
-  cancel_at_period_end: z.boolean(),
-  pending_plan: z.string().nullable(),
   stripe_customer_id: z.string().nullable(),
   subscription_id: z.string().nullable(),
   last_synced_at: z.iso.datetime().nullable(),

@@ -6,13 +6,16 @@ import type { BillingService } from './billing-service.ts';
 import { billingStatuses } from './billing-accounts.ts';
 
 const limitsSchema = z.object({ game_servers: z.number().int(), dev_containers: z.number().int(), backups_per_server: z.number().int() });
-const stateSchema = z.object({
+/** The subscription fields every billing answer shares (the portal's state, the admin's account). */
+export const subscriptionFields = z.object({
   plan: z.string(),
   status: z.enum(billingStatuses),
   exempt: z.boolean(),
   current_period_end: z.iso.datetime().nullable(),
   cancel_at_period_end: z.boolean(),
   pending_plan: z.string().nullable(),
+});
+const stateSchema = subscriptionFields.extend({
   limits: limitsSchema.nullable().describe('null: no limits (admins and exempt accounts)'),
   usage: z.object({ game_servers: z.number().int(), dev_containers: z.number().int() }),
 });
