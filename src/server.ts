@@ -163,7 +163,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
           return { url: `${config.server.public_url.replace(/\/$/, '')}/api/files/signed?token=${encodeURIComponent(issued.token)}`, expiresAt: issued.expiresAt };
         },
       },
-      auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets, stillValid: auth.stillValid },
+      auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets, stillValid: auth.stillValid, audience: auth.audience, accounts: auth.accounts },
     }),
     coreRoutes,
     log,

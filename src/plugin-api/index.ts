@@ -5,7 +5,8 @@
 export { definePlugin } from '../core/plugin-host/plugin.ts';
 export type { PanelPlugin, PluginContext, PluginContributions } from '../core/plugin-host/plugin.ts';
 export { defineRoute } from '../core/http/route.ts';
-export type { RouteDefinition, RouteRequest, RouteResult, RouteAuth, RateLimitUse, HttpMethod } from '../core/http/route.ts';
+export type { RouteDefinition, RouteRequest, RouteResult, RouteAuth, RateLimitUse, HttpMethod, RouteGuard, RouteIssue } from '../core/http/route.ts';
+export type { AudienceSessions, Accounts, AccountView } from '../core/auth/audience-sessions.ts';
 export type { Principal } from '../core/http/principal.ts';
 export type { JobDefinition, JobContext } from '../core/jobs/job.ts';
 export { defineWebSocket } from '../core/ws/websocket-route.ts';
@@ -44,3 +45,4 @@ export { hashToken, newOpaqueToken } from '../core/crypto/opaque-token.ts';
 export { envelopeFor } from '../core/http/error-envelope.ts';
 export { visibleInstance, requireLifecycle } from '../core/instances/instance-access.ts';
 export type { AgentStreams } from '../core/agent/agent-streams.ts';
+export { usernameSchema, emailSchema, passwordSchema, roleSchema } from '../core/auth/user-schemas.ts';

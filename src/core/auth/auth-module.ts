@@ -24,6 +24,7 @@ import { authRoutes } from './auth-routes.ts';
 import { adminUserRoutes } from './admin-user-routes.ts';
 import { announceAdmin, ensureAdmin } from './bootstrap-admin.ts';
 import type { EventBus } from '../events/event-bus.ts';
+import { accounts, audienceSessions, type Accounts, type AudienceSessions } from './audience-sessions.ts';
 
 export interface AuthModule {
   authenticate: Authenticator;
@@ -31,6 +32,9 @@ export interface AuthModule {
   tickets: Tickets;
   redeemTicket: TicketRedeemer;
   stillValid(principal: Principal): Promise<boolean>;
+  /** Tokens for a plugin's own API audience (same users, same revocation). */
+  audience(name: string, ttlS: number): AudienceSessions;
+  accounts: Accounts;
   routes: RouteDefinition[];
   jobs: JobDefinition[];
   users: UserStore;
@@ -96,6 +100,8 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
     tickets,
     redeemTicket,
     stillValid: (principal) => sessionStillValid(db, principal),
+    audience: (name, ttlS) => audienceSessions(db, sessions, secrets.jwtSecret, config.auth.issuer, name, ttlS),
+    accounts: accounts(db, users, userAdmin),
     routes: [
       ...authRoutes({ registrationEnabled: config.auth.registration_enabled, sessions, userAdmin, users, reset, hasher, audit }),
       ...adminUserRoutes(users, userAdmin),

@@ -58,6 +58,22 @@ export class SessionService {
   }
 
   async login(login: string, password: string, origin: RequestOrigin): Promise<SessionTokens> {
+    const session = await this.signIn(login, password, origin);
+    return this.tokensFor(session.row, session.refresh);
+  }
+
+  /**
+   * Sign-in for another audience (a plugin's own API): one access token signed by `access`,
+   * no refresh token. Its family is started all the same, so logout, password reset and
+   * disable end it exactly like a portal session.
+   */
+  async loginFor(access: AccessTokens, login: string, password: string, origin: RequestOrigin): Promise<{ token: string; expiresAt: Date; user: UserRow }> {
+    const session = await this.signIn(login, password, origin);
+    const issued = await access.issue(session.row.id, session.row.role, session.refresh.familyId);
+    return { token: issued.token, expiresAt: issued.claims.expiresAt, user: session.row };
+  }
+
+  private async signIn(login: string, password: string, origin: RequestOrigin): Promise<{ row: UserRow; refresh: IssuedRefresh }> {
     const user = await this.users.byLogin(login);
     if (!user) {
       await this.hasher.verifyDummy(password);
@@ -86,7 +102,7 @@ export class SessionService {
       return { row, refresh: started };
     });
     if (!session) throw badCredentials();
-    return this.tokensFor(session.row, session.refresh);
+    return session;
   }
 
   familyOf(refreshToken: string): Promise<string | null> {

@@ -18,12 +18,14 @@ export const errorEnvelopeSchema = z
     details: z.record(z.string(), z.unknown()),
     timestamp: z.iso.datetime(),
     request_id: z.string(),
+    retry_after: z.number().int().optional().describe('On 429: seconds until the limit resets (also in details and Retry-After)'),
   })
   .describe('Error envelope returned by every non-2xx answer');
 
 export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
 export function envelopeFor(error: AppError, requestId: string): ErrorEnvelope {
+  const retryAfter = error.status === 429 ? error.details.retry_after : undefined;
   return {
     error: error.title,
     message: error.message,
@@ -31,6 +33,7 @@ export function envelopeFor(error: AppError, requestId: string): ErrorEnvelope {
     details: error.details,
     timestamp: new Date().toISOString(),
     request_id: requestId,
+    ...(typeof retryAfter === 'number' ? { retry_after: retryAfter } : {}),
   };
 }
 

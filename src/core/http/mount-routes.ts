@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.ts';
 import { ForbiddenError, RateLimitedError, UnsupportedMediaTypeError, ValidationError, type ValidationIssue } from './errors.ts';
 import type { Authenticator, Principal, TicketRedeemer } from './principal.ts';
 import type { RateLimiter, RateLimitState } from './rate-limiter.ts';
-import type { MountedRoute, RouteDefinition, RouteRequest, RouteResult } from './route.ts';
+import type { MountedRoute, RouteDefinition, RouteIssue, RouteRequest, RouteResult } from './route.ts';
 
 export interface MountOptions {
   bodyLimitBytes: number;
@@ -16,19 +16,30 @@ export interface MountOptions {
   rateLimiter: RateLimiter;
 }
 
-function issuesOf(location: string, error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((issue) => ({
-    path: [location, ...issue.path.map(String)].join('.'),
-    message: issue.message,
-  }));
+function valueAt(value: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let at = value;
+  for (const key of path) {
+    if (typeof at !== 'object' || at === null) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
 }
 
-function parsePart(location: string, schema: z.ZodType | undefined, value: unknown, issues: ValidationIssue[]): unknown {
+function parsePart(location: RouteIssue['location'], schema: z.ZodType | undefined, value: unknown, issues: RouteIssue[]): unknown {
   if (!schema) return undefined;
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  issues.push(...issuesOf(location, result.error));
+  for (const issue of result.error.issues) {
+    const path = issue.path.map((k) => (typeof k === 'number' ? k : String(k)));
+    issues.push({ location, path, code: issue.code, message: issue.message, missing: issue.code === 'invalid_type' && valueAt(value, issue.path) === undefined });
+  }
   return undefined;
+}
+
+function invalidInput(route: RouteDefinition, issues: RouteIssue[]): Error {
+  if (route.invalid) return route.invalid(issues);
+  const flat: ValidationIssue[] = issues.map((i) => ({ path: [i.location, ...i.path.map(String)].join('.'), message: i.message }));
+  return new ValidationError(flat);
 }
 
 function hasBody(ctx: Context): boolean {
@@ -89,11 +100,11 @@ function checkResponse(route: RouteDefinition, result: RouteResult, status: numb
 
 function handle(route: RouteDefinition, options: MountOptions): Middleware {
   return async (ctx) => {
-    const issues: ValidationIssue[] = [];
+    const issues: RouteIssue[] = [];
     const params = parsePart('params', route.request?.params, ctx.params, issues);
     const query = parsePart('query', route.request?.query, ctx.query, issues);
     const body = parsePart('body', route.request?.body, ctx.request.body, issues);
-    if (issues.length > 0) throw new ValidationError(issues);
+    if (issues.length > 0) throw invalidInput(route, issues);
 
     const aborter = new AbortController();
     const onClose = (): void => {
@@ -113,7 +124,7 @@ function handle(route: RouteDefinition, options: MountOptions): Middleware {
       limit: (name, subject) => enforce(ctx, options.rateLimiter, [{ name, subject }]),
       ctx,
     };
-    await enforce(ctx, options.rateLimiter, (route.rateLimits ?? []).map((use) => ({ name: use.name, subject: use.key(req) })));
+    if (!route.guard) await enforce(ctx, options.rateLimiter, (route.rateLimits ?? []).map((use) => ({ name: use.name, subject: use.key(req) })));
     const result = await route.handler(req);
     if (result === undefined) return;
     const status = result.status ?? 200;
@@ -134,7 +145,16 @@ export function buildRouter(routes: MountedRoute[], options: MountOptions): Rout
         await next();
       },
     ];
-    if (route.auth !== 'none') stack.push(authorize(route, options));
+    if (route.guard) {
+      const guard = route.guard;
+      stack.push(async (ctx, next) => {
+        const principal = await guard(ctx, route);
+        if (route.auth !== 'none' && principal === null) throw new Error(`the guard of ${route.method.toUpperCase()} ${route.path} let an anonymous caller through`);
+        if (route.auth === 'admin' && principal?.role !== 'admin') throw new ForbiddenError();
+        ctx.state.principal = principal ?? undefined;
+        await next();
+      });
+    } else if (route.auth !== 'none') stack.push(authorize(route, options));
     if ((route.bodyMode ?? 'json') === 'json' && route.request?.body) stack.push(jsonBodyParser(options.bodyLimitBytes));
     stack.push(handle(route, options));
     router.register(fullPath, [route.method], stack);

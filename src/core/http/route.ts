@@ -43,6 +43,24 @@ export interface RateLimitUse {
   key(req: RouteRequest): string;
 }
 
+/** One problem with a request's params, query or body, for a route's own `invalid` mapping. */
+export interface RouteIssue {
+  location: 'params' | 'query' | 'body';
+  path: Array<string | number>;
+  /** zod's issue code (`invalid_type`, `too_small`...). */
+  code: string;
+  message: string;
+  /** Whether the field is absent from what the client sent. */
+  missing: boolean;
+}
+
+/**
+ * A route's own front door, for plugins that keep a contract of their own (StreamSpace's
+ * tokens, limits and headers): it replaces the core's authentication and rate limiting, runs
+ * before the body is read, and returns the caller (null on a public route) or throws.
+ */
+export type RouteGuard = (ctx: Context, route: RouteDefinition) => Promise<Principal | null>;
+
 export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema, B extends Schema = Schema> {
   method: HttpMethod;
   /** Relative to the owner's prefix for plugins without declared prefixes; absolute otherwise. */
@@ -66,6 +84,10 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
   errors?: Record<number, string>;
   /** Example request body and success bodies, shown in the OpenAPI document. */
   examples?: { body?: unknown; responses?: Record<number, unknown> };
+  /** Replaces the core's authentication and rate limiting for this route (see RouteGuard). */
+  guard?: RouteGuard;
+  /** Maps invalid input to the route's own error; default: 400 VALIDATION_FAILED with details.issues. */
+  invalid?: (issues: RouteIssue[]) => Error;
   /** Returning nothing means the handler wrote `req.ctx` itself (streams). */
   handler(req: RouteRequest<Infer<P>, Infer<Q>, Infer<B>>): Promise<RouteResult | undefined>;
 }

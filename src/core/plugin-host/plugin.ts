@@ -18,6 +18,7 @@ import type { FileRouteOptions } from '../files/file-routes.ts';
 import type { AgentStreams } from '../agent/agent-streams.ts';
 import type { SignedKind } from '../files/signed-urls.ts';
 import type { AuditEntry } from '../audit/audit-log.ts';
+import type { Accounts, AudienceSessions } from '../auth/audience-sessions.ts';
 
 /** What the core hands a plugin: capabilities, never globals. */
 export interface PluginContext<C> {
@@ -55,6 +56,10 @@ export interface PluginContext<C> {
     tickets: Tickets;
     /** Whether a principal authenticated earlier still holds (not logged out, reset, disabled, demoted). */
     stillValid(principal: Principal): Promise<boolean>;
+    /** Tokens for the plugin's own API audience (its own login route), over the core's users. */
+    audience(name: string, ttlS: number): AudienceSessions;
+    /** The core's accounts, for a plugin's own user administration. */
+    accounts: Accounts;
   };
 }
 

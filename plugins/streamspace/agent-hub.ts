@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { EventBus, Logger } from '../../src/plugin-api/index.ts';
+import type { AgentStore } from './agents.ts';
+import type { Commands, CommandTransport } from './commands.ts';
+import { parseAgentMessage, type AgentMessage, type ControlMessage } from './protocol.ts';
+import type { AgentLink, VncMux } from './vnc-mux.ts';
+
+export interface AgentGrant {
+  agentId: string;
+  platform: string;
+  region: string | null;
+}
+
+interface Connection extends AgentLink {
+  ws: WebSocket;
+  registered: boolean;
+  /** DB-touching messages are handled one after another, in the order they came. */
+  chain: Promise<void>;
+}
+
+/** Close codes an agent sees. */
+export const agentCloseCodes = {
+  policy: 1008,
+  /** Silent for 3 heartbeat intervals, or the connection no longer speaks for the agent: reconnect and register. */
+  stale: 4408,
+  /** A newer connection registered with the same agent_id. */
+  replaced: 4409,
+  /** Its key was revoked. */
+  revoked: 4401,
+  shutdown: 1001,
+} as const;
+
+/**
+ * The agent connections of this replica. A connection speaks for its agent once it has
+ * registered; a second registration of the same agent_id replaces the first (here, or on
+ * another replica via `streamspace.agent_replaced`), and the old one's close changes nothing.
+ */
+export class AgentHub implements CommandTransport {
+  private readonly byAgent = new Map<string, Connection>();
+  private readonly connections = new Set<Connection>();
+  private commands: Commands | null = null;
+
+  constructor(
+    private readonly store: AgentStore,
+    private readonly vnc: VncMux,
+    private readonly events: EventBus,
+    private readonly heartbeatIntervalS: number,
+    private readonly log: Logger,
+  ) {}
+
+  useCommands(commands: Commands): void {
+    this.commands = commands;
+  }
+
+  connectionOf(agentId: string): string | null {
+    return this.byAgent.get(agentId)?.connId ?? null;
+  }
+
+  link(agentId: string): AgentLink | null {
+    return this.byAgent.get(agentId) ?? null;
+  }
+
+  send(agentId: string, connId: string, message: ControlMessage): void {
+    const conn = this.byAgent.get(agentId);
+    if (conn?.connId === connId) conn.send(message);
+  }
+
+  announce(agentId: string): void {
+    void this.events.publish('streamspace.commands_pending', null, { agent_id: agentId }).catch((err: unknown) => this.log.warn({ err }, 'could not announce pending commands'));
+  }
+
+  isLocal(agentId: string): boolean {
+    return this.byAgent.has(agentId);
+  }
+
+  get size(): number {
+    return this.byAgent.size;
+  }
+
+  accept(ws: WebSocket, grant: AgentGrant): void {
+    const conn: Connection = {
+      ws,
+      connId: `conn-${randomUUID()}`,
+      agentId: grant.agentId,
+      registered: false,
+      chain: Promise.resolve(),
+      send: (message) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+      },
+      sendBinary: (frame) => {
+        if (ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
+      },
+    };
+    this.connections.add(conn);
+    const registerTimer = setTimeout(() => ws.close(agentCloseCodes.policy, 'the first message must be register'), 10_000);
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        if (conn.registered) this.vnc.fromAgent(conn, data);
+        return;
+      }
+      const parsed = parseAgentMessage(data.toString('utf8'));
+      if ('problem' in parsed) {
+        this.log.warn({ agent_id: conn.agentId, problem: parsed.problem, type: parsed.type }, 'ignored an agent message');
+        return;
+      }
+      const message = parsed.message;
+      if (!conn.registered && message.type !== 'register') {
+        this.log.warn({ agent_id: conn.agentId, type: message.type }, 'ignored a message before register');
+        return;
+      }
+      if (message.type.startsWith('vnc_proxy_')) {
+        this.vnc.control(conn, message as Extract<AgentMessage, { proxy_id: string }>);
+        return;
+      }
+      conn.chain = conn.chain
+        .then(() => this.handle(conn, message, registerTimer))
+        .catch((err: unknown) => this.log.error({ err, agent_id: conn.agentId, type: message.type }, 'agent message failed'));
+    });
+    ws.on('close', () => {
+      clearTimeout(registerTimer);
+      this.connections.delete(conn);
+      this.vnc.linkGone(conn.connId);
+      if (this.byAgent.get(conn.agentId) !== conn) return;
+      this.byAgent.delete(conn.agentId);
+      conn.chain = conn.chain
+        .then(async () => {
+          if (await this.store.disconnected(conn.agentId, conn.connId)) this.log.info({ agent_id: conn.agentId, conn_id: conn.connId }, 'agent offline (disconnected)');
+        })
+        .catch((err: unknown) => this.log.warn({ err, agent_id: conn.agentId }, 'could not record the agent offline'));
+    });
+  }
+
+  private async handle(conn: Connection, message: AgentMessage, registerTimer: NodeJS.Timeout): Promise<void> {
+    const commands = this.commands as Commands;
+    switch (message.type) {
+      case 'register': {
+        if (message.agent_id !== conn.agentId) {
+          conn.ws.close(agentCloseCodes.policy, 'agent_id does not match the key');
+          return;
+        }
+        clearTimeout(registerTimer);
+        const { replaced } = await this.store.register({ agentId: conn.agentId, platform: message.platform, region: message.region ?? null, capacity: message.capacity, metadata: message.metadata, connId: conn.connId });
+        if (conn.ws.readyState !== conn.ws.OPEN) return;
+        const previous = this.byAgent.get(conn.agentId);
+        this.byAgent.set(conn.agentId, conn);
+        conn.registered = true;
+        if (previous && previous !== conn) previous.ws.close(agentCloseCodes.replaced, 'replaced by a newer connection');
+        else if (replaced) await this.events.publish('streamspace.agent_replaced', null, { agent_id: conn.agentId, conn_id: conn.connId });
+        conn.send({ type: 'register_ack', agent_id: conn.agentId, status: 'registered', heartbeat_interval: `${this.heartbeatIntervalS}s` });
+        this.log.info({ agent_id: conn.agentId, conn_id: conn.connId, platform: message.platform, replaced: previous !== undefined || replaced !== null }, 'agent registered');
+        await commands.resume(conn.agentId, conn.connId);
+        return;
+      }
+      case 'heartbeat':
+        if (!conn.registered) return;
+        if (!(await this.store.heartbeat(conn.agentId, conn.connId, message.capacity))) conn.ws.close(agentCloseCodes.stale, 'this connection no longer speaks for the agent; reconnect and register');
+        return;
+      case 'command_ack':
+        await commands.acknowledged(conn.agentId, message.command_id);
+        return;
+      case 'command_result':
+        await commands.resulted(conn.agentId, message);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Closes this replica's connection for the agent unless it is `keepConnId` (replaced elsewhere, swept offline, key revoked). */
+  closeAgent(agentId: string, code: number, reason: string, keepConnId?: string): void {
+    const conn = this.byAgent.get(agentId);
+    if (conn && conn.connId !== keepConnId) conn.ws.close(code, reason);
+  }
+
+  /** Closes exactly that connection if it is here (swept offline elsewhere). */
+  closeConnection(agentId: string, connId: string, code: number, reason: string): void {
+    const conn = this.byAgent.get(agentId);
+    if (conn?.connId === connId) conn.ws.close(code, reason);
+  }
+
+  closeAll(): void {
+    for (const conn of this.connections) conn.ws.close(agentCloseCodes.shutdown, 'control plane shutting down');
+  }
+}

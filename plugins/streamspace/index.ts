@@ -1,0 +1,102 @@
+import { fileURLToPath } from 'node:url';
+import { Gauge } from 'prom-client';
+import { definePlugin, type PanelEvent, type PanelPlugin } from '../../src/plugin-api/index.ts';
+import { V1Api } from './api.ts';
+import { AgentHub, agentCloseCodes } from './agent-hub.ts';
+import { AgentKeys, agentKeyRoutes } from './agent-keys.ts';
+import { agentRoutes } from './agent-routes.ts';
+import { AgentStore } from './agents.ts';
+import { authRoutes, userRoutes } from './auth-routes.ts';
+import { Commands } from './commands.ts';
+import { shippedTemplates, streamspaceConfigSchema, type StreamspaceConfig } from './config.ts';
+import { sessionRoutes } from './session-routes.ts';
+import { SessionService } from './session-service.ts';
+import { SessionStore } from './sessions.ts';
+import { streamspaceSockets } from './sockets.ts';
+import { templateRoutes } from './template-routes.ts';
+import { Templates } from './templates.ts';
+import { VncMux } from './vnc-mux.ts';
+
+/** The token audience of `/api/v1`: a portal token is not accepted there, nor this one by the portal. */
+export const streamspaceAudience = 'streamspace-v1';
+
+/**
+ * StreamSpace v2 control plane (seeds/streamspace-api-reference.txt + STREAMSPACE-ADDENDUM.md):
+ * `/api/v1` (its own tokens, limits and error codes over the core's users), agents over
+ * `/agent/ws` with a durable command log, and VNC relayed at `/vnc-viewer/{session_id}`.
+ */
+export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
+  id: 'streamspace',
+  configSchema: streamspaceConfigSchema,
+  migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
+  prefixes: ['/api/v1', '/vnc-viewer', '/agent/ws'],
+  setup: async (ctx) => {
+    const log = ctx.log.child({ component: 'streamspace' });
+    const v1 = new V1Api(ctx.auth.audience(streamspaceAudience, ctx.config.token_ttl_s), ctx.rateLimiter);
+    const templates = new Templates(ctx.db);
+    const seeded = await templates.seed(ctx.config.templates ?? shippedTemplates());
+    if (seeded > 0) log.info({ seeded }, 'seeded StreamSpace templates from config');
+    const agents = new AgentStore(ctx.db);
+    const keys = new AgentKeys(ctx.db);
+    const store = new SessionStore(ctx.db);
+    const vnc = new VncMux({
+      readyTimeoutMs: ctx.config.vnc.ready_timeout_ms,
+      activityWriteMs: ctx.config.vnc.activity_write_ms,
+      touch: (id) => void store.touch(id).catch((err: unknown) => log.warn({ err }, 'could not record VNC activity')),
+      log: log.child({ component: 'streamspace-vnc' }),
+    });
+    const hub = new AgentHub(agents, vnc, ctx.events, ctx.config.heartbeat_interval_s, log.child({ component: 'streamspace-agents' }));
+    const commands = new Commands(ctx.db, hub, ctx.config.commands, log.child({ component: 'streamspace-commands' }));
+    hub.useCommands(commands);
+    const sessions = new SessionService(ctx.db, store, templates, agents, commands, ctx.auth.accounts, ctx.events, ctx.config, log);
+
+    new Gauge({ name: 'panel_streamspace_agent_connections', help: 'StreamSpace agents connected to this replica', registers: [ctx.metrics], collect() { this.set(hub.size); } });
+    new Gauge({ name: 'panel_streamspace_vnc_streams', help: 'VNC viewer streams relayed by this replica', registers: [ctx.metrics], collect() { this.set(vnc.size); } });
+
+    const onEvent = (event: PanelEvent): void => {
+      const data = (event.data ?? {}) as { agent_id?: string; conn_id?: string; session_id?: string; state?: string; user_id?: string; family_ids?: string[] | null };
+      if (event.type === 'streamspace.agent_replaced' && data.agent_id) hub.closeAgent(data.agent_id, agentCloseCodes.replaced, 'replaced by a newer connection', data.conn_id);
+      else if (event.type === 'streamspace.agent_offline' && data.agent_id && data.conn_id) hub.closeConnection(data.agent_id, data.conn_id, agentCloseCodes.stale, 'no heartbeat for 3 intervals; reconnect and register');
+      else if (event.type === 'streamspace.agent_key_revoked' && data.agent_id) hub.closeAgent(data.agent_id, agentCloseCodes.revoked, 'agent key revoked');
+      else if (event.type === 'streamspace.commands_pending' && data.agent_id && hub.isLocal(data.agent_id)) void commands.dispatch(data.agent_id).catch((err: unknown) => log.warn({ err }, 'dispatch failed'));
+      else if (event.type === 'streamspace.session_state' && data.session_id && data.state !== 'running') vnc.closeSession(data.session_id, `session is ${data.state ?? 'gone'}`);
+      else if (event.type === 'user.sessions_ended' && data.user_id) vnc.closeUser(data.user_id, data.family_ids ?? null);
+    };
+    const unsubscribe = ctx.events.subscribe(onEvent);
+
+    return {
+      routes: [
+        ...authRoutes(v1),
+        ...userRoutes(v1, ctx.auth.accounts),
+        ...templateRoutes(v1, templates),
+        ...agentRoutes(v1, agents, store),
+        ...agentKeyRoutes(v1, keys, ctx.events),
+        ...sessionRoutes(v1, sessions, store, commands, ctx.auth.tickets, ctx.config.vnc.token_ttl_s),
+      ],
+      websockets: streamspaceSockets({ v1, ctx, hub, keys, vnc, sessions }),
+      jobs: [
+        {
+          id: 'streamspace.sweep',
+          every_ms: ctx.config.sweep_every_ms,
+          timeout_ms: 30_000,
+          once_across_replicas: false,
+          quiet: true,
+          run: async () => {
+            for (const gone of await agents.sweepSilent(3 * ctx.config.heartbeat_interval_s)) {
+              log.info({ agent_id: gone.agent_id }, 'agent offline (no heartbeat for 3 intervals)');
+              if (gone.websocket_conn_id) await ctx.events.publish('streamspace.agent_offline', null, { agent_id: gone.agent_id, conn_id: gone.websocket_conn_id });
+            }
+            await commands.sweep((agentId) => hub.isLocal(agentId));
+          },
+        },
+        { id: 'streamspace.idle-hibernate', every_ms: ctx.config.idle_every_ms, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await sessions.hibernateIdle()) },
+        { id: 'streamspace.reconcile', every_ms: 30_000, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await sessions.reconcile()) },
+      ],
+      dispose: async () => {
+        unsubscribe();
+        vnc.closeAll();
+        hub.closeAll();
+      },
+    };
+  },
+});

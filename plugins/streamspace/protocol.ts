@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+/**
+ * The StreamSpace agent protocol (seeds/streamspace-api-reference.txt "WebSocket Protocol",
+ * with STREAMSPACE-ADDENDUM.md): one JSON message per text frame; VNC bytes in binary frames
+ * that start with the stream's 36-character proxy id.
+ */
+
+export const proxyIdBytes = 36;
+/** Each direction of each stream may have this many bytes unacknowledged (addendum: 1 MiB). */
+export const initialWindowBytes = 1024 * 1024;
+
+const agentId = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/);
+const capacity = z.looseObject({
+  max_cpu: z.number().nonnegative().optional(),
+  max_memory: z.number().nonnegative().optional(),
+  max_sessions: z.number().int().nonnegative().optional(),
+  current_sessions: z.number().int().nonnegative().optional(),
+});
+
+export const agentIdSchema = agentId;
+
+export const registerMessage = z.looseObject({
+  type: z.literal('register'),
+  agent_id: agentId,
+  platform: z.string().min(1).max(64),
+  region: z.string().min(1).max(64).optional(),
+  capacity: capacity.default({}),
+  metadata: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const heartbeatMessage = z.looseObject({
+  type: z.literal('heartbeat'),
+  agent_id: agentId.optional(),
+  timestamp: z.string().optional(),
+  capacity: capacity.optional(),
+});
+
+export const commandAckMessage = z.looseObject({
+  type: z.literal('command_ack'),
+  command_id: z.string().min(1).max(128),
+  agent_id: agentId.optional(),
+  status: z.string().optional(),
+});
+
+export const commandResultMessage = z.looseObject({
+  type: z.literal('command_result'),
+  command_id: z.string().min(1).max(128),
+  agent_id: agentId.optional(),
+  status: z.enum(['completed', 'failed']),
+  result: z.record(z.string(), z.unknown()).optional(),
+  error: z.string().max(4096).optional(),
+  error_code: z.string().max(128).optional(),
+});
+
+const proxyId = z.string().length(proxyIdBytes);
+
+export const vncReadyMessage = z.looseObject({ type: z.literal('vnc_proxy_ready'), proxy_id: proxyId });
+export const vncErrorMessage = z.looseObject({ type: z.literal('vnc_proxy_error'), proxy_id: proxyId, error: z.string().max(1024).optional(), error_code: z.string().max(128).optional() });
+export const vncWindowMessage = z.looseObject({ type: z.literal('vnc_proxy_window'), proxy_id: proxyId, bytes: z.number().int().positive() });
+export const vncCloseMessage = z.looseObject({ type: z.literal('vnc_proxy_close'), proxy_id: proxyId, reason: z.string().max(1024).optional() });
+
+/** Everything an agent may send in a text frame. */
+export const agentMessage = z.discriminatedUnion('type', [
+  registerMessage,
+  heartbeatMessage,
+  commandAckMessage,
+  commandResultMessage,
+  vncReadyMessage,
+  vncErrorMessage,
+  vncWindowMessage,
+  vncCloseMessage,
+]);
+export type AgentMessage = z.infer<typeof agentMessage>;
+
+export type CommandType = 'start_session' | 'hibernate_session' | 'wake_session' | 'stop_session' | 'get_session_logs';
+
+/** What the control plane sends: `command` (all command types) and the VNC stream messages. */
+export type ControlMessage =
+  | { type: 'register_ack'; agent_id: string; status: 'registered'; heartbeat_interval: string }
+  | { type: 'command'; command_id: string; command_type: CommandType; session_id: string | null; data: Record<string, unknown> }
+  | { type: 'vnc_proxy_request'; session_id: string; proxy_id: string; data: Record<string, unknown> }
+  | { type: 'vnc_proxy_window'; proxy_id: string; bytes: number }
+  | { type: 'vnc_proxy_close'; proxy_id: string; reason: string };
+
+/** A binary frame: the proxy id in ASCII, then the payload. */
+export function encodeVncFrame(proxyIdText: string, payload: Buffer): Buffer {
+  const head = Buffer.from(proxyIdText, 'ascii');
+  if (head.length !== proxyIdBytes) throw new Error(`proxy id must be ${proxyIdBytes} ASCII characters`);
+  return Buffer.concat([head, payload]);
+}
+
+/** Null for a frame too short to carry a proxy id. */
+export function decodeVncFrame(frame: Buffer): { proxyId: string; payload: Buffer } | null {
+  if (frame.length < proxyIdBytes) return null;
+  return { proxyId: frame.subarray(0, proxyIdBytes).toString('ascii'), payload: frame.subarray(proxyIdBytes) };
+}
+
+/** Parses one text frame; null (with the reason) for anything that is not a known message. */
+export function parseAgentMessage(text: string): { message: AgentMessage } | { problem: string; type?: unknown } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { problem: 'malformed JSON' };
+  }
+  const parsed = agentMessage.safeParse(raw);
+  if (parsed.success) return { message: parsed.data };
+  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+  return { problem: `unknown or invalid message: ${parsed.error.issues[0]?.message ?? 'invalid'}`, type };
+}
+
+/** `10s`, `30m`, `2h`, `1d` → seconds; null when it is not such a duration. */
+export function durationSeconds(text: string): number | null {
+  const match = /^(\d{1,6})(s|m|h|d)$/.exec(text);
+  if (!match) return null;
+  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}

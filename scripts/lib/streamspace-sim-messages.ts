@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { durationSeconds } from '../../plugins/streamspace/protocol.ts';
+
+/**
+ * What the simulated agent accepts from the control plane. protocol.ts validates the agent's
+ * side only (ControlMessage is a type there); these schemas are deliberately loose, so the
+ * simulator keeps working with a control plane that adds fields.
+ */
+
+const record = z.record(z.string(), z.unknown());
+
+export const simCommandSchema = z.looseObject({
+  type: z.literal('command'),
+  command_id: z.string().min(1),
+  command_type: z.string().min(1),
+  session_id: z.string().min(1).nullish(),
+  data: record.nullish(),
+});
+/** A command as received (and kept in SimAgent.receivedCommands). */
+export type SimCommand = z.infer<typeof simCommandSchema>;
+
+const controlMessage = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('register_ack'), agent_id: z.string().optional(), status: z.string().optional(), heartbeat_interval: z.string().optional() }),
+  simCommandSchema,
+  z.looseObject({ type: z.literal('vnc_proxy_request'), session_id: z.string().min(1), proxy_id: z.string().min(1), data: record.nullish() }),
+  z.looseObject({ type: z.literal('vnc_proxy_window'), proxy_id: z.string().min(1), bytes: z.number().int().positive() }),
+  z.looseObject({ type: z.literal('vnc_proxy_close'), proxy_id: z.string().min(1), reason: z.string().optional() }),
+]);
+export type SimControlMessage = z.infer<typeof controlMessage>;
+
+/** One text frame → a message, or why it is not one. */
+export function parseControlMessage(text: string): { message: SimControlMessage } | { problem: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { problem: 'malformed JSON' };
+  }
+  const parsed = controlMessage.safeParse(raw);
+  if (parsed.success) return { message: parsed.data };
+  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+  return { problem: `unknown or invalid message (type ${JSON.stringify(type) ?? 'missing'}): ${parsed.error.issues[0]?.message ?? 'invalid'}` };
+}
+
+/**
+ * heartbeat_interval → milliseconds. The contract says "10s"-style durations (durationSeconds);
+ * "500ms" is accepted too, so tests can run the heartbeat fast. Null when unparsable.
+ */
+export function intervalMs(text: string): number | null {
+  const ms = /^(\d{1,9})ms$/.exec(text);
+  if (ms) return Number(ms[1]) > 0 ? Number(ms[1]) : null;
+  const seconds = durationSeconds(text);
+  return seconds !== null && seconds > 0 ? seconds * 1000 : null;
+}

@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SimAgent } from './lib/streamspace-sim-agent.ts';
+import { runScript } from './lib/run-script.ts';
+
+const help = `Usage: npm run streamspace-agent -- --url URL --agent-id ID [options]
+
+A simulated StreamSpace agent: connects to the control plane's /agent/ws with an agent key,
+registers, heartbeats and answers session commands. Sessions are fake VNC servers on
+127.0.0.1 (the start of RFB, then echo or a test pattern) that viewers can reach through the
+control plane. For trying a control plane without Kubernetes or Docker; nothing is installed.
+
+Options:
+  --url <url>              the control plane's base URL, e.g. http://127.0.0.1:8080
+  --agent-id <id>          the agent's id (an admin issues its key: POST /api/v1/admin/agent-keys)
+  --key <key>              the agent key (prefer STREAMSPACE_AGENT_KEY or --key-file: argv is
+                           visible to other users)
+  --key-file <file>        read the agent key from this file
+  --platform <name>        platform to register as (default docker)
+  --region <name>          region to register in (default none)
+  --max-sessions <n>       capacity.max_sessions (default 10)
+  --delay-ms <n>           how long each command "runs" before its result (default 50)
+  --failure-rate <0..1>    chance that a command fails with SIMULATED_FAILURE (default 0)
+  --fail-commands <list>   comma-separated command types that always fail, e.g. wake_session
+  --mode echo|pattern      after the RFB handshake, echo the viewer's bytes (default) or send
+                           the test pattern byte i = i % 251
+  --no-reconnect           exit instead of reconnecting when the control plane goes away
+  -h, --help               show this help
+
+Environment:
+  STREAMSPACE_AGENT_KEY    the agent key, when neither --key nor --key-file is given
+
+Prints one JSON line per notable event, e.g. {"msg":"registered","agent_id":"...","heartbeat_interval":"10s"}.
+Stops cleanly on SIGINT or SIGTERM. Exit codes: 0 stopped, 1 could not connect or register,
+2 bad arguments.
+
+Example:
+  STREAMSPACE_AGENT_KEY=... npm run streamspace-agent -- --url http://127.0.0.1:8080 --agent-id docker-sim-01 --region local
+`;
+
+const options = {
+  url: { type: 'string' },
+  'agent-id': { type: 'string' },
+  key: { type: 'string' },
+  'key-file': { type: 'string' },
+  platform: { type: 'string', default: 'docker' },
+  region: { type: 'string' },
+  'max-sessions': { type: 'string', default: '10' },
+  'delay-ms': { type: 'string', default: '50' },
+  'failure-rate': { type: 'string', default: '0' },
+  'fail-commands': { type: 'string', default: '' },
+  mode: { type: 'string', default: 'echo' },
+  'no-reconnect': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function usageError(message: string): number {
+  process.stderr.write(`${message}\n\nRun with --help for usage.\n`);
+  return 2;
+}
+
+async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options });
+  } catch (err) {
+    // Unknown flags, a missing value, stray positionals.
+    return usageError(err instanceof Error ? err.message : String(err));
+  }
+  const values = parsed.values;
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const key = values.key ?? (values['key-file'] ? readFileSync(values['key-file'], 'utf8').trim() : process.env.STREAMSPACE_AGENT_KEY);
+  const maxSessions = Number(values['max-sessions']);
+  const delayMs = Number(values['delay-ms']);
+  const failureRate = Number(values['failure-rate']);
+  const mode = values.mode;
+  const problems = [
+    values.url ? null : '--url is required',
+    values['agent-id'] ? null : '--agent-id is required',
+    key ? null : 'an agent key is required (--key, --key-file or STREAMSPACE_AGENT_KEY)',
+    Number.isInteger(maxSessions) && maxSessions >= 1 ? null : `--max-sessions must be a whole number ≥ 1, got "${values['max-sessions']}"`,
+    Number.isFinite(delayMs) && delayMs >= 0 ? null : `--delay-ms must be a number ≥ 0, got "${values['delay-ms']}"`,
+    failureRate >= 0 && failureRate <= 1 ? null : `--failure-rate must be between 0 and 1, got "${values['failure-rate']}"`,
+    mode === 'echo' || mode === 'pattern' ? null : `--mode must be echo or pattern, got "${mode}"`,
+  ].filter((p): p is string => p !== null);
+  if (problems.length > 0) return usageError(problems.join('\n'));
+  try {
+    new URL(values.url as string);
+  } catch {
+    return usageError(`--url is not a URL: "${values.url}"`);
+  }
+
+  const agent = new SimAgent({
+    url: values.url as string,
+    agentId: values['agent-id'] as string,
+    key: key as string,
+    platform: values.platform,
+    region: values.region,
+    maxSessions,
+    commandDelayMs: delayMs,
+    failureRate,
+    failCommands: values['fail-commands'].split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    mode: mode === 'pattern' ? 'pattern' : 'echo',
+    autoReconnect: !values['no-reconnect'],
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  await agent.start();
+
+  return new Promise<number>((resolve) => {
+    let watch: NodeJS.Timeout | null = null;
+    let finishing = false;
+    const finish = (code: number): void => {
+      if (finishing) return;
+      finishing = true;
+      if (watch) clearInterval(watch);
+      void agent.stop().then(() => resolve(code));
+    };
+    process.once('SIGINT', () => finish(0));
+    process.once('SIGTERM', () => finish(0));
+    // Without reconnecting, a lost control plane ends the process (exit 1) instead of idling.
+    if (values['no-reconnect']) watch = setInterval(() => agent.registered || finish(1), 500);
+  });
+}
+
+runScript('streamspace-agent', main);

@@ -1,0 +1,74 @@
+import { streamspacePlugin } from '../../../plugins/streamspace/index.ts';
+import { SimAgent, type SimAgentOptions } from '../../../scripts/lib/streamspace-sim-agent.ts';
+import type { PanelPlugin } from '../../../src/plugin-api/index.ts';
+import { startTestApp, testAdminPassword, type TestApp } from '../../helpers/start-test-app.ts';
+import type { DeepPartial } from '../../../src/config/load.ts';
+import type { Config } from '../../../src/config/schema.ts';
+
+export const v1 = '/api/v1';
+
+export interface V1Session {
+  token: string;
+  user: { id: string; username: string; role: string };
+}
+
+export async function startStreamspace(config: DeepPartial<Config> = {}, streamspace: Record<string, unknown> = {}): Promise<TestApp> {
+  return startTestApp({
+    plugins: [streamspacePlugin as PanelPlugin],
+    config: { ...config, plugins: { config: { streamspace: { heartbeat_interval_s: 1, sweep_every_ms: 200, state_wait_ms: 3000, ...streamspace } } } } as DeepPartial<Config>,
+  });
+}
+
+export async function call(app: TestApp, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await app.request(path, {
+    method,
+    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? null : JSON.parse(text), headers: res.headers };
+}
+
+export async function v1Login(app: TestApp, username: string, password: string): Promise<V1Session> {
+  const res = await call(app, 'POST', `${v1}/auth/login`, undefined, { username, password });
+  if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as V1Session;
+}
+
+export const v1Admin = (app: TestApp): Promise<V1Session> => v1Login(app, 'admin', testAdminPassword);
+
+let users = 0;
+export async function v1User(app: TestApp, admin: V1Session, role: 'user' | 'admin' = 'user'): Promise<V1Session> {
+  users += 1;
+  const username = `ss.user${process.pid}x${users}`;
+  const password = `password-${users}-long-enough`;
+  const res = await call(app, 'POST', `${v1}/users`, admin.token, { username, email: `${username}@example.com`, password, role });
+  if (res.status !== 201) throw new Error(`create user: ${res.status} ${JSON.stringify(res.body)}`);
+  return v1Login(app, username, password);
+}
+
+/** Issues a key and connects a simulated agent (in-process; the lifecycle test also runs the CLI). */
+export async function connectAgent(app: TestApp, admin: V1Session, options: Partial<SimAgentOptions> & { agentId: string }): Promise<SimAgent> {
+  const issued = await call(app, 'POST', `${v1}/admin/agent-keys`, admin.token, { agent_id: options.agentId });
+  if (issued.status !== 201) throw new Error(`issue key: ${issued.status} ${JSON.stringify(issued.body)}`);
+  const agent = new SimAgent({ url: app.url, key: issued.body.key, commandDelayMs: 20, ...options });
+  await agent.start();
+  return agent;
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function waitState(app: TestApp, token: string, id: string, state: string, timeoutMs = 10_000): Promise<any> {
+  return waitFor(`session ${id} to be ${state}`, async () => {
+    const res = await call(app, 'GET', `${v1}/sessions/${id}`, token);
+    return res.body?.state === state ? res.body : null;
+  }, timeoutMs);
+}
