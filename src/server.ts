@@ -131,6 +131,7 @@ async function boot(options: StartServerOptions, prepared: PreparedPlugin[], dat
         version: '1',
         description: 'Game servers, dev containers and streamed desktops. Errors use the Error envelope; lists paginate with ?page&limit (limit clamped to 100).',
         serverUrl: config.server.public_url,
+        tags: plugins.openApiTags,
       });
       return openApi;
     },

@@ -16,6 +16,7 @@ import { streamspaceSockets } from './sockets.ts';
 import { templateRoutes } from './template-routes.ts';
 import { Templates } from './templates.ts';
 import { VncMux } from './vnc-mux.ts';
+import { streamspaceTag } from './openapi-notes.ts';
 
 /** The token audience of `/api/v1`: a portal token is not accepted there, nor this one by the portal. */
 export const streamspaceAudience = 'streamspace-v1';
@@ -73,6 +74,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
         ...agentKeyRoutes(v1, keys, ctx.events),
         ...sessionRoutes(v1, sessions, store, commands, ctx.auth.tickets, ctx.config.vnc.token_ttl_s),
       ],
+      openApiTags: [streamspaceTag],
       websockets: streamspaceSockets({ v1, ctx, hub, keys, vnc, sessions }),
       jobs: [
         {

@@ -66,6 +66,7 @@ export interface OpenApiInfo {
   version: string;
   description: string;
   serverUrl: string;
+  tags?: Array<{ name: string; description: string }>;
 }
 
 /** The OpenAPI 3.1 document, generated from the same schemas that validate requests. */
@@ -95,6 +96,7 @@ export function buildOpenApiDocument(routes: readonly MountedRoute[], info: Open
     openapi: '3.1.0',
     info: { title: info.title, version: info.version, description: info.description },
     servers: [{ url: info.serverUrl }],
+    ...(info.tags && info.tags.length > 0 ? { tags: info.tags } : {}),
     security: [{ bearerAuth: [] }],
     paths,
     components: {

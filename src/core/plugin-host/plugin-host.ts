@@ -78,6 +78,7 @@ export interface LoadedPlugins {
   jobs: JobDefinition[];
   websockets: MountedWebSocketRoute[];
   rawHttp: MountedRawHandler[];
+  openApiTags: Array<{ name: string; description: string }>;
   /** Disposes the plugins in reverse order; one failing dispose does not stop the rest. */
   dispose(log: Logger): Promise<void>;
 }
@@ -105,6 +106,7 @@ export async function setupPlugins(
   const jobs: JobDefinition[] = [];
   const websockets: MountedWebSocketRoute[] = [];
   const rawHttp: MountedRawHandler[] = [];
+  const openApiTags: Array<{ name: string; description: string }> = [];
   const seenRoutes = new Map(coreRoutes.map((r) => [`${r.route.method} ${normalise(r.fullPath)}`, r.owner]));
   const seenSockets = new Map<string, string>();
   const loaded: LoadedPlugins = {
@@ -112,6 +114,7 @@ export async function setupPlugins(
     jobs,
     websockets,
     rawHttp,
+    openApiTags,
     async dispose(log) {
       for (const { prepared: p, contributed } of [...contributions].reverse()) {
         try {
@@ -148,6 +151,7 @@ export async function setupPlugins(
       }
       websockets.push({ owner: p.plugin.id, fullPath, route });
     }
+    openApiTags.push(...(contributed.openApiTags ?? []));
     for (const handler of contributed.rawHttp ?? []) {
       if (!handler.host && !handler.pathPrefix) problems.push(`plugin "${p.plugin.id}": raw handler "${handler.name}" needs a host matcher or a path prefix`);
       const pathPrefix = handler.pathPrefix === undefined ? undefined : place(handler.pathPrefix, p, `raw handler "${handler.name}"`, problems);

@@ -70,6 +70,8 @@ export interface PluginContributions {
   websockets?: WebSocketRoute[];
   /** Whole-request handlers (proxies) matched by Host or path prefix before any route or body parser. */
   rawHttp?: RawHttpHandler[];
+  /** OpenAPI tags with descriptions (contract notes, WebSocket endpoints OpenAPI cannot describe). */
+  openApiTags?: Array<{ name: string; description: string }>;
   /** Called on shutdown, plugins in reverse order of setup. */
   dispose?: () => Promise<void>;
 }
