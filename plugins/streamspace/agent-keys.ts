@@ -26,7 +26,9 @@ export class AgentKeys {
   }
 
   async revoke(agentId: string): Promise<boolean> {
-    return (await this.db('streamspace_agent_keys').where({ agent_id: agentId }).delete()) > 0;
+    // `returning` rather than the affected-row count, which the embedded driver does not report for DELETE.
+    const gone = await this.db('streamspace_agent_keys').where({ agent_id: agentId }).delete().returning('agent_id');
+    return gone.length > 0;
   }
 }
 

@@ -35,7 +35,8 @@ export interface CommandTransport {
   announce(agentId: string): void;
 }
 
-export type CommandEnded = (row: CommandRow) => Promise<void>;
+/** Runs in the transaction that ends the command, so its effects (the session's move) commit with it. */
+export type CommandEnded = (row: CommandRow, trx: Knex.Transaction) => Promise<void>;
 
 const open = ['pending', 'sent', 'acknowledged'];
 
@@ -108,32 +109,32 @@ export class Commands {
   }
 
   async resulted(agentId: string, message: { command_id: string; status: 'completed' | 'failed'; result?: Record<string, unknown>; error?: string; error_code?: string }): Promise<void> {
-    const [row] = await this.db('streamspace_commands')
-      .where({ command_id: message.command_id, agent_id: agentId })
-      .whereIn('status', open)
-      .update({
-        status: message.status,
-        completed_at: this.db.fn.now(),
-        acknowledged_at: this.db.raw('COALESCE(acknowledged_at, now())'),
-        result: message.result === undefined ? null : JSON.stringify(message.result),
-        error: message.status === 'failed' ? (message.error ?? 'failed') : null,
-        error_code: message.status === 'failed' ? (message.error_code ?? null) : null,
-      })
-      .returning<CommandRow[]>('*');
+    const row = await this.db.transaction(async (trx) => {
+      const [ended] = await trx('streamspace_commands')
+        .where({ command_id: message.command_id, agent_id: agentId })
+        .whereIn('status', open)
+        .update({
+          status: message.status,
+          completed_at: trx.fn.now(),
+          acknowledged_at: trx.raw('COALESCE(acknowledged_at, now())'),
+          result: message.result === undefined ? null : JSON.stringify(message.result),
+          error: message.status === 'failed' ? (message.error ?? 'failed') : null,
+          error_code: message.status === 'failed' ? (message.error_code ?? null) : null,
+        })
+        .returning<CommandRow[]>('*');
+      if (ended) await this.onEnded(ended, trx);
+      return ended;
+    });
     if (!row) {
       this.log.info({ agent_id: agentId, command_id: message.command_id }, 'ignored a result for a command this agent does not have open');
       return;
     }
-    await this.ended(row);
+    this.wake(row.command_id);
   }
 
-  private async ended(row: CommandRow): Promise<void> {
-    try {
-      await this.onEnded(row);
-    } finally {
-      for (const wake of this.waiters.get(row.command_id) ?? []) wake();
-      this.waiters.delete(row.command_id);
-    }
+  private wake(commandId: string): void {
+    for (const wake of this.waiters.get(commandId) ?? []) wake();
+    this.waiters.delete(commandId);
   }
 
   /** The command once it has ended, or null if it has not within `timeoutMs` (results from other replicas are seen by polling). */
@@ -178,26 +179,31 @@ export class Commands {
   async sweep(isLocal: (agentId: string) => boolean): Promise<void> {
     const c = this.config;
     const secs = (ms: number) => this.db.raw(`now() - make_interval(secs => ?::double precision)`, [ms / 1000]);
-    const timeOut = (q: Knex.QueryBuilder, error: string, code: string) =>
-      q.update({ status: 'timed_out', error, error_code: code, completed_at: this.db.fn.now() }).returning<CommandRow[]>('*');
-    const ended: CommandRow[] = [
-      ...(await timeOut(this.db('streamspace_commands').where({ status: 'pending' }).where('created_at', '<', secs(c.reconnect_wait_ms)), 'the agent was not connected', 'AGENT_OFFLINE')),
-      ...(await timeOut(
-        this.db('streamspace_commands').where({ status: 'sent' }).where('attempts', '>=', c.max_attempts).where('sent_at', '<', secs(c.ack_timeout_ms)),
-        `not acknowledged after ${c.max_attempts} attempts`,
-        'COMMAND_NOT_ACKNOWLEDGED',
-      )),
-      ...(await timeOut(this.db('streamspace_commands').where({ status: 'acknowledged' }).where('acknowledged_at', '<', secs(c.result_timeout_ms)), 'no result in time', 'COMMAND_RESULT_TIMEOUT')),
-      ...(await timeOut(
-        this.db('streamspace_commands')
+    // Each time-out and its effects commit together, like a result.
+    const timeOut = async (select: (db: Knex) => Knex.QueryBuilder, error: string, code: string): Promise<void> => {
+      const ended = await this.db.transaction(async (trx) => {
+        const rows = await select(trx).update({ status: 'timed_out', error, error_code: code, completed_at: trx.fn.now() }).returning<CommandRow[]>('*');
+        for (const row of rows) await this.onEnded(row, trx);
+        return rows;
+      });
+      for (const row of ended) this.wake(row.command_id);
+    };
+    await timeOut((db) => db('streamspace_commands').where({ status: 'pending' }).where('created_at', '<', secs(c.reconnect_wait_ms)), 'the agent was not connected', 'AGENT_OFFLINE');
+    await timeOut(
+      (db) => db('streamspace_commands').where({ status: 'sent' }).where('attempts', '>=', c.max_attempts).where('sent_at', '<', secs(c.ack_timeout_ms)),
+      `not acknowledged after ${c.max_attempts} attempts`,
+      'COMMAND_NOT_ACKNOWLEDGED',
+    );
+    await timeOut((db) => db('streamspace_commands').where({ status: 'acknowledged' }).where('acknowledged_at', '<', secs(c.result_timeout_ms)), 'no result in time', 'COMMAND_RESULT_TIMEOUT');
+    await timeOut(
+      (db) =>
+        db('streamspace_commands')
           .where({ status: 'sent' })
           .where('sent_at', '<', secs(Math.max(c.reconnect_wait_ms, c.ack_timeout_ms)))
-          .whereIn('agent_id', this.db('streamspace_agents').where({ connected: false }).select('agent_id')),
-        'the agent disconnected and did not come back in time',
-        'AGENT_OFFLINE',
-      )),
-    ];
-    for (const row of ended) await this.ended(row);
+          .whereIn('agent_id', db('streamspace_agents').where({ connected: false }).select('agent_id')),
+      'the agent disconnected and did not come back in time',
+      'AGENT_OFFLINE',
+    );
     const unacked = await this.db('streamspace_commands').where({ status: 'sent' }).where('attempts', '<', c.max_attempts).where('sent_at', '<', secs(c.ack_timeout_ms)).select<CommandRow[]>('*');
     for (const row of unacked) {
       if (!isLocal(row.agent_id)) continue;

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Gauge } from 'prom-client';
 import { definePlugin, type PanelEvent, type PanelPlugin } from '../../src/plugin-api/index.ts';
-import { V1Api } from './api.ts';
+import { V1Api, unmatchedV1 } from './api.ts';
 import { AgentHub, agentCloseCodes } from './agent-hub.ts';
 import { AgentKeys, agentKeyRoutes } from './agent-keys.ts';
 import { agentRoutes } from './agent-routes.ts';
@@ -65,15 +65,17 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
     };
     const unsubscribe = ctx.events.subscribe(onEvent);
 
+    const routes = [
+      ...authRoutes(v1),
+      ...userRoutes(v1, ctx.auth.accounts),
+      ...templateRoutes(v1, templates),
+      ...agentRoutes(v1, agents, store),
+      ...agentKeyRoutes(v1, keys, ctx.events),
+      ...sessionRoutes(v1, sessions, store, commands, ctx.auth.tickets, ctx.config.vnc.token_ttl_s),
+    ];
     return {
-      routes: [
-        ...authRoutes(v1),
-        ...userRoutes(v1, ctx.auth.accounts),
-        ...templateRoutes(v1, templates),
-        ...agentRoutes(v1, agents, store),
-        ...agentKeyRoutes(v1, keys, ctx.events),
-        ...sessionRoutes(v1, sessions, store, commands, ctx.auth.tickets, ctx.config.vnc.token_ttl_s),
-      ],
+      routes,
+      rawHttp: [unmatchedV1(v1, routes)],
       openApiTags: [streamspaceTag],
       websockets: streamspaceSockets({ v1, ctx, hub, keys, vnc, sessions }),
       jobs: [

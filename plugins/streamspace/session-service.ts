@@ -44,7 +44,7 @@ export class SessionService {
     private readonly config: StreamspaceConfig,
     private readonly log: Logger,
   ) {
-    commands.whenEnded((row) => this.commandEnded(row));
+    commands.whenEnded((row, trx) => this.commandEnded(row, trx));
   }
 
   /** Another user's session is not found (addendum), so existence does not leak. */
@@ -203,15 +203,15 @@ export class SessionService {
     await this.announce(sessionId);
   }
 
-  private async announce(sessionId: string): Promise<void> {
-    const row = await this.store.get(sessionId);
-    if (row) await this.events.publish('streamspace.session_state', row.user_id, { session_id: row.id, state: row.state, phase: sessionView(row).status.phase });
+  private async announce(sessionId: string, trx?: Knex.Transaction): Promise<void> {
+    const row = await this.store.get(sessionId, trx);
+    if (row) await this.events.publish('streamspace.session_state', row.user_id, { session_id: row.id, state: row.state, phase: sessionView(row).status.phase }, trx);
   }
 
-  /** Moves a session on when one of its commands ends (result, failure or time-out). */
-  async commandEnded(command: CommandRow): Promise<void> {
+  /** Moves a session on when one of its commands ends (result, failure or time-out), in the transaction that ends the command. */
+  async commandEnded(command: CommandRow, trx: Knex.Transaction): Promise<void> {
     if (!command.session_id || command.command_type === 'get_session_logs') return;
-    const row = await this.store.get(command.session_id);
+    const row = await this.store.get(command.session_id, trx);
     if (!row) return;
     const initialState = command.data.state === 'hibernated' ? 'hibernated' : undefined;
     const outcome = afterCommand(command.command_type, row.state, { status: command.status as 'completed' | 'failed' | 'timed_out', error: command.error, initialState });
@@ -222,9 +222,9 @@ export class SessionService {
       const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
       Object.assign(status, { pod_ip: text(result.pod_ip), pod_name: text(result.pod_name), container_id: text(result.container_id), started_at: text(result.started_at) ?? new Date().toISOString(), vnc_port: typeof result.vnc_port === 'number' ? result.vnc_port : null });
     }
-    if (await this.store.move(this.db, row.id, [row.state], outcome.state, status)) {
+    if (await this.store.move(trx, row.id, [row.state], outcome.state, status)) {
       this.log.info({ session_id: row.id, command: command.command_type, outcome: command.status, from: row.state, to: outcome.state }, 'session moved by its command');
-      await this.announce(row.id);
+      await this.announce(row.id, trx);
     }
   }
 
@@ -252,7 +252,8 @@ export class SessionService {
       .whereNotExists(this.db('streamspace_commands as c').whereRaw('c.session_id = s.id').whereIn('c.status', ['pending', 'sent', 'acknowledged']))
       .select<Array<{ id: string; state: string; agent_id: string }>>('s.id', 's.state', 's.agent_id');
     for (const s of stuck) {
-      await this.commandEnded({ command_id: 'reconciler', agent_id: s.agent_id, session_id: s.id, command_type: implied[s.state] as CommandType, data: {}, status: 'timed_out', attempts: 0, result: null, error: 'no command was in flight', error_code: 'RECONCILED', sent_conn_id: null, created_at: new Date(), sent_at: null, acknowledged_at: null, completed_at: null });
+      const implicit: CommandRow = { command_id: 'reconciler', agent_id: s.agent_id, session_id: s.id, command_type: implied[s.state] as CommandType, data: {}, status: 'timed_out', attempts: 0, result: null, error: 'no command was in flight', error_code: 'RECONCILED', sent_conn_id: null, created_at: new Date(), sent_at: null, acknowledged_at: null, completed_at: null };
+      await this.db.transaction((trx) => this.commandEnded(implicit, trx));
     }
     return stuck.length;
   }

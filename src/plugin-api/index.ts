@@ -46,3 +46,5 @@ export { envelopeFor } from '../core/http/error-envelope.ts';
 export { visibleInstance, requireLifecycle } from '../core/instances/instance-access.ts';
 export type { AgentStreams } from '../core/agent/agent-streams.ts';
 export { usernameSchema, emailSchema, passwordSchema, roleSchema } from '../core/auth/user-schemas.ts';
+export { matchPath } from '../core/http/path-pattern.ts';
+export { MethodNotAllowedError } from '../core/http/errors.ts';

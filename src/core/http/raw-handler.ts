@@ -11,6 +11,8 @@ export interface RawHttpHandler {
   host?: (hostname: string) => Record<string, string> | null;
   /** Absolute path prefix; with `host`, both must match. */
   pathPrefix?: string;
+  /** A prefix handler may decline a request (return false): it then goes on to the routes. */
+  accepts?: (ctx: Context) => boolean;
   /** A name for logs and metrics (`ide:hosted`). */
   name: string;
   handle(ctx: Context, params: Record<string, string>): Promise<void>;
@@ -36,6 +38,7 @@ export function rawHandlers(mounted: readonly MountedRawHandler[]): Middleware {
     }
     for (const { handler } of byPrefix) {
       if (!isUnderPrefix(ctx.path, handler.pathPrefix as string)) continue;
+      if (handler.accepts && !handler.accepts(ctx)) continue;
       ctx.state.routePattern = handler.name;
       return handler.handle(ctx, {});
     }
