@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Gauge } from 'prom-client';
 import { definePlugin, type PanelEvent, type PanelPlugin } from '../../src/plugin-api/index.ts';
-import { V1Api, unmatchedV1 } from './api.ts';
+import { V1Api, buckets, unmatchedV1 } from './api.ts';
 import { AgentHub, agentCloseCodes } from './agent-hub.ts';
 import { AgentKeys, agentKeyRoutes } from './agent-keys.ts';
 import { agentRoutes } from './agent-routes.ts';
@@ -33,6 +33,8 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
   prefixes: ['/api/v1', '/vnc-viewer', '/agent/ws'],
   setup: async (ctx) => {
     const log = ctx.log.child({ component: 'streamspace' });
+    const missing = Object.values(buckets).filter((name) => !ctx.rateLimiter.has(name));
+    if (missing.length > 0) throw new Error(`rate_limits lacks ${missing.join(', ')}, which the streamspace plugin counts against; add them (config/default.json has the seed's numbers)`);
     const v1 = new V1Api(ctx.auth.audience(streamspaceAudience, ctx.config.token_ttl_s), ctx.rateLimiter);
     const templates = new Templates(ctx.db);
     const seeded = await templates.seed(ctx.config.templates ?? shippedTemplates());
