@@ -18,7 +18,7 @@ export interface V1Session {
 export async function startStreamspace(config: DeepPartial<Config> = {}, streamspace: Record<string, unknown> = {}): Promise<TestApp> {
   return startTestApp({
     plugins: [streamspacePlugin as PanelPlugin],
-    config: { ...config, plugins: { config: { streamspace: { heartbeat_interval_s: 1, sweep_every_ms: 200, state_wait_ms: 3000, ...streamspace } } } } as DeepPartial<Config>,
+    config: { ...config, plugins: { config: { streamspace: { heartbeat_interval_s: 2, sweep_every_ms: 200, state_wait_ms: 3000, ...streamspace } } } } as DeepPartial<Config>,
   });
 }
 
