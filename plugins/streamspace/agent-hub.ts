@@ -141,7 +141,11 @@ export class AgentHub implements CommandTransport {
         }
         clearTimeout(registerTimer);
         const { replaced } = await this.store.register({ agentId: conn.agentId, platform: message.platform, region: message.region ?? null, capacity: message.capacity, metadata: message.metadata, connId: conn.connId });
-        if (conn.ws.readyState !== conn.ws.OPEN) return;
+        if (conn.ws.readyState !== conn.ws.OPEN) {
+          // It closed while we were recording it: undo, or the agent would look online until the sweep.
+          await this.store.disconnected(conn.agentId, conn.connId);
+          return;
+        }
         const previous = this.byAgent.get(conn.agentId);
         this.byAgent.set(conn.agentId, conn);
         conn.registered = true;
