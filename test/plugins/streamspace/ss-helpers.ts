@@ -3,6 +3,7 @@ import { SimAgent, type SimAgentOptions } from '../../../scripts/lib/streamspace
 import type { PanelPlugin } from '../../../src/plugin-api/index.ts';
 import { startTestApp, testAdminPassword, type TestApp } from '../../helpers/start-test-app.ts';
 import type { DeepPartial } from '../../../src/config/load.ts';
+import type { TestDatabase } from '../../helpers/test-database.ts';
 import type { Config } from '../../../src/config/schema.ts';
 
 export const v1 = '/api/v1';
@@ -15,8 +16,10 @@ export interface V1Session {
   user: { id: string; username: string; role: string };
 }
 
-export async function startStreamspace(config: DeepPartial<Config> = {}, streamspace: Record<string, unknown> = {}): Promise<TestApp> {
+/** The app with only the streamspace plugin; pass `testDatabase` for a second replica on the same database. */
+export async function startStreamspace(config: DeepPartial<Config> = {}, streamspace: Record<string, unknown> = {}, testDatabase?: TestDatabase): Promise<TestApp> {
   return startTestApp({
+    testDatabase,
     plugins: [streamspacePlugin as PanelPlugin],
     config: { ...config, plugins: { config: { streamspace: { heartbeat_interval_s: 2, sweep_every_ms: 200, state_wait_ms: 3000, ...streamspace } } } } as DeepPartial<Config>,
   });
