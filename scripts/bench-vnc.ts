@@ -9,7 +9,7 @@ const help = `Usage: npm run bench:vnc -- [--size-mib N] [--viewers N]
 Measures the StreamSpace VNC relay. Starts the API (embedded database) as a child process
 and a simulated agent in pattern mode (its VNC server streams bytes as fast as they are
 read), then:
-  1. reads N MiB (default 256) from the session's VNC server directly over TCP, and the
+  1. after a 64 MiB warm-up each way, reads N MiB (default 1024) from the session's VNC server directly over TCP, and the
      same through /vnc-viewer/{id} (viewer -> API -> agent socket -> VNC server), in MB/s;
   2. opens --viewers viewers (default 20) on their own sessions that never read, waits 3 s,
      and reports the API's RSS growth: each stream may hold at most its 1 MiB credit, so the
@@ -17,7 +17,7 @@ read), then:
 All traffic stays on 127.0.0.1.
 
 Options:
-  --size-mib <n>   bytes to read per throughput run, in MiB (default 256)
+  --size-mib <n>   bytes to read per throughput run, in MiB (default 1024)
   --viewers <n>    stalled viewers for the memory run (default 20)
   -h, --help       show this help
 `;
@@ -27,7 +27,7 @@ if (args.includes('--help') || args.includes('-h')) {
   process.stdout.write(help);
   process.exit(0);
 }
-const bytes = Number(option(args, '--size-mib') ?? 256) * 1024 * 1024;
+let bytes = Number(option(args, '--size-mib') ?? 1024) * 1024 * 1024;
 const stalled = Number(option(args, '--viewers') ?? 20);
 const hello = Buffer.from('RFB 003.008\n');
 
@@ -103,6 +103,12 @@ try {
   };
   const id = await running();
   const port = agent.sessions.get(id)?.port as number;
+  // Warm up both paths (JIT, socket buffers), then measure.
+  const measured = bytes;
+  bytes = 64 * 1024 * 1024;
+  await readDirect(port);
+  await (await openViewer(server.url, id, token, true)).seconds;
+  bytes = measured;
   const direct = await readDirect(port);
   const relayed = await (await openViewer(server.url, id, token, true)).seconds;
   const mb = bytes / 1e6;
