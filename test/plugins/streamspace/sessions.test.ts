@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { TestApp } from '../../helpers/start-test-app.ts';
 import { runJob } from '../../helpers/run-job.ts';
-import { call, connectAgent, startStreamspace, v1, v1Admin, v1User, waitFor, waitState, type V1Session } from './ss-helpers.ts';
+import { call, connectAgent, startStreamspace, v1, v1Admin, v1User, waitFor, waitState, withAgent, type V1Session } from './ss-helpers.ts';
 
 let app: TestApp;
 let admin: V1Session;
@@ -19,9 +19,7 @@ const nextAgent = (): string => `sess-agent-${(agents += 1)}`;
 const create = (token: string, body: Record<string, unknown>) => call(app, 'POST', `${v1}/sessions`, token, { template: 'firefox-browser', ...body });
 
 test('a session belongs to the caller unless an admin names another user; a non-admin naming someone else gets 403', async (t) => {
-  const platform = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId: platform, platform });
-  try {
+  await withAgent(app, admin, {}, async (agent, platform) => {
     const alice = await v1User(app, admin);
     const bob = await v1User(app, admin);
     const mine = await create(alice.token, { platform });
@@ -37,15 +35,11 @@ test('a session belongs to the caller unless an admin names another user; a non-
     t.is(byAdmin.body.user, bob.user.username);
     t.is(byAdmin.body.resources.memory, '4Gi');
     t.is(byAdmin.body.idle_timeout, '2h');
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test('a user cannot read, change, delete, log or view another user\'s session (404), and does not see it listed; admins see all', async (t) => {
-  const platform = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId: platform, platform });
-  try {
+  await withAgent(app, admin, {}, async (agent, platform) => {
     const alice = await v1User(app, admin);
     const bob = await v1User(app, admin);
     const id = (await create(alice.token, { platform })).body.id as string;
@@ -66,15 +60,11 @@ test('a user cannot read, change, delete, log or view another user\'s session (4
     t.is((await call(app, 'GET', `${v1}/sessions?user=${alice.user.username}`, bob.token)).body.sessions.length, 0);
     t.is((await call(app, 'GET', `${v1}/sessions/${id}`, alice.token)).body.state, 'running', 'nothing changed');
     t.is((await call(app, 'GET', `${v1}/sessions?user=${alice.user.username}`, admin.token)).body.sessions.length, 1);
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test('the list filters by user, template, platform, agent, state and tags (all of them), sorts, orders and pages; terminated only when asked', async (t) => {
-  const platform = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId: platform, platform });
-  try {
+  await withAgent(app, admin, {}, async (agent, platform) => {
     const user = await v1User(app, admin);
     const a = (await create(user.token, { platform, tags: ['alpha', 'dev'] })).body.id as string;
     const b = (await create(user.token, { platform, template: 'chromium-browser', tags: ['alpha'] })).body.id as string;
@@ -105,9 +95,7 @@ test('the list filters by user, template, platform, agent, state and tags (all o
     t.deepEqual(await list('state=terminated'), [c]);
     t.is((await call(app, 'GET', `${v1}/sessions?sort=name`, user.token)).body.code, 'INVALID_PARAMETER');
     t.is((await call(app, 'GET', `${v1}/sessions?state=sleeping`, user.token)).body.code, 'INVALID_PARAMETER');
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test('placement: least-loaded online agent of the platform and region; draining and full agents are skipped', async (t) => {
@@ -135,9 +123,7 @@ test('placement: least-loaded online agent of the platform and region; draining 
 });
 
 test('logs come from the agent with tail and timestamps; following is refused with a hint', async (t) => {
-  const platform = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId: platform, platform });
-  try {
+  await withAgent(app, admin, {}, async (agent, platform) => {
     const user = await v1User(app, admin);
     const id = (await create(user.token, { platform })).body.id as string;
     await waitState(app, user.token, id, 'running');
@@ -151,15 +137,11 @@ test('logs come from the agent with tail and timestamps; following is refused wi
     const follow = await call(app, 'GET', `${v1}/sessions/${id}/logs?follow=true`, user.token);
     t.is(follow.status, 400);
     t.is(follow.body.code, 'INVALID_PARAMETER');
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test.serial('idle sessions hibernate after idle_timeout without VNC activity; the reconciler moves a stuck session on', async (t) => {
-  const platform = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId: platform, platform });
-  try {
+  await withAgent(app, admin, {}, async (agent, platform) => {
     const user = await v1User(app, admin);
     const idle = (await create(user.token, { platform, idle_timeout: '1s' })).body.id as string;
     const busy = (await create(user.token, { platform, idle_timeout: '1h' })).body.id as string;
@@ -175,15 +157,11 @@ test.serial('idle sessions hibernate after idle_timeout without VNC activity; th
     await runJob(app, 'streamspace.reconcile');
     const moved = await waitState(app, user.token, busy, 'hibernated');
     t.regex(moved.status.message as string, /Wake failed/);
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test('force-delete with the agent offline ends terminated at once, and the returning agent gets one stop, not a storm', async (t) => {
-  const platform = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId: platform, platform });
-  try {
+  await withAgent(app, admin, {}, async (agent, platform) => {
     const user = await v1User(app, admin);
     const id = (await create(user.token, { platform })).body.id as string;
     await waitState(app, user.token, id, 'running');
@@ -203,31 +181,21 @@ test('force-delete with the agent offline ends terminated at once, and the retur
     t.deepEqual(after.map((c) => c.command_type), ['stop_session']);
     t.is((after[0]?.data as { graceful?: boolean }).graceful, false);
     t.is((await call(app, 'GET', `${v1}/sessions/${id}`, user.token)).body.state, 'terminated');
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test('a failed start ends failed, never stuck pending; a session created hibernated starts hibernated', async (t) => {
-  const platform = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId: platform, platform, failCommands: ['start_session'] });
-  try {
+  await withAgent(app, admin, { failCommands: ['start_session'] }, async (_agent, platform) => {
     const user = await v1User(app, admin);
     const id = (await create(user.token, { platform })).body.id as string;
     const failed = await waitState(app, user.token, id, 'failed');
     t.is(failed.status.phase, 'Failed');
     t.is(failed.status.error_code, 'SIMULATED_FAILURE');
-  } finally {
-    await agent.stop();
-  }
-  const other = nextAgent();
-  const ok = await connectAgent(app, admin, { agentId: other, platform: other });
-  try {
+  });
+  await withAgent(app, admin, {}, async (_agent, platform) => {
     const user = await v1User(app, admin);
-    const id = (await create(user.token, { platform: other, state: 'hibernated' })).body.id as string;
+    const id = (await create(user.token, { platform, state: 'hibernated' })).body.id as string;
     await waitState(app, user.token, id, 'hibernated');
     t.is((await call(app, 'PATCH', `${v1}/sessions/${id}`, user.token, { state: 'running' })).body.state, 'running');
-  } finally {
-    await ok.stop();
-  }
+  });
 });

@@ -78,3 +78,20 @@ export async function waitState(app: TestApp, token: string, id: string, state: 
     return res.body?.state === state ? res.body : null;
   }, timeoutMs);
 }
+
+let agentCount = 0;
+
+/**
+ * Runs `body` with a fresh simulated agent whose platform is its own id (so a test's
+ * sessions land only there, whatever other tests do), stopping the agent afterwards.
+ */
+export async function withAgent<T>(app: TestApp, admin: V1Session, options: Partial<SimAgentOptions>, body: (agent: SimAgent, agentId: string) => Promise<T>): Promise<T> {
+  agentCount += 1;
+  const agentId = `sim-${process.pid}-${agentCount}`;
+  const agent = await connectAgent(app, admin, { agentId, platform: agentId, ...options });
+  try {
+    return await body(agent, agentId);
+  } finally {
+    await agent.stop();
+  }
+}

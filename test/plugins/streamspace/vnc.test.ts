@@ -1,12 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import test from 'ava';
 import type { TestApp } from '../../helpers/start-test-app.ts';
-import { call, connectAgent, startStreamspace, v1, v1Admin, v1User, waitFor, waitState, type V1Session } from './ss-helpers.ts';
+import { call, startStreamspace, v1, v1Admin, v1User, waitFor, waitState, withAgent, type V1Session } from './ss-helpers.ts';
 import { handshake, openViewer, rfbVersion, type Viewer } from './vnc-viewer.ts';
 
 let app: TestApp;
 let admin: V1Session;
-let agents = 0;
 
 test.before(async () => {
   app = await startStreamspace();
@@ -32,12 +31,8 @@ async function pump(viewer: Viewer, data: Buffer): Promise<void> {
   }
 }
 
-const nextAgent = (): string => `vnc-agent-${(agents += 1)}`;
-
 test('all 256 byte values sent by a viewer reach the session\'s VNC server and come back unchanged, as binary frames', async (t) => {
-  const agentId = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId, platform: agentId });
-  try {
+  await withAgent(app, admin, {}, async (agent, agentId) => {
     const user = await v1User(app, admin);
     const id = await runningSession(user.token, agentId);
     const viewer = await openViewer(app.url, id, user.token);
@@ -48,15 +43,11 @@ test('all 256 byte values sent by a viewer reach the session\'s VNC server and c
     t.true(got.subarray(rfbVersion.length).equals(all));
     t.true(viewer.allBinary());
     viewer.ws.close();
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test('two sessions on one agent streamed at once arrive intact (4 MiB each way, past the 1 MiB window; checksums)', async (t) => {
-  const agentId = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId, platform: agentId });
-  try {
+  await withAgent(app, admin, {}, async (agent, agentId) => {
     const user = await v1User(app, admin);
     const [a, b] = await Promise.all([runningSession(user.token, agentId), runningSession(user.token, agentId)]);
     const viewers = await Promise.all([openViewer(app.url, a as string, user.token), openViewer(app.url, b as string, user.token)]);
@@ -66,15 +57,11 @@ test('two sessions on one agent streamed at once arrive intact (4 MiB each way, 
     const echoed = await Promise.all(viewers.map((v, i) => v.waitBytes(rfbVersion.length + (payloads[i] as Buffer).length, 30_000)));
     echoed.forEach((got, i) => t.is(sha(got.subarray(rfbVersion.length)), sha(payloads[i] as Buffer), `session ${i} intact`));
     for (const v of viewers) v.ws.close();
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test('a slow viewer slows only its own stream: another session on the same agent keeps flowing, and the slow one later gets every byte in order', async (t) => {
-  const agentId = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId, platform: agentId, mode: 'pattern' });
-  try {
+  await withAgent(app, admin, { mode: 'pattern' }, async (agent, agentId) => {
     const user = await v1User(app, admin);
     const [slowId, fastId] = await Promise.all([runningSession(user.token, agentId), runningSession(user.token, agentId)]);
     const slow = await openViewer(app.url, slowId as string, user.token);
@@ -98,15 +85,11 @@ test('a slow viewer slows only its own stream: another session on the same agent
     t.true(intact, 'no byte dropped or reordered in the slow stream');
     slow.ws.close();
     fast.ws.close();
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test('closing either end closes the other; a viewer can reconnect, and view again after hibernate and wake', async (t) => {
-  const agentId = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId, platform: agentId });
-  try {
+  await withAgent(app, admin, {}, async (agent, agentId) => {
     const user = await v1User(app, admin);
     const id = await runningSession(user.token, agentId);
     const first = await openViewer(app.url, id, user.token);
@@ -134,15 +117,11 @@ test('closing either end closes the other; a viewer can reconnect, and view agai
     // The agent socket dropping ends the viewer's stream too.
     agent.drop();
     t.is((await afterWake.closed).code, 1011);
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test('the VNC entrance checks token, ownership, state, agent and Origin; a VNC token works once, for its session only', async (t) => {
-  const agentId = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId, platform: agentId });
-  try {
+  await withAgent(app, admin, {}, async (agent, agentId) => {
     const alice = await v1User(app, admin);
     const bob = await v1User(app, admin);
     const id = await runningSession(alice.token, agentId);
@@ -167,22 +146,16 @@ test('the VNC entrance checks token, ownership, state, agent and Origin; a VNC t
     await waitFor('the agent to be offline', async () => (await call(app, 'GET', `${v1}/agents/${agentId}`, admin.token)).body.status === 'offline');
     await t.throwsAsync(openViewer(app.url, id, alice.token), { message: 'HTTP 503 AGENT_OFFLINE' });
     t.is((await call(app, 'GET', `${v1}/sessions/${id}`, alice.token)).body.status.phase, 'Unknown');
-  } finally {
-    await agent.stop();
-  }
+  });
 });
 
 test('logging out closes the viewers opened with that login token', async (t) => {
-  const agentId = nextAgent();
-  const agent = await connectAgent(app, admin, { agentId, platform: agentId });
-  try {
+  await withAgent(app, admin, {}, async (agent, agentId) => {
     const user = await v1User(app, admin);
     const id = await runningSession(user.token, agentId);
     const viewer = await openViewer(app.url, id, user.token);
     await handshake(viewer);
     t.is((await call(app, 'POST', `${v1}/auth/logout`, user.token)).status, 200);
     t.is((await viewer.closed).code, 4403);
-  } finally {
-    await agent.stop();
-  }
+  });
 });
