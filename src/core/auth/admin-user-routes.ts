@@ -69,11 +69,12 @@ export function adminUserRoutes(users: UserStore, userAdmin: UserAdmin): RouteDe
     defineRoute({
       method: 'delete',
       path: '/api/admin/users/:id',
-      summary: 'Delete a user (refused for the last active admin)',
+      summary: 'Delete a user (refused for the last active admin, and while they own instances)',
       tags,
       auth: 'admin',
       request: { params: idParams },
       responses: { 204: null, 409: null },
+      errors: { 409: 'LAST_ADMIN, USER_HAS_INSTANCES (delete their instances first)' },
       handler: async (req) => {
         await userAdmin.remove(req.params.id, actorOf(req));
         return { status: 204 };

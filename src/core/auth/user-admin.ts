@@ -59,6 +59,11 @@ export class UserAdmin {
       const current = await this.users.byId(id, trx);
       if (!current) throw new NotFoundError('user', id);
       if (admins.length <= 1 && admins.includes(id)) throw lastAdmin();
+      // Instances are not deleted with their owner (their agents would be orphaned): say so, and what to do.
+      const owned = Number((await trx('instances').where({ owner_id: id }).count<Array<{ n: string | number }>>('* as n'))[0]?.n ?? 0);
+      if (owned > 0) {
+        throw new ConflictError('USER_HAS_INSTANCES', `${current.username} still owns ${owned} instance(s); delete them first (DELETE /api/admin/instances/:id), then the user`, { instances: owned });
+      }
       await trx('users').where({ id }).delete();
       await this.audit.record({ action: 'admin.user_deleted', actorUserId: actor.userId, targetUserId: id, ip: actor.ip, requestId: actor.requestId, details: { username: current.username } }, trx);
     });

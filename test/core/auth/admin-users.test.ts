@@ -65,6 +65,21 @@ test('admins create, read, patch and delete users', async (t) => {
   t.is((await app.request('/api/admin/users/not-a-uuid', bearer(admin.access_token))).status, 400);
 });
 
+test('a user who still owns instances is not deleted: 409 USER_HAS_INSTANCES says what to do; without them, 204', async (t) => {
+  const owner = await createUser(app, admin);
+  const knex = app.server.database.knex;
+  const [instance] = await knex('instances').insert({ owner_id: owner.user.id, kind: 'game', plugin: 'game', name: 'left-over', provisioner: 'static' }).returning<Array<{ id: string }>>('id');
+  const refused = await app.request(`/api/admin/users/${owner.user.id}`, bearer(admin.access_token, { method: 'DELETE' }));
+  t.is(refused.status, 409);
+  const body = (await refused.json()) as { code: string; message: string; details: { instances: number } };
+  t.is(body.code, 'USER_HAS_INSTANCES');
+  t.is(body.details.instances, 1);
+  t.regex(body.message, /delete them first/);
+  t.is((await app.request(`/api/admin/users/${owner.user.id}`, bearer(admin.access_token))).status, 200, 'the user is still there');
+  await knex('instances').where({ id: instance?.id }).delete();
+  t.is((await app.request(`/api/admin/users/${owner.user.id}`, bearer(admin.access_token, { method: 'DELETE' }))).status, 204);
+});
+
 test('a demoted admin loses admin rights on the next request', async (t) => {
   const second = await createUser(app, admin, { role: 'admin' });
   t.is((await app.request('/api/admin/users', bearer(second.access_token))).status, 200);
