@@ -8,15 +8,26 @@ import type { AgentLink, VncMux } from './vnc-mux.ts';
 
 export interface AgentGrant {
   agentId: string;
-  platform: string;
+  /** The hash of the key the socket opened with: registration and key changes are checked against it. */
+  keyHash: string;
+  /** From the query; the register message's own fields win. */
   region: string | null;
 }
 
+/** Whether `keyHash` is still the current key of the agent (not revoked, not rotated). */
+export type KeyCheck = (agentId: string, keyHash: string) => Promise<boolean>;
+
+/** Messages waiting in one connection's chain beyond which we stop reading its socket. */
+const maxQueuedMessages = 64;
+
 interface Connection extends AgentLink {
   ws: WebSocket;
+  keyHash: string;
+  region: string | null;
   registered: boolean;
   /** DB-touching messages are handled one after another, in the order they came. */
   chain: Promise<void>;
+  queued: number;
 }
 
 /** Close codes an agent sees. */
@@ -46,6 +57,7 @@ export class AgentHub implements CommandTransport {
     private readonly vnc: VncMux,
     private readonly events: EventBus,
     private readonly heartbeatIntervalS: number,
+    private readonly keyIsCurrent: KeyCheck,
     private readonly log: Logger,
   ) {}
 
@@ -83,8 +95,11 @@ export class AgentHub implements CommandTransport {
       ws,
       connId: `conn-${randomUUID()}`,
       agentId: grant.agentId,
+      keyHash: grant.keyHash,
+      region: grant.region,
       registered: false,
       chain: Promise.resolve(),
+      queued: 0,
       send: (message) => {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
       },
@@ -113,9 +128,16 @@ export class AgentHub implements CommandTransport {
         this.vnc.control(conn, message as Extract<AgentMessage, { proxy_id: string }>);
         return;
       }
+      // An agent sending faster than we can store stops being read until we catch up.
+      conn.queued += 1;
+      if (conn.queued === maxQueuedMessages) ws.pause();
       conn.chain = conn.chain
         .then(() => this.handle(conn, message, registerTimer))
-        .catch((err: unknown) => this.log.error({ err, agent_id: conn.agentId, type: message.type }, 'agent message failed'));
+        .catch((err: unknown) => this.log.error({ err, agent_id: conn.agentId, type: message.type }, 'agent message failed'))
+        .finally(() => {
+          conn.queued -= 1;
+          if (conn.queued === maxQueuedMessages - 1 && ws.readyState === ws.OPEN) ws.resume();
+        });
     });
     ws.on('close', () => {
       clearTimeout(registerTimer);
@@ -139,21 +161,14 @@ export class AgentHub implements CommandTransport {
           conn.ws.close(agentCloseCodes.policy, 'agent_id does not match the key');
           return;
         }
-        clearTimeout(registerTimer);
-        const { replaced } = await this.store.register({ agentId: conn.agentId, platform: message.platform, region: message.region ?? null, capacity: message.capacity, metadata: message.metadata, connId: conn.connId });
-        if (conn.ws.readyState !== conn.ws.OPEN) {
-          // It closed while we were recording it: undo, or the agent would look online until the sweep.
-          await this.store.disconnected(conn.agentId, conn.connId);
-          return;
+        if (conn.registered) return;
+        try {
+          await this.register(conn, message);
+          clearTimeout(registerTimer);
+        } catch (err) {
+          this.log.error({ err, agent_id: conn.agentId }, 'agent registration failed');
+          conn.ws.close(1011, 'registration failed; reconnect');
         }
-        const previous = this.byAgent.get(conn.agentId);
-        this.byAgent.set(conn.agentId, conn);
-        conn.registered = true;
-        if (previous && previous !== conn) previous.ws.close(agentCloseCodes.replaced, 'replaced by a newer connection');
-        else if (replaced) await this.events.publish('streamspace.agent_replaced', null, { agent_id: conn.agentId, conn_id: conn.connId });
-        conn.send({ type: 'register_ack', agent_id: conn.agentId, status: 'registered', heartbeat_interval: `${this.heartbeatIntervalS}s` });
-        this.log.info({ agent_id: conn.agentId, conn_id: conn.connId, platform: message.platform, replaced: previous !== undefined || replaced !== null }, 'agent registered');
-        await commands.resume(conn.agentId, conn.connId);
         return;
       }
       case 'heartbeat':
@@ -171,10 +186,46 @@ export class AgentHub implements CommandTransport {
     }
   }
 
-  /** Closes this replica's connection for the agent unless it is `keepConnId` (replaced elsewhere, swept offline, key revoked). */
-  closeAgent(agentId: string, code: number, reason: string, keepConnId?: string): void {
+  private async register(conn: Connection, message: Extract<AgentMessage, { type: 'register' }>): Promise<void> {
+    // The key is checked again here: one revoked or rotated since the upgrade opens nothing.
+    if (!(await this.keyIsCurrent(conn.agentId, conn.keyHash))) {
+      conn.ws.close(agentCloseCodes.revoked, 'agent key revoked or rotated');
+      return;
+    }
+    const region = message.region || conn.region;
+    const { replaced } = await this.store.register({ agentId: conn.agentId, platform: message.platform, region, capacity: message.capacity, metadata: message.metadata, connId: conn.connId });
+    if (conn.ws.readyState !== conn.ws.OPEN) {
+      // It closed while we were recording it: undo, or the agent would look online until the sweep.
+      await this.store.disconnected(conn.agentId, conn.connId);
+      return;
+    }
+    const previous = this.byAgent.get(conn.agentId);
+    this.byAgent.set(conn.agentId, conn);
+    conn.registered = true;
+    if (previous && previous !== conn) previous.ws.close(agentCloseCodes.replaced, 'replaced by a newer connection');
+    if (replaced && replaced !== previous?.connId) await this.events.publish('streamspace.agent_replaced', null, { agent_id: conn.agentId, conn_id: conn.connId });
+    conn.send({ type: 'register_ack', agent_id: conn.agentId, status: 'registered', heartbeat_interval: `${this.heartbeatIntervalS}s` });
+    this.log.info({ agent_id: conn.agentId, conn_id: conn.connId, platform: message.platform, replaced: previous !== undefined || replaced !== null }, 'agent registered');
+    await (this.commands as Commands).resume(conn.agentId, conn.connId);
+  }
+
+  /**
+   * Another replica registered a connection for the agent: ours goes, unless it is the
+   * current one after all (events can arrive late, after a newer connection came here).
+   */
+  async replacedElsewhere(agentId: string): Promise<void> {
     const conn = this.byAgent.get(agentId);
-    if (conn && conn.connId !== keepConnId) conn.ws.close(code, reason);
+    if (!conn) return;
+    const row = await this.store.get(agentId);
+    if (row?.websocket_conn_id !== conn.connId) conn.ws.close(agentCloseCodes.replaced, 'replaced by a newer connection');
+  }
+
+  /** The agent's key was revoked or rotated: every connection opened with another key goes, registered or not. */
+  async keyChanged(agentId: string): Promise<void> {
+    for (const conn of [...this.connections]) {
+      if (conn.agentId !== agentId) continue;
+      if (!(await this.keyIsCurrent(agentId, conn.keyHash))) conn.ws.close(agentCloseCodes.revoked, 'agent key revoked or rotated');
+    }
   }
 
   /** Closes exactly that connection if it is here (swept offline elsewhere). */

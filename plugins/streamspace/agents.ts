@@ -91,8 +91,8 @@ export class AgentStore {
         last_heartbeat: trx.fn.now(),
         updated_at: trx.fn.now(),
       };
-      if (before) await trx('streamspace_agents').where({ agent_id: input.agentId }).update(fields);
-      else await trx('streamspace_agents').insert({ agent_id: input.agentId, ...fields });
+      // An upsert: two replicas registering a new agent at once do not trip the unique index.
+      await trx('streamspace_agents').insert({ agent_id: input.agentId, ...fields }).onConflict('agent_id').merge(fields);
       return { replaced: before?.connected && before.websocket_conn_id !== input.connId ? before.websocket_conn_id : null };
     });
   }

@@ -23,5 +23,8 @@ export const v1Errors = {
   commandFailed: (message: string, code: string | null) => new AppError(502, 'AGENT_COMMAND_FAILED', 'Agent command failed', message, { agent_error_code: code }),
   offlineStatusReserved: () =>
     new AppError(400, 'VALIDATION_FAILED', 'Validation failed', "Only 'online' and 'draining' can be set; 'offline' is set by the control plane when the agent disconnects", { field: 'status' }),
+  /** The seed's 429 body: `retry_after` in the envelope (and Retry-After). */
+  rateLimited: (retryAfterS: number) =>
+    new AppError(429, 'RATE_LIMIT_EXCEEDED', 'Rate limit exceeded', `Too many requests. Please try again in ${retryAfterS} seconds.`, { retry_after: retryAfterS }, { 'Retry-After': String(retryAfterS) }),
   insufficientPermissions: (message: string) => new AppError(403, 'AUTH_INSUFFICIENT_PERMISSIONS', 'Forbidden', message),
 };

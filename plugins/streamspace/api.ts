@@ -2,7 +2,6 @@ import type { Context } from 'koa';
 import {
   AppError,
   MethodNotAllowedError,
-  RateLimitedError,
   matchPath,
   type RawHttpHandler,
   UnauthorizedError,
@@ -12,6 +11,7 @@ import {
   type RouteDefinition,
   type RouteIssue,
 } from '../../src/plugin-api/index.ts';
+import { v1Errors } from './api-errors.ts';
 
 /** The `rate_limits` buckets of the seed's "Rate Limits" table (addendum: per user when signed in, else per IP). */
 export const buckets = {
@@ -19,6 +19,8 @@ export const buckets = {
   sessionCreate: 'streamspace_session_create',
   loginIp: 'streamspace_login_ip',
   login: 'streamspace_login',
+  /** The core's per-account login budget, shared so /api/v1 is not a way around it. */
+  loginAccount: 'auth_login_account',
   vnc: 'streamspace_vnc_upgrade',
   agentSocket: 'streamspace_agent_upgrade',
 } as const;
@@ -59,7 +61,7 @@ export class V1Api {
     ctx.set('X-RateLimit-Limit', String(state.limit));
     ctx.set('X-RateLimit-Remaining', String(state.remaining));
     ctx.set('X-RateLimit-Reset', String(Math.ceil(state.resetAt.getTime() / 1000)));
-    if (!state.allowed) throw new RateLimitedError(Math.max(1, Math.ceil((state.resetAt.getTime() - Date.now()) / 1000)));
+    if (!state.allowed) throw v1Errors.rateLimited(Math.max(1, Math.ceil((state.resetAt.getTime() - Date.now()) / 1000)));
   }
 
   async authenticate(authorization: string | undefined): Promise<Principal> {

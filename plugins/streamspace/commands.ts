@@ -80,10 +80,11 @@ export class Commands {
    * so it goes again (counted as an attempt), then whatever is pending.
    */
   async resume(agentId: string, connId: string): Promise<void> {
-    const unsure = await this.db('streamspace_commands').where({ agent_id: agentId, status: 'sent' }).whereNot({ sent_conn_id: connId }).orderBy('created_at').select<CommandRow[]>('*');
+    // Acknowledged ones too: an agent that restarted after acking forgot them (agents dedupe by command_id).
+    const unsure = await this.db('streamspace_commands').where({ agent_id: agentId }).whereIn('status', ['sent', 'acknowledged']).whereNot({ sent_conn_id: connId }).orderBy('created_at').select<CommandRow[]>('*');
     for (const row of unsure) {
-      if (row.attempts >= this.config.max_attempts) continue;
-      await this.send(row, ['sent']);
+      if (row.status === 'sent' && row.attempts >= this.config.max_attempts) continue;
+      await this.send(row, [row.status]);
     }
     await this.dispatch(agentId);
   }
@@ -96,7 +97,7 @@ export class Commands {
       .where({ command_id: row.command_id })
       .whereIn('status', from)
       .modify((q) => {
-        if (from.includes('sent')) void q.where('attempts', row.attempts);
+        if (!from.includes('pending')) void q.where('attempts', row.attempts);
       })
       .update({ status: 'sent', attempts: this.db.raw('attempts + 1'), sent_at: this.db.fn.now(), sent_conn_id: connId });
     if (claimed > 0) this.transport.send(row.agent_id, connId, { type: 'command', command_id: row.command_id, command_type: row.command_type, session_id: row.session_id, data: row.data });
@@ -156,6 +157,8 @@ export class Commands {
         const timer = setTimeout(wake, Math.min(left, 250));
         set.add(wake);
       });
+      // Results handled on another replica never wake us here: do not keep an empty set per command.
+      if (this.waiters.get(commandId)?.size === 0) this.waiters.delete(commandId);
     }
   }
 
@@ -165,6 +168,16 @@ export class Commands {
 
   async forSession(sessionId: string): Promise<CommandRow[]> {
     return this.db('streamspace_commands').where({ session_id: sessionId }).orderBy('created_at').select<CommandRow[]>('*');
+  }
+
+  /** Drops finished commands older than `keepDays` (log results can be large). */
+  async prune(keepDays: number): Promise<number> {
+    const gone = await this.db('streamspace_commands')
+      .whereIn('status', [...finalStatuses])
+      .where('completed_at', '<', this.db.raw(`now() - make_interval(days => ?::int)`, [keepDays]))
+      .delete()
+      .returning('command_id');
+    return gone.length;
   }
 
   /** A forced end: the session's open commands will not be sent (again), so the agent gets no storm of them later. */
@@ -188,7 +201,13 @@ export class Commands {
       });
       for (const row of ended) this.wake(row.command_id);
     };
-    await timeOut((db) => db('streamspace_commands').where({ status: 'pending' }).where('created_at', '<', secs(c.reconnect_wait_ms)), 'the agent was not connected', 'AGENT_OFFLINE');
+    // A forced stop waits for its agent however long it is away: the session is already gone
+    // here, and the agent must still be told to stop what it runs.
+    await timeOut(
+      (db) => db('streamspace_commands').where({ status: 'pending' }).where('created_at', '<', secs(c.reconnect_wait_ms)).whereNot((q) => q.where({ command_type: 'stop_session' }).whereRaw(`data->>'graceful' = 'false'`)),
+      'the agent was not connected',
+      'AGENT_OFFLINE',
+    );
     await timeOut(
       (db) => db('streamspace_commands').where({ status: 'sent' }).where('attempts', '>=', c.max_attempts).where('sent_at', '<', secs(c.ack_timeout_ms)),
       `not acknowledged after ${c.max_attempts} attempts`,
@@ -204,6 +223,9 @@ export class Commands {
       'the agent disconnected and did not come back in time',
       'AGENT_OFFLINE',
     );
+    // Pending work for agents connected here (a dispatch lost to a database blip or a missed event).
+    const waiting = await this.db('streamspace_commands').where({ status: 'pending' }).distinct('agent_id').pluck('agent_id');
+    for (const agentId of waiting as string[]) if (isLocal(agentId)) await this.dispatch(agentId);
     const unacked = await this.db('streamspace_commands').where({ status: 'sent' }).where('attempts', '<', c.max_attempts).where('sent_at', '<', secs(c.ack_timeout_ms)).select<CommandRow[]>('*');
     for (const row of unacked) {
       if (!isLocal(row.agent_id)) continue;

@@ -20,8 +20,10 @@ export const streamspaceConfigSchema = z.strictObject({
       result_timeout_ms: z.number().int().min(1_000).default(300_000),
       /** A command for an agent that is away waits this long for it to come back. */
       reconnect_wait_ms: z.number().int().min(0).default(30_000),
+      /** Finished commands (and the logs their results carry) are kept this long. */
+      keep_days: z.number().int().min(1).default(30),
     })
-    .default({ ack_timeout_ms: 5_000, max_attempts: 3, result_timeout_ms: 300_000, reconnect_wait_ms: 30_000 }),
+    .default({ ack_timeout_ms: 5_000, max_attempts: 3, result_timeout_ms: 300_000, reconnect_wait_ms: 30_000, keep_days: 30 }),
   /** PATCH /sessions waits this long for the agent's result (200), then answers 202. */
   state_wait_ms: z.number().int().min(0).default(10_000),
   /** GET /sessions/{id}/logs waits this long for the agent (then 504 AGENT_TIMEOUT). */

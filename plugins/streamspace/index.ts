@@ -16,6 +16,7 @@ import { streamspaceSockets } from './sockets.ts';
 import { templateRoutes } from './template-routes.ts';
 import { Templates } from './templates.ts';
 import { VncMux } from './vnc-mux.ts';
+import { VncTokens } from './vnc-tokens.ts';
 import { streamspaceTag } from './openapi-notes.ts';
 
 /** The token audience of `/api/v1`: a portal token is not accepted there, nor this one by the portal. */
@@ -40,15 +41,16 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
     const seeded = await templates.seed(ctx.config.templates ?? shippedTemplates());
     if (seeded > 0) log.info({ seeded }, 'seeded StreamSpace templates from config');
     const agents = new AgentStore(ctx.db);
-    const keys = new AgentKeys(ctx.db);
     const store = new SessionStore(ctx.db);
+    const vncTokens = new VncTokens(ctx.db);
     const vnc = new VncMux({
       readyTimeoutMs: ctx.config.vnc.ready_timeout_ms,
       activityWriteMs: ctx.config.vnc.activity_write_ms,
       touch: (id) => void store.touch(id).catch((err: unknown) => log.warn({ err }, 'could not record VNC activity')),
       log: log.child({ component: 'streamspace-vnc' }),
     });
-    const hub = new AgentHub(agents, vnc, ctx.events, ctx.config.heartbeat_interval_s, log.child({ component: 'streamspace-agents' }));
+    const keys = new AgentKeys(ctx.db);
+    const hub = new AgentHub(agents, vnc, ctx.events, ctx.config.heartbeat_interval_s, (agentId, keyHash) => keys.isCurrent(agentId, keyHash), log.child({ component: 'streamspace-agents' }));
     const commands = new Commands(ctx.db, hub, ctx.config.commands, log.child({ component: 'streamspace-commands' }));
     hub.useCommands(commands);
     const sessions = new SessionService(ctx.db, store, templates, agents, commands, ctx.auth.accounts, ctx.events, ctx.config, log);
@@ -58,9 +60,9 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
 
     const onEvent = (event: PanelEvent): void => {
       const data = (event.data ?? {}) as { agent_id?: string; conn_id?: string; session_id?: string; state?: string; user_id?: string; family_ids?: string[] | null };
-      if (event.type === 'streamspace.agent_replaced' && data.agent_id) hub.closeAgent(data.agent_id, agentCloseCodes.replaced, 'replaced by a newer connection', data.conn_id);
+      if (event.type === 'streamspace.agent_replaced' && data.agent_id) void hub.replacedElsewhere(data.agent_id).catch((err: unknown) => log.warn({ err }, 'could not check a replaced agent'));
       else if (event.type === 'streamspace.agent_offline' && data.agent_id && data.conn_id) hub.closeConnection(data.agent_id, data.conn_id, agentCloseCodes.stale, 'no heartbeat for 3 intervals; reconnect and register');
-      else if (event.type === 'streamspace.agent_key_revoked' && data.agent_id) hub.closeAgent(data.agent_id, agentCloseCodes.revoked, 'agent key revoked');
+      else if (event.type === 'streamspace.agent_key_changed' && data.agent_id) void hub.keyChanged(data.agent_id).catch((err: unknown) => log.warn({ err }, 'could not check agent keys'));
       else if (event.type === 'streamspace.commands_pending' && data.agent_id && hub.isLocal(data.agent_id)) void commands.dispatch(data.agent_id).catch((err: unknown) => log.warn({ err }, 'dispatch failed'));
       else if (event.type === 'streamspace.session_state' && data.session_id && data.state !== 'running') vnc.closeSession(data.session_id, `session is ${data.state ?? 'gone'}`);
       else if (event.type === 'user.sessions_ended' && data.user_id) vnc.closeUser(data.user_id, data.family_ids ?? null);
@@ -70,16 +72,16 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
     const routes = [
       ...authRoutes(v1),
       ...userRoutes(v1, ctx.auth.accounts),
-      ...templateRoutes(v1, templates),
+      ...templateRoutes(v1, templates, ctx.audit),
       ...agentRoutes(v1, agents, store),
-      ...agentKeyRoutes(v1, keys, ctx.events),
-      ...sessionRoutes(v1, sessions, store, commands, ctx.auth.tickets, ctx.config.vnc.token_ttl_s),
+      ...agentKeyRoutes(v1, keys, ctx.events, ctx.audit),
+      ...sessionRoutes(v1, sessions, store, commands, vncTokens, ctx.config.vnc.token_ttl_s),
     ];
     return {
       routes,
       rawHttp: [unmatchedV1(v1, routes)],
       openApiTags: [streamspaceTag],
-      websockets: streamspaceSockets({ v1, ctx, hub, keys, vnc, sessions }),
+      websockets: streamspaceSockets({ v1, vncTokens, ctx, hub, keys, vnc, sessions }),
       jobs: [
         {
           id: 'streamspace.sweep',
@@ -97,6 +99,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
         },
         { id: 'streamspace.idle-hibernate', every_ms: ctx.config.idle_every_ms, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await sessions.hibernateIdle()) },
         { id: 'streamspace.reconcile', every_ms: 30_000, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await sessions.reconcile()) },
+        { id: 'streamspace.prune', every_ms: 3_600_000, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await Promise.all([vncTokens.prune(), commands.prune(ctx.config.commands.keep_days)])) },
       ],
       dispose: async () => {
         unsubscribe();

@@ -24,7 +24,8 @@ export const registerMessage = z.looseObject({
   type: z.literal('register'),
   agent_id: agentId,
   platform: z.string().min(1).max(64),
-  region: z.string().min(1).max(64).optional(),
+  // Interoperating agents send null or "" for no region.
+  region: z.string().max(64).nullish().transform((r) => r || undefined),
   capacity: capacity.default({}),
   metadata: z.record(z.string(), z.unknown()).default({}),
 });
@@ -49,8 +50,9 @@ export const commandResultMessage = z.looseObject({
   agent_id: agentId.optional(),
   status: z.enum(['completed', 'failed']),
   result: z.record(z.string(), z.unknown()).optional(),
-  error: z.string().max(4096).optional(),
-  error_code: z.string().max(128).optional(),
+  // A long error (a failed image pull) is cut, not a reason to drop the whole result.
+  error: z.string().transform((e) => e.slice(0, 4096)).optional(),
+  error_code: z.string().transform((c) => c.slice(0, 128)).optional(),
 });
 
 const proxyId = z.string().length(proxyIdBytes);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineRoute, paginationOf, type Principal, type RouteDefinition, type Tickets } from '../../src/plugin-api/index.ts';
+import { defineRoute, paginationOf, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import type { VncTokens } from './vnc-tokens.ts';
 import { buckets, type V1Api } from './api.ts';
 import type { Commands } from './commands.ts';
 import { sessionStates } from './session-machine.ts';
@@ -11,11 +12,8 @@ const base = '/api/v1/sessions';
 const idParams = z.object({ id: z.uuid() });
 const who = (req: { principal: Principal | null }): Principal => req.principal as Principal;
 
-/** The purpose under which single-use VNC tokens are stored (core tickets). */
-export const vncTicketPurpose = 'streamspace.vnc';
-
 /** Seed "Session Lifecycle", plus the addendum's VNC token and command log. Another user's session is a 404. */
-export function sessionRoutes(v1: V1Api, service: SessionService, store: SessionStore, commands: Commands, tickets: Tickets, vncTokenTtlS: number): RouteDefinition[] {
+export function sessionRoutes(v1: V1Api, service: SessionService, store: SessionStore, commands: Commands, vncTokens: VncTokens, vncTokenTtlS: number): RouteDefinition[] {
   return [
     v1.route(
       defineRoute({
@@ -128,14 +126,15 @@ export function sessionRoutes(v1: V1Api, service: SessionService, store: Session
         method: 'get',
         path: `${base}/:id/vnc-token`,
         summary: 'A single-use token (60 s) to open this session in a VNC viewer',
+        description: 'Bound to this session and to the login that asked for it: after a logout it opens nothing, and a viewer opened with it closes on logout.',
         auth: 'user',
         request: { params: idParams },
         responses: { 200: z.object({ token: z.string(), expires_at: z.iso.datetime(), vnc_url: z.string() }) },
         errors: { 404: 'SESSION_NOT_FOUND' },
         handler: async (req) => {
           const session = await service.visible(req.params.id, who(req));
-          const issued = await tickets.issue(who(req).userId, vncTicketPurpose, session.id, vncTokenTtlS);
-          return { body: { token: issued.ticket, expires_at: issued.expiresAt.toISOString(), vnc_url: `/vnc-viewer/${session.id}?token=${encodeURIComponent(issued.ticket)}` } };
+          const issued = await vncTokens.issue(who(req), session.id, vncTokenTtlS);
+          return { body: { token: issued.token, expires_at: issued.expiresAt.toISOString(), vnc_url: `/vnc-viewer/${session.id}?token=${encodeURIComponent(issued.token)}` } };
         },
       }),
     ),

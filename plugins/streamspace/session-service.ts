@@ -56,13 +56,13 @@ export class SessionService {
 
   async create(input: NewSession, principal: Principal): Promise<SessionView> {
     const owner = await this.ownerFor(input.user, principal);
-    const template = await this.templates.get(input.template);
-    if (!template) throw v1Errors.templateNotFound(input.template, 400);
-    const idleTimeout = input.idle_timeout ?? template.idle_timeout;
-    const resources = { ...template.default_resources, ...input.resources };
-    const persistentHome = input.persistent_home ?? template.persistent_home;
-    const name = input.name ?? `${slug(owner.username)}-${template.name}-${randomBytes(3).toString('hex')}`.slice(0, 63);
     const { sessionId, agentId } = await this.db.transaction(async (trx) => {
+      const template = await this.templates.getForUse(trx, input.template);
+      if (!template) throw v1Errors.templateNotFound(input.template, 400);
+      const idleTimeout = input.idle_timeout ?? template.idle_timeout;
+      const resources = { ...template.default_resources, ...input.resources };
+      const persistentHome = input.persistent_home ?? template.persistent_home;
+      const name = input.name ?? `${slug(owner.username)}-${template.name}-${randomBytes(3).toString('hex')}`.slice(0, 63);
       const agent = await placeSession(trx, { platform: input.platform, region: input.region });
       let inserted: Array<{ id: string }>;
       try {
@@ -81,7 +81,8 @@ export class SessionService {
             idle_timeout: idleTimeout,
             idle_timeout_s: durationSeconds(idleTimeout) ?? 1800,
             tags: JSON.stringify(input.tags),
-            status: JSON.stringify({ message: 'Session provisioning in progress...' }),
+            // The template's VNC port until the agent reports the one it opened.
+            status: JSON.stringify({ message: 'Session provisioning in progress...', vnc_port: template.vnc.port }),
             platform_metadata: JSON.stringify({ namespace: this.config.namespace, deployment_name: name, service_name: name, ...(persistentHome ? { pvc_name: `${name}-home` } : {}) }),
           })
           .returning('id');
@@ -165,12 +166,14 @@ export class SessionService {
 
   /** Terminated now; open commands are superseded and one stop goes to the agent (now or when it returns). */
   private async forceTerminate(row: SessionRow): Promise<SessionView> {
-    await this.db.transaction(async (trx) => {
-      await this.store.move(trx, row.id, ['pending', 'running', 'hibernating', 'hibernated', 'waking', 'terminating', 'failed'], 'terminated', { message: 'Session force terminated', error_code: null });
+    const moved = await this.db.transaction(async (trx) => {
+      // Already terminated by someone else (another force, the agent's result): nothing more to send.
+      if (!(await this.store.move(trx, row.id, ['pending', 'running', 'hibernating', 'hibernated', 'waking', 'terminating', 'failed'], 'terminated', { message: 'Session force terminated', error_code: null }))) return false;
       await this.commands.supersede(trx, row.id);
       await this.commands.add(trx, { agentId: row.agent_id, sessionId: row.id, type: 'stop_session', data: { name: row.name, namespace: row.namespace, graceful: false, timeout: '0s' } });
+      return true;
     });
-    await this.afterChange(row.id, row.agent_id);
+    if (moved) await this.afterChange(row.id, row.agent_id);
     return sessionView(await this.mustGet(row.id));
   }
 
@@ -220,7 +223,7 @@ export class SessionService {
     const result = command.result ?? {};
     if (command.status === 'completed' && (command.command_type === 'start_session' || command.command_type === 'wake_session')) {
       const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-      Object.assign(status, { pod_ip: text(result.pod_ip), pod_name: text(result.pod_name), container_id: text(result.container_id), started_at: text(result.started_at) ?? new Date().toISOString(), vnc_port: typeof result.vnc_port === 'number' ? result.vnc_port : null });
+      Object.assign(status, { pod_ip: text(result.pod_ip), pod_name: text(result.pod_name), container_id: text(result.container_id), started_at: text(result.started_at) ?? new Date().toISOString(), ...(typeof result.vnc_port === 'number' ? { vnc_port: result.vnc_port } : {}) });
     }
     if (await this.store.move(trx, row.id, [row.state], outcome.state, status)) {
       this.log.info({ session_id: row.id, command: command.command_type, outcome: command.status, from: row.state, to: outcome.state }, 'session moved by its command');

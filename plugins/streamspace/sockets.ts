@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, RateLimitedError, UnauthorizedError, defineWebSocket, type PluginContext, type Principal, type WebSocketRoute } from '../../src/plugin-api/index.ts';
+import { AppError, UnauthorizedError, defineWebSocket, hashToken, type PluginContext, type Principal, type WebSocketRoute } from '../../src/plugin-api/index.ts';
 import { bearerOf, buckets, v1AuthError, type Bucket, type V1Api } from './api.ts';
 import { v1Errors } from './api-errors.ts';
 import type { AgentGrant, AgentHub } from './agent-hub.ts';
@@ -9,11 +9,12 @@ import type { StreamspaceConfig } from './config.ts';
 import { agentIdSchema } from './protocol.ts';
 import type { SessionService } from './session-service.ts';
 import type { SessionRow } from './sessions.ts';
-import { vncTicketPurpose } from './session-routes.ts';
+import type { VncTokens } from './vnc-tokens.ts';
 import type { AgentLink, VncMux } from './vnc-mux.ts';
 
 interface Deps {
   v1: V1Api;
+  vncTokens: VncTokens;
   ctx: PluginContext<StreamspaceConfig>;
   hub: AgentHub;
   keys: AgentKeys;
@@ -24,11 +25,11 @@ interface Deps {
 const badParam = (field: string, message: string): AppError => new AppError(400, 'INVALID_PARAMETER', 'Invalid parameter', message, { field });
 
 /** `/agent/ws` (agents, by key; no Origin check) and `/vnc-viewer/{session_id}` (browsers: Origin, token, ownership). */
-export function streamspaceSockets({ v1, ctx, hub, keys, vnc, sessions }: Deps): WebSocketRoute[] {
+export function streamspaceSockets({ v1, vncTokens, ctx, hub, keys, vnc, sessions }: Deps): WebSocketRoute[] {
   // Upgrades have limits of their own and do not count against the REST ones (addendum).
   const limit = async (bucket: Bucket, ip: string): Promise<void> => {
     const state = await ctx.rateLimiter.consume(bucket, `ip:${ip}`);
-    if (!state.allowed) throw new RateLimitedError(Math.max(1, Math.ceil((state.resetAt.getTime() - Date.now()) / 1000)));
+    if (!state.allowed) throw v1Errors.rateLimited(Math.max(1, Math.ceil((state.resetAt.getTime() - Date.now()) / 1000)));
   };
 
   const agentSocket = defineWebSocket<AgentGrant>({
@@ -43,8 +44,9 @@ export function streamspaceSockets({ v1, ctx, hub, keys, vnc, sessions }: Deps):
       if (!platform.success) throw badParam('platform', 'Pass the platform query parameter (e.g. docker, kubernetes)');
       const key = bearerOf(up.req.headers.authorization);
       if (key === null) throw new UnauthorizedError('AUTH_TOKEN_MISSING', 'Send the agent key as "Authorization: Bearer <key>" (an admin issues it with POST /api/v1/admin/agent-keys)');
-      if (!(await keys.verify(agentId.data, key))) throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'This key is not the current key of that agent_id');
-      return { agentId: agentId.data, platform: platform.data, region: up.url.searchParams.get('region') || null };
+      const keyHash = hashToken(key);
+      if (!(await keys.isCurrent(agentId.data, keyHash))) throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'This key is not the current key of that agent_id');
+      return { agentId: agentId.data, keyHash, region: up.url.searchParams.get('region') || null };
     },
     onConnection: (ws, _up, grant) => hub.accept(ws, grant),
   });
@@ -60,13 +62,19 @@ export function streamspaceSockets({ v1, ctx, hub, keys, vnc, sessions }: Deps):
       const sessionId = up.params.session_id ?? '';
       if (!z.uuid().safeParse(sessionId).success) throw v1Errors.sessionNotFound(sessionId);
       let principal: Principal;
-      try {
-        // A JWT is the login token; anything else is a single-use VNC token bound to this session.
-        principal = token.split('.').length === 3 ? await v1.tokens.verify(token) : await ctx.auth.redeemTicket(token, vncTicketPurpose, sessionId);
-      } catch (err) {
-        const mapped = v1AuthError(err);
-        if (mapped instanceof AppError && mapped.code === 'TICKET_INVALID') throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'This VNC token is invalid, used or expired; get a new one');
-        throw mapped;
+      if (token.split('.').length === 3) {
+        // A JWT: the login token.
+        try {
+          principal = await v1.tokens.verify(token);
+        } catch (err) {
+          throw v1AuthError(err);
+        }
+      } else {
+        // Otherwise a single-use VNC token for this session; the login it came from must still hold.
+        const redeemed = await vncTokens.redeem(token, sessionId);
+        if (!redeemed) throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'This VNC token is invalid, used, expired or for another session; get a new one');
+        if (!(await ctx.auth.stillValid(redeemed))) throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'The login this VNC token came from has ended; log in again');
+        principal = redeemed;
       }
       const session = await sessions.visible(sessionId, principal);
       if (session.state !== 'running') throw v1Errors.sessionNotRunning(session.id, session.state);

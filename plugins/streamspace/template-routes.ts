@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, defineRoute, paginationOf, paginationSchema, type RouteDefinition, type RouteIssue } from '../../src/plugin-api/index.ts';
+import { AppError, defineRoute, paginationOf, paginationSchema, type PluginContext, type RouteDefinition, type RouteIssue, type RouteRequest } from '../../src/plugin-api/index.ts';
 import type { V1Api } from './api.ts';
 import { v1Invalid } from './api.ts';
 import { v1Errors } from './api-errors.ts';
@@ -40,7 +40,8 @@ function templateInvalid(issues: RouteIssue[]): Error {
 const nameParams = z.object({ name: templateName });
 
 /** Seed "Template Management", plus the addendum's admin routes to create, change and delete templates. */
-export function templateRoutes(v1: V1Api, templates: Templates): RouteDefinition[] {
+export function templateRoutes(v1: V1Api, templates: Templates, audit: PluginContext<unknown>['audit']): RouteDefinition[] {
+  const record = (req: RouteRequest, action: string, name: string) => audit.record({ action: `streamspace.template_${action}`, actorUserId: req.principal?.userId ?? null, ip: req.ip, requestId: req.requestId, details: { name } });
   const admin = (route: RouteDefinition): RouteDefinition => ({ ...v1.route(route), invalid: templateInvalid });
   return [
     v1.route(
@@ -85,7 +86,11 @@ export function templateRoutes(v1: V1Api, templates: Templates): RouteDefinition
         responses: { 201: templateSchema },
         errors: { 400: 'TEMPLATE_INVALID, MISSING_REQUIRED_FIELD', 409: 'TEMPLATE_ALREADY_EXISTS' },
         examples: { body: { ...exampleTemplate, id: undefined, created_at: undefined, updated_at: undefined } },
-        handler: async (req) => ({ status: 201, body: templateView(await templates.create(req.body)) }),
+        handler: async (req) => {
+          const created = await templates.create(req.body);
+          await record(req, 'created', created.name);
+          return { status: 201, body: templateView(created) };
+        },
       }),
     ),
     admin(
@@ -100,7 +105,9 @@ export function templateRoutes(v1: V1Api, templates: Templates): RouteDefinition
         errors: { 400: 'TEMPLATE_INVALID', 404: 'TEMPLATE_NOT_FOUND' },
         handler: async (req) => {
           if (Object.keys(req.body).length === 0) throw new AppError(400, 'MISSING_REQUIRED_FIELD', 'Missing required field', 'Send at least one field to change', { field: 'body' });
-          return { body: templateView(await templates.update(req.params.name, req.body)) };
+          const updated = await templates.update(req.params.name, req.body);
+          await record(req, 'updated', updated.name);
+          return { body: templateView(updated) };
         },
       }),
     ),
@@ -115,6 +122,7 @@ export function templateRoutes(v1: V1Api, templates: Templates): RouteDefinition
         errors: { 404: 'TEMPLATE_NOT_FOUND', 409: 'TEMPLATE_IN_USE' },
         handler: async (req) => {
           await templates.remove(req.params.name);
+          await record(req, 'deleted', req.params.name);
           return { status: 204 };
         },
       }),

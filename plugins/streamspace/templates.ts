@@ -39,14 +39,26 @@ function columns(fields: Partial<TemplateFields>): Record<string, unknown> {
 export class Templates {
   constructor(private readonly db: Knex) {}
 
-  /** Inserts the configured templates that are missing; existing ones (maybe edited by an admin) are kept. */
+  /**
+   * Inserts each configured template once, ever: a ledger remembers what was seeded, so an
+   * admin's edits are kept and a template an admin deleted does not come back at the next start.
+   */
   async seed(templates: readonly NewTemplate[]): Promise<number> {
     let added = 0;
     for (const template of templates) {
-      const rows = await this.db('streamspace_templates').insert(columns(template)).onConflict('name').ignore().returning('id');
-      added += rows.length;
+      added += await this.db.transaction(async (trx) => {
+        const fresh = await trx('streamspace_template_seeds').insert({ name: template.name }).onConflict('name').ignore().returning('name');
+        if (fresh.length === 0) return 0;
+        const rows = await trx('streamspace_templates').insert(columns(template)).onConflict('name').ignore().returning('id');
+        return rows.length;
+      });
     }
     return added;
+  }
+
+  /** Inside a creating transaction: the template, locked against deletion until it commits. */
+  async getForUse(trx: Knex, name: string): Promise<TemplateRow | undefined> {
+    return trx('streamspace_templates').where({ name }).forShare().first<TemplateRow | undefined>();
   }
 
   async list(category: string | undefined, page: number, limit: number): Promise<{ rows: TemplateRow[]; total: number }> {
@@ -76,7 +88,7 @@ export class Templates {
     return row;
   }
 
-  /** Refused while live sessions use it, checked and deleted in one statement so no session slips in between. */
+  /** Refused while live sessions use it; the row lock keeps a session from being created under it meanwhile (see getForUse). */
   async remove(name: string): Promise<void> {
     return this.db.transaction(async (trx) => {
       const template = await trx('streamspace_templates').where({ name }).forUpdate().first('id');

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { SimAgent } from '../../../scripts/lib/streamspace-sim-agent.ts';
 import { bearer, loginAdmin } from '../../helpers/auth.ts';
 import type { TestApp } from '../../helpers/start-test-app.ts';
+import { issueKey, openAgentSocket, registerMessage } from './raw-agent.ts';
 import { call, connectAgent, startStreamspace, v1, v1Admin, v1Login, v1User, waitFor, waitState, type V1Session } from './ss-helpers.ts';
 
 /** Seed "User Management" / "Template Management" and the addendum's agent keys and template administration. */
@@ -232,6 +233,25 @@ test("re-issuing a key rotates it: the old key, or another agent's key, is refus
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
   }
+});
+
+test('rotating a key closes a connection still on the old one, and a socket that opened with a key revoked before it registered cannot register', async (t) => {
+  const agentId = unique('ad-rot2-');
+  const agent = await connectAgent(app, admin, { agentId });
+  try {
+    t.is((await call(app, 'POST', `${v1}/admin/agent-keys`, admin.token, { agent_id: agentId })).status, 201);
+    await waitFor('the old-key connection to close', async () => !agent.registered);
+  } finally {
+    await agent.stop();
+  }
+  const lateId = unique('ad-late-');
+  const key = await issueKey(app, admin, lateId);
+  const socket = await openAgentSocket(app, lateId, 'docker', { Authorization: `Bearer ${key}` });
+  if (!('ws' in socket)) throw new Error(`upgrade refused: ${socket.status}`);
+  t.is((await call(app, 'DELETE', `${v1}/admin/agent-keys/${lateId}`, admin.token)).status, 204);
+  socket.send(registerMessage(lateId, 'docker'));
+  t.is((await socket.closed).code, 4401);
+  t.is((await call(app, 'GET', `${v1}/agents/${lateId}`, admin.token)).status, 404, 'never registered');
 });
 
 test("revoking a key (204) closes the connected agent's socket, shows it offline and refuses the key afterwards", async (t) => {

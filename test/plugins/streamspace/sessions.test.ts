@@ -170,7 +170,8 @@ test('force-delete with the agent offline ends terminated at once, and the retur
     // A graceful delete and a hibernate queue commands for the agent's return; then the force.
     t.is((await call(app, 'DELETE', `${v1}/sessions/${id}`, user.token)).status, 204);
     t.is((await call(app, 'DELETE', `${v1}/sessions/${id}`, user.token)).body.code, 'SESSION_TERMINATING');
-    t.is((await call(app, 'DELETE', `${v1}/sessions/${id}?force=true`, user.token)).status, 204);
+    const forced = await Promise.all([1, 2].map(() => call(app, 'DELETE', `${v1}/sessions/${id}?force=true`, user.token)));
+    t.deepEqual(forced.map((r) => r.status), [204, 204], 'two forces at once are both accepted');
     t.is((await call(app, 'GET', `${v1}/sessions/${id}`, user.token)).body.state, 'terminated');
     t.is((await call(app, 'DELETE', `${v1}/sessions/${id}`, user.token)).status, 204, 'deleting a terminated session is a no-op');
     const before = agent.receivedCommands.length;

@@ -149,13 +149,18 @@ test('the VNC entrance checks token, ownership, state, agent and Origin; a VNC t
   });
 });
 
-test('logging out closes the viewers opened with that login token', async (t) => {
+test('logging out closes the viewers opened with that login (its token or its VNC tokens) and voids its unused VNC tokens', async (t) => {
   await withAgent(app, admin, {}, async (agent, agentId) => {
     const user = await v1User(app, admin);
     const id = await runningSession(user.token, agentId);
     const viewer = await openViewer(app.url, id, user.token);
     await handshake(viewer);
+    const tokenViewer = await openViewer(app.url, id, (await call(app, 'GET', `${v1}/sessions/${id}/vnc-token`, user.token)).body.token as string);
+    await handshake(tokenViewer);
+    const unused = (await call(app, 'GET', `${v1}/sessions/${id}/vnc-token`, user.token)).body.token as string;
     t.is((await call(app, 'POST', `${v1}/auth/logout`, user.token)).status, 200);
     t.is((await viewer.closed).code, 4403);
+    t.is((await tokenViewer.closed).code, 4403, 'a viewer opened with a VNC token of that login closes too');
+    await t.throwsAsync(openViewer(app.url, id, unused), { message: 'HTTP 401 AUTH_TOKEN_INVALID' }, 'a VNC token of an ended login opens nothing');
   });
 });
