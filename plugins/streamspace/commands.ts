@@ -49,6 +49,7 @@ const open = ['pending', 'sent', 'acknowledged'];
 export class Commands {
   private readonly waiters = new Map<string, Set<() => void>>();
   private onEnded: CommandEnded = async () => undefined;
+  private onLateSuccess: CommandEnded = async () => undefined;
 
   constructor(
     private readonly db: Knex,
@@ -57,9 +58,10 @@ export class Commands {
     private readonly log: Logger,
   ) {}
 
-  /** Set once by the session service, which moves sessions on when their commands end. */
-  whenEnded(handler: CommandEnded): void {
+  /** Set once by the session service, which moves sessions on when their commands end (and cleans up after late successes). */
+  whenEnded(handler: CommandEnded, late: CommandEnded): void {
     this.onEnded = handler;
+    this.onLateSuccess = late;
   }
 
   /** Writes the command (in the caller's transaction); call `dispatch` after it commits. */
@@ -124,6 +126,11 @@ export class Commands {
         })
         .returning<CommandRow[]>('*');
       if (ended) await this.onEnded(ended, trx);
+      else if (message.status === 'completed') {
+        // A success after we gave up on the command: its effects (a running container) may need undoing.
+        const late = await trx('streamspace_commands').where({ command_id: message.command_id, agent_id: agentId, status: 'timed_out' }).first<CommandRow | undefined>();
+        if (late) await this.onLateSuccess(late, trx);
+      }
       return ended;
     });
     if (!row) {

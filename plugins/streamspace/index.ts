@@ -97,6 +97,19 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
             await commands.sweep((agentId) => hub.isLocal(agentId));
           },
         },
+        {
+          // Events end viewers at once; this catches what no event announces (a demoted admin watching someone else's session).
+          id: 'streamspace.vnc-recheck',
+          every_ms: 5_000,
+          timeout_ms: 30_000,
+          once_across_replicas: false,
+          quiet: true,
+          run: async () =>
+            void (await vnc.recheck(async (principal, sessionId) => {
+              if (!(await ctx.auth.stillValid(principal))) return false;
+              return sessions.visible(sessionId, principal).then(() => true, () => false);
+            })),
+        },
         { id: 'streamspace.idle-hibernate', every_ms: ctx.config.idle_every_ms, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await sessions.hibernateIdle()) },
         { id: 'streamspace.reconcile', every_ms: 30_000, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await sessions.reconcile()) },
         { id: 'streamspace.prune', every_ms: 3_600_000, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await Promise.all([vncTokens.prune(), commands.prune(ctx.config.commands.keep_days)])) },

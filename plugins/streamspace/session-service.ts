@@ -44,7 +44,7 @@ export class SessionService {
     private readonly config: StreamspaceConfig,
     private readonly log: Logger,
   ) {
-    commands.whenEnded((row, trx) => this.commandEnded(row, trx));
+    commands.whenEnded((row, trx) => this.commandEnded(row, trx), (row, trx) => this.lateSuccess(row, trx));
   }
 
   /** Another user's session is not found (addendum), so existence does not leak. */
@@ -229,6 +229,15 @@ export class SessionService {
       this.log.info({ session_id: row.id, command: command.command_type, outcome: command.status, from: row.state, to: outcome.state }, 'session moved by its command');
       await this.announce(row.id, trx);
     }
+  }
+
+  /** A start or wake that succeeded after we timed it out left a session running that we show as failed: stop it. */
+  async lateSuccess(command: CommandRow, trx: Knex.Transaction): Promise<void> {
+    if (!command.session_id || (command.command_type !== 'start_session' && command.command_type !== 'wake_session')) return;
+    const row = await this.store.get(command.session_id, trx);
+    if (!row || (row.state !== 'failed' && row.state !== 'terminated' && row.state !== 'hibernated')) return;
+    await this.commands.add(trx, { agentId: command.agent_id, sessionId: row.id, type: row.state === 'hibernated' ? 'hibernate_session' : 'stop_session', data: { name: row.name, namespace: row.namespace, graceful: false, timeout: '0s' } });
+    this.log.info({ session_id: row.id, command: command.command_type, state: row.state }, 'a timed-out command succeeded late on the agent; undoing it');
   }
 
   /** Sessions without VNC activity for their `idle_timeout` hibernate. */

@@ -88,6 +88,7 @@ export function streamspaceSockets({ v1, vncTokens, ctx, hub, keys, vnc, session
         proxyId: randomUUID(),
         sessionId: session.id,
         userId: principal.userId,
+        principal,
         familyId: principal.familyId || null,
         link,
         viewer: ws,

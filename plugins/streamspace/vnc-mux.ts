@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { Logger } from '../../src/plugin-api/index.ts';
+import type { Logger, Principal } from '../../src/plugin-api/index.ts';
 import { CreditStream } from './credit-stream.ts';
 import { decodeVncFrame, type ControlMessage } from './protocol.ts';
 
@@ -15,6 +15,8 @@ interface ViewerStream {
   proxyId: string;
   sessionId: string;
   userId: string;
+  /** Who opened it, re-checked by the recheck job (demotion, deletion, a login ended without an event reaching us). */
+  principal: Principal;
   /** The sign-in it was opened with (null for a single-use VNC token): logout of that sign-in closes it. */
   familyId: string | null;
   link: AgentLink;
@@ -59,7 +61,7 @@ export class VncMux {
     return this.streams.size;
   }
 
-  open(input: { proxyId: string; sessionId: string; userId: string; familyId: string | null; link: AgentLink; viewer: WebSocket; request: Record<string, unknown> }): void {
+  open(input: { proxyId: string; sessionId: string; userId: string; principal: Principal; familyId: string | null; link: AgentLink; viewer: WebSocket; request: Record<string, unknown> }): void {
     const { proxyId, viewer, link } = input;
     const credit = new CreditStream(
       proxyId,
@@ -136,6 +138,17 @@ export class VncMux {
       if (familyIds !== null && (s.familyId === null || !familyIds.includes(s.familyId))) continue;
       this.end(s, 'your session ended', true, 4403);
     }
+  }
+
+  /** Closes the streams whose viewer may no longer see them: `allowed` answers per stream (the principal and the session). */
+  async recheck(allowed: (principal: Principal, sessionId: string) => Promise<boolean>): Promise<number> {
+    let closed = 0;
+    for (const s of [...this.streams.values()]) {
+      if (await allowed(s.principal, s.sessionId)) continue;
+      this.end(s, 'you may no longer view this session', true, 4403);
+      closed += 1;
+    }
+    return closed;
   }
 
   closeAll(): void {

@@ -215,7 +215,7 @@ test('command_ack and command_result count only from the agent the command was s
   }
 });
 
-test('a command never acknowledged is sent max_attempts times, then timed_out, and the session ends failed', async (t) => {
+test('a command never acknowledged is sent max_attempts times, then timed_out, and the session ends failed; a late success is undone with a stop', async (t) => {
   let agent: RawAgent | null = null;
   try {
     const retryAdmin = await v1Admin(retryApp);
@@ -234,6 +234,11 @@ test('a command never acknowledged is sent max_attempts times, then timed_out, a
     const deliveries = silent.commands();
     t.is(deliveries.length, 3, 'sent exactly max_attempts times');
     t.deepEqual([...new Set(deliveries.map((c) => c.command_id))], [entry?.command_id]);
+    // The start succeeds on the agent after all: the failed session must not leave it running there.
+    silent.send({ type: 'command_result', command_id: entry?.command_id, agent_id: silent.agentId, status: 'completed', result: { session_id: id } });
+    const stop = await waitFor('a stop for the late start', async () => silent.commands().find((c) => c.command_type === 'stop_session' && c.session_id === id));
+    t.truthy(stop);
+    t.is((await call(retryApp, 'GET', `${v1}/sessions/${id}`, user.token)).body.state, 'failed', 'the late result does not revive the session');
   } finally {
     await agent?.close();
   }

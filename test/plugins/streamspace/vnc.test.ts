@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import test from 'ava';
 import type { TestApp } from '../../helpers/start-test-app.ts';
+import { bearer, loginAdmin } from '../../helpers/auth.ts';
+import { runJob } from '../../helpers/run-job.ts';
 import { call, startStreamspace, v1, v1Admin, v1User, waitFor, waitState, withAgent, type V1Session } from './ss-helpers.ts';
 import { handshake, openViewer, rfbVersion, type Viewer } from './vnc-viewer.ts';
 
@@ -162,5 +164,21 @@ test('logging out closes the viewers opened with that login (its token or its VN
     t.is((await viewer.closed).code, 4403);
     t.is((await tokenViewer.closed).code, 4403, 'a viewer opened with a VNC token of that login closes too');
     await t.throwsAsync(openViewer(app.url, id, unused), { message: 'HTTP 401 AUTH_TOKEN_INVALID' }, 'a VNC token of an ended login opens nothing');
+  });
+});
+
+test('an admin watching someone else\'s session loses the view once demoted (the recheck job)', async (t) => {
+  await withAgent(app, admin, {}, async (_agent, agentId) => {
+    const owner = await v1User(app, admin);
+    const watcher = await v1User(app, admin, 'admin');
+    const id = await runningSession(owner.token, agentId);
+    const viewer = await openViewer(app.url, id, watcher.token);
+    await handshake(viewer);
+    const portalAdmin = await loginAdmin(app);
+    const demoted = await app.request(`/api/admin/users/${watcher.user.id}`, bearer(portalAdmin.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ role: 'user' }) }));
+    t.is(demoted.status, 200);
+    await runJob(app, 'streamspace.vnc-recheck');
+    t.is((await viewer.closed).code, 4403);
+    await t.throwsAsync(openViewer(app.url, id, watcher.token), { message: 'HTTP 404 SESSION_NOT_FOUND' });
   });
 });
