@@ -82,12 +82,15 @@ test.serial('locked backups cannot be deleted until unlocked; a backup the agent
   t.is(Number(left[0]?.n), 0);
 });
 
-test.serial('a restore survives an API restart: the next process sees the agent finish and sets the server active again', async (t) => {
+test.serial('power is refused during a restore, and a restore survives an API restart: the next process sees the agent finish and sets the server active again', async (t) => {
   const user = await createUser(app, admin);
   const server = await activeServer(user, 'sample', { restoreMs: 3_000 });
   const backup = (await call(app, user, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'base' })).body.backup as Backup;
   t.is((await call(app, user, 'POST', `/api/game/servers/${server.id}/backups/restore?id=${backup.id}`)).status, 202);
   t.like((await call(app, user, 'GET', `/api/game/servers/${server.id}`)).body.server, { state: { lifecycle: 'restoring_backup' } });
+  const during = await call(app, user, 'POST', `/api/game/servers/${server.id}/start`);
+  t.is(during.status, 409, 'power is refused while restoring');
+  t.like(during.body, { code: 'INSTANCE_NOT_ACTIVE' });
 
   await app.close();
   app = await startGameApp(config, db);

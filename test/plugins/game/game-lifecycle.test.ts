@@ -86,13 +86,12 @@ test.serial('create, start, console over HTTP and WebSocket, stop, back up, chan
   t.is((await call(app, user, 'POST', `/api/game/servers/${created.id}/stop`)).status, 202);
   await waitForServer(app, user, created.id, (s) => s.state.status === 'stopped', 'stopped again');
 
-  // Restore: restoring_backup (power refused meanwhile), then active again.
+  // Restore: restoring_backup, then active again.
   const restore = await call(app, user, 'POST', `/api/game/servers/${created.id}/backups/restore?id=${backup.id}`);
   t.is(restore.status, 202);
   t.like(restore.body.backup, { id: backup.id, state: 'completed' });
-  const during = await call(app, user, 'POST', `/api/game/servers/${created.id}/start`);
-  if (during.status === 409) t.like(during.body, { code: 'INSTANCE_NOT_ACTIVE' });
-  else t.fail(`start during a restore answered ${during.status}`);
+  // (A real agent may finish this small restore before another request lands, so "power is
+  // refused while restoring" is proven in game-backups, against a restore that takes 3 s.)
   // (jsonb orders keys its own way, so the event is parsed, not matched as text)
   await events.waitFor((e) => e.event === 'backup.updated' && (JSON.parse(e.data) as { data: { restore?: { state: string } } }).data.restore?.state === 'completed', 20_000);
   const after = await waitForServer(app, user, created.id, (s) => s.state.lifecycle === 'active', 'active after the restore');
