@@ -5,9 +5,14 @@ import { migrateUp } from '../src/core/db/migrator.ts';
 import { loadSecrets } from '../src/core/db/secrets.ts';
 import { createAuthModule } from '../src/core/auth/auth-module.ts';
 import { EventBus } from '../src/core/events/event-bus.ts';
+import { EventCatalogue } from '../src/core/events/event-catalogue.ts';
+import { coreEvents } from '../src/core/events/core-events.ts';
+import { createMailModule } from '../src/core/mail/mail-module.ts';
+import { AuditLog } from '../src/core/audit/audit-log.ts';
+import { SecretBox } from '../src/core/crypto/secret-box.ts';
 import { emailSchema, passwordSchema, usernameSchema } from '../src/core/auth/user-schemas.ts';
 import { createLogger } from '../src/core/log/logger.ts';
-import { coreMigrationsDir } from '../src/server.ts';
+import { coreMigrationsDir } from '../src/core/db/database-module.ts';
 import { runScript } from './lib/run-script.ts';
 import { randomBytes } from 'node:crypto';
 
@@ -63,9 +68,15 @@ async function main(args: string[]): Promise<number> {
   try {
     await migrateUp(database.knex, [{ owner: 'core', dir: coreMigrationsDir }]);
     const secrets = await loadSecrets(database.knex, config.secrets, () => {});
-    const auth = createAuthModule(database.knex, config, secrets, log, new EventBus(database.knex, database.url, log));
+    const db = database.knex;
+    const catalogue = new EventCatalogue();
+    catalogue.register('core', coreEvents, { prefixed: false });
+    const bus = new EventBus({ db, listenUrl: database.url, catalogue, log });
+    const outbox = createMailModule({ db, box: new SecretBox(secrets.encryptionKey), config, log }).outbox;
+    const auth = createAuthModule({ db, config, secrets, log, bus, audit: new AuditLog(db), outbox, write: () => undefined });
     await auth.userAdmin.create({ username, email, password, role: 'admin' }, { userId: null, ip: 'cli', requestId: 'scripts/create-admin' }, 'admin.user_created');
-    await auth.close();
+    await auth.stop();
+    outbox.close();
     process.stdout.write(`Created admin "${username}" <${email}>.\n`);
     if (!args.includes('--password-stdin')) process.stdout.write(`Password (shown once; change it after signing in): ${password}\n`);
     return 0;

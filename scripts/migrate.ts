@@ -2,7 +2,7 @@ import { loadConfig } from '../src/config/load.ts';
 import { openDatabase } from '../src/core/db/database.ts';
 import { migrateDown, migrateUp, migrationStatus, type MigrationSet } from '../src/core/db/migrator.ts';
 import { pluginMigrationSets, preparePlugins } from '../src/core/plugin-host/plugin-host.ts';
-import { coreMigrationsDir } from '../src/server.ts';
+import { coreMigrationsDir } from '../src/core/db/database-module.ts';
 import { runScript } from './lib/run-script.ts';
 import { shippedPlugins } from '../plugins/index.ts';
 

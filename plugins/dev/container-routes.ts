@@ -8,7 +8,7 @@ import {
   paginationSchema,
   sampleCommands,
   type Entitlements,
-  type InstanceService,
+  type Instances,
   type Principal,
   type RouteDefinition,
 } from '../../src/plugin-api/index.ts';
@@ -26,8 +26,8 @@ const containerName = z
   .regex(/^[\p{L}\p{N}][\p{L}\p{N} _.'#()-]*$/u, 'use letters, digits, spaces and _ . \' # ( ) -, starting with a letter or digit');
 
 /** Dev containers: list, create, read, delete. Another user's container is a 404. */
-export function containerRoutes(base: string, db: Knex, config: DevConfig, instances: InstanceService, entitlements: Entitlements, onDeleted: (id: string) => Promise<void>): RouteDefinition[] {
-  const withVmids = async (items: Awaited<ReturnType<InstanceService['list']>>['items']) => {
+export function containerRoutes(base: string, db: Knex, config: DevConfig, instances: Instances, entitlements: Entitlements, onDeleted: (id: string) => Promise<void>): RouteDefinition[] {
+  const withVmids = async (items: Awaited<ReturnType<Instances['list']>>['items']) => {
     const vmids = await vmidsOf(db, items.map((i) => i.id));
     return items.map((i) => toContainer(i, vmids.get(i.id) ?? 0));
   };

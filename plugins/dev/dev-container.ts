@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { instanceStateSchema, requireLifecycle, visibleInstance, type Instance, type InstanceService, type Lifecycle, type Principal } from '../../src/plugin-api/index.ts';
+import { instanceStateSchema, requireLifecycle, visibleInstance, type Instance, type Instances, type Lifecycle, type Principal } from '../../src/plugin-api/index.ts';
 
 export const containerSchema = z.object({
   id: z.uuid(),
@@ -53,6 +53,6 @@ export function toContainer(instance: Instance, vmid: number): DevContainer {
 }
 
 /** The container if the caller may see it (owner or admin); anything else is a 404. */
-export const visibleContainer = (instances: InstanceService, id: string, principal: Principal | null): Promise<Instance> => visibleInstance(instances, id, principal, 'dev', 'dev container');
+export const visibleContainer = (instances: Instances, id: string, principal: Principal | null): Promise<Instance> => visibleInstance(instances, id, principal, 'dev', 'dev container');
 
 export const requireActive = (instance: Instance, allowed?: readonly Lifecycle[]): void => requireLifecycle(instance, 'dev container', allowed);

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { AppError, type Logger, type RawHttpHandler, type ReverseProxy } from '../../src/plugin-api/index.ts';
+import { AppError, type Logger, type RawHttpHandler, type HttpProxy } from '../../src/plugin-api/index.ts';
 import type { IdeEntrance, IdeSessions } from './ide-sessions.ts';
 import type { IdeUrls } from './ide-urls.ts';
 import { answerError, cookieValue, hostedCookie, isPanelCookie, pathCookie, pathModeHeaders } from './ide-answers.ts';
@@ -7,7 +7,7 @@ import { answerError, cookieValue, hostedCookie, isPanelCookie, pathCookie, path
 export interface IdeGatewayDeps {
   sessions: IdeSessions;
   urls: IdeUrls;
-  proxy: ReverseProxy;
+  proxy: HttpProxy;
   /** Where the "open the IDE from the portal" pages link to. */
   portalUrl: string;
   log: Logger;

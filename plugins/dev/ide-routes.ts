@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, defineRoute, type AgentClient, type Entitlements, type InstanceService, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { ConflictError, defineRoute, type Agents, type Entitlements, type Instances, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { codeserverOf, containerIdParams, requireActive, visibleContainer } from './dev-container.ts';
 import type { IdeSessions } from './ide-sessions.ts';
 import type { IdeUrls } from './ide-urls.ts';
@@ -11,7 +11,7 @@ const endpoint = { start: 'codeserverStart', stop: 'codeserverStop', restart: 'c
 
 
 /** The IDE's controls (code-server on the agent) and IDE links. */
-export function ideRoutes(base: string, instances: InstanceService, agents: AgentClient, entitlements: Entitlements, sessions: IdeSessions, urls: IdeUrls, db: Parameters<typeof vmidsOf>[0], onIdeStopped: (id: string) => Promise<void>): RouteDefinition[] {
+export function ideRoutes(base: string, instances: Instances, agents: Agents, entitlements: Entitlements, sessions: IdeSessions, urls: IdeUrls, db: Parameters<typeof vmidsOf>[0], onIdeStopped: (id: string) => Promise<void>): RouteDefinition[] {
   const controls = actions.map((action) =>
     defineRoute({
       method: 'post',
@@ -31,7 +31,7 @@ export function ideRoutes(base: string, instances: InstanceService, agents: Agen
         // Sessions end before the IDE stops (and before it restarts into a fresh one), never after.
         if (action !== 'start') await onIdeStopped(params.id);
         const answer = await agents.call(await instances.target(params.id), endpoint[action], { requestId });
-        instances.refreshSoon(params.id, log);
+        instances.pollSoon(params.id);
         return { status: 202, body: { container_id: params.id, action, codeserver: { state: answer.state } } };
       },
     }),

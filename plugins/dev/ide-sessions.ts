@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Duplex } from 'node:stream';
-import { AppError, hashToken, newOpaqueToken, type Instance, type InstanceService, type Logger, type Principal } from '../../src/plugin-api/index.ts';
+import { AppError, hashToken, newOpaqueToken, type Instance, type Instances, type Logger, type Principal } from '../../src/plugin-api/index.ts';
 import { codeserverOf } from './dev-container.ts';
 import type { IdeMode } from './ide-urls.ts';
 
@@ -62,7 +62,7 @@ export class IdeSessions {
 
   constructor(
     private readonly db: Knex,
-    private readonly instances: InstanceService,
+    private readonly instances: Instances,
     private readonly stillValid: (principal: Principal) => Promise<boolean>,
     private readonly settings: IdeSessionSettings,
     private readonly log: Logger,

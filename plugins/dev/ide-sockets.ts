@@ -1,4 +1,4 @@
-import { defineWebSocket, UnauthorizedError, type ReverseProxy, type WebSocketRoute } from '../../src/plugin-api/index.ts';
+import { defineWebSocket, UnauthorizedError, type HttpProxy, type WebSocketRoute } from '../../src/plugin-api/index.ts';
 import { IdeAccessError, type IdeGrant, type IdeSessions } from './ide-sessions.ts';
 import type { IdeUrls } from './ide-urls.ts';
 import { cookieValue, hostedCookie, isPanelCookie, pathCookie } from './ide-answers.ts';
@@ -8,7 +8,7 @@ import { cookieValue, hostedCookie, isPanelCookie, pathCookie } from './ide-answ
  * for HTTP, `Origin` must be the IDE's own origin, then the upgrade is proxied whole. The
  * socket is tracked, so ending the session closes it.
  */
-export function ideSockets(sessions: IdeSessions, urls: IdeUrls, proxy: ReverseProxy): WebSocketRoute[] {
+export function ideSockets(sessions: IdeSessions, urls: IdeUrls, proxy: HttpProxy): WebSocketRoute[] {
   const asUnauthorized = (err: unknown): never => {
     if (err instanceof IdeAccessError && err.status === 401) throw new UnauthorizedError(err.code, err.message);
     throw err;

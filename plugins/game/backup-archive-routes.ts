@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, defineRoute, type Entitlements, type InstanceService, type PluginContext, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { ConflictError, defineRoute, type Entitlements, type Instances, type PluginContext, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { requireLifecycle, serverIdParams, visibleServer, type GameSpec } from './game-server.ts';
 import { backupSchema, toBackup, type BackupStore } from './backup-store.ts';
 import type { GameConfig } from './config.ts';
@@ -8,7 +8,7 @@ import { agentErrors, exampleBackup } from './examples.ts';
 const backupParams = serverIdParams.extend({ backupId: z.uuid() });
 
 /** Backup archives as raw streams: download (or a signed URL for the browser), and upload of an archive as a new backup. */
-export function backupArchiveRoutes(ctx: PluginContext<GameConfig>, instances: InstanceService, entitlements: Entitlements, store: BackupStore): RouteDefinition[] {
+export function backupArchiveRoutes(ctx: PluginContext<GameConfig>, instances: Instances, entitlements: Entitlements, store: BackupStore): RouteDefinition[] {
   const completed = async (serverId: string, backupId: string) => {
     const backup = await store.get(serverId, backupId);
     if (backup.state !== 'completed' || backup.agent_backup_id === null) throw new ConflictError('BACKUP_NOT_READY', `This backup is ${backup.state}; only a completed backup can be downloaded`, { state: backup.state });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, defineRoute, ConflictError, type AgentClient, type Entitlements, type InstanceService, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { AppError, defineRoute, ConflictError, type Agents, type Entitlements, type Instances, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { requireLifecycle, serverIdParams, visibleServer, type GameSpec } from './game-server.ts';
 import { backupSchema, toBackup, type BackupStore } from './backup-store.ts';
 import type { BackupSync } from './backup-sync.ts';
@@ -11,7 +11,7 @@ const backupName = z.string().trim().min(1).max(100).regex(/^[^\0/\\]+$/, 'no NU
 const agentRefusal = 'The agent refused (AGENT_ERROR with the agent\'s status, its body in details.agent_body; e.g. 409 when a backup is already running)';
 
 /** Backups with the seed's routes; every success answers the API's Backup shape, every failure the envelope. */
-export function backupRoutes(instances: InstanceService, agents: AgentClient, entitlements: Entitlements, store: BackupStore, sync: BackupSync, restores: Restores): RouteDefinition[] {
+export function backupRoutes(instances: Instances, agents: Agents, entitlements: Entitlements, store: BackupStore, sync: BackupSync, restores: Restores): RouteDefinition[] {
   const serverFor = async (id: string, principal: Principal | null) => {
     const instance = await visibleServer(instances, id, principal);
     return { instance, ref: { id: instance.id, ownerId: instance.ownerId } };

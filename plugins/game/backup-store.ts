@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, type AgentBackup, type EventBus } from '../../src/plugin-api/index.ts';
+import { backupUpdated, ConflictError, NotFoundError, type AgentBackup, type Events } from '../../src/plugin-api/index.ts';
 
 /** API.md's Backup: the API's own shape on every success answer, whatever the agent's body looked like. */
 export const backupSchema = z.object({
@@ -69,11 +69,11 @@ export interface ServerRef {
 export class BackupStore {
   constructor(
     private readonly db: Knex,
-    private readonly events: EventBus,
+    private readonly events: Events,
   ) {}
 
   private async announce(server: ServerRef, row: BackupRow, trx: Knex.Transaction, deleted = false): Promise<void> {
-    await this.events.publish('backup.updated', server.ownerId, { server_id: server.id, backup: toBackup(row), deleted }, trx);
+    await this.events.publish(backupUpdated, server.ownerId, { server_id: server.id, backup: toBackup(row), deleted }, trx);
   }
 
   async list(serverId: string): Promise<BackupRow[]> {

@@ -1,4 +1,4 @@
-import type { AgentClient, InstanceService, Logger } from '../../src/plugin-api/index.ts';
+import type { Agents, Instances, Logger } from '../../src/plugin-api/index.ts';
 import type { BackupStore, ServerRef } from './backup-store.ts';
 import type { Restores } from './restores.ts';
 
@@ -17,8 +17,8 @@ export class BackupSync {
   constructor(
     private readonly store: BackupStore,
     private readonly restores: Restores,
-    private readonly instances: InstanceService,
-    private readonly agents: AgentClient,
+    private readonly instances: Instances,
+    private readonly agents: Agents,
     private readonly settings: BackupSyncSettings,
     private readonly log: Logger,
   ) {}

@@ -5,7 +5,7 @@ import {
   defineWebSocket,
   openAgentSocket,
   UnauthorizedError,
-  type InstanceService,
+  type Instances,
   type Principal,
   type PluginContext,
   type RouteDefinition,
@@ -31,7 +31,7 @@ const closeCodeText =
   '4403 your sessions ended, 4409 the server left `active`, 4408 output read too slowly, 1009 a message over 4 KiB, 1001 the API is restarting (reconnect).';
 
 /** The console ticket route and the console WebSocket, proxied to the agent's `/console`. */
-export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: InstanceService, sockets: ConsoleSockets): { routes: RouteDefinition[]; websocket: WebSocketRoute } {
+export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instances, sockets: ConsoleSockets): { routes: RouteDefinition[]; websocket: WebSocketRoute } {
   const settings = ctx.config.console;
   const routes = [
     defineRoute({

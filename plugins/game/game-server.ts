@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { instanceStateSchema, requireLifecycle as requireInstanceLifecycle, visibleInstance, type Instance, type InstanceService, type Lifecycle, type Principal } from '../../src/plugin-api/index.ts';
+import { instanceStateSchema, requireLifecycle as requireInstanceLifecycle, visibleInstance, type Instance, type Instances, type Lifecycle, type Principal } from '../../src/plugin-api/index.ts';
 
 /** A game server as the portal sees it: an instance of kind `game`, its template, and its cached state. */
 export const serverSchema = z.object({
@@ -45,7 +45,7 @@ export function toServer(instance: Instance): GameServer {
 }
 
 /** The server if the caller may see it (its owner, or an admin); anything else is a 404. */
-export const visibleServer = (instances: InstanceService, id: string, principal: Principal | null): Promise<Instance> => visibleInstance(instances, id, principal, 'game', 'server');
+export const visibleServer = (instances: Instances, id: string, principal: Principal | null): Promise<Instance> => visibleInstance(instances, id, principal, 'game', 'server');
 
 /** Work that needs the agent is refused, not dropped, while the panel is doing something else with the server. */
 export const requireLifecycle = (instance: Instance, allowed?: readonly Lifecycle[]): void => requireInstanceLifecycle(instance, 'server', allowed);

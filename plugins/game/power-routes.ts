@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRoute, type AgentClient, type Entitlements, type InstanceService, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { defineRoute, type Agents, type Entitlements, type Instances, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { requireLifecycle, serverIdParams, visibleServer } from './game-server.ts';
 import { agentErrors } from './examples.ts';
 
@@ -8,7 +8,7 @@ const notActive = 'The server is not `active` (INSTANCE_NOT_ACTIVE, details.life
 
 
 /** Power actions and the console's HTTP side, forwarded to the agent through the agentClient. */
-export function powerRoutes(instances: InstanceService, agents: AgentClient, entitlements: Entitlements): RouteDefinition[] {
+export function powerRoutes(instances: Instances, agents: Agents, entitlements: Entitlements): RouteDefinition[] {
   const power = actions.map((action) =>
     defineRoute({
       method: 'post',
@@ -27,7 +27,7 @@ export function powerRoutes(instances: InstanceService, agents: AgentClient, ent
         // An overdue payment stops starts (the owner's account; admins act for anyone).
         if (action !== 'stop' && principal?.role !== 'admin') await entitlements.assertMayRun(server.ownerId);
         const answer = await agents.call(await instances.target(params.id), action, { requestId });
-        instances.refreshSoon(params.id, log);
+        instances.pollSoon(params.id);
         return { status: 202, body: { server_id: params.id, action, status: answer.state } };
       },
     }),

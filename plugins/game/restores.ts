@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import {
+  backupUpdated,
   ConflictError,
-  type AgentClient,
+  type Agents,
   type AgentStatus,
-  type EventBus,
-  type InstanceService,
+  type Events,
+  type Instances,
   type Logger,
 } from '../../src/plugin-api/index.ts';
 import { toBackup, type BackupRow, type ServerRef } from './backup-store.ts';
@@ -37,9 +38,9 @@ const clockSkewMs = 60_000;
 export class Restores {
   constructor(
     private readonly db: Knex,
-    private readonly instances: InstanceService,
-    private readonly agents: AgentClient,
-    private readonly events: EventBus,
+    private readonly instances: Instances,
+    private readonly agents: Agents,
+    private readonly events: Events,
     private readonly settings: RestoreSettings,
     private readonly log: Logger,
   ) {}
@@ -72,7 +73,7 @@ export class Restores {
     const reason = outcome === 'completed' || outcome === 'not_started' ? null : `restore ${outcome === 'timed_out' ? 'timed out' : 'failed'}${error ? `: ${error}` : ''}`;
     await this.instances.setLifecycle(server.id, 'active', reason, ['restoring_backup']);
     if (backup && outcome !== 'not_started') {
-      await this.events.publish('backup.updated', server.ownerId, { server_id: server.id, backup: toBackup(backup), restore: { state: outcome, error } });
+      await this.events.publish(backupUpdated, server.ownerId, { server_id: server.id, backup: toBackup(backup), restore: { state: outcome, error } });
     }
     this.log.info({ server_id: server.id, outcome, error }, 'restore finished');
     void this.instances.refresh(server.id).catch(() => undefined);

@@ -7,7 +7,7 @@ import {
   paginationQuery,
   paginationSchema,
   type Entitlements,
-  type InstanceService,
+  type Instances,
   type Principal,
   type RouteDefinition,
 } from '../../src/plugin-api/index.ts';
@@ -34,7 +34,7 @@ const templateSchema = z.object({
 });
 
 /** Servers: list, create, read, delete. Everything on another user's server is a 404. */
-export function serverRoutes(config: GameConfig, instances: InstanceService, entitlements: Entitlements, onDeleted: (serverId: string) => void): RouteDefinition[] {
+export function serverRoutes(config: GameConfig, instances: Instances, entitlements: Entitlements, onDeleted: (serverId: string) => void): RouteDefinition[] {
   return [
     defineRoute({
       method: 'get',

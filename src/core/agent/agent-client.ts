@@ -36,7 +36,7 @@ export interface RawAnswer {
   body: unknown;
 }
 
-type Answer<E extends AgentEndpoint> = (typeof agentEndpoints)[E]['answer'] extends z.ZodType ? z.output<(typeof agentEndpoints)[E]['answer']> : null;
+export type Answer<E extends AgentEndpoint> = (typeof agentEndpoints)[E]['answer'] extends z.ZodType ? z.output<(typeof agentEndpoints)[E]['answer']> : null;
 
 /** The reused connection was already closed by the agent; nothing reached it. */
 class StaleConnection extends AgentUnreachableError {

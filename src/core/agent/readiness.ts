@@ -1,12 +1,13 @@
 import { AppError } from '../http/errors.ts';
-import type { AgentClient, AgentTarget, CallKind, RawAnswer } from './agent-client.ts';
+import type { AgentTarget, CallKind, RawAnswer } from './agent-client.ts';
+import type { Agents } from '../../plugin-api/agents.ts';
 import { AgentBadResponseError, AgentNotReadyError } from './agent-errors.ts';
 
 /** The low-level result of asking `/ready`: what came back, or why nothing did. */
 export type AgentReadyResult = { answered: true; status: number; body: unknown } | { answered: false; error: AppError };
 
 /** Transport only: asks `/ready` and reports what happened, without judging it. */
-export async function getAgentReady(client: AgentClient, target: AgentTarget, options: { requestId?: string; ignoreBreaker?: boolean; kind?: CallKind } = {}): Promise<AgentReadyResult> {
+export async function getAgentReady(client: Agents, target: AgentTarget, options: { requestId?: string; ignoreBreaker?: boolean; kind?: CallKind } = {}): Promise<AgentReadyResult> {
   try {
     const answer: RawAnswer = await client.request(target, 'GET', '/ready', { kind: 'poll', ...options });
     return { answered: true, status: answer.status, body: answer.body };
@@ -33,7 +34,7 @@ export function notReadyReason(result: AgentReadyResult): string {
 }
 
 /** Throws unless the agent is semantically ready: transport errors as they are, otherwise AGENT_NOT_READY. */
-export async function assertAgentReady(client: AgentClient, target: AgentTarget, options: { requestId?: string; kind?: CallKind } = {}): Promise<void> {
+export async function assertAgentReady(client: Agents, target: AgentTarget, options: { requestId?: string; kind?: CallKind } = {}): Promise<void> {
   const result = await getAgentReady(client, target, options);
   if (isAgentReadyResult(result)) return;
   if (!result.answered) throw result.error;

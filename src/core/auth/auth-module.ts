@@ -2,13 +2,10 @@ import type { Knex } from 'knex';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
 import type { AppSecrets } from '../db/secrets.ts';
-import type { RouteDefinition } from '../http/route.ts';
+import type { CoreModule } from '../boot/core-module.ts';
 import type { Authenticator, Principal } from '../http/principal.ts';
-import type { JobDefinition } from '../jobs/job.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
-import { AuditLog } from '../audit/audit-log.ts';
-import { auditRoutes } from '../audit/audit-routes.ts';
-import { MailOutbox } from '../mail/mail-outbox.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { MailOutbox } from '../mail/mail-outbox.ts';
 import { AccessTokens } from './access-tokens.ts';
 import { createAuthenticator, principalForUser, sessionStillValid } from './authenticator.ts';
 import { Tickets } from './tickets.ts';
@@ -24,9 +21,12 @@ import { authRoutes } from './auth-routes.ts';
 import { adminUserRoutes } from './admin-user-routes.ts';
 import { announceAdmin, ensureAdmin } from './bootstrap-admin.ts';
 import type { EventBus } from '../events/event-bus.ts';
+import { userSessionsEnded } from '../events/core-events.ts';
 import { accounts, audienceSessions, type Accounts, type AudienceSessions } from './audience-sessions.ts';
+import { dispatchMailJob } from './jobs/dispatch-mail.ts';
+import { pruneAuthJob } from './jobs/prune-auth.ts';
 
-export interface AuthModule {
+export interface AuthModule extends CoreModule {
   authenticate: Authenticator;
   verifyAccessToken(token: string): Promise<Principal>;
   tickets: Tickets;
@@ -35,8 +35,6 @@ export interface AuthModule {
   /** Tokens for a plugin's own API audience (same users, same revocation). */
   audience(name: string, ttlS: number): AudienceSessions;
   accounts: Accounts;
-  routes: RouteDefinition[];
-  jobs: JobDefinition[];
   users: UserStore;
   audit: AuditLog;
   outbox: MailOutbox;
@@ -46,16 +44,27 @@ export interface AuthModule {
   /** Handles queued reset requests and mail now, after any pass already running (tests, scripts). */
   settleMail(): Promise<void>;
   /** Creates the first admin on an empty database (printing a generated password once). */
-  bootstrap(write: (text: string) => void): Promise<void>;
-  /** Lets an in-flight mail pass finish, then closes the SMTP pool. */
-  close(): Promise<void>;
+  start(): Promise<void>;
+  /** Lets an in-flight mail pass finish (the mail module closes the SMTP pool after). */
+  stop(): Promise<void>;
 }
 
-/** Users, sessions, password reset, audit and mail: built once, handed to the app and the jobs. */
-export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: AppSecrets, log: Logger, bus: EventBus): AuthModule {
-  const box = new SecretBox(secrets.encryptionKey);
+export interface AuthModuleOptions {
+  db: Knex;
+  config: Readonly<Config>;
+  secrets: AppSecrets;
+  log: Logger;
+  bus: EventBus;
+  audit: AuditLog;
+  outbox: MailOutbox;
+  /** Where the one-time first-admin password is printed at start. */
+  write(text: string): void;
+}
+
+/** Users, sign-in sessions, tickets and password reset: built once, handed to the app and the jobs. */
+export function createAuthModule(options: AuthModuleOptions): AuthModule {
+  const { db, config, secrets, log, bus, audit, outbox } = options;
   const users = new UserStore(db);
-  const audit = new AuditLog(db);
   const hasher = new PasswordHasher({
     memoryKib: config.auth.argon2_memory_kib,
     timeCost: config.auth.argon2_time_cost,
@@ -65,10 +74,9 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
   });
   const access = new AccessTokens(secrets.jwtSecret, config.auth.issuer, config.auth.audience, config.auth.access_token_ttl_s);
   const refresh = new RefreshTokens(db, `refresh-child:${secrets.jwtSecret}`, config.auth.refresh_token_ttl_s, config.auth.refresh_grace_s);
-  const outbox = new MailOutbox(db, box, config.mail.from, config.mail.smtp_url, log.child({ component: 'mail' }));
   // `user.sessions_ended` reaches every replica, which closes that user's sockets and IDE sessions.
   const sessionsEnded: SessionsEnded = async (userId, ended, trx) => {
-    await bus.publish('user.sessions_ended', userId, { user_id: userId, reason: ended.reason, family_ids: ended.familyIds }, trx);
+    await bus.publish(userSessionsEnded, userId, { user_id: userId, reason: ended.reason, family_ids: ended.familyIds }, trx);
   };
   const reset = new PasswordReset(db, { tokenTtlS: config.auth.reset_token_ttl_s, resetUrl: config.auth.reset_url ?? `${config.server.public_url.replace(/\/$/, '')}/reset-password` }, outbox, refresh, audit, sessionsEnded);
   const sessions = new SessionService(db, users, hasher, access, refresh, audit, sessionsEnded);
@@ -81,8 +89,7 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
     return principalForUser(db, userId, `ticket:${purpose}`);
   };
 
-  // Reset requests are handled by the mail job, never right after the request: extra work just
-  // after a request for a known email would let the next request's timing reveal the account.
+  // Reset requests are handled by the mail job, never right after the request (see dispatch-mail.ts).
   let running: Promise<void> | null = null;
   const processMail = (signal?: AbortSignal): Promise<void> => {
     running ??= (async () => {
@@ -95,6 +102,7 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
   };
 
   return {
+    name: 'auth',
     authenticate: authenticator,
     verifyAccessToken: authenticator.verifyToken,
     tickets,
@@ -105,24 +113,8 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
     routes: [
       ...authRoutes({ registrationEnabled: config.auth.registration_enabled, sessions, userAdmin, users, reset, hasher, audit }),
       ...adminUserRoutes(users, userAdmin),
-      ...auditRoutes(audit),
     ],
-    jobs: [
-      { id: 'core.mail-dispatch', every_ms: 5_000, timeout_ms: 60_000, once_across_replicas: false, quiet: true, run: async ({ signal }) => processMail(signal) },
-      {
-        id: 'core.auth-prune',
-        every_ms: 60 * 60_000,
-        timeout_ms: 60_000,
-        once_across_replicas: true,
-        run: async ({ log: jobLog }) => {
-          const families = await refresh.prune();
-          const denied = await sessions.pruneDenylist();
-          await reset.prune();
-          await tickets.prune();
-          jobLog.debug({ families, denied }, 'pruned expired sessions');
-        },
-      },
-    ],
+    jobs: [dispatchMailJob(processMail), pruneAuthJob({ refresh, sessions, reset, tickets })],
     users,
     audit,
     outbox,
@@ -133,13 +125,12 @@ export function createAuthModule(db: Knex, config: Readonly<Config>, secrets: Ap
       await running?.catch(() => undefined);
       await processMail();
     },
-    bootstrap: async (write) => {
+    start: async () => {
       const created = await ensureAdmin(db, users, hasher, config.bootstrap);
-      if (created) announceAdmin(created, log, write);
+      if (created) announceAdmin(created, log, options.write);
     },
-    close: async () => {
+    stop: async () => {
       await running?.catch(() => undefined);
-      outbox.close();
     },
   };
 }

@@ -94,7 +94,6 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
         await one(params.user_id);
         const row = await billing.accounts.setExempt(params.user_id, body.exempt);
         await billing.announce(row);
-        await billing.settle(params.user_id);
         return { body: { account: await one(params.user_id) } };
       },
     }),

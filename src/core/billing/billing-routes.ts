@@ -58,7 +58,7 @@ export function billingRoutes(billing: BillingService, emailOf: (userId: string)
       responses: { 200: stateSchema },
       examples: { responses: { 200: exampleState } },
       handler: async ({ principal }) => {
-        const me = principal as Principal;
+        const me = principal;
         return { body: await billing.state(me.userId, me.role) };
       },
     }),
@@ -74,7 +74,7 @@ export function billingRoutes(billing: BillingService, emailOf: (userId: string)
       errors: { 400: 'Unknown plan (PLAN_UNKNOWN) or the free plan (PLAN_NOT_PURCHASABLE)', 409: 'A live subscription exists (SUBSCRIPTION_EXISTS): use upgrade, downgrade or the portal', 503: notConfigured },
       examples: { body: { plan: 'starter' }, responses: { 200: { url: 'https://checkout.stripe.com/c/pay/cs_test_a1...', session_id: 'cs_test_a1...' } } },
       handler: async ({ principal, body }) => {
-        const me = principal as Principal;
+        const me = principal;
         return { body: await billing.checkout(me.userId, await emailOf(me.userId), body.plan) };
       },
     }),
@@ -98,7 +98,7 @@ export function billingRoutes(billing: BillingService, emailOf: (userId: string)
         },
         examples: { body: { plan: direction === 'upgrade' ? 'pro' : 'starter' }, responses: { 200: direction === 'upgrade' ? exampleState : { ...exampleState, plan: 'pro', pending_plan: 'starter' } } },
         handler: async ({ principal, body }) => {
-          const me = principal as Principal;
+          const me = principal;
           return { body: await billing.changePlan(me.userId, me.role, body.plan, direction) };
         },
       }),
@@ -112,7 +112,7 @@ export function billingRoutes(billing: BillingService, emailOf: (userId: string)
       responses: { 200: z.object({ url: z.string() }) },
       errors: { 409: 'No Stripe customer yet (NO_BILLING_ACCOUNT)', 503: notConfigured },
       examples: { responses: { 200: { url: 'https://billing.stripe.com/p/session/test_YWN...' } } },
-      handler: async ({ principal }) => ({ body: await billing.portal((principal as Principal).userId) }),
+      handler: async ({ principal }) => ({ body: await billing.portal(principal.userId) }),
     }),
     defineRoute({
       method: 'post',

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type Stripe from 'stripe';
 import type { Logger } from '../log/logger.ts';
 import type { EventBus } from '../events/event-bus.ts';
+import { billingUpdated } from '../events/core-events.ts';
 import { AppError, BadRequestError, ConflictError, ServiceUnavailableError } from '../http/errors.ts';
 import type { Plans, Plan, PlanLimits } from './plans.ts';
 import { liveStatuses, type AccountRow, type BillingAccounts, type BillingStatus } from './billing-accounts.ts';
@@ -28,20 +29,35 @@ const notConfigured = (): ServiceUnavailableError => new ServiceUnavailableError
 const iso = (d: Date | null): string | null => (d === null ? null : new Date(d).toISOString());
 
 /** Plans and subscriptions through Stripe; the account row mirrors what Stripe says, never what we hoped. */
-export class BillingService {
-  /** Told after a user's account changed (committed): enforcement suspends or lifts instances. */
-  onAccountChanged: (userId: string) => Promise<void> = async () => undefined;
+export interface BillingServiceOptions {
+  db: Knex;
+  /** Null without a Stripe key: the routes answer 503 and the default plan applies. */
+  stripe: Stripe | null;
+  webhookSecret: string | null;
+  plans: Plans;
+  accounts: BillingAccounts;
+  bus: EventBus;
+  urls: BillingUrls;
+  log: Logger;
+}
 
-  constructor(
-    private readonly db: Knex,
-    private readonly stripe: Stripe | null,
-    private readonly webhookSecret: string | null,
-    readonly plans: Plans,
-    readonly accounts: BillingAccounts,
-    private readonly bus: EventBus,
-    private readonly urls: BillingUrls,
-    private readonly log: Logger,
-  ) {}
+/**
+ * Every committed change is announced as `billing.updated`; enforcement (suspending or lifting
+ * instances) follows from that event, see subscribers/enforce-plan-on-change.ts.
+ */
+export class BillingService {
+  readonly plans: Plans;
+  readonly accounts: BillingAccounts;
+  private readonly db: Knex;
+  private readonly stripe: Stripe | null;
+  private readonly webhookSecret: string | null;
+  private readonly bus: EventBus;
+  private readonly urls: BillingUrls;
+  private readonly log: Logger;
+
+  constructor(options: BillingServiceOptions) {
+    ({ db: this.db, stripe: this.stripe, webhookSecret: this.webhookSecret, plans: this.plans, accounts: this.accounts, bus: this.bus, urls: this.urls, log: this.log } = options);
+  }
 
   private requireStripe(): Stripe {
     if (!this.stripe) throw notConfigured();
@@ -151,7 +167,6 @@ export class BillingService {
       const changed = await this.accounts.apply(userId, snapshotOf(fresh, this.plans, syncedAt), trx);
       if (changed) await this.announce(changed, trx);
     });
-    await this.settle(userId);
   }
 
   async portal(userId: string): Promise<{ url: string }> {
@@ -214,18 +229,13 @@ export class BillingService {
       }
       return { duplicate: false };
     });
-    if (!result.duplicate && userId) await this.settle(userId);
     return result;
   }
 
-  /** After a committed change: instances follow the plan. A failure here is retried by the enforcement job, never undoes the change. */
-  async settle(userId: string): Promise<void> {
-    await this.onAccountChanged(userId).catch((err: unknown) => this.log.warn({ err, user_id: userId }, 'could not apply the plan to instances now; the job will'));
-  }
-
+  /** Tells the portal (and enforcement) that the account changed; inside `trx`, once it commits. */
   async announce(account: AccountRow, trx?: Knex.Transaction): Promise<void> {
     await this.bus.publish(
-      'billing.updated',
+      billingUpdated,
       account.user_id,
       { plan: this.planOf(account).id, status: account.status, current_period_end: iso(account.current_period_end), cancel_at_period_end: account.cancel_at_period_end, pending_plan: account.pending_plan },
       trx,

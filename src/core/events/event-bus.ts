@@ -1,17 +1,27 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
 import type { Logger } from '../log/logger.ts';
+import type { EventDefinition, EventData, PanelEvent } from './event-definition.ts';
+import { EventContractError, type EventCatalogue } from './event-catalogue.ts';
 
-export interface PanelEvent {
-  id: number;
-  type: string;
-  /** Whose event it is (the instance owner); null for events only admins see. */
-  user_id: string | null;
-  data: unknown;
-  created_at: string;
-}
+export type { PanelEvent } from './event-definition.ts';
 
 export type EventListener = (event: PanelEvent) => void;
+
+/**
+ * Where a handler runs. `everywhere`: on every replica, for events published anywhere
+ * (closing sockets that replica holds). `publisher`: only on the replica that published,
+ * once the event committed (follow-up work that must run once, such as billing enforcement).
+ */
+export type HandlerPlacement = 'everywhere' | 'publisher';
+
+export interface EventBusOptions {
+  db: Knex;
+  /** The server to LISTEN on; null on the embedded database. */
+  listenUrl: string | null;
+  catalogue: EventCatalogue;
+  log: Logger;
+}
 
 export interface EventFilter {
   /** Only this user's events; undefined: everyone's (admins). */
@@ -48,18 +58,23 @@ export function matches(event: PanelEvent, filter: EventFilter): boolean {
  */
 export class EventBus {
   private readonly listeners = new Set<EventListener>();
+  private readonly publisherListeners = new Set<EventListener>();
+  private readonly db: Knex;
+  private readonly listenUrl: string | null;
+  private readonly catalogue: EventCatalogue;
+  private readonly log: Logger;
   private listener: pg.Client | null = null;
   private stopped = false;
   private lastSeenId = 0;
   private reconnectDelayMs = 500;
   private reconnectTimer: NodeJS.Timeout | null = null;
 
-  constructor(
-    private readonly db: Knex,
-    /** The server to LISTEN on; null on the embedded database. */
-    private readonly listenUrl: string | null,
-    private readonly log: Logger,
-  ) {}
+  constructor(options: EventBusOptions) {
+    this.db = options.db;
+    this.listenUrl = options.listenUrl;
+    this.catalogue = options.catalogue;
+    this.log = options.log;
+  }
 
   async start(): Promise<void> {
     const last = await this.db('events').max<{ max: string | number | null }>('id as max').first();
@@ -132,7 +147,11 @@ export class EventBus {
 
   private dispatch(event: PanelEvent): void {
     if (event.id > this.lastSeenId) this.lastSeenId = event.id;
-    for (const listener of this.listeners) {
+    this.deliver(this.listeners, event);
+  }
+
+  private deliver(listeners: ReadonlySet<EventListener>, event: PanelEvent): void {
+    for (const listener of listeners) {
       try {
         listener(event);
       } catch (err) {
@@ -141,22 +160,48 @@ export class EventBus {
     }
   }
 
-  /** Records and announces an event; inside `trx`, only once (and if) it commits. */
-  async publish(type: string, userId: string | null, data: unknown, trx?: Knex.Transaction): Promise<PanelEvent> {
+  /**
+   * Records and announces an event; inside `trx`, only once (and if) it commits. The data is
+   * checked against the definition, and the definition against the catalogue: a mismatch is
+   * a bug in the publisher and throws before anything is written.
+   */
+  async publish<D extends EventDefinition>(definition: D, userId: string | null, data: EventData<D>, trx?: Knex.Transaction): Promise<PanelEvent<EventData<D>>> {
+    this.catalogue.require(definition);
+    if ((definition.audience === 'owner') !== (userId !== null)) {
+      throw new EventContractError(`event "${definition.id}" is for ${definition.audience === 'owner' ? 'its owner and needs a user id' : 'admins and takes no user id'}`);
+    }
+    const parsed = definition.schema.safeParse(data);
+    if (!parsed.success) throw new EventContractError(`event "${definition.id}" has invalid data: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     const db = trx ?? this.db;
-    const [row] = await db('events').insert({ type, user_id: userId, data: JSON.stringify(data) }).returning<EventRow[]>('*');
+    const [row] = await db('events').insert({ type: definition.id, user_id: userId, data: JSON.stringify(parsed.data) }).returning<EventRow[]>('*');
     const event = toEvent(row as EventRow);
     if (this.listenUrl) {
       const payload = JSON.stringify(event);
       await db.raw('SELECT pg_notify(?, ?)', [channel, Buffer.byteLength(payload) <= maxInlinePayload ? payload : JSON.stringify({ id: event.id, ref: true })]);
-    } else if (trx) {
-      void trx.executionPromise.then(() => this.dispatch(event), () => undefined);
-    } else {
-      this.dispatch(event);
     }
-    return event;
+    // In-process delivery: to everyone on the embedded database (there is no NOTIFY), and to
+    // publisher-only handlers on both engines; inside a transaction, only once it commits.
+    const local = (): void => {
+      if (!this.listenUrl) this.dispatch(event);
+      this.deliver(this.publisherListeners, event);
+    };
+    if (trx) void trx.executionPromise.then(local, () => undefined);
+    else local();
+    return event as PanelEvent<EventData<D>>;
   }
 
+  /** Calls `handler` with typed data for each event of these definitions (see HandlerPlacement). Returns the unsubscribe. */
+  on<D extends EventDefinition>(definitions: D | readonly D[], handler: (event: PanelEvent<EventData<D>>) => void, options: { placement?: HandlerPlacement } = {}): () => void {
+    const ids = new Set((Array.isArray(definitions) ? definitions : [definitions]).map((d: EventDefinition) => d.id));
+    const listener: EventListener = (event) => {
+      if (ids.has(event.type)) handler(event as PanelEvent<EventData<D>>);
+    };
+    const set = options.placement === 'publisher' ? this.publisherListeners : this.listeners;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Every event, untyped: for the portal's stream, which forwards what it is allowed to see. */
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

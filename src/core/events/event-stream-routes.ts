@@ -5,6 +5,7 @@ import { ForbiddenError } from '../http/errors.ts';
 import type { Tickets } from '../auth/tickets.ts';
 import type { Principal } from '../http/principal.ts';
 import { matches, type EventBus, type EventFilter, type PanelEvent } from './event-bus.ts';
+import type { EventCatalogue } from './event-catalogue.ts';
 
 export interface EventStreamSettings {
   /** Checked at every heartbeat: a stream ends when its session does. */
@@ -13,6 +14,8 @@ export interface EventStreamSettings {
   publicUrl: string;
   /** A client this far behind (bytes queued) is cut off; it reconnects with Last-Event-ID. */
   maxBufferedBytes: number;
+  /** The event types listed in the route's documentation. */
+  catalogue: EventCatalogue;
 }
 
 const ticketPurpose = 'events';
@@ -49,7 +52,7 @@ export function eventStreamRoutes(bus: EventBus, tickets: Tickets, streams: Even
       auth: 'user',
       responses: { 201: z.object({ ticket: z.string(), expires_at: z.iso.datetime(), url: z.string() }) },
       handler: async ({ principal }) => {
-        const issued = await tickets.issue((principal as { userId: string }).userId, ticketPurpose, null, 60);
+        const issued = await tickets.issue(principal.userId, ticketPurpose, null, 60);
         const url = `${settings.publicUrl.replace(/\/$/, '')}/api/events?ticket=${encodeURIComponent(issued.ticket)}`;
         return { status: 201, body: { ticket: issued.ticket, expires_at: issued.expiresAt.toISOString(), url } };
       },
@@ -59,23 +62,24 @@ export function eventStreamRoutes(bus: EventBus, tickets: Tickets, streams: Even
       path: '/api/events',
       summary: 'Server-Sent Events: the caller\'s live state changes (admins: everyone\'s, or one user\'s)',
       description:
-        'text/event-stream. Each event has `id`, `event` (instance.state, backup.updated, billing.updated, session.state...) and JSON `data`. ' +
+        'text/event-stream. Each event has `id`, `event` (its type) and JSON `data`. ' +
         'Send Last-Event-ID (or ?last_event_id=) to resume after a disconnect; recent events are kept for a day. A comment line is sent every heartbeat. ' +
-        'Authenticate with the bearer header, or ?ticket= from POST /api/events/ticket.',
+        'Authenticate with the bearer header, or ?ticket= from POST /api/events/ticket.\n\nEvent types (`owner`: the owner and admins see it; `admins`: only admins):\n' +
+        settings.catalogue.list().map(({ definition: d }) => `- \`${d.id}\` (${d.audience}): ${d.description}`).join('\n'),
       tags: ['events'],
       auth: 'user',
       ticketPurpose,
       request: {
         query: z.object({
           ticket: z.string().optional(),
-          types: z.string().max(500).optional().describe('comma-separated event types'),
+          types: z.string().max(500).optional().describe(`comma-separated event types, of: ${settings.catalogue.ids().join(', ')}`),
           user_id: z.uuid().optional().describe('admins: only this user\'s events'),
           last_event_id: z.coerce.number().int().nonnegative().optional(),
         }),
       },
       responses: { 200: null },
       handler: async ({ principal, query, headers, ctx }) => {
-        const me = principal as Principal;
+        const me = principal;
         if (query.user_id !== undefined && me.role !== 'admin' && query.user_id !== me.userId) throw new ForbiddenError();
         const filter: EventFilter = {
           userId: me.role === 'admin' ? query.user_id : me.userId,

@@ -82,7 +82,7 @@ export function fileRoutes(deps: FileRouteDeps, options: FileRouteOptions): Rout
       examples: { body: { path: '/world/level.dat' }, responses: { 201: { url: 'https://panel.example.com/api/files/signed?token=eyJ1Ijoi...', expires_at: '2026-11-23T10:05:00.000Z' } } },
       handler: async ({ params: p, body, principal }) => {
         await ready(p.id, principal);
-        const issued = deps.signed.issue({ kind: 'file', userId: (principal as Principal).userId, instanceId: p.id, plugin: options.plugin, path: body.path, direction });
+        const issued = deps.signed.issue({ kind: 'file', userId: principal.userId, instanceId: p.id, plugin: options.plugin, path: body.path, direction });
         return { status: 201, body: { url: `${deps.publicUrl.replace(/\/$/, '')}/api/files/signed?token=${encodeURIComponent(issued.token)}`, expires_at: issued.expiresAt.toISOString() } };
       },
     });

@@ -67,6 +67,8 @@ export interface OpenApiInfo {
   description: string;
   serverUrl: string;
   tags?: Array<{ name: string; description: string }>;
+  /** The event catalogue, listed as `x-events` (OpenAPI has no place for SSE event types). */
+  events?: Array<{ id: string; owner: string; audience: string; description: string }>;
 }
 
 /** The OpenAPI 3.1 document, generated from the same schemas that validate requests. */
@@ -98,6 +100,7 @@ export function buildOpenApiDocument(routes: readonly MountedRoute[], info: Open
     servers: [{ url: info.serverUrl }],
     ...(info.tags && info.tags.length > 0 ? { tags: info.tags } : {}),
     security: [{ bearerAuth: [] }],
+    ...(info.events ? { 'x-events': info.events } : {}),
     paths,
     components: {
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },

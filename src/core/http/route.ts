@@ -12,15 +12,18 @@ export type RouteAuth = 'none' | 'user' | 'admin';
 type Schema = z.ZodType | undefined;
 type Infer<S extends Schema> = S extends z.ZodType ? z.output<S> : undefined;
 
-export interface RouteRequest<P = unknown, Q = unknown, B = unknown> {
+/** The caller a handler sees: never null behind `auth: 'user'` or `'admin'`. */
+export type PrincipalFor<A extends RouteAuth> = A extends 'none' ? Principal | null : Principal;
+
+export interface RouteRequest<P = unknown, Q = unknown, B = unknown, A extends RouteAuth = RouteAuth> {
   params: P;
   query: Q;
   body: B;
   requestId: string;
   ip: string;
   headers: IncomingHttpHeaders;
-  /** Set on every route whose `auth` is not `none`. */
-  principal: Principal | null;
+  /** Set on every route whose `auth` is not `none` (the type says so). */
+  principal: PrincipalFor<A>;
   log: Logger;
   /** Aborted when the client goes away, so long work can stop early. */
   signal: AbortSignal;
@@ -61,14 +64,14 @@ export interface RouteIssue {
  */
 export type RouteGuard = (ctx: Context, route: RouteDefinition) => Promise<Principal | null>;
 
-export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema, B extends Schema = Schema> {
+export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema, B extends Schema = Schema, A extends RouteAuth = RouteAuth> {
   method: HttpMethod;
   /** Relative to the owner's prefix for plugins without declared prefixes; absolute otherwise. */
   path: string;
   summary: string;
   description?: string;
   tags?: string[];
-  auth: RouteAuth;
+  auth: A;
   /**
    * For clients that cannot send headers (EventSource, browser WebSockets): a `?ticket=`
    * issued for this purpose is accepted instead of the bearer header, once.
@@ -89,14 +92,14 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
   /** Maps invalid input to the route's own error; default: 400 VALIDATION_FAILED with details.issues. */
   invalid?: (issues: RouteIssue[]) => Error;
   /** Returning nothing means the handler wrote `req.ctx` itself (streams). */
-  handler(req: RouteRequest<Infer<P>, Infer<Q>, Infer<B>>): Promise<RouteResult | undefined>;
+  handler(req: RouteRequest<Infer<P>, Infer<Q>, Infer<B>, A>): Promise<RouteResult | undefined>;
 }
 
-export type RouteDefinition = RouteSpec<Schema, Schema, Schema>;
+export type RouteDefinition = RouteSpec<Schema, Schema, Schema, RouteAuth>;
 
 /** Identity function that lets TypeScript infer the handler's input types from the schemas. */
-export function defineRoute<P extends Schema = undefined, Q extends Schema = undefined, B extends Schema = undefined>(
-  spec: RouteSpec<P, Q, B>,
+export function defineRoute<P extends Schema = undefined, Q extends Schema = undefined, B extends Schema = undefined, const A extends RouteAuth = RouteAuth>(
+  spec: RouteSpec<P, Q, B, A>,
 ): RouteDefinition {
   return spec as unknown as RouteDefinition;
 }

@@ -1,13 +1,14 @@
 import { ConflictError, NotFoundError } from '../http/errors.ts';
 import type { Principal } from '../http/principal.ts';
-import type { Instance, InstanceService } from './instance-service.ts';
+import type { Instance } from './instance-records.ts';
+import type { Instances } from '../../plugin-api/instances.ts';
 import type { Lifecycle } from './instance-state.ts';
 
 /**
  * A plugin's instance if the caller may see it (its owner, or an admin); anything else,
  * including another plugin's instance, is a 404 named after the plugin's noun, never a 403.
  */
-export async function visibleInstance(instances: InstanceService, id: string, principal: Principal | null, plugin: string, noun: string): Promise<Instance> {
+export async function visibleInstance(instances: Instances, id: string, principal: Principal | null, plugin: string, noun: string): Promise<Instance> {
   if (!principal) throw new NotFoundError(noun, id);
   const instance = await instances.get(id, principal.role === 'admin' ? null : principal.userId, noun);
   if (instance.plugin !== plugin) throw new NotFoundError(noun, id);

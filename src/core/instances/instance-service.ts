@@ -4,51 +4,14 @@ import type { SecretBox } from '../crypto/secret-box.ts';
 import { AppError, NotFoundError } from '../http/errors.ts';
 import type { AgentClient, AgentTarget } from '../agent/agent-client.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import { emptyPolledState, presentState, type InstanceState, type Lifecycle, type PolledState } from './instance-state.ts';
+import type { InstanceState, Lifecycle } from './instance-state.ts';
 import type { Poller } from './poller.ts';
 import type { Provisioner } from './provisioner.ts';
 import { InstanceWork } from './instance-work.ts';
+import { InstanceRecords, type Instance, type InstanceRow, type InstanceSettings, type NewInstance } from './instance-records.ts';
+import type { Instances } from '../../plugin-api/instances.ts';
 
-export interface InstanceRow {
-  id: string;
-  owner_id: string;
-  kind: string;
-  plugin: string;
-  name: string;
-  lifecycle: Lifecycle;
-  lifecycle_reason: string | null;
-  provisioner: string;
-  allocation: Record<string, unknown>;
-  agent_base_url: string | null;
-  agent_token_encrypted: string | null;
-  spec: Record<string, unknown>;
-  state: Partial<PolledState>;
-  provision_deadline: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-/** An instance as plugins see it: never the agent token. */
-export interface Instance {
-  id: string;
-  ownerId: string;
-  kind: string;
-  plugin: string;
-  name: string;
-  spec: Record<string, unknown>;
-  lifecycleReason: string | null;
-  createdAt: string;
-  updatedAt: string;
-  state: InstanceState;
-}
-
-export interface NewInstance {
-  ownerId: string;
-  kind: string;
-  plugin: string;
-  name: string;
-  spec?: Record<string, unknown>;
-}
+export type { Instance, InstanceRow, InstanceSettings, NewInstance } from './instance-records.ts';
 
 /** The owner's plan allows no more instances of this kind. */
 export class PlanLimitError extends AppError {
@@ -57,57 +20,53 @@ export class PlanLimitError extends AppError {
   }
 }
 
-export interface InstanceSettings {
-  pollIntervalMs: number;
-  provisionDeadlineMs: number;
-  /** How long a replica holds provisioning or deletion work before another may take it over. */
-  leaseMs: number;
-  /** Pause between readiness checks while provisioning. */
-  readyRetryMs: number;
-}
-
 /**
  * Instances (game servers, dev containers) in the core: records with their normalized
  * state, for plugins to create, read, list and delete. Creating records the instance in
  * `provisioning` and deleting marks it `deleting`, each with its event in the same
  * transaction; InstanceWork then drives them in the background.
  */
-export class InstanceService {
+export interface InstanceServiceOptions {
+  db: Knex;
+  box: SecretBox;
+  client: AgentClient;
+  bus: EventBus;
+  poller: Poller;
+  provisioners: ReadonlyMap<string, Provisioner>;
+  /** The provisioner new instances get (`provisioner` in config). */
+  defaultProvisioner: string;
+  settings: InstanceSettings;
+  replicaId: string;
+  log: Logger;
+}
+
+export class InstanceService implements Instances {
+  private readonly db: Knex;
+  private readonly box: SecretBox;
+  private readonly poller: Poller;
+  private readonly defaultProvisioner: string;
+  private readonly settings: InstanceSettings;
+  private readonly replicaId: string;
+  private readonly records: InstanceRecords;
   private readonly work: InstanceWork;
 
-  constructor(
-    private readonly db: Knex,
-    private readonly box: SecretBox,
-    client: AgentClient,
-    private readonly bus: EventBus,
-    private readonly poller: Poller,
-    provisioners: ReadonlyMap<string, Provisioner>,
-    private readonly defaultProvisioner: string,
-    private readonly settings: InstanceSettings,
-    private readonly replicaId: string,
-    log: Logger,
-  ) {
-    this.work = new InstanceWork(db, box, client, bus, poller, provisioners, settings, replicaId, log, this);
+  constructor(options: InstanceServiceOptions) {
+    this.db = options.db;
+    this.box = options.box;
+    this.poller = options.poller;
+    this.defaultProvisioner = options.defaultProvisioner;
+    this.settings = options.settings;
+    this.replicaId = options.replicaId;
+    this.records = new InstanceRecords(options.db, options.poller, options.bus, options.settings.pollIntervalMs);
+    this.work = new InstanceWork({ ...options, records: this.records });
   }
 
   present(row: InstanceRow): Instance {
-    const polled = this.poller.cached(row.id) ?? { ...emptyPolledState, ...row.state };
-    return {
-      id: row.id,
-      ownerId: row.owner_id,
-      kind: row.kind,
-      plugin: row.plugin,
-      name: row.name,
-      spec: row.spec,
-      lifecycleReason: row.lifecycle_reason,
-      createdAt: new Date(row.created_at).toISOString(),
-      updatedAt: new Date(row.updated_at).toISOString(),
-      state: presentState(row.lifecycle, polled, this.settings.pollIntervalMs),
-    };
+    return this.records.present(row);
   }
 
   async row(id: string): Promise<InstanceRow | undefined> {
-    return this.db('instances').where({ id }).first<InstanceRow | undefined>();
+    return this.records.row(id);
   }
 
   /** The instance if it exists and `ownerId` may see it (null: admins, who see all); else NotFound. */
@@ -220,14 +179,9 @@ export class InstanceService {
     return changed;
   }
 
-  /**
-   * After a user's action (power, IDE): polls now and again after 1 and 3 seconds, so the
-   * portal sees "starting" at once and "running" soon after, not at the next interval.
-   */
-  refreshSoon(id: string, log: Logger): void {
-    const poll = (): void => void this.refresh(id).catch((err: unknown) => log.debug({ err, instance_id: id }, 're-poll after an action failed'));
-    poll();
-    for (const ms of [1_000, 3_000]) setTimeout(poll, ms).unref();
+  /** After a user's action (power, IDE): re-polls soon, so the portal sees the change before the next interval. */
+  pollSoon(id: string): void {
+    this.poller.pollSoon(id);
   }
 
   /** Polls the instance now (after a power action) and resolves once its cached state is fresh. */
@@ -238,10 +192,8 @@ export class InstanceService {
     return this.present(row);
   }
 
-  /** Publishes the instance's state; inside `trx` the event commits (or not) with the change itself. */
   async announce(row: InstanceRow, trx?: Knex.Transaction): Promise<void> {
-    const instance = this.present(row);
-    await this.bus.publish('instance.state', row.owner_id, { instance_id: row.id, kind: row.kind, plugin: row.plugin, state: instance.state, reason: row.lifecycle_reason }, trx);
+    await this.records.announce(row, trx);
   }
 
   /** Takes over provisioning and deletion whose lease ran out (a replica died, or this one restarted). */

@@ -6,15 +6,23 @@ import { AppError } from '../http/errors.ts';
 import type { AgentClient, AgentTarget } from '../agent/agent-client.ts';
 import { getAgentReady, isAgentReadyResult, notReadyReason } from '../agent/readiness.ts';
 import type { EventBus } from '../events/event-bus.ts';
+import { instanceDeleted } from '../events/core-events.ts';
 import type { Lifecycle } from './instance-state.ts';
-import type { InstanceRow, InstanceSettings } from './instance-service.ts';
+import type { InstanceRecords, InstanceRow, InstanceSettings } from './instance-records.ts';
 import type { Poller } from './poller.ts';
 import type { Provisioner } from './provisioner.ts';
 
-/** What the work needs back from the instance service. */
-export interface InstanceRecords {
-  row(id: string): Promise<InstanceRow | undefined>;
-  announce(row: InstanceRow, trx?: Knex.Transaction): Promise<void>;
+export interface InstanceWorkOptions {
+  db: Knex;
+  box: SecretBox;
+  client: AgentClient;
+  bus: EventBus;
+  poller: Poller;
+  provisioners: ReadonlyMap<string, Provisioner>;
+  settings: InstanceSettings;
+  replicaId: string;
+  log: Logger;
+  records: InstanceRecords;
 }
 
 /**
@@ -29,19 +37,29 @@ export class InstanceWork {
   private readonly running = new Set<string>();
   private readonly afterwards = new Map<string, 'provision' | 'delete'>();
   private stopping = false;
+  private readonly db: Knex;
+  private readonly box: SecretBox;
+  private readonly client: AgentClient;
+  private readonly bus: EventBus;
+  private readonly poller: Poller;
+  private readonly provisioners: ReadonlyMap<string, Provisioner>;
+  private readonly settings: InstanceSettings;
+  private readonly replicaId: string;
+  private readonly log: Logger;
+  private readonly owner: InstanceRecords;
 
-  constructor(
-    private readonly db: Knex,
-    private readonly box: SecretBox,
-    private readonly client: AgentClient,
-    private readonly bus: EventBus,
-    private readonly poller: Poller,
-    private readonly provisioners: ReadonlyMap<string, Provisioner>,
-    private readonly settings: InstanceSettings,
-    private readonly replicaId: string,
-    private readonly log: Logger,
-    private readonly owner: InstanceRecords,
-  ) {}
+  constructor(options: InstanceWorkOptions) {
+    this.db = options.db;
+    this.box = options.box;
+    this.client = options.client;
+    this.bus = options.bus;
+    this.poller = options.poller;
+    this.provisioners = options.provisioners;
+    this.settings = options.settings;
+    this.replicaId = options.replicaId;
+    this.log = options.log;
+    this.owner = options.records;
+  }
 
   /** Runs `kind` once the work now running for this instance has ended. */
   private queueAfter(id: string, kind: 'provision' | 'delete'): void {
@@ -168,7 +186,7 @@ export class InstanceWork {
     if (provisioner) await provisioner.release({ id, kind: row.kind, spec: row.spec, allocation: row.allocation });
     await this.db('instances').where({ id, lifecycle: 'deleting' }).delete();
     await this.poller.reload();
-    await this.bus.publish('instance.deleted', row.owner_id, { instance_id: id, kind: row.kind, plugin: row.plugin });
+    await this.bus.publish(instanceDeleted, row.owner_id, { instance_id: id, kind: row.kind, plugin: row.plugin });
   }
 
   /** Stops background work and gives its leases back, so the next start takes over at once. */

@@ -1,12 +1,14 @@
 import type { Knex } from 'knex';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { AppError } from '../http/errors.ts';
 import type { AgentClient, AgentTarget } from '../agent/agent-client.ts';
-import { getAgentReady } from '../agent/readiness.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import { emptyPolledState, normalizePoll, presentState, visiblyChanged, type Lifecycle, type PollOutcome, type PolledState } from './instance-state.ts';
+import { instanceState } from '../events/core-events.ts';
+import { emptyPolledState, normalizePoll, presentState, visiblyChanged, type Lifecycle, type PolledState } from './instance-state.ts';
+import { askAgent } from './poll-probe.ts';
+import { PollMetrics } from './poll-metrics.ts';
+import { heartbeatAndReadShare, polledLifecycles } from './poll-share.ts';
 
 export interface PollerSettings {
   intervalMs: number;
@@ -14,6 +16,20 @@ export interface PollerSettings {
   suspectConcurrency: number;
   maxBackoffMs: number;
 }
+
+export interface PollerOptions {
+  db: Knex;
+  client: AgentClient;
+  box: SecretBox;
+  bus: EventBus;
+  log: Logger;
+  settings: PollerSettings;
+  replicaId: string;
+  registry: Registry;
+}
+
+/** Re-polls after a user's action: at once, and again when a start or stop has usually shown. */
+const pollSoonDelaysMs = [0, 1_000, 3_000];
 
 interface Tracked {
   id: string;
@@ -31,19 +47,6 @@ interface Tracked {
   writtenAt: number;
 }
 
-interface InstanceRow {
-  id: string;
-  owner_id: string;
-  kind: string;
-  plugin: string;
-  lifecycle: Lifecycle;
-  agent_base_url: string;
-  agent_token_encrypted: string;
-}
-
-/** Lifecycles whose agents are polled; provisioning is driven by the provisioner itself. */
-const polledLifecycles: Lifecycle[] = ['active', 'suspended', 'restoring_backup'];
-
 /**
  * The heartbeat authority. Each replica polls its share of the instances (an even split
  * among live replicas, recomputed as they come and go). Polls run in two lanes with their
@@ -58,30 +61,19 @@ export class Poller {
   private active = { healthy: 0, suspect: 0 };
   private stopping = false;
   private lastReload = 0;
-  private readonly polls: Counter<'outcome'>;
-  private readonly pollSeconds: Histogram;
-  private readonly trackedGauge: Gauge;
-  private readonly stateAge: Histogram;
+  private readonly metrics: PollMetrics;
+  private readonly soon = new Set<NodeJS.Timeout>();
+  private readonly db: Knex;
+  private readonly client: AgentClient;
+  private readonly box: SecretBox;
+  private readonly bus: EventBus;
+  private readonly log: Logger;
+  private readonly settings: PollerSettings;
+  private readonly replicaId: string;
 
-  constructor(
-    private readonly db: Knex,
-    private readonly client: AgentClient,
-    private readonly box: SecretBox,
-    private readonly bus: EventBus,
-    private readonly log: Logger,
-    private readonly settings: PollerSettings,
-    private readonly replicaId: string,
-    registry: Registry,
-  ) {
-    this.polls = new Counter({ name: 'panel_agent_polls_total', help: 'Agent polls by outcome', labelNames: ['outcome'], registers: [registry] });
-    this.pollSeconds = new Histogram({ name: 'panel_agent_poll_duration_seconds', help: 'Time of one agent poll (/health, /ready, /status)', registers: [registry], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5] });
-    this.trackedGauge = new Gauge({ name: 'panel_agent_polled_instances', help: 'Instances this replica polls', registers: [registry] });
-    this.stateAge = new Histogram({
-      name: 'panel_agent_state_age_seconds',
-      help: 'How old an instance\'s last good state was when a poll refreshed it (staleness just before refresh)',
-      registers: [registry],
-      buckets: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17.5, 20, 25, 30, 45, 60, 120],
-    });
+  constructor(options: PollerOptions) {
+    ({ db: this.db, client: this.client, box: this.box, bus: this.bus, log: this.log, settings: this.settings, replicaId: this.replicaId } = options);
+    this.metrics = new PollMetrics(options.registry);
   }
 
   /** The freshest state this replica knows for an instance it polls. */
@@ -110,29 +102,16 @@ export class Poller {
 
   private async readAssignments(): Promise<void> {
     this.lastReload = Date.now();
-    await this.db.raw(
-      `INSERT INTO replicas (id, heartbeat_at) VALUES (?, now()) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
-      [this.replicaId],
-    );
-    const result = await this.db.raw<{ rows: InstanceRow[] }>(
-      `WITH live AS (
-         SELECT id, row_number() OVER (ORDER BY id) - 1 AS rank, count(*) OVER () AS n
-           FROM replicas WHERE heartbeat_at > now() - interval '15 seconds')
-       SELECT i.id, i.owner_id, i.kind, i.plugin, i.lifecycle, i.agent_base_url, i.agent_token_encrypted
-         FROM instances i JOIN live ON live.id = ?
-        WHERE i.agent_base_url IS NOT NULL AND i.lifecycle = ANY(?)
-          AND mod(hashtext(i.id::text)::bigint + 2147483648, live.n) = live.rank`,
-      [this.replicaId, polledLifecycles],
-    );
+    const assigned = await heartbeatAndReadShare(this.db, this.replicaId);
     // Stored states are read only for instances new to this replica: a reload of thousands stays light.
-    const fresh = result.rows.filter((r) => !this.tracked.has(r.id)).map((r) => r.id);
+    const fresh = assigned.filter((r) => !this.tracked.has(r.id)).map((r) => r.id);
     const stored = new Map<string, Partial<PolledState>>();
     for (let i = 0; i < fresh.length; i += 1000) {
       const rows = await this.db('instances').whereIn('id', fresh.slice(i, i + 1000)).select<Array<{ id: string; state: Partial<PolledState> }>>('id', 'state');
       for (const r of rows) stored.set(r.id, r.state);
     }
     const seen = new Set<string>();
-    for (const row of result.rows) {
+    for (const row of assigned) {
       seen.add(row.id);
       const existing = this.tracked.get(row.id);
       if (existing && existing.sealedToken === row.agent_token_encrypted && existing.target.baseUrl === row.agent_base_url) {
@@ -157,7 +136,7 @@ export class Poller {
       });
     }
     for (const id of this.tracked.keys()) if (!seen.has(id)) this.tracked.delete(id);
-    this.trackedGauge.set(this.tracked.size);
+    this.metrics.tracked.set(this.tracked.size);
   }
 
   private dispatch(): void {
@@ -203,18 +182,33 @@ export class Poller {
     await item.inFlight;
   }
 
+  /**
+   * After a user's action (power, IDE): polls now and again after 1 and 3 seconds, so the
+   * portal sees "starting" at once and "running" soon after, not at the next interval.
+   */
+  pollSoon(id: string): void {
+    for (const ms of pollSoonDelaysMs) {
+      const timer = setTimeout(() => {
+        this.soon.delete(timer);
+        if (!this.stopping) void this.pollNow(id).catch((err: unknown) => this.log.debug({ err, instance_id: id }, 're-poll after an action failed'));
+      }, ms);
+      timer.unref();
+      this.soon.add(timer);
+    }
+  }
+
   private async poll(item: Tracked): Promise<void> {
     const started = performance.now();
-    const outcome = await this.ask(item.target);
-    this.pollSeconds.observe((performance.now() - started) / 1000);
+    const outcome = await askAgent(this.client, item.target);
+    this.metrics.seconds.observe((performance.now() - started) / 1000);
     const next = normalizePoll(outcome, item.polled, new Date());
     const transportFailed = !next.reachable || (next.error !== null && next.error.code !== 'AGENT_NOT_READY');
     item.failures = transportFailed ? item.failures + 1 : 0;
     const jitter = 1 + (Math.random() - 0.5) * 0.2;
     const delay = transportFailed ? Math.min(this.settings.intervalMs * 2 ** item.failures, this.settings.maxBackoffMs) : this.settings.intervalMs;
     item.nextPollAt = Date.now() + delay * jitter;
-    this.polls.inc({ outcome: next.error === null ? 'ok' : next.error.code });
-    if (next.error === null && item.polled.last_ok_at !== null) this.stateAge.observe((Date.now() - Date.parse(item.polled.last_ok_at)) / 1000);
+    this.metrics.polls.inc({ outcome: next.error === null ? 'ok' : next.error.code });
+    if (next.error === null && item.polled.last_ok_at !== null) this.metrics.stateAge.observe((Date.now() - Date.parse(item.polled.last_ok_at)) / 1000);
     const changed = visiblyChanged(item.polled, next);
     item.polled = next;
     item.dirty = true;
@@ -238,7 +232,7 @@ export class Poller {
         return;
       }
       item.lifecycle = row.lifecycle;
-      await this.bus.publish('instance.state', item.ownerId, { instance_id: item.id, kind: item.kind, plugin: item.plugin, state: presentState(row.lifecycle, item.polled, this.settings.intervalMs) }, trx);
+      await this.bus.publish(instanceState, item.ownerId, { instance_id: item.id, kind: item.kind, plugin: item.plugin, state: presentState(row.lifecycle, item.polled, this.settings.intervalMs) }, trx);
     });
     item.dirty = false;
     item.writtenAt = Date.now();
@@ -246,18 +240,7 @@ export class Poller {
 
   /** One poll of an agent that is not tracked yet (an instance about to become active). */
   async probe(target: AgentTarget): Promise<PolledState> {
-    return normalizePoll(await this.ask(target), emptyPolledState, new Date());
-  }
-
-  /** /health, then /ready, then /status; after a transport failure the rest are skipped. */
-  private async ask(target: AgentTarget): Promise<PollOutcome> {
-    const failed = (error: AppError) => ({ ok: false as const, error });
-    const health = await this.client.call(target, 'health', { kind: 'poll', ignoreBreaker: true }).then(() => ({ ok: true as const }), (err: unknown) => failed(asAppError(err)));
-    if (!health.ok && isTransport(health.error)) return { health, ready: { answered: false, error: health.error }, status: health };
-    const ready = await getAgentReady(this.client, target, { ignoreBreaker: true });
-    if (!ready.answered && isTransport(ready.error)) return { health, ready, status: failed(ready.error) };
-    const status = await this.client.call(target, 'status', { kind: 'poll', ignoreBreaker: true }).then((body) => ({ ok: true as const, body }), (err: unknown) => failed(asAppError(err)));
-    return { health, ready, status };
+    return normalizePoll(await askAgent(this.client, target), emptyPolledState, new Date());
   }
 
   /** Writes states that changed since their last write, at most once per interval each (force: all dirty). */
@@ -286,15 +269,10 @@ export class Poller {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
+    for (const timer of this.soon) clearTimeout(timer);
+    this.soon.clear();
     await Promise.allSettled([...this.tracked.values()].map((t) => t.inFlight).filter((p): p is Promise<void> => p !== null));
     await this.flush(true).catch((err: unknown) => this.log.warn({ err }, 'could not store instance states at shutdown'));
     await this.db('replicas').where({ id: this.replicaId }).delete().catch(() => undefined);
   }
 }
-
-function asAppError(err: unknown): AppError {
-  if (err instanceof AppError) return err;
-  return new AppError(502, 'AGENT_BAD_RESPONSE', 'Bad answer from agent', err instanceof Error ? err.message : String(err));
-}
-
-const isTransport = (e: AppError): boolean => e.code === 'AGENT_UNREACHABLE' || e.code === 'AGENT_TIMEOUT';

@@ -6,6 +6,7 @@ import type { MountedWebSocketRoute } from '../ws/websocket-route.ts';
 import type { MountedRawHandler } from '../http/raw-handler.ts';
 import { isUnderPrefix } from '../http/path-pattern.ts';
 import type { PanelPlugin, PluginContext, PluginContributions } from './plugin.ts';
+import type { EventCatalogue } from '../events/event-catalogue.ts';
 
 /** Boot stops with this; the message lists every problem found, not just the first. */
 export class PluginBootError extends Error {
@@ -67,6 +68,12 @@ export function preparePlugins(available: readonly PanelPlugin[], enabled: reado
   }
   if (problems.length > 0) throw new PluginBootError(problems);
   return prepared;
+}
+
+/** Adds the enabled plugins' events to the catalogue; an id outside `<plugin id>.` or taken twice stops the boot. */
+export function registerPluginEvents(catalogue: EventCatalogue, prepared: readonly PreparedPlugin[]): void {
+  const problems = prepared.flatMap((p) => catalogue.register(p.plugin.id, p.plugin.events ?? [], { prefixed: true }).map((problem) => `plugin "${p.plugin.id}": ${problem}`));
+  if (problems.length > 0) throw new PluginBootError(problems);
 }
 
 export function pluginMigrationSets(prepared: readonly PreparedPlugin[]): MigrationSet[] {

@@ -7,20 +7,20 @@ import type { JobDefinition } from '../jobs/job.ts';
 import type { WebSocketRoute } from '../ws/websocket-route.ts';
 import type { RawHttpHandler } from '../http/raw-handler.ts';
 import type { RateLimiter } from '../http/rate-limiter.ts';
-import type { InstanceService } from '../instances/instance-service.ts';
-import type { AgentClient } from '../agent/agent-client.ts';
-import type { EventBus } from '../events/event-bus.ts';
 import type { Principal, TicketRedeemer } from '../http/principal.ts';
 import type { Tickets } from '../auth/tickets.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Entitlements } from '../billing/entitlements.ts';
-import type { FileRouteOptions } from '../files/file-routes.ts';
-import type { AgentStreams } from '../agent/agent-streams.ts';
-import type { SignedKind } from '../files/signed-urls.ts';
-import type { AuditEntry } from '../audit/audit-log.ts';
 import type { Accounts, AudienceSessions } from '../auth/audience-sessions.ts';
+import type { EventDefinition } from '../events/event-definition.ts';
+import type { Instances } from '../../plugin-api/instances.ts';
+import type { Agents } from '../../plugin-api/agents.ts';
+import type { Events } from '../../plugin-api/events.ts';
+import type { Audit } from '../../plugin-api/audit.ts';
+import type { Files } from '../../plugin-api/files.ts';
+import type { Proxies } from '../../plugin-api/proxies.ts';
 
-/** What the core hands a plugin: capabilities, never globals. */
+/** What the core hands a plugin: capabilities (interfaces of src/plugin-api), never core classes or globals. */
 export interface PluginContext<C> {
   id: string;
   /** The plugin's own settings, validated against its `configSchema`. */
@@ -33,22 +33,19 @@ export interface PluginContext<C> {
   metrics: Registry;
   rateLimiter: RateLimiter;
   /** Instances of every kind: create (provision), read with normalized state, delete. */
-  instances: InstanceService;
+  instances: Instances;
   /** What each user's plan allows (instance counts per kind). */
   entitlements: Entitlements;
   /** The only HTTP client for agents. */
-  agents: AgentClient;
-  events: EventBus;
+  agents: Agents;
+  /** Publishes the catalogue's events (the core's and the plugin's own) and handles them. */
+  events: Events;
   /** The audit log (who did what to whose resource). */
-  audit: { record(entry: AuditEntry): Promise<void> };
-  /** The file manager routes (list, download, upload, delete, mkdir) for a plugin's instances. */
-  files: {
-    routes(options: FileRouteOptions): RouteDefinition[];
-    /** Raw streams to agents (backup archives), beside the agentClient. */
-    streams: AgentStreams;
-    /** A signed URL (5 minutes) for a browser to download a file or a backup archive without the bearer header. */
-    signedDownloadUrl(grant: { kind: SignedKind; userId: string; instanceId: string; plugin: string; path: string }): { url: string; expiresAt: Date };
-  };
+  audit: Audit;
+  /** The file manager routes for a plugin's instances, raw agent streams and signed download URLs. */
+  files: Files;
+  /** Reverse proxies to instances' HTTP services (the IDE). */
+  proxies: Proxies;
   /** For WebSocket upgrades and other places Koa's route auth does not reach. */
   auth: {
     verifyAccessToken(token: string): Promise<Principal>;
@@ -87,6 +84,8 @@ export interface PanelPlugin<C = unknown> {
    * (StreamSpace: `/api/v1`, `/vnc-viewer`, `/agent/ws`). With prefixes, route paths are absolute.
    */
   prefixes?: string[];
+  /** Events the plugin publishes; ids start with `<id>.`. Declared up front, so the catalogue is whole before any setup. */
+  events?: readonly EventDefinition[];
   setup(ctx: PluginContext<C>): PluginContributions | Promise<PluginContributions>;
 }
 

@@ -1,4 +1,6 @@
 import test from 'ava';
+import { z } from 'zod';
+import { defineEvent } from '../../../src/plugin-api/index.ts';
 import { startTestApp, type TestApp } from '../../helpers/start-test-app.ts';
 import { bearer, createUser, loginAdmin, type Session } from '../../helpers/auth.ts';
 import { eventually, fastAgents, registerAgent } from '../../helpers/agent-core.ts';
@@ -29,22 +31,29 @@ test.after.always(async () => {
   await fakes?.close();
 });
 
+/** A test's own event: only catalogue events can be published, so the test registers one on the publishing replica. */
+const probe = defineEvent({ id: 'test.probe', description: 'a marker for stream tests', audience: 'owner', schema: z.record(z.string(), z.unknown()) });
+const publishProbe = async (userId: string, data: Record<string, unknown>) => {
+  if (!replicaA.server.catalogue.get(probe.id)) replicaA.server.catalogue.register('test', [probe], { prefixed: false });
+  await replicaA.server.events.publish(probe, userId, data);
+};
+
 const streamUrl = (app: TestApp, query = '') => `${app.url}/api/events${query}`;
 
 test(`an SSE client on replica B receives the state change caused by a poll on replica A (${testEngine})`, async (t) => {
   const user = await createUser(replicaA, admin);
   const agent = await registerAgent(replicaA, admin, fakes);
-  const created = await replicaA.server.agentCore.instances.create({ ownerId: user.user.id, kind: 'game', plugin: 'test', name: 'watched' });
-  await eventually(async () => (await replicaA.server.agentCore.instances.get(created.id, null)).state.lifecycle === 'active', 6_000, 'active');
+  const created = await replicaA.server.instances.create({ ownerId: user.user.id, kind: 'game', plugin: 'test', name: 'watched' });
+  await eventually(async () => (await replicaA.server.instances.get(created.id, null)).state.lifecycle === 'active', 6_000, 'active');
   // Whichever replica polls this instance is "A"; the stream is opened on the other one.
-  await replicaA.server.agentCore.poller.reload();
-  await replicaB.server.agentCore.poller.reload();
-  const [poller, listener] = replicaA.server.agentCore.poller.cached(created.id) ? [replicaA, replicaB] : [replicaB, replicaA];
+  await replicaA.server.poller.reload();
+  await replicaB.server.poller.reload();
+  const [poller, listener] = replicaA.server.poller.cached(created.id) ? [replicaA, replicaB] : [replicaB, replicaA];
   const stream = await openSse(streamUrl(listener), { Authorization: `Bearer ${user.access_token}` });
   t.teardown(() => stream.close());
   t.is(stream.status, 200);
   fakes.setFault(agent.id, { mode: 'error500' });
-  await poller.server.agentCore.poller.pollNow(created.id);
+  await poller.server.poller.pollNow(created.id);
   const event = await stream.waitFor((e) => e.event === 'instance.state' && JSON.parse(e.data).data.instance_id === created.id && JSON.parse(e.data).data.state.error?.code === 'AGENT_BAD_RESPONSE');
   t.truthy(event.id);
   fakes.setFault(agent.id, { mode: 'normal' });
@@ -57,8 +66,8 @@ test('a user sees only their own events; an admin sees everyone\'s, or one user\
   const adminStream = await openSse(streamUrl(replicaB), { Authorization: `Bearer ${admin.access_token}` });
   const adminBobOnly = await openSse(streamUrl(replicaB, `?user_id=${bob.user.id}`), { Authorization: `Bearer ${admin.access_token}` });
   t.teardown(() => [aliceStream, adminStream, adminBobOnly].forEach((s) => s.close()));
-  await replicaA.server.agentCore.bus.publish('session.state', bob.user.id, { marker: 'for-bob' });
-  await replicaA.server.agentCore.bus.publish('session.state', alice.user.id, { marker: 'for-alice' });
+  await publishProbe(bob.user.id, { marker: 'for-bob' });
+  await publishProbe(alice.user.id, { marker: 'for-alice' });
   await aliceStream.waitFor((e) => e.data.includes('for-alice'));
   await adminStream.waitFor((e) => e.data.includes('for-alice'));
   await adminStream.waitFor((e) => e.data.includes('for-bob'));
@@ -72,11 +81,11 @@ test('a user sees only their own events; an admin sees everyone\'s, or one user\
 test('Last-Event-ID resumes after a disconnect, with nothing lost and nothing repeated', async (t) => {
   const user = await createUser(replicaA, admin);
   const first = await openSse(streamUrl(replicaB), { Authorization: `Bearer ${user.access_token}` });
-  await replicaA.server.agentCore.bus.publish('session.state', user.user.id, { n: 1 });
+  await publishProbe(user.user.id, { n: 1 });
   const one = await first.waitFor((e) => e.data.includes('"n":1'));
   first.close();
-  await replicaA.server.agentCore.bus.publish('session.state', user.user.id, { n: 2 });
-  await replicaA.server.agentCore.bus.publish('session.state', user.user.id, { n: 3 });
+  await publishProbe(user.user.id, { n: 2 });
+  await publishProbe(user.user.id, { n: 3 });
   const resumed = await openSse(streamUrl(replicaB), { Authorization: `Bearer ${user.access_token}`, 'Last-Event-ID': one.id ?? '' });
   t.teardown(() => resumed.close());
   await resumed.waitFor((e) => e.data.includes('"n":3'));
@@ -93,7 +102,7 @@ test('a single-use ticket opens the stream without a header; used twice it is re
   const stream = await openSse(streamUrl(replicaB, `?ticket=${ticket}`));
   t.teardown(() => stream.close());
   t.is(stream.status, 200);
-  await replicaA.server.agentCore.bus.publish('session.state', user.user.id, { via: 'ticket' });
+  await publishProbe(user.user.id, { via: 'ticket' });
   await stream.waitFor((e) => e.data.includes('"via":"ticket"'));
   const again = await fetch(streamUrl(replicaB, `?ticket=${ticket}`));
   t.is(again.status, 401);

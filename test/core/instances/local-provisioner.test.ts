@@ -34,9 +34,9 @@ test.serial('local provisioning runs a reference agent per instance; it survives
   const config = { ...localAgents, database: { data_dir: dataDir } };
   app = await startTestApp({ config, testDatabase: db });
   const admin = await loginAdmin(app);
-  const created = await app.server.agentCore.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'local-one' });
+  const created = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'local-one' });
   const active = await eventually(async () => {
-    const i = await app?.server.agentCore.instances.get(created.id, null);
+    const i = await app?.server.instances.get(created.id, null);
     return i?.state.lifecycle === 'active' ? i : undefined;
   }, 30_000, 'active');
   t.like(active.state, { reachable: true, ready: true, status: 'stopped' });
@@ -47,8 +47,8 @@ test.serial('local provisioning runs a reference agent per instance; it survives
   await app.close();
   t.true(alive(pid), 'the agent outlived the API');
   app = await startTestApp({ config, testDatabase: db });
-  await app.server.agentCore.poller.pollNow(created.id);
-  t.like((await app.server.agentCore.instances.get(created.id, null)).state, { lifecycle: 'active', reachable: true, ready: true });
+  await app.server.poller.pollNow(created.id);
+  t.like((await app.server.instances.get(created.id, null)).state, { lifecycle: 'active', reachable: true, ready: true });
 
   // Killed behind our back: the next check starts it again, on the same port with the same token.
   process.kill(pid, 'SIGKILL');
@@ -57,11 +57,11 @@ test.serial('local provisioning runs a reference agent per instance; it survives
   const revived = pidOf(dataDir, created.id);
   t.not(revived, pid);
   await eventually(async () => {
-    await app?.server.agentCore.poller.pollNow(created.id);
-    return (await app?.server.agentCore.instances.get(created.id, null))?.state.ready;
+    await app?.server.poller.pollNow(created.id);
+    return (await app?.server.instances.get(created.id, null))?.state.ready;
   }, 20_000, 'the revived agent to be ready');
 
-  await app.server.agentCore.instances.remove(created.id);
+  await app.server.instances.remove(created.id);
   await eventually(async () => (await db.database.knex('instances').where({ id: created.id })).length === 0, 15_000, 'deleted');
   await eventually(async () => !alive(revived), 15_000, 'the agent to stop');
   t.pass();

@@ -20,7 +20,7 @@ test.after.always(async () => {
   await fakes?.close();
 });
 
-const instances = () => app.server.agentCore.instances;
+const instances = () => app.server.instances;
 
 async function activeInstance(): Promise<{ instance: Instance; agentId: string }> {
   await registerAgent(app, admin, fakes);
@@ -35,7 +35,7 @@ async function activeInstance(): Promise<{ instance: Instance; agentId: string }
 }
 
 async function stateAfter(instanceId: string): Promise<Instance['state']> {
-  await app.server.agentCore.poller.pollNow(instanceId);
+  await app.server.poller.pollNow(instanceId);
   return (await instances().get(instanceId, null)).state;
 }
 
@@ -95,9 +95,9 @@ test('a hung agent does not delay polls of healthy ones', async (t) => {
   const hung = await activeInstance();
   const healthy = await activeInstance();
   fakes.setFault(hung.agentId, { mode: 'hang' });
-  const slow = app.server.agentCore.poller.pollNow(hung.instance.id);
+  const slow = app.server.poller.pollNow(hung.instance.id);
   const started = Date.now();
-  await app.server.agentCore.poller.pollNow(healthy.instance.id);
+  await app.server.poller.pollNow(healthy.instance.id);
   // The hung one holds its poll for the whole 1 s timeout; the healthy one must not wait for it.
   t.true(Date.now() - started < 600, `healthy poll took ${Date.now() - started} ms`);
   await slow;

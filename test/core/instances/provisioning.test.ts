@@ -22,13 +22,13 @@ async function ownApp(t: import('ava').ExecutionContext, testDatabase?: TestData
   return { app, admin: await loginAdmin(app) };
 }
 
-const lifecycleOf = async (app: TestApp, id: string) => (await app.server.agentCore.instances.get(id, null)).state.lifecycle;
+const lifecycleOf = async (app: TestApp, id: string) => (await app.server.instances.get(id, null)).state.lifecycle;
 
 test('an agent that answers ready:false for a while: active only after it turns ready', async (t) => {
   const { app, admin } = await ownApp(t);
   const agent = await registerAgent(app, admin, fakes);
   fakes.setFault(agent.id, { mode: 'not_ready', reason: 'installing' });
-  const created = await app.server.agentCore.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'slow-start' });
+  const created = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'slow-start' });
   t.is(created.state.lifecycle, 'provisioning');
   await new Promise((r) => setTimeout(r, 1_500));
   t.is(await lifecycleOf(app, created.id), 'provisioning');
@@ -42,9 +42,9 @@ test('an agent that never turns ready: failed at the deadline with the reason, a
   const { app, admin } = await ownApp(t);
   const agent = await registerAgent(app, admin, fakes);
   fakes.setFault(agent.id, { mode: 'not_ready', reason: 'disk check' });
-  const created = await app.server.agentCore.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'never-ready' });
+  const created = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'never-ready' });
   const failed = await eventually(async () => {
-    const current = await app.server.agentCore.instances.get(created.id, null);
+    const current = await app.server.instances.get(created.id, null);
     return current.state.lifecycle === 'failed' ? current : undefined;
   }, 8_000, 'failed');
   t.regex(failed.lifecycleReason ?? '', /never became ready \(disk check\)/);
@@ -54,9 +54,9 @@ test('an agent that never turns ready: failed at the deadline with the reason, a
 
 test('no free agent: failed at once with a reason an admin can act on', async (t) => {
   const { app, admin } = await ownApp(t);
-  const created = await app.server.agentCore.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'no-agent' });
+  const created = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'no-agent' });
   const failed = await eventually(async () => {
-    const current = await app.server.agentCore.instances.get(created.id, null);
+    const current = await app.server.instances.get(created.id, null);
     return current.state.lifecycle === 'failed' ? current : undefined;
   }, 5_000, 'failed');
   t.regex(failed.lifecycleReason ?? '', /No free game agent/);
@@ -69,7 +69,7 @@ test('provisioning interrupted by a stop of the API is resumed by the next start
   const admin = await loginAdmin(first);
   const agent = await registerAgent(first, admin, fakes);
   fakes.setFault(agent.id, { mode: 'not_ready', reason: 'installing' });
-  const created = await first.server.agentCore.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'interrupted' });
+  const created = await first.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'interrupted' });
   await first.close();
   // A crash leaves the lease to run out; simulate that the dead replica's lease has expired.
   await db.database.knex('instances').where({ id: created.id }).update({ worker_id: 'dead-replica', worker_lease_until: new Date(Date.now() - 1000) });
@@ -87,7 +87,7 @@ test('provisioning whose deadline passed while the API was down is failed cleanl
   const admin = await loginAdmin(first);
   const agent = await registerAgent(first, admin, fakes);
   fakes.setFault(agent.id, { mode: 'not_ready' });
-  const created = await first.server.agentCore.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'expired' });
+  const created = await first.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'expired' });
   await first.close();
   await db.database.knex('instances').where({ id: created.id }).update({ provision_deadline: new Date(Date.now() - 1000), worker_lease_until: null });
   const second = await startTestApp({ config: fastAgents, testDatabase: db });
@@ -100,9 +100,9 @@ test('provisioning whose deadline passed while the API was down is failed cleanl
 test('deleting an instance releases its agent, removes the row and publishes instance.deleted', async (t) => {
   const { app, admin } = await ownApp(t);
   const agent = await registerAgent(app, admin, fakes);
-  const created = await app.server.agentCore.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'doomed' });
+  const created = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'doomed' });
   await eventually(async () => (await lifecycleOf(app, created.id)) === 'active', 5_000, 'active');
-  await app.server.agentCore.instances.remove(created.id);
+  await app.server.instances.remove(created.id);
   const { knex } = app.testDatabase.database;
   await eventually(async () => (await knex('instances').where({ id: created.id })).length === 0, 5_000, 'row gone');
   const pool = await knex('agent_pool').where({ id: agent.poolId }).first<{ instance_id: string | null; needs_wipe: boolean }>('instance_id', 'needs_wipe');
@@ -110,7 +110,7 @@ test('deleting an instance releases its agent, removes the row and publishes ins
   t.true(pool?.needs_wipe, 'the agent still holds the last tenant\'s data');
   t.is((await knex('events').where({ type: 'instance.deleted' }).whereRaw(`data->>'instance_id' = ?`, [created.id])).length, 1);
   // Not handed to the next tenant until an admin wipes it and says so.
-  const next = await app.server.agentCore.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'next-tenant' });
+  const next = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'next-tenant' });
   await eventually(async () => (await lifecycleOf(app, next.id)) === 'failed', 5_000, 'no agent for the next tenant');
   const reuse = await app.request(`/api/admin/agents/${agent.poolId}/ready-for-reuse`, bearer(admin.access_token, { method: 'POST' }));
   t.is(reuse.status, 200);
@@ -134,7 +134,7 @@ test('admin agent registration checks health and semantic readiness first; dupli
   t.is((await post({ name: 'g2', base_url: good.baseUrl, token: good.token })).status, 409);
   const list = (await (await app.request('/api/admin/agents', bearer(admin.access_token))).json()) as { agents: Array<{ id: string; base_url: string }> };
   t.false(JSON.stringify(list).includes(good.token), 'tokens are never returned');
-  const created = await app.server.agentCore.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'uses-it' });
+  const created = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'uses-it' });
   await eventually(async () => (await lifecycleOf(app, created.id)) === 'active', 5_000, 'active');
   const inUse = list.agents.find((a) => a.base_url === good.baseUrl);
   const del = await app.request(`/api/admin/agents/${inUse?.id}`, bearer(admin.access_token, { method: 'DELETE' }));

@@ -133,7 +133,7 @@ test.serial('a restore whose request was lost (crash before the agent answered) 
   const server = await activeServer(user);
   const backup = (await call(app, user, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'base' })).body.backup as Backup;
   // What a crash between "restoring_backup" and the agent call leaves behind.
-  await app.server.agentCore.instances.setLifecycle(server.id, 'restoring_backup');
+  await app.server.instances.setLifecycle(server.id, 'restoring_backup');
   await db.database.knex('game_restores').insert({ server_id: server.id, backup_id: backup.id, agent_backup_id: 'b_never_sent', started_at: new Date(Date.now() - 120_000) });
   await runJob(app, 'game.backups-reconcile');
   t.like((await call(app, user, 'GET', `/api/game/servers/${server.id}`)).body.server, { state: { lifecycle: 'active' } });

@@ -1,0 +1,46 @@
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../../config/schema.ts';
+import type { Logger } from '../log/logger.ts';
+import type { CoreModule } from '../boot/core-module.ts';
+import { openDatabase, type Database } from './database.ts';
+import { countPending, migrateUp, type MigrationSet } from './migrator.ts';
+import { loadSecrets, type AppSecrets } from './secrets.ts';
+
+export const coreMigrationsDir = fileURLToPath(new URL('../../../migrations', import.meta.url));
+
+export interface DatabaseModule extends CoreModule {
+  database: Database;
+  secrets: AppSecrets;
+  /** How many migrations of the core and the enabled plugins are not applied (for /readyz). */
+  pendingMigrations(): Promise<number>;
+}
+
+export interface DatabaseModuleOptions {
+  config: Readonly<Config>;
+  log: Logger;
+  /** The plugins' migrations, applied with the core's. */
+  pluginMigrations: readonly MigrationSet[];
+  /** A database opened by the caller (tests' template clones); it is not closed at stop. */
+  database?: Database;
+}
+
+/** Opens the database (or takes the caller's), applies every migration and loads the secrets. */
+export async function createDatabaseModule(options: DatabaseModuleOptions): Promise<DatabaseModule> {
+  const { config, log } = options;
+  const database = options.database ?? (await openDatabase(config.database));
+  const ownsDatabase = options.database === undefined;
+  const close = async (): Promise<void> => {
+    if (ownsDatabase) await database.close();
+  };
+  try {
+    log.info({ engine: database.engine }, 'database connected');
+    const sets: MigrationSet[] = [{ owner: 'core', dir: coreMigrationsDir }, ...options.pluginMigrations];
+    await migrateUp(database.knex, sets, (m) => log.info(m, 'migration applied'));
+    const secrets = await loadSecrets(database.knex, config.secrets, (name) => log.info({ secret: name }, 'generated and stored a new secret'));
+    return { name: 'database', database, secrets, pendingMigrations: () => countPending(database.knex, sets), stop: close };
+  } catch (err) {
+    // A failed boot must not leave a connection pool (or PGlite) keeping the process alive.
+    await close().catch(() => undefined);
+    throw err;
+  }
+}
