@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, defineRoute, type Agents, type Entitlements, type Instances, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { ConflictError, defineRoute, type Agents, type Entitlements, type Instances, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { codeserverOf, containerIdParams, requireActive, visibleContainer } from './dev-container.ts';
 import type { IdeSessions } from './ide-sessions.ts';
 import type { IdeUrls } from './ide-urls.ts';
@@ -53,7 +53,7 @@ export function ideRoutes(base: string, instances: Instances, agents: Agents, en
       errors: { 409: 'The container is not `active` (INSTANCE_NOT_ACTIVE) or its IDE is not running (IDE_NOT_RUNNING: start it first)' },
       examples: { responses: { 201: { token: 'Jq2...Xw', expires_at: '2026-11-23T09:16:02.000Z', url: 'https://dev-104.ide.example.com/?ide_token=Jq2...Xw' } } },
       handler: async ({ params, principal }) => {
-        const me = principal as Principal;
+        const me = principal;
         const instance = await visibleContainer(instances, params.id, me);
         requireActive(instance);
         if (codeserverOf(instance).state === 'stopped') {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, defineRoute, type Entitlements, type Instances, type PluginContext, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { ConflictError, defineRoute, type Entitlements, type Instances, type PluginContext, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { requireLifecycle, serverIdParams, visibleServer, type GameSpec } from './game-server.ts';
 import { backupSchema, toBackup, type BackupStore } from './backup-store.ts';
 import type { GameConfig } from './config.ts';
@@ -46,7 +46,7 @@ export function backupArchiveRoutes(ctx: PluginContext<GameConfig>, instances: I
       handler: async ({ params, principal }) => {
         await visibleServer(instances, params.id, principal);
         const backup = await completed(params.id, params.backupId);
-        const signed = ctx.files.signedDownloadUrl({ kind: 'archive', userId: (principal as Principal).userId, instanceId: params.id, plugin: 'game', path: backup.agent_backup_id as string });
+        const signed = ctx.files.signedDownloadUrl({ kind: 'archive', userId: principal.userId, instanceId: params.id, plugin: 'game', path: backup.agent_backup_id as string });
         return { status: 201, body: { url: signed.url, expires_at: signed.expiresAt.toISOString() } };
       },
     }),

@@ -6,7 +6,6 @@ import {
   openAgentSocket,
   UnauthorizedError,
   type Instances,
-  type Principal,
   type PluginContext,
   type RouteDefinition,
   type WebSocketRoute,
@@ -46,7 +45,7 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
       errors: { 409: 'The server is not `active` (INSTANCE_NOT_ACTIVE)' },
       examples: { responses: { 201: { ticket: 'tkt_4x9...', expires_at: '2026-11-23T10:16:02.000Z', url: 'wss://panel.example.com/api/game/servers/0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40/console?ticket=tkt_4x9...' } } },
       handler: async ({ params, principal }) => {
-        const me = principal as Principal;
+        const me = principal;
         requireLifecycle(await visibleServer(instances, params.id, me));
         const issued = await ctx.auth.tickets.issue(me.userId, ticketPurpose, params.id, settings.ticket_ttl_s);
         return { status: 201, body: { ticket: issued.ticket, expires_at: issued.expiresAt.toISOString(), url: consoleUrl(ctx.core.publicUrl, params.id, issued.ticket) } };

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../http/route.ts';
 import { PayloadTooLargeError } from '../http/errors.ts';
-import type { Principal } from '../http/principal.ts';
 import type { BillingService } from './billing-service.ts';
 import { billingStatuses } from './billing-accounts.ts';
 
