@@ -28,7 +28,7 @@ export { paginationQuery, paginationOf, paginationSchema } from '../core/http/pa
 export type { Instance, NewInstance, InstanceService } from '../core/instances/instance-service.ts';
 export type { Entitlements } from '../core/billing/entitlements.ts';
 export type { PlanLimits } from '../core/billing/plans.ts';
-export { instanceStateSchema } from '../core/instances/instance-state.ts';
+export { instanceStateSchema, withAgentLifecycles } from '../core/instances/instance-state.ts';
 export type { InstanceState, Lifecycle } from '../core/instances/instance-state.ts';
 export type { AgentClient, AgentTarget } from '../core/agent/agent-client.ts';
 export { assertAgentReady, getAgentReady, isAgentReadyResult } from '../core/agent/readiness.ts';

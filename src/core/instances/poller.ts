@@ -6,7 +6,7 @@ import { AppError } from '../http/errors.ts';
 import type { AgentClient, AgentTarget } from '../agent/agent-client.ts';
 import { getAgentReady } from '../agent/readiness.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import { emptyPolledState, normalizePoll, presentState, visiblyChanged, type Lifecycle, type PollOutcome, type PolledState } from './instance-state.ts';
+import { emptyPolledState, normalizePoll, presentState, visiblyChanged, withAgentLifecycles, type Lifecycle, type PollOutcome, type PolledState } from './instance-state.ts';
 
 export interface PollerSettings {
   intervalMs: number;
@@ -42,7 +42,7 @@ interface InstanceRow {
 }
 
 /** Lifecycles whose agents are polled; provisioning is driven by the provisioner itself. */
-const polledLifecycles: Lifecycle[] = ['active', 'suspended', 'restoring_backup'];
+const polledLifecycles = [...withAgentLifecycles];
 
 /**
  * The heartbeat authority. Each replica polls its share of the instances (an even split
