@@ -44,6 +44,8 @@ export type { RawHttpHandler } from '../core/http/raw-handler.ts';
 export { hashToken, newOpaqueToken } from '../core/crypto/opaque-token.ts';
 export { envelopeFor } from '../core/http/error-envelope.ts';
 export { visibleInstance, requireLifecycle } from '../core/instances/instance-access.ts';
+export { instanceCrudRoutes } from '../core/instances/instance-crud-routes.ts';
+export type { InstanceCrud, InstanceCrudDocs } from '../core/instances/instance-crud-routes.ts';
 export type { AgentStreams } from '../core/agent/agent-streams.ts';
 export { usernameSchema, emailSchema, passwordSchema, roleSchema } from '../core/auth/user-schemas.ts';
 export { matchPath } from '../core/http/path-pattern.ts';
