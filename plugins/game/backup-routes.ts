@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, defineRoute, ConflictError, type Agents, type Entitlements, type Instances, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { AppError, defineRoute, ConflictError, withAgentLifecycles, type Agents, type Entitlements, type Instances, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { requireLifecycle, serverIdParams, visibleServer, type GameSpec } from './game-server.ts';
 import { backupSchema, toBackup, type BackupStore } from './backup-store.ts';
 import type { BackupSync } from './backup-sync.ts';
@@ -29,7 +29,7 @@ export function backupRoutes(instances: Instances, agents: Agents, entitlements:
       examples: { responses: { 200: { backups: [exampleBackup] } } },
       handler: async ({ params, principal, requestId }) => {
         const { instance, ref } = await serverFor(params.id, principal);
-        requireLifecycle(instance, ['active', 'suspended', 'restoring_backup']);
+        requireLifecycle(instance, withAgentLifecycles);
         await sync.syncServer(ref, { kind: 'action', requestId });
         return { body: { backups: (await store.list(params.id)).map(toBackup) } };
       },

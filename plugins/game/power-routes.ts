@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRoute, type Agents, type Entitlements, type Instances, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { defineRoute, withAgentLifecycles, type Agents, type Entitlements, type Instances, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { requireLifecycle, serverIdParams, visibleServer } from './game-server.ts';
 import { agentErrors } from './examples.ts';
 
@@ -67,7 +67,7 @@ export function powerRoutes(instances: Instances, agents: Agents, entitlements: 
       errors: { 409: 'The server has no agent now (INSTANCE_NOT_ACTIVE: provisioning, failed or deleting)', ...agentErrors },
       examples: { responses: { 200: { lines: ['[12:01:40] Server ready', '> say hi', '[12:02:03] [Server] hi'] } } },
       handler: async ({ params, query, principal, requestId }) => {
-        requireLifecycle(await visibleServer(instances, params.id, principal), ['active', 'suspended', 'restoring_backup']);
+        requireLifecycle(await visibleServer(instances, params.id, principal), withAgentLifecycles);
         const answer = await agents.call(await instances.target(params.id), 'consoleLogs', { requestId, query: { lines: query.lines } });
         return { body: { lines: answer.lines.slice(-query.lines) } };
       },

@@ -37,7 +37,7 @@ export type { EventDefinition, EventData, EventAudience, PanelEvent } from '../c
 export { instanceState, instanceDeleted, userSessionsEnded, billingUpdated, backupUpdated } from '../core/events/core-events.ts';
 export type { Entitlements } from '../core/billing/entitlements.ts';
 export type { PlanLimits } from '../core/billing/plans.ts';
-export { instanceStateSchema } from '../core/instances/instance-state.ts';
+export { instanceStateSchema, withAgentLifecycles } from '../core/instances/instance-state.ts';
 export type { InstanceState, Lifecycle } from '../core/instances/instance-state.ts';
 export type { AgentTarget } from '../core/agent/agent-client.ts';
 export { assertAgentReady, getAgentReady, isAgentReadyResult } from '../core/agent/readiness.ts';
@@ -51,6 +51,8 @@ export type { RawHttpHandler } from '../core/http/raw-handler.ts';
 export { hashToken, newOpaqueToken } from '../core/crypto/opaque-token.ts';
 export { envelopeFor } from '../core/http/error-envelope.ts';
 export { visibleInstance, requireLifecycle } from '../core/instances/instance-access.ts';
+export { instanceCrudRoutes } from '../core/instances/instance-crud-routes.ts';
+export type { InstanceCrud, InstanceCrudDocs } from '../core/instances/instance-crud-routes.ts';
 export { usernameSchema, emailSchema, passwordSchema, roleSchema } from '../core/auth/user-schemas.ts';
 export { matchPath } from '../core/http/path-pattern.ts';
 export { MethodNotAllowedError } from '../core/http/errors.ts';

@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { z } from 'zod';
 import { agentEndpoints, agentErrorSchema, type AgentEndpoint } from '../../contracts/agent.ts';
 import { AgentBadResponseError, AgentRequestError, AgentTimeoutError, AgentUnreachableError } from './agent-errors.ts';
+import { isUnreachableCode } from './network-errors.ts';
 import { CircuitBreakers, type BreakerSettings } from './circuit-breaker.ts';
 
 /** Where an agent lives and how to authenticate to it. */
@@ -44,8 +45,6 @@ class StaleConnection extends AgentUnreachableError {
     super('ECONNRESET');
   }
 }
-
-const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED']);
 
 /**
  * The only code that speaks HTTP to agents (streams and the console WebSocket sit beside
@@ -151,7 +150,7 @@ export class AgentClient {
         finish(() => {
           if (req.reusedSocket && err.code === 'ECONNRESET' && !responded) return reject(new StaleConnection());
           if (err.code === 'ETIMEDOUT') reject(new AgentTimeoutError('connect', timeouts.connectMs));
-          else if (err.code !== undefined && unreachableCodes.has(err.code)) reject(new AgentUnreachableError(err.code));
+          else if (isUnreachableCode(err.code)) reject(new AgentUnreachableError(err.code));
           else reject(new AgentBadResponseError(`transport error: ${err.code ?? err.message}`, null));
         });
       };

@@ -1,6 +1,7 @@
 import { WebSocket } from 'ws';
 import type { AgentTarget } from './agent-client.ts';
 import { AgentBadResponseError, AgentRequestError, AgentTimeoutError, AgentUnreachableError } from './agent-errors.ts';
+import { isUnreachableCode } from './network-errors.ts';
 
 export interface AgentSocketOptions {
   requestId?: string;
@@ -9,8 +10,6 @@ export interface AgentSocketOptions {
   /** Largest frame accepted from the agent. */
   maxPayloadBytes?: number;
 }
-
-const unreachable = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
 /**
  * Opens a WebSocket to an agent endpoint (the console), beside the agentClient: a stream is
@@ -45,7 +44,7 @@ export function openAgentSocket(target: AgentTarget, path: string, options: Agen
     ws.on('error', (err: NodeJS.ErrnoException) => {
       if (ws.readyState === WebSocket.OPEN) return; // later errors belong to the caller's listeners
       if (/timed out/i.test(err.message)) fail(new AgentTimeoutError('connect', options.timeoutMs));
-      else if (err.code !== undefined && unreachable.has(err.code)) fail(new AgentUnreachableError(err.code));
+      else if (isUnreachableCode(err.code)) fail(new AgentUnreachableError(err.code));
       else fail(new AgentBadResponseError(`console connection failed: ${err.code ?? err.message}`, null));
     });
   });

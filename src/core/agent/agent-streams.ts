@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Context } from 'koa';
 import type { AgentTarget } from './agent-client.ts';
 import { AgentBadResponseError, AgentRequestError, AgentTimeoutError, AgentUnreachableError } from './agent-errors.ts';
+import { isUnreachableCode } from './network-errors.ts';
 import { AppError, PayloadTooLargeError } from '../http/errors.ts';
 
 export interface StreamSettings {
@@ -28,7 +29,6 @@ function closing<E extends AppError>(error: E): E {
 
 /** Headers of an agent's download answer that the client gets too. */
 const passedOn = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'last-modified', 'etag', 'x-checksum-sha256'];
-const unreachable = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE']);
 
 function urlOf(target: AgentTarget, call: StreamCall): URL {
   const url = new URL(`${target.baseUrl.replace(/\/$/, '')}${call.path}`);
@@ -60,7 +60,7 @@ async function agentFailure(res: IncomingMessage): Promise<Error> {
 
 function transportError(err: NodeJS.ErrnoException): Error {
   if (err instanceof AgentTimeoutError || err instanceof PayloadTooLargeError) return err;
-  if (err.code !== undefined && unreachable.has(err.code)) return new AgentUnreachableError(err.code);
+  if (isUnreachableCode(err.code)) return new AgentUnreachableError(err.code);
   return new AgentBadResponseError(`stream failed: ${err.code ?? err.message}`, null);
 }
 

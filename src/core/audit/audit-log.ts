@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { fetchPage } from '../http/pagination.ts';
 
 export interface AuditEntry {
   action: string;
@@ -51,10 +52,6 @@ export class AuditLog {
       if (filter.since) void q.where('at', '>=', filter.since);
       if (filter.until) void q.where('at', '<', filter.until);
     });
-    const [rows, count] = await Promise.all([
-      base.clone().orderBy('id', 'desc').limit(limit).offset((page - 1) * limit).select<AuditRow[]>('*'),
-      base.clone().count<Array<{ n: string | number }>>('* as n'),
-    ]);
-    return { rows, total: Number(count[0]?.n ?? 0) };
+    return fetchPage<AuditRow>(base, page, limit, (q) => q.orderBy('id', 'desc').select('*'));
   }
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { ConflictError } from '../http/errors.ts';
+import { fetchPage } from '../http/pagination.ts';
 import type { Role, User } from './user-schemas.ts';
 
 export interface UserRow {
@@ -76,11 +77,7 @@ export class UserStore {
     const base = this.db('users').modify((q) => {
       if (role) void q.where({ role });
     });
-    const [rows, count] = await Promise.all([
-      base.clone().orderBy('created_at', 'asc').orderBy('id').limit(limit).offset((page - 1) * limit).select<UserRow[]>('*'),
-      base.clone().count<Array<{ n: string | number }>>('* as n'),
-    ]);
-    return { rows, total: Number(count[0]?.n ?? 0) };
+    return fetchPage<UserRow>(base, page, limit, (q) => q.orderBy('created_at', 'asc').orderBy('id').select('*'));
   }
 
   async update(id: string, patch: Partial<Pick<UserRow, 'email' | 'role' | 'disabled' | 'password_hash' | 'last_login_at'>> & { sessions_valid_after?: Knex.Raw }, trx: Knex = this.db): Promise<UserRow | undefined> {

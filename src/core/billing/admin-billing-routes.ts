@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Knex } from 'knex';
 import { defineRoute, type RouteDefinition } from '../http/route.ts';
 import { ConflictError, NotFoundError } from '../http/errors.ts';
-import { paginationOf, paginationQuery, paginationSchema } from '../http/pagination.ts';
+import { fetchPage, paginationOf, paginationQuery, paginationSchema } from '../http/pagination.ts';
 import type { BillingService } from './billing-service.ts';
 import { subscriptionFields } from './billing-routes.ts';
 import { billingStatuses, type AccountRow } from './billing-accounts.ts';
@@ -61,11 +61,8 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
           else if (query.status) void qb.where('a.status', query.status);
           if (query.q) void qb.where((w) => void w.whereILike('u.username', `%${query.q}%`).orWhereILike('u.email', `%${query.q}%`));
         });
-        const [rows, count] = await Promise.all([
-          base.clone().orderBy('u.created_at', 'desc').limit(query.limit).offset((query.page - 1) * query.limit).select<Row[]>(columns),
-          base.clone().count<Array<{ n: string | number }>>('* as n'),
-        ]);
-        return { body: { accounts: rows.map(present), pagination: paginationOf(query.page, query.limit, Number(count[0]?.n ?? 0)) } };
+        const { rows, total } = await fetchPage<Row>(base, query.page, query.limit, (q) => q.orderBy('u.created_at', 'desc').select(columns));
+        return { body: { accounts: rows.map(present), pagination: paginationOf(query.page, query.limit, total) } };
       },
     }),
     defineRoute({
@@ -127,11 +124,8 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
           if (query.outcome) void qb.where({ outcome: query.outcome });
           if (query.user_id) void qb.where({ user_id: query.user_id });
         });
-        const [rows, count] = await Promise.all([
-          base.clone().orderBy('received_at', 'desc').limit(query.limit).offset((query.page - 1) * query.limit).select('*'),
-          base.clone().count<Array<{ n: string | number }>>('* as n'),
-        ]);
-        return { body: { events: (rows as EventRow[]).map(toEvent), pagination: paginationOf(query.page, query.limit, Number(count[0]?.n ?? 0)) } };
+        const { rows, total } = await fetchPage<EventRow>(base, query.page, query.limit, (q) => q.orderBy('received_at', 'desc').select('*'));
+        return { body: { events: rows.map(toEvent), pagination: paginationOf(query.page, query.limit, total) } };
       },
     }),
     defineRoute({

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.ts';
 import type { InstanceService } from '../instances/instance-service.ts';
+import { withAgentLifecycles, type Lifecycle } from '../instances/instance-state.ts';
 import type { AgentClient } from '../agent/agent-client.ts';
 import type { Entitlements } from './entitlements.ts';
 
@@ -10,6 +11,8 @@ const kinds = [
   { kind: 'game', limit: 'game_servers' },
   { kind: 'dev', limit: 'dev_containers' },
 ] as const;
+/** The instances that take a place in the plan's order (failed and deleting ones do not). */
+const rankedLifecycles: readonly Lifecycle[] = ['provisioning', ...withAgentLifecycles];
 
 /**
  * Keeps running instances within the plan. When a subscription ends (canceled, at period
@@ -35,7 +38,7 @@ export class BillingEnforcement {
       const allowed = limits === null ? Number.POSITIVE_INFINITY : limits[limit];
       const rows = await this.db('instances')
         .where({ owner_id: userId, kind })
-        .whereIn('lifecycle', ['provisioning', 'active', 'suspended', 'restoring_backup'])
+        .whereIn('lifecycle', rankedLifecycles)
         .orderBy('created_at', 'asc')
         .orderBy('id')
         .select<Array<{ id: string; lifecycle: string; lifecycle_reason: string | null }>>('id', 'lifecycle', 'lifecycle_reason');

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { z } from 'zod';
 
 /** `?page=1&limit=20`; a limit above 100 is clamped to 100, not refused (API.md). */
@@ -15,4 +16,17 @@ export const paginationSchema = z.object({
 
 export function paginationOf(page: number, limit: number, total: number): z.infer<typeof paginationSchema> {
   return { page, limit, total, total_pages: Math.ceil(total / limit) };
+}
+
+/**
+ * One page of a filtered query and the total it pages through, read side by side.
+ * `rowsOf` orders and selects the page's rows (an order is what makes pages stable);
+ * the count sees only `filtered`.
+ */
+export async function fetchPage<Row>(filtered: Knex.QueryBuilder, page: number, limit: number, rowsOf: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<{ rows: Row[]; total: number }> {
+  const [rows, count] = await Promise.all([
+    rowsOf(filtered.clone()).limit(limit).offset((page - 1) * limit),
+    filtered.clone().count<Array<{ n: string | number }>>('* as n'),
+  ]);
+  return { rows: rows as Row[], total: Number(count[0]?.n ?? 0) };
 }

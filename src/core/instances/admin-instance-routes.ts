@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../http/route.ts';
 import { paginationOf, paginationQuery, paginationSchema } from '../http/pagination.ts';
-import { instanceStateSchema, lifecycles } from './instance-state.ts';
+import { instanceStateSchema, lifecycleSchema } from './instance-state.ts';
 import type { InstanceService } from './instance-service.ts';
 
 const instanceSchema = z.object({
@@ -25,7 +25,7 @@ export function adminInstanceRoutes(instances: InstanceService): RouteDefinition
       summary: 'List instances of all plugins with their normalized state',
       tags: ['admin'],
       auth: 'admin',
-      request: { query: paginationQuery.extend({ plugin: z.string().max(32).optional(), lifecycle: z.enum(lifecycles).optional(), user_id: z.uuid().optional() }) },
+      request: { query: paginationQuery.extend({ plugin: z.string().max(32).optional(), lifecycle: lifecycleSchema.optional(), user_id: z.uuid().optional() }) },
       responses: { 200: z.object({ instances: z.array(instanceSchema), pagination: paginationSchema }) },
       handler: async ({ query }) => {
         const { items, total } = await instances.list({ plugin: query.plugin, ownerId: query.user_id, lifecycle: query.lifecycle, page: query.page, limit: query.limit });

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { AppError, NotFoundError } from '../http/errors.ts';
+import { fetchPage } from '../http/pagination.ts';
 import type { AgentClient, AgentTarget } from '../agent/agent-client.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { InstanceState, Lifecycle } from './instance-state.ts';
@@ -85,11 +86,8 @@ export class InstanceService implements Instances {
       if (filter.status === 'unknown') void q.whereRaw(`coalesce(state->>'status', 'unknown') = 'unknown'`);
       else if (filter.status) void q.whereRaw(`state->>'status' = ?`, [filter.status]);
     });
-    const [rows, count] = await Promise.all([
-      base.clone().orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset((filter.page - 1) * filter.limit).select<InstanceRow[]>('*'),
-      base.clone().count<Array<{ n: string | number }>>('* as n'),
-    ]);
-    return { items: rows.map((r) => this.present(r)), total: Number(count[0]?.n ?? 0) };
+    const { rows, total } = await fetchPage<InstanceRow>(base, filter.page, filter.limit, (q) => q.orderBy('created_at', 'desc').orderBy('id').select('*'));
+    return { items: rows.map((r) => this.present(r)), total };
   }
 
   async countFor(ownerId: string, plugin: string): Promise<number> {

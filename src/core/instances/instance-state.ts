@@ -1,16 +1,24 @@
 import { z } from 'zod';
-import type { Status } from '../../contracts/agent.ts';
+import { workloadStates, type Status } from '../../contracts/agent.ts';
 import type { AppError } from '../http/errors.ts';
 import { isAgentReadyResult, notReadyReason, type AgentReadyResult } from '../agent/readiness.ts';
 
+/** The panel's lifecycles: the one list that every schema, filter and check of a lifecycle uses. */
 export const lifecycles = ['provisioning', 'active', 'failed', 'suspended', 'restoring_backup', 'deleting'] as const;
 export type Lifecycle = (typeof lifecycles)[number];
+export const lifecycleSchema = z.enum(lifecycles);
+
+/** Lifecycles in which the instance has a running agent (polled, adopted, asked for logs and backups); not provisioning, failed or deleting. */
+export const withAgentLifecycles: readonly Lifecycle[] = ['active', 'suspended', 'restoring_backup'];
+
+/** What the agent last reported its workload doing, or `unknown` when it did not answer. */
+export const agentStatusSchema = z.enum([...workloadStates, 'unknown']);
 
 export const instanceStateSchema = z.object({
-  lifecycle: z.enum(lifecycles),
+  lifecycle: lifecycleSchema,
   reachable: z.boolean(),
   ready: z.boolean(),
-  status: z.enum(['installing', 'stopped', 'starting', 'running', 'stopping', 'crashed', 'unknown']),
+  status: agentStatusSchema,
   last_seen_at: z.iso.datetime().nullable(),
   checked_at: z.iso.datetime().nullable(),
   stale: z.boolean(),

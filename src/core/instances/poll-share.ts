@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import type { Lifecycle } from './instance-state.ts';
+import { withAgentLifecycles, type Lifecycle } from './instance-state.ts';
 
 /** Lifecycles whose agents are polled; provisioning is driven by the provisioner itself. */
-export const polledLifecycles: Lifecycle[] = ['active', 'suspended', 'restoring_backup'];
+export const polledLifecycles: Lifecycle[] = [...withAgentLifecycles];
 
 export interface PolledRow {
   id: string;
