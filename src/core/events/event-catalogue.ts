@@ -10,7 +10,7 @@ export class EventContractError extends Error {
 
 /**
  * Every event the running build can publish: the core's and each enabled plugin's. The SSE
- * stream accepts only these ids in `?types=`, and the OpenAPI document lists them.
+ * route's documentation and the OpenAPI document (`x-events`) list them.
  */
 export class EventCatalogue {
   private readonly byId = new Map<string, { owner: string; definition: EventDefinition }>();

@@ -133,7 +133,14 @@ export async function setupPlugins(
     },
   };
   for (const p of prepared) {
-    const contributed = await p.plugin.setup(contextFor(p));
+    let contributed: PluginContributions;
+    try {
+      contributed = await p.plugin.setup(contextFor(p));
+    } catch (err) {
+      // The plugins set up before this one may hold sockets or timers: release them first.
+      await loaded.dispose(log);
+      throw err;
+    }
     contributions.push({ prepared: p, contributed });
     for (const route of contributed.routes ?? []) {
       const fullPath = place(route.path, p, `route ${route.method.toUpperCase()}`, problems);

@@ -48,6 +48,9 @@ export async function createPluginsModule(prepared: readonly PreparedPlugin[], s
       return proxy;
     },
   };
+  const closeProxies = (): void => {
+    for (const proxy of proxies) proxy.close();
+  };
   const loaded = await setupPlugins(
     prepared,
     (p) => ({
@@ -69,7 +72,10 @@ export async function createPluginsModule(prepared: readonly PreparedPlugin[], s
     }),
     coreRoutes,
     services.log,
-  );
+  ).catch((err: unknown) => {
+    closeProxies();
+    throw err;
+  });
   return {
     name: 'plugins',
     loaded,
@@ -77,7 +83,7 @@ export async function createPluginsModule(prepared: readonly PreparedPlugin[], s
     jobs: loaded.jobs,
     stop: async () => {
       await loaded.dispose(services.log);
-      for (const proxy of proxies) proxy.close();
+      closeProxies();
     },
   };
 }
