@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSeconds } from '../../plugins/streamspace/protocol.ts';
+import { durationSeconds } from '../../plugins/streamspace/contract/protocol.ts';
 
 /**
  * What the simulated agent accepts from the control plane. protocol.ts validates the agent's

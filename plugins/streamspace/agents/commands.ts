@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Logger } from '../../src/plugin-api/index.ts';
-import type { StreamspaceConfig } from './config.ts';
-import type { CommandType, ControlMessage } from './protocol.ts';
+import type { Logger } from '../../../src/plugin-api/index.ts';
+import type { StreamspaceConfig } from '../config.ts';
+import type { CommandType, ControlMessage } from '../contract/protocol.ts';
 
 export type CommandStatus = 'pending' | 'sent' | 'acknowledged' | 'completed' | 'failed' | 'timed_out';
 export const finalStatuses: ReadonlySet<CommandStatus> = new Set(['completed', 'failed', 'timed_out']);

@@ -10,7 +10,7 @@ import {
   type RateLimiter,
   type RouteDefinition,
   type RouteIssue,
-} from '../../src/plugin-api/index.ts';
+} from '../../../src/plugin-api/index.ts';
 import { v1Errors } from './api-errors.ts';
 
 /** The `rate_limits` buckets of the seed's "Rate Limits" table (addendum: per user when signed in, else per IP). */

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { defineRoute, paginationOf, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
-import type { VncTokens } from './vnc-tokens.ts';
-import { buckets, type V1Api } from './api.ts';
-import type { Commands } from './commands.ts';
+import { defineRoute, paginationOf, type Principal, type RouteDefinition } from '../../../src/plugin-api/index.ts';
+import type { VncTokens } from '../vnc/vnc-tokens.ts';
+import { buckets, type V1Api } from '../v1/api.ts';
+import type { Commands } from '../agents/commands.ts';
 import { sessionStates } from './session-machine.ts';
 import { exampleSession, logsQuery, newSessionBody, sessionListQuery, sessionListSchema, sessionSchema } from './session-schemas.ts';
 import type { SessionService } from './session-service.ts';
-import { sessionView, type SessionStore } from './sessions.ts';
+import { sessionView, type SessionStore } from './session-store.ts';
 
 const base = '/api/v1/sessions';
 const idParams = z.object({ id: z.uuid() });

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { defineRoute, hashToken, newOpaqueToken, type EventBus, type PluginContext, type RouteDefinition } from '../../src/plugin-api/index.ts';
-import type { V1Api } from './api.ts';
-import { v1Errors } from './api-errors.ts';
-import { agentIdSchema } from './protocol.ts';
+import { defineRoute, hashToken, newOpaqueToken, type EventBus, type PluginContext, type RouteDefinition } from '../../../src/plugin-api/index.ts';
+import type { V1Api } from '../v1/api.ts';
+import { v1Errors } from '../v1/api-errors.ts';
+import { agentIdSchema } from '../contract/protocol.ts';
 
 /** Per-agent keys (addendum "Agent credentials"): shown once, stored as SHA-256 hashes, rotated by issuing again. */
 export class AgentKeys {

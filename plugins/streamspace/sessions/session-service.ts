@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { AppError, type Accounts, type EventBus, type Logger, type Principal } from '../../src/plugin-api/index.ts';
-import { v1Errors } from './api-errors.ts';
-import type { AgentStore } from './agents.ts';
-import type { Commands, CommandRow } from './commands.ts';
-import type { StreamspaceConfig } from './config.ts';
+import { AppError, type Accounts, type EventBus, type Logger, type Principal } from '../../../src/plugin-api/index.ts';
+import { v1Errors } from '../v1/api-errors.ts';
+import type { AgentStore } from '../agents/agent-store.ts';
+import type { Commands, CommandRow } from '../agents/commands.ts';
+import type { StreamspaceConfig } from '../config.ts';
 import { placeSession } from './placement.ts';
-import { durationSeconds, type CommandType } from './protocol.ts';
+import { durationSeconds, type CommandType } from '../contract/protocol.ts';
 import { afterCommand, planDelete, planPatch, transitionalStates, type Plan, type SessionState } from './session-machine.ts';
-import { sessionView, type SessionRow, type SessionStatus, type SessionStore, type SessionView } from './sessions.ts';
-import type { Templates } from './templates.ts';
+import { sessionView, type SessionRow, type SessionStatus, type SessionStore, type SessionView } from './session-store.ts';
+import type { Templates } from '../templates/template-store.ts';
 
 export interface NewSession {
   user?: string;

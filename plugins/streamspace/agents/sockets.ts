@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, UnauthorizedError, defineWebSocket, hashToken, type PluginContext, type Principal, type WebSocketRoute } from '../../src/plugin-api/index.ts';
-import { bearerOf, buckets, v1AuthError, type Bucket, type V1Api } from './api.ts';
-import { v1Errors } from './api-errors.ts';
+import { AppError, UnauthorizedError, defineWebSocket, hashToken, type PluginContext, type Principal, type WebSocketRoute } from '../../../src/plugin-api/index.ts';
+import { bearerOf, buckets, v1AuthError, type Bucket, type V1Api } from '../v1/api.ts';
+import { v1Errors } from '../v1/api-errors.ts';
 import type { AgentGrant, AgentHub } from './agent-hub.ts';
 import type { AgentKeys } from './agent-keys.ts';
-import type { StreamspaceConfig } from './config.ts';
-import { agentIdSchema } from './protocol.ts';
-import type { SessionService } from './session-service.ts';
-import type { SessionRow } from './sessions.ts';
-import type { VncTokens } from './vnc-tokens.ts';
-import type { AgentLink, VncMux } from './vnc-mux.ts';
+import type { StreamspaceConfig } from '../config.ts';
+import { agentIdSchema } from '../contract/protocol.ts';
+import type { SessionService } from '../sessions/session-service.ts';
+import type { SessionRow } from '../sessions/session-store.ts';
+import type { VncTokens } from '../vnc/vnc-tokens.ts';
+import type { AgentLink, VncMux } from '../vnc/vnc-mux.ts';
 
 interface Deps {
   v1: V1Api;

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { EventBus, Logger } from '../../src/plugin-api/index.ts';
-import type { AgentStore } from './agents.ts';
+import type { EventBus, Logger } from '../../../src/plugin-api/index.ts';
+import type { AgentStore } from './agent-store.ts';
 import type { Commands, CommandTransport } from './commands.ts';
-import { parseAgentMessage, type AgentMessage, type ControlMessage } from './protocol.ts';
-import type { AgentLink, VncMux } from './vnc-mux.ts';
+import { parseAgentMessage, type AgentMessage, type ControlMessage } from '../contract/protocol.ts';
+import type { AgentLink, VncMux } from '../vnc/vnc-mux.ts';
 
 export interface AgentGrant {
   agentId: string;

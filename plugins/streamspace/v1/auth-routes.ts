@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRoute, emailSchema, paginationOf, paginationSchema, passwordSchema, roleSchema, usernameSchema, type AccountView, type Accounts, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { defineRoute, emailSchema, paginationOf, paginationSchema, passwordSchema, roleSchema, usernameSchema, type AccountView, type Accounts, type RouteDefinition } from '../../../src/plugin-api/index.ts';
 import { buckets, type V1Api } from './api.ts';
 import { pageQuery } from './pages.ts';
 
