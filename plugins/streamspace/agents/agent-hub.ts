@@ -5,6 +5,7 @@ import type { AgentStore } from './agent-store.ts';
 import type { Commands, CommandTransport } from './commands.ts';
 import { parseAgentMessage, type AgentMessage, type ControlMessage } from '../contract/protocol.ts';
 import type { AgentLink, VncMux } from '../vnc/vnc-mux.ts';
+import { agentCloseCodes } from '../contract/close-codes.ts';
 
 export interface AgentGrant {
   agentId: string;
@@ -29,18 +30,6 @@ interface Connection extends AgentLink {
   chain: Promise<void>;
   queued: number;
 }
-
-/** Close codes an agent sees. */
-export const agentCloseCodes = {
-  policy: 1008,
-  /** Silent for 3 heartbeat intervals, or the connection no longer speaks for the agent: reconnect and register. */
-  stale: 4408,
-  /** A newer connection registered with the same agent_id. */
-  replaced: 4409,
-  /** Its key was revoked. */
-  revoked: 4401,
-  shutdown: 1001,
-} as const;
 
 /**
  * The agent connections of this replica. A connection speaks for its agent once it has
