@@ -1,19 +1,24 @@
 import { fileURLToPath } from 'node:url';
 import { Gauge } from 'prom-client';
 import { definePlugin, type PanelEvent, type PanelPlugin } from '../../src/plugin-api/index.ts';
-import { V1Api, buckets, unmatchedV1 } from './v1/api.ts';
+import { V1Api } from './v1/api.ts';
+import { buckets } from './v1/buckets.ts';
+import { unmatchedV1 } from './v1/unmatched.ts';
 import { AgentHub } from './agents/agent-hub.ts';
 import { agentCloseCodes } from './contract/close-codes.ts';
-import { AgentKeys, agentKeyRoutes } from './agents/agent-keys.ts';
+import { AgentKeys } from './agents/agent-keys.ts';
+import { agentKeyRoutes } from './agents/agent-key-routes.ts';
 import { agentRoutes } from './agents/agent-routes.ts';
 import { AgentStore } from './agents/agent-store.ts';
-import { authRoutes, userRoutes } from './v1/auth-routes.ts';
+import { authRoutes } from './v1/auth-routes.ts';
+import { userRoutes } from './v1/user-routes.ts';
 import { Commands } from './agents/commands.ts';
 import { shippedTemplates, streamspaceConfigSchema, type StreamspaceConfig } from './config.ts';
 import { sessionRoutes } from './sessions/session-routes.ts';
 import { SessionService } from './sessions/session-service.ts';
 import { SessionStore } from './sessions/session-store.ts';
-import { streamspaceSockets } from './agents/sockets.ts';
+import { agentSocket } from './agents/agent-socket.ts';
+import { viewerSocket } from './vnc/viewer-socket.ts';
 import { templateRoutes } from './templates/template-routes.ts';
 import { Templates } from './templates/template-store.ts';
 import { VncMux } from './vnc/vnc-mux.ts';
@@ -82,7 +87,10 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       routes,
       rawHttp: [unmatchedV1(v1, routes)],
       openApiTags: [streamspaceTag],
-      websockets: streamspaceSockets({ v1, vncTokens, ctx, hub, keys, vnc, sessions }),
+      websockets: [
+        agentSocket({ rateLimiter: ctx.rateLimiter, keys, hub }),
+        viewerSocket({ v1, vncTokens, rateLimiter: ctx.rateLimiter, auth: ctx.auth, maxViewersPerSession: ctx.config.vnc.max_viewers_per_session, hub, vnc, sessions }),
+      ],
       jobs: [
         {
           id: 'streamspace.sweep',

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defineRoute, paginationOf, type Principal, type RouteDefinition } from '../../../src/plugin-api/index.ts';
 import type { VncTokens } from '../vnc/vnc-tokens.ts';
-import { buckets, type V1Api } from '../v1/api.ts';
+import type { V1Api } from '../v1/api.ts';
+import { buckets } from '../v1/buckets.ts';
 import type { Commands } from '../agents/commands.ts';
 import { sessionStates } from './session-machine.ts';
 import { exampleSession, logsQuery, newSessionBody, sessionListQuery, sessionListSchema, sessionSchema } from './session-schemas.ts';
