@@ -56,10 +56,10 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       log: log.child({ component: 'streamspace-vnc' }),
     });
     const keys = new AgentKeys(ctx.db);
-    const hub = new AgentHub(agents, vnc, ctx.events, ctx.config.heartbeat_interval_s, (agentId, keyHash) => keys.isCurrent(agentId, keyHash), log.child({ component: 'streamspace-agents' }));
-    const commands = new Commands(ctx.db, hub, ctx.config.commands, log.child({ component: 'streamspace-commands' }));
+    const hub = new AgentHub({ store: agents, vnc, events: ctx.events, heartbeatIntervalS: ctx.config.heartbeat_interval_s, keyIsCurrent: (agentId, keyHash) => keys.isCurrent(agentId, keyHash), log: log.child({ component: 'streamspace-agents' }) });
+    const commands = new Commands({ db: ctx.db, transport: hub, config: ctx.config.commands, log: log.child({ component: 'streamspace-commands' }) });
     hub.useCommands(commands);
-    const sessions = new SessionService(ctx.db, store, templates, agents, commands, ctx.auth.accounts, ctx.events, ctx.config, log);
+    const sessions = new SessionService({ db: ctx.db, store, templates, agents, commands, accounts: ctx.auth.accounts, events: ctx.events, config: ctx.config, log });
 
     new Gauge({ name: 'panel_streamspace_agent_connections', help: 'StreamSpace agents connected to this replica', registers: [ctx.metrics], collect() { this.set(hub.size); } });
     new Gauge({ name: 'panel_streamspace_vnc_streams', help: 'VNC viewer streams relayed by this replica', registers: [ctx.metrics], collect() { this.set(vnc.size); } });
@@ -80,8 +80,8 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       ...userRoutes(v1, ctx.auth.accounts),
       ...templateRoutes(v1, templates, ctx.audit),
       ...agentRoutes(v1, agents, store),
-      ...agentKeyRoutes(v1, keys, ctx.events, ctx.audit),
-      ...sessionRoutes(v1, sessions, store, commands, vncTokens, ctx.config.vnc.token_ttl_s),
+      ...agentKeyRoutes({ v1, keys, events: ctx.events, audit: ctx.audit }),
+      ...sessionRoutes({ v1, service: sessions, store, commands, vncTokens, vncTokenTtlS: ctx.config.vnc.token_ttl_s }),
     ];
     return {
       routes,

@@ -18,6 +18,17 @@ export interface AgentGrant {
 /** Whether `keyHash` is still the current key of the agent (not revoked, not rotated). */
 export type KeyCheck = (agentId: string, keyHash: string) => Promise<boolean>;
 
+export interface AgentHubOptions {
+  store: AgentStore;
+  /** Binary frames and vnc_proxy_* messages go here. */
+  vnc: VncMux;
+  events: EventBus;
+  /** Told to agents in `register_ack`. */
+  heartbeatIntervalS: number;
+  keyIsCurrent: KeyCheck;
+  log: Logger;
+}
+
 /** Messages waiting in one connection's chain beyond which we stop reading its socket. */
 const maxQueuedMessages = 64;
 
@@ -41,14 +52,16 @@ export class AgentHub implements CommandTransport {
   private readonly connections = new Set<Connection>();
   private commands: Commands | null = null;
 
-  constructor(
-    private readonly store: AgentStore,
-    private readonly vnc: VncMux,
-    private readonly events: EventBus,
-    private readonly heartbeatIntervalS: number,
-    private readonly keyIsCurrent: KeyCheck,
-    private readonly log: Logger,
-  ) {}
+  private readonly store: AgentStore;
+  private readonly vnc: VncMux;
+  private readonly events: EventBus;
+  private readonly heartbeatIntervalS: number;
+  private readonly keyIsCurrent: KeyCheck;
+  private readonly log: Logger;
+
+  constructor(options: AgentHubOptions) {
+    ({ store: this.store, vnc: this.vnc, events: this.events, heartbeatIntervalS: this.heartbeatIntervalS, keyIsCurrent: this.keyIsCurrent, log: this.log } = options);
+  }
 
   useCommands(commands: Commands): void {
     this.commands = commands;

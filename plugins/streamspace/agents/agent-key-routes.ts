@@ -7,7 +7,15 @@ import type { AgentKeys } from './agent-keys.ts';
 
 const base = '/api/v1/admin/agent-keys';
 
-export function agentKeyRoutes(v1: V1Api, keys: AgentKeys, events: EventBus, audit: PluginContext<unknown>['audit']): RouteDefinition[] {
+export interface AgentKeyRouteOptions {
+  v1: V1Api;
+  keys: AgentKeys;
+  /** `streamspace.agent_key_changed` closes connections on the old key, on every replica. */
+  events: EventBus;
+  audit: PluginContext<unknown>['audit'];
+}
+
+export function agentKeyRoutes({ v1, keys, events, audit }: AgentKeyRouteOptions): RouteDefinition[] {
   return [
     v1.route(
       defineRoute({

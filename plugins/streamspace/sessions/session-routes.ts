@@ -13,8 +13,17 @@ const base = '/api/v1/sessions';
 const idParams = z.object({ id: z.uuid() });
 const who = (req: { principal: Principal | null }): Principal => req.principal as Principal;
 
+export interface SessionRouteOptions {
+  v1: V1Api;
+  service: SessionService;
+  store: SessionStore;
+  commands: Commands;
+  vncTokens: VncTokens;
+  vncTokenTtlS: number;
+}
+
 /** Seed "Session Lifecycle", plus the addendum's VNC token and command log. Another user's session is a 404. */
-export function sessionRoutes(v1: V1Api, service: SessionService, store: SessionStore, commands: Commands, vncTokens: VncTokens, vncTokenTtlS: number): RouteDefinition[] {
+export function sessionRoutes({ v1, service, store, commands, vncTokens, vncTokenTtlS }: SessionRouteOptions): RouteDefinition[] {
   return [
     v1.route(
       defineRoute({
