@@ -24,6 +24,11 @@ import { Templates } from './templates/template-store.ts';
 import { VncMux } from './vnc/vnc-mux.ts';
 import { VncTokens } from './vnc/vnc-tokens.ts';
 import { streamspaceTag } from './v1/openapi-notes.ts';
+import { idleHibernateJob } from './jobs/idle-hibernate.ts';
+import { pruneJob } from './jobs/prune.ts';
+import { reconcileJob } from './jobs/reconcile.ts';
+import { sweepJob } from './jobs/sweep.ts';
+import { vncRecheckJob } from './jobs/vnc-recheck.ts';
 
 /** The token audience of `/api/v1`: a portal token is not accepted there, nor this one by the portal. */
 export const streamspaceAudience = 'streamspace-v1';
@@ -92,36 +97,11 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
         viewerSocket({ v1, vncTokens, rateLimiter: ctx.rateLimiter, auth: ctx.auth, maxViewersPerSession: ctx.config.vnc.max_viewers_per_session, hub, vnc, sessions }),
       ],
       jobs: [
-        {
-          id: 'streamspace.sweep',
-          every_ms: ctx.config.sweep_every_ms,
-          timeout_ms: 30_000,
-          once_across_replicas: false,
-          quiet: true,
-          run: async () => {
-            for (const gone of await agents.sweepSilent(3 * ctx.config.heartbeat_interval_s)) {
-              log.info({ agent_id: gone.agent_id }, 'agent offline (no heartbeat for 3 intervals)');
-              if (gone.websocket_conn_id) await ctx.events.publish('streamspace.agent_offline', null, { agent_id: gone.agent_id, conn_id: gone.websocket_conn_id });
-            }
-            await commands.sweep((agentId) => hub.isLocal(agentId));
-          },
-        },
-        {
-          // Events end viewers at once; this catches what no event announces (a demoted admin watching someone else's session).
-          id: 'streamspace.vnc-recheck',
-          every_ms: 5_000,
-          timeout_ms: 30_000,
-          once_across_replicas: false,
-          quiet: true,
-          run: async () =>
-            void (await vnc.recheck(async (principal, sessionId) => {
-              if (!(await ctx.auth.stillValid(principal))) return false;
-              return sessions.visible(sessionId, principal).then(() => true, () => false);
-            })),
-        },
-        { id: 'streamspace.idle-hibernate', every_ms: ctx.config.idle_every_ms, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await sessions.hibernateIdle()) },
-        { id: 'streamspace.reconcile', every_ms: 30_000, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await sessions.reconcile()) },
-        { id: 'streamspace.prune', every_ms: 3_600_000, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await Promise.all([vncTokens.prune(), commands.prune(ctx.config.commands.keep_days)])) },
+        sweepJob({ agents, commands, hub, events: ctx.events, heartbeatIntervalS: ctx.config.heartbeat_interval_s, everyMs: ctx.config.sweep_every_ms, log }),
+        vncRecheckJob({ vnc, sessions, auth: ctx.auth }),
+        idleHibernateJob({ sessions, everyMs: ctx.config.idle_every_ms }),
+        reconcileJob({ sessions }),
+        pruneJob({ vncTokens, commands, keepDays: ctx.config.commands.keep_days }),
       ],
       dispose: async () => {
         unsubscribe();
