@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { newTemplate, type NewTemplate } from './template-schema.ts';
+import { newTemplate, type NewTemplate } from './templates/template-schema.ts';
 
 /** `plugins.config.streamspace`: timings of the agent protocol, VNC limits and the seed templates. */
 export const streamspaceConfigSchema = z.strictObject({

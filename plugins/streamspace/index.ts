@@ -1,23 +1,39 @@
 import { fileURLToPath } from 'node:url';
 import { Gauge } from 'prom-client';
-import { definePlugin, type PanelEvent, type PanelPlugin } from '../../src/plugin-api/index.ts';
-import { V1Api, buckets, unmatchedV1 } from './api.ts';
-import { AgentHub, agentCloseCodes } from './agent-hub.ts';
-import { AgentKeys, agentKeyRoutes } from './agent-keys.ts';
-import { agentRoutes } from './agent-routes.ts';
-import { AgentStore } from './agents.ts';
-import { authRoutes, userRoutes } from './auth-routes.ts';
-import { Commands } from './commands.ts';
+import { definePlugin, type PanelPlugin } from '../../src/plugin-api/index.ts';
+import { AgentHub } from './agents/agent-hub.ts';
+import { agentKeyRoutes } from './agents/agent-key-routes.ts';
+import { AgentKeys } from './agents/agent-keys.ts';
+import { agentRoutes } from './agents/agent-routes.ts';
+import { agentSocket } from './agents/agent-socket.ts';
+import { AgentStore } from './agents/agent-store.ts';
+import { Commands } from './agents/commands.ts';
 import { shippedTemplates, streamspaceConfigSchema, type StreamspaceConfig } from './config.ts';
-import { sessionRoutes } from './session-routes.ts';
-import { SessionService } from './session-service.ts';
-import { SessionStore } from './sessions.ts';
-import { streamspaceSockets } from './sockets.ts';
-import { templateRoutes } from './template-routes.ts';
-import { Templates } from './templates.ts';
-import { VncMux } from './vnc-mux.ts';
-import { VncTokens } from './vnc-tokens.ts';
-import { streamspaceTag } from './openapi-notes.ts';
+import { idleHibernateJob } from './jobs/idle-hibernate.ts';
+import { pruneJob } from './jobs/prune.ts';
+import { reconcileJob } from './jobs/reconcile.ts';
+import { sweepJob } from './jobs/sweep.ts';
+import { vncRecheckJob } from './jobs/vnc-recheck.ts';
+import { sessionRoutes } from './sessions/session-routes.ts';
+import { SessionService } from './sessions/session-service.ts';
+import { SessionStore } from './sessions/session-store.ts';
+import { closeEndedViewers } from './subscribers/close-ended-viewers.ts';
+import { closeRekeyedAgent } from './subscribers/close-rekeyed-agent.ts';
+import { closeReplacedAgent } from './subscribers/close-replaced-agent.ts';
+import { closeSignedOutViewers } from './subscribers/close-signed-out-viewers.ts';
+import { closeSilentAgent } from './subscribers/close-silent-agent.ts';
+import { dispatchPendingCommands } from './subscribers/dispatch-pending-commands.ts';
+import { templateRoutes } from './templates/template-routes.ts';
+import { Templates } from './templates/template-store.ts';
+import { V1Api } from './v1/api.ts';
+import { authRoutes } from './v1/auth-routes.ts';
+import { buckets } from './v1/buckets.ts';
+import { streamspaceTag } from './v1/openapi-notes.ts';
+import { unmatchedV1 } from './v1/unmatched.ts';
+import { userRoutes } from './v1/user-routes.ts';
+import { viewerSocket } from './vnc/viewer-socket.ts';
+import { VncMux } from './vnc/vnc-mux.ts';
+import { VncTokens } from './vnc/vnc-tokens.ts';
 
 /** The token audience of `/api/v1`: a portal token is not accepted there, nor this one by the portal. */
 export const streamspaceAudience = 'streamspace-v1';
@@ -26,6 +42,7 @@ export const streamspaceAudience = 'streamspace-v1';
  * StreamSpace v2 control plane (seeds/streamspace-api-reference.txt + STREAMSPACE-ADDENDUM.md):
  * `/api/v1` (its own tokens, limits and error codes over the core's users), agents over
  * `/agent/ws` with a durable command log, and VNC relayed at `/vnc-viewer/{session_id}`.
+ * This file only wires the parts together; each folder holds one of them.
  */
 export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
   id: 'streamspace',
@@ -33,89 +50,66 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
   migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
   prefixes: ['/api/v1', '/vnc-viewer', '/agent/ws'],
   setup: async (ctx) => {
+    const { config, events } = ctx;
     const log = ctx.log.child({ component: 'streamspace' });
     const missing = Object.values(buckets).filter((name) => !ctx.rateLimiter.has(name));
     if (missing.length > 0) throw new Error(`rate_limits lacks ${missing.join(', ')}, which the streamspace plugin counts against; add them (config/default.json has the seed's numbers)`);
-    const v1 = new V1Api(ctx.auth.audience(streamspaceAudience, ctx.config.token_ttl_s), ctx.rateLimiter);
+    const v1 = new V1Api(ctx.auth.audience(streamspaceAudience, config.token_ttl_s), ctx.rateLimiter);
     const templates = new Templates(ctx.db);
-    const seeded = await templates.seed(ctx.config.templates ?? shippedTemplates());
+    const seeded = await templates.seed(config.templates ?? shippedTemplates());
     if (seeded > 0) log.info({ seeded }, 'seeded StreamSpace templates from config');
     const agents = new AgentStore(ctx.db);
     const store = new SessionStore(ctx.db);
     const vncTokens = new VncTokens(ctx.db);
     const vnc = new VncMux({
-      readyTimeoutMs: ctx.config.vnc.ready_timeout_ms,
-      activityWriteMs: ctx.config.vnc.activity_write_ms,
+      readyTimeoutMs: config.vnc.ready_timeout_ms,
+      activityWriteMs: config.vnc.activity_write_ms,
       touch: (id) => void store.touch(id).catch((err: unknown) => log.warn({ err }, 'could not record VNC activity')),
       log: log.child({ component: 'streamspace-vnc' }),
     });
     const keys = new AgentKeys(ctx.db);
-    const hub = new AgentHub(agents, vnc, ctx.events, ctx.config.heartbeat_interval_s, (agentId, keyHash) => keys.isCurrent(agentId, keyHash), log.child({ component: 'streamspace-agents' }));
-    const commands = new Commands(ctx.db, hub, ctx.config.commands, log.child({ component: 'streamspace-commands' }));
+    const hub = new AgentHub({ store: agents, vnc, events, heartbeatIntervalS: config.heartbeat_interval_s, keyIsCurrent: (agentId, keyHash) => keys.isCurrent(agentId, keyHash), log: log.child({ component: 'streamspace-agents' }) });
+    const commands = new Commands({ db: ctx.db, transport: hub, config: config.commands, log: log.child({ component: 'streamspace-commands' }) });
     hub.useCommands(commands);
-    const sessions = new SessionService(ctx.db, store, templates, agents, commands, ctx.auth.accounts, ctx.events, ctx.config, log);
+    const sessions = new SessionService({ db: ctx.db, store, templates, agents, commands, accounts: ctx.auth.accounts, events, config, log });
 
     new Gauge({ name: 'panel_streamspace_agent_connections', help: 'StreamSpace agents connected to this replica', registers: [ctx.metrics], collect() { this.set(hub.size); } });
     new Gauge({ name: 'panel_streamspace_vnc_streams', help: 'VNC viewer streams relayed by this replica', registers: [ctx.metrics], collect() { this.set(vnc.size); } });
 
-    const onEvent = (event: PanelEvent): void => {
-      const data = (event.data ?? {}) as { agent_id?: string; conn_id?: string; session_id?: string; state?: string; user_id?: string; family_ids?: string[] | null };
-      if (event.type === 'streamspace.agent_replaced' && data.agent_id) void hub.replacedElsewhere(data.agent_id).catch((err: unknown) => log.warn({ err }, 'could not check a replaced agent'));
-      else if (event.type === 'streamspace.agent_offline' && data.agent_id && data.conn_id) hub.closeConnection(data.agent_id, data.conn_id, agentCloseCodes.stale, 'no heartbeat for 3 intervals; reconnect and register');
-      else if (event.type === 'streamspace.agent_key_changed' && data.agent_id) void hub.keyChanged(data.agent_id).catch((err: unknown) => log.warn({ err }, 'could not check agent keys'));
-      else if (event.type === 'streamspace.commands_pending' && data.agent_id && hub.isLocal(data.agent_id)) void commands.dispatch(data.agent_id).catch((err: unknown) => log.warn({ err }, 'dispatch failed'));
-      else if (event.type === 'streamspace.session_state' && data.session_id && data.state !== 'running') vnc.closeSession(data.session_id, `session is ${data.state ?? 'gone'}`);
-      else if (event.type === 'user.sessions_ended' && data.user_id) vnc.closeUser(data.user_id, data.family_ids ?? null);
-    };
-    const unsubscribe = ctx.events.subscribe(onEvent);
+    const unsubscribes = [
+      closeReplacedAgent({ hub, log }),
+      closeSilentAgent({ hub }),
+      closeRekeyedAgent({ hub, log }),
+      dispatchPendingCommands({ hub, commands, log }),
+      closeEndedViewers({ vnc }),
+      closeSignedOutViewers({ vnc }),
+    ].map((subscriber) => events.subscribe(subscriber));
 
     const routes = [
       ...authRoutes(v1),
       ...userRoutes(v1, ctx.auth.accounts),
       ...templateRoutes(v1, templates, ctx.audit),
       ...agentRoutes(v1, agents, store),
-      ...agentKeyRoutes(v1, keys, ctx.events, ctx.audit),
-      ...sessionRoutes(v1, sessions, store, commands, vncTokens, ctx.config.vnc.token_ttl_s),
+      ...agentKeyRoutes({ v1, keys, events, audit: ctx.audit }),
+      ...sessionRoutes({ v1, service: sessions, store, commands, vncTokens, vncTokenTtlS: config.vnc.token_ttl_s }),
     ];
     return {
       routes,
       rawHttp: [unmatchedV1(v1, routes)],
       openApiTags: [streamspaceTag],
-      websockets: streamspaceSockets({ v1, vncTokens, ctx, hub, keys, vnc, sessions }),
+      websockets: [
+        agentSocket({ rateLimiter: ctx.rateLimiter, keys, hub }),
+        viewerSocket({ v1, vncTokens, rateLimiter: ctx.rateLimiter, auth: ctx.auth, maxViewersPerSession: config.vnc.max_viewers_per_session, hub, vnc, sessions }),
+      ],
       jobs: [
-        {
-          id: 'streamspace.sweep',
-          every_ms: ctx.config.sweep_every_ms,
-          timeout_ms: 30_000,
-          once_across_replicas: false,
-          quiet: true,
-          run: async () => {
-            for (const gone of await agents.sweepSilent(3 * ctx.config.heartbeat_interval_s)) {
-              log.info({ agent_id: gone.agent_id }, 'agent offline (no heartbeat for 3 intervals)');
-              if (gone.websocket_conn_id) await ctx.events.publish('streamspace.agent_offline', null, { agent_id: gone.agent_id, conn_id: gone.websocket_conn_id });
-            }
-            await commands.sweep((agentId) => hub.isLocal(agentId));
-          },
-        },
-        {
-          // Events end viewers at once; this catches what no event announces (a demoted admin watching someone else's session).
-          id: 'streamspace.vnc-recheck',
-          every_ms: 5_000,
-          timeout_ms: 30_000,
-          once_across_replicas: false,
-          quiet: true,
-          run: async () =>
-            void (await vnc.recheck(async (principal, sessionId) => {
-              if (!(await ctx.auth.stillValid(principal))) return false;
-              return sessions.visible(sessionId, principal).then(() => true, () => false);
-            })),
-        },
-        { id: 'streamspace.idle-hibernate', every_ms: ctx.config.idle_every_ms, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await sessions.hibernateIdle()) },
-        { id: 'streamspace.reconcile', every_ms: 30_000, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await sessions.reconcile()) },
-        { id: 'streamspace.prune', every_ms: 3_600_000, timeout_ms: 60_000, once_across_replicas: true, run: async () => void (await Promise.all([vncTokens.prune(), commands.prune(ctx.config.commands.keep_days)])) },
+        sweepJob({ agents, commands, hub, events, heartbeatIntervalS: config.heartbeat_interval_s, everyMs: config.sweep_every_ms, log }),
+        vncRecheckJob({ vnc, sessions, auth: ctx.auth }),
+        idleHibernateJob({ sessions, everyMs: config.idle_every_ms }),
+        reconcileJob({ sessions }),
+        pruneJob({ vncTokens, commands, keepDays: config.commands.keep_days }),
       ],
       dispose: async () => {
-        unsubscribe();
+        for (const unsubscribe of unsubscribes) unsubscribe();
         vnc.closeAll();
         hub.closeAll();
       },

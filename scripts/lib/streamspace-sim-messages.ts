@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { durationSeconds } from '../../plugins/streamspace/protocol.ts';
+import { durationSeconds } from '../../plugins/streamspace/contract/duration.ts';
 
 /**
- * What the simulated agent accepts from the control plane. protocol.ts validates the agent's
+ * What the simulated agent accepts from the control plane. contract/protocol.ts validates the agent's
  * side only (ControlMessage is a type there); these schemas are deliberately loose, so the
  * simulator keeps working with a control plane that adds fields.
  */

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import { CreditStream, type LocalEnd, type Tunnel } from '../../plugins/streamspace/credit-stream.ts';
-import { decodeVncFrame, proxyIdBytes } from '../../plugins/streamspace/protocol.ts';
+import { CreditStream, type LocalEnd, type Tunnel } from '../../plugins/streamspace/contract/credit-stream.ts';
+import { decodeVncFrame, proxyIdBytes } from '../../plugins/streamspace/contract/vnc-frames.ts';
 
 /** How the proxies of one agent connection reach the control plane. */
 export interface ProxySocket {

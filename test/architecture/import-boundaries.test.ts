@@ -38,15 +38,28 @@ export function boundaryViolations(base: string, pluginDirs: string[]): string[]
   const src = join(base, 'src');
   const pluginApi = join(src, 'plugin-api', 'index.ts');
   const violations: string[] = [];
-  const check = (file: string, allowed: (target: string) => boolean) => {
+  const check = (file: string, allowed: (target: string) => boolean, allowedPackage: (name: string) => boolean = () => true) => {
     for (const spec of importsOf(file)) {
-      if (!spec.startsWith('.')) continue; // packages are fine
+      if (!spec.startsWith('.')) {
+        if (!allowedPackage(spec)) violations.push(`${relative(base, file)}: ${spec}`);
+        continue;
+      }
       const target = resolve(dirname(file), spec);
       if (!allowed(target)) violations.push(`${relative(base, file)}: ${spec}`);
     }
   };
   for (const dir of pluginDirs) {
-    for (const file of sourceFiles(dir)) check(file, (target) => inside(target, dir) || target === pluginApi);
+    const contract = join(dir, 'contract');
+    for (const file of sourceFiles(dir)) {
+      // A plugin's contract/ is the wire format its agents speak: self-contained, so an agent can take it without the plugin or the core.
+      if (inside(file, contract)) check(file, (target) => inside(target, contract), (name) => name === 'zod' || name.startsWith('node:'));
+      else check(file, (target) => inside(target, dir) || target === pluginApi);
+    }
+  }
+  // scripts/ (simulated agents, benches, admin tools) may use src/ and test/ freely, but of a plugin only its contract/.
+  // plugins/index.ts, the list of shipped plugins, lies outside every plugin: migrate.ts needs it, like src/main.ts.
+  for (const file of sourceFiles(join(base, 'scripts'))) {
+    check(file, (target) => pluginDirs.every((dir) => !inside(target, dir) || inside(target, join(dir, 'contract'))));
   }
   for (const file of sourceFiles(src)) {
     if (file === join(src, 'main.ts')) continue; // the composition root lists the plugins
@@ -69,11 +82,11 @@ function pluginDirsOf(base: string): string[] {
   return dirs;
 }
 
-test('plugins import the core only through src/plugin-api, and the core never imports a plugin', (t) => {
+test('plugins import the core only through src/plugin-api, the core never imports a plugin, and scripts reach a plugin only through its contract/', (t) => {
   t.deepEqual(boundaryViolations(root, pluginDirsOf(root)), []);
 });
 
-test('the check catches a plugin reaching into core internals or another plugin, and the core reaching into a plugin', (t) => {
+test('the check catches a plugin reaching into core internals or another plugin, the core reaching into a plugin, a contract/ reaching outside itself, and a script reaching past a contract/', (t) => {
   const base = mkdtempSync(join(tmpdir(), 'boundaries-'));
   t.teardown(() => rmSync(base, { recursive: true, force: true }));
   const write = (path: string, text: string) => {
@@ -86,11 +99,28 @@ test('the check catches a plugin reaching into core internals or another plugin,
   write('src/contracts/agent.ts', "import { y } from '../core/db/database.ts';\n");
   write('plugins/game/index.ts', "import { definePlugin } from '../../src/plugin-api/index.ts';\nimport { openDatabase } from '../../src/core/db/database.ts';\nimport { other } from '../dev/index.ts';\nimport { z } from 'zod';\n");
   write('plugins/dev/index.ts', "export const other = await import('../game/index.ts');\n");
+  write('plugins/index.ts', "import { definePlugin } from '../src/plugin-api/index.ts';\nimport { game } from './game/index.ts';\n");
+  write(
+    'plugins/game/contract/wire.ts',
+    "import { z } from 'zod';\nimport { Buffer } from 'node:buffer';\nimport { frames } from './frames.ts';\nimport { WebSocket } from 'ws';\nimport { hub } from '../hub.ts';\nimport { definePlugin } from '../../../src/plugin-api/index.ts';\n",
+  );
+  write('plugins/game/contract/frames.ts', 'export const frames = 1;\n');
+  write('plugins/game/hub.ts', "import { frames } from './contract/frames.ts';\n");
+  write(
+    'scripts/sim.ts',
+    "import { wire } from '../plugins/game/contract/wire.ts';\nimport { openDatabase } from '../src/core/db/database.ts';\nimport { shipped } from '../plugins/index.ts';\nimport { hub } from '../plugins/game/hub.ts';\nimport { fake } from '../test/fakes/fake.ts';\n",
+  );
+  write('scripts/lib/deep.ts', "import { ws } from 'ws';\nimport { other } from '../../plugins/dev/index.ts';\nimport { frames } from '../../plugins/game/contract/frames.ts';\n");
   const found = boundaryViolations(base, [join(base, 'plugins', 'game'), join(base, 'plugins', 'dev')]);
   t.deepEqual(found.sort(), [
     'plugins/dev/index.ts: ../game/index.ts',
+    'plugins/game/contract/wire.ts: ../../../src/plugin-api/index.ts',
+    'plugins/game/contract/wire.ts: ../hub.ts',
+    'plugins/game/contract/wire.ts: ws',
     'plugins/game/index.ts: ../../src/core/db/database.ts',
     'plugins/game/index.ts: ../dev/index.ts',
+    'scripts/lib/deep.ts: ../../plugins/dev/index.ts',
+    'scripts/sim.ts: ../plugins/game/hub.ts',
     'src/contracts/agent.ts: ../core/db/database.ts',
     'src/core/leaky.ts: ../../plugins/game/index.ts',
   ]);

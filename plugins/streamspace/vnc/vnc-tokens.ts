@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { hashToken, newOpaqueToken, type Principal } from '../../src/plugin-api/index.ts';
+import { hashToken, newOpaqueToken, type Principal } from '../../../src/plugin-api/index.ts';
 
 interface TokenRow {
   user_id: string;

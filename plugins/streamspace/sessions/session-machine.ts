@@ -1,4 +1,4 @@
-import type { CommandType } from './protocol.ts';
+import type { CommandType } from '../contract/protocol.ts';
 
 /**
  * The session state machine, in one place: the seed's "Valid State Transitions" table plus

@@ -1,14 +1,11 @@
 import { z } from 'zod';
+import { proxyIdBytes } from './vnc-frames.ts';
 
 /**
  * The StreamSpace agent protocol (seeds/streamspace-api-reference.txt "WebSocket Protocol",
- * with STREAMSPACE-ADDENDUM.md): one JSON message per text frame; VNC bytes in binary frames
- * that start with the stream's 36-character proxy id.
+ * with STREAMSPACE-ADDENDUM.md): one JSON message per text frame, both ways. VNC bytes travel
+ * in binary frames (vnc-frames.ts).
  */
-
-export const proxyIdBytes = 36;
-/** Each direction of each stream may have this many bytes unacknowledged (addendum: 1 MiB). */
-export const initialWindowBytes = 1024 * 1024;
 
 const agentId = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/);
 const capacity = z.looseObject({
@@ -85,19 +82,6 @@ export type ControlMessage =
   | { type: 'vnc_proxy_window'; proxy_id: string; bytes: number }
   | { type: 'vnc_proxy_close'; proxy_id: string; reason: string };
 
-/** A binary frame: the proxy id in ASCII, then the payload. */
-export function encodeVncFrame(proxyIdText: string, payload: Buffer): Buffer {
-  const head = Buffer.from(proxyIdText, 'ascii');
-  if (head.length !== proxyIdBytes) throw new Error(`proxy id must be ${proxyIdBytes} ASCII characters`);
-  return Buffer.concat([head, payload]);
-}
-
-/** Null for a frame too short to carry a proxy id. */
-export function decodeVncFrame(frame: Buffer): { proxyId: string; payload: Buffer } | null {
-  if (frame.length < proxyIdBytes) return null;
-  return { proxyId: frame.subarray(0, proxyIdBytes).toString('ascii'), payload: frame.subarray(proxyIdBytes) };
-}
-
 /** Parses one text frame; null (with the reason) for anything that is not a known message. */
 export function parseAgentMessage(text: string): { message: AgentMessage } | { problem: string; type?: unknown } {
   let raw: unknown;
@@ -110,12 +94,4 @@ export function parseAgentMessage(text: string): { message: AgentMessage } | { p
   if (parsed.success) return { message: parsed.data };
   const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
   return { problem: `unknown or invalid message: ${parsed.error.issues[0]?.message ?? 'invalid'}`, type };
-}
-
-/** `10s`, `30m`, `2h`, `1d` → seconds; null when it is not such a duration. */
-export function durationSeconds(text: string): number | null {
-  const match = /^(\d{1,6})(s|m|h|d)$/.exec(text);
-  if (!match) return null;
-  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { v1Errors } from './api-errors.ts';
+import { v1Errors } from '../v1/api-errors.ts';
 import type { NewTemplate, TemplateFields } from './template-schema.ts';
 
 export interface TemplateRow {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { paginationSchema } from '../../src/plugin-api/index.ts';
+import { paginationSchema } from '../../../src/plugin-api/index.ts';
 import { sessionStates } from './session-machine.ts';
-import { cpuQuantity, durationText, memoryQuantity, templateName } from './template-schema.ts';
-import { pageQuery } from './pages.ts';
+import { cpuQuantity, durationText, memoryQuantity, templateName } from '../templates/template-schema.ts';
+import { pageQuery } from '../v1/pages.ts';
 
 const boolParam = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 

@@ -1,4 +1,4 @@
-import { AppError } from '../../src/plugin-api/index.ts';
+import { AppError } from '../../../src/plugin-api/index.ts';
 
 /** The seed's error codes (streamspace-api-reference "Error Codes"), one constructor each. */
 export const v1Errors = {

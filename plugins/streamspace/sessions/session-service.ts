@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { AppError, type Accounts, type EventBus, type Logger, type Principal } from '../../src/plugin-api/index.ts';
-import { v1Errors } from './api-errors.ts';
-import type { AgentStore } from './agents.ts';
-import type { Commands, CommandRow } from './commands.ts';
-import type { StreamspaceConfig } from './config.ts';
+import { AppError, type Accounts, type EventBus, type Logger, type Principal } from '../../../src/plugin-api/index.ts';
+import { v1Errors } from '../v1/api-errors.ts';
+import type { AgentStore } from '../agents/agent-store.ts';
+import type { Commands, CommandRow } from '../agents/commands.ts';
+import type { StreamspaceConfig } from '../config.ts';
 import { placeSession } from './placement.ts';
-import { durationSeconds, type CommandType } from './protocol.ts';
+import { durationSeconds } from '../contract/duration.ts';
+import type { CommandType } from '../contract/protocol.ts';
 import { afterCommand, planDelete, planPatch, transitionalStates, type Plan, type SessionState } from './session-machine.ts';
-import { sessionView, type SessionRow, type SessionStatus, type SessionStore, type SessionView } from './sessions.ts';
-import type { Templates } from './templates.ts';
+import { sessionView, type SessionRow, type SessionStatus, type SessionStore, type SessionView } from './session-store.ts';
+import type { Templates } from '../templates/template-store.ts';
 
 export interface NewSession {
   user?: string;
@@ -27,24 +28,38 @@ export interface NewSession {
 const isUniqueViolation = (err: unknown): boolean => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
 
+export interface SessionServiceOptions {
+  db: Knex;
+  store: SessionStore;
+  templates: Templates;
+  agents: AgentStore;
+  /** Its command results move sessions on: the service hooks itself in with `whenEnded`. */
+  commands: Commands;
+  accounts: Accounts;
+  events: EventBus;
+  config: StreamspaceConfig;
+  log: Logger;
+}
+
 /**
  * Sessions: creation with placement, state changes through the machine, forced ends, logs,
  * and the moves that command results, idleness and the reconciler make. Every state change
  * is a compare-and-set and is announced as `streamspace.session_state` (VNC viewers close on it).
  */
 export class SessionService {
-  constructor(
-    private readonly db: Knex,
-    private readonly store: SessionStore,
-    private readonly templates: Templates,
-    private readonly agents: AgentStore,
-    private readonly commands: Commands,
-    private readonly accounts: Accounts,
-    private readonly events: EventBus,
-    private readonly config: StreamspaceConfig,
-    private readonly log: Logger,
-  ) {
-    commands.whenEnded((row, trx) => this.commandEnded(row, trx), (row, trx) => this.lateSuccess(row, trx));
+  private readonly db: Knex;
+  private readonly store: SessionStore;
+  private readonly templates: Templates;
+  private readonly agents: AgentStore;
+  private readonly commands: Commands;
+  private readonly accounts: Accounts;
+  private readonly events: EventBus;
+  private readonly config: StreamspaceConfig;
+  private readonly log: Logger;
+
+  constructor(options: SessionServiceOptions) {
+    ({ db: this.db, store: this.store, templates: this.templates, agents: this.agents, commands: this.commands, accounts: this.accounts, events: this.events, config: this.config, log: this.log } = options);
+    this.commands.whenEnded((row, trx) => this.commandEnded(row, trx), (row, trx) => this.lateSuccess(row, trx));
   }
 
   /** Another user's session is not found (addendum), so existence does not leak. */

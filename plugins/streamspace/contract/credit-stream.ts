@@ -1,4 +1,4 @@
-import { encodeVncFrame, initialWindowBytes } from './protocol.ts';
+import { encodeVncFrame, initialWindowBytes } from './vnc-frames.ts';
 
 /** The local end of a VNC stream: the viewer's WebSocket (control plane) or the TCP socket to the VNC server (agent). */
 export interface LocalEnd {

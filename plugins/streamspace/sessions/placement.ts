@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { v1Errors } from './api-errors.ts';
-import type { AgentRow } from './agents.ts';
+import { v1Errors } from '../v1/api-errors.ts';
+import type { AgentRow } from '../agents/agent-store.ts';
 import { liveStates } from './session-machine.ts';
 
 /**

@@ -1,30 +1,15 @@
 import type { Context } from 'koa';
 import {
   AppError,
-  MethodNotAllowedError,
-  matchPath,
-  type RawHttpHandler,
   UnauthorizedError,
   type AudienceSessions,
   type Principal,
   type RateLimiter,
   type RouteDefinition,
   type RouteIssue,
-} from '../../src/plugin-api/index.ts';
+} from '../../../src/plugin-api/index.ts';
 import { v1Errors } from './api-errors.ts';
-
-/** The `rate_limits` buckets of the seed's "Rate Limits" table (addendum: per user when signed in, else per IP). */
-export const buckets = {
-  api: 'streamspace_api',
-  sessionCreate: 'streamspace_session_create',
-  loginIp: 'streamspace_login_ip',
-  login: 'streamspace_login',
-  /** The core's per-account login budget, shared so /api/v1 is not a way around it. */
-  loginAccount: 'auth_login_account',
-  vnc: 'streamspace_vnc_upgrade',
-  agentSocket: 'streamspace_agent_upgrade',
-} as const;
-export type Bucket = (typeof buckets)[keyof typeof buckets];
+import { buckets, type Bucket } from './buckets.ts';
 
 export const bearerOf = (header: string | undefined): string | null => /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1] ?? null;
 
@@ -93,34 +78,4 @@ export class V1Api {
     };
     return { ...spec, tags: spec.tags ?? ['streamspace'], guard, invalid: v1Invalid };
   }
-}
-
-/**
- * Requests under `/api/v1` that match no route (unknown path: 404, wrong method: 405) still
- * get the envelope and the `X-RateLimit-*` headers, like every `/api/v1` answer (addendum).
- * Declines everything a route will take.
- */
-export function unmatchedV1(v1: V1Api, routes: readonly RouteDefinition[]): RawHttpHandler {
-  const methodsFor = (path: string): string[] => routes.filter((r) => matchPath(r.path, path) !== null).map((r) => r.method.toUpperCase());
-  return {
-    name: 'streamspace:unmatched',
-    pathPrefix: '/api/v1',
-    accepts: (ctx) => {
-      const allowed = methodsFor(ctx.path);
-      const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
-      return !allowed.includes(method) && ctx.method !== 'OPTIONS';
-    },
-    handle: async (ctx) => {
-      let subject = `ip:${ctx.ip}`;
-      try {
-        subject = `user:${(await v1.authenticate(ctx.get('authorization') || undefined)).userId}`;
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-      }
-      await v1.count(ctx, buckets.api, subject);
-      const allowed = methodsFor(ctx.path);
-      if (allowed.length > 0) throw new MethodNotAllowedError(allowed);
-      throw new AppError(404, 'NOT_FOUND', 'Not found', `No route ${ctx.method} ${ctx.path}; see GET /openapi.json for the /api/v1 routes`);
-    },
-  };
 }

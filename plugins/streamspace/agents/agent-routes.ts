@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { defineRoute, paginationOf, paginationSchema, type RouteDefinition } from '../../src/plugin-api/index.ts';
-import type { V1Api } from './api.ts';
-import { v1Errors } from './api-errors.ts';
-import { agentView, statusOf, type AgentStore } from './agents.ts';
-import { pageQuery } from './pages.ts';
-import { agentIdSchema } from './protocol.ts';
-import { sessionStates } from './session-machine.ts';
-import type { SessionStore } from './sessions.ts';
+import { defineRoute, paginationOf, paginationSchema, type RouteDefinition } from '../../../src/plugin-api/index.ts';
+import type { V1Api } from '../v1/api.ts';
+import { v1Errors } from '../v1/api-errors.ts';
+import { agentView, statusOf, type AgentStore } from './agent-store.ts';
+import { pageQuery } from '../v1/pages.ts';
+import { agentIdSchema } from '../contract/protocol.ts';
+import { sessionStates } from '../sessions/session-machine.ts';
+import type { SessionStore } from '../sessions/session-store.ts';
 
 const base = '/api/v1/agents';
 const statusSchema = z.enum(['online', 'offline', 'draining']);

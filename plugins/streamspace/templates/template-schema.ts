@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSeconds } from './protocol.ts';
+import { durationSeconds } from '../contract/duration.ts';
 
 /** Kubernetes-style quantities, as the seed writes them: `2Gi`, `512Mi`; `1000m`, `2`. */
 export const memoryQuantity = z.string().regex(/^\d{1,6}(Ki|Mi|Gi|Ti)$/, 'a memory quantity like 512Mi or 2Gi');

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { AppError, defineRoute, paginationOf, paginationSchema, type PluginContext, type RouteDefinition, type RouteIssue, type RouteRequest } from '../../src/plugin-api/index.ts';
-import type { V1Api } from './api.ts';
-import { v1Invalid } from './api.ts';
-import { v1Errors } from './api-errors.ts';
-import { pageQuery } from './pages.ts';
+import { AppError, defineRoute, paginationOf, paginationSchema, type PluginContext, type RouteDefinition, type RouteIssue, type RouteRequest } from '../../../src/plugin-api/index.ts';
+import type { V1Api } from '../v1/api.ts';
+import { v1Invalid } from '../v1/api.ts';
+import { v1Errors } from '../v1/api-errors.ts';
+import { pageQuery } from '../v1/pages.ts';
 import { newTemplate, templateName, templatePatch } from './template-schema.ts';
-import { templateView, type Templates } from './templates.ts';
+import { templateView, type Templates } from './template-store.ts';
 
 const base = '/api/v1/templates';
 

@@ -1,25 +1,12 @@
 import { z } from 'zod';
-import { defineRoute, emailSchema, paginationOf, paginationSchema, passwordSchema, roleSchema, usernameSchema, type AccountView, type Accounts, type RouteDefinition } from '../../src/plugin-api/index.ts';
-import { buckets, type V1Api } from './api.ts';
-import { pageQuery } from './pages.ts';
+import { defineRoute, type RouteDefinition } from '../../../src/plugin-api/index.ts';
+import type { V1Api } from './api.ts';
+import { buckets } from './buckets.ts';
+import { v1User, v1UserSchema } from './user-view.ts';
 
 const base = '/api/v1';
 
-export const v1UserSchema = z.object({
-  id: z.uuid(),
-  username: z.string(),
-  email: z.string(),
-  role: roleSchema,
-  active: z.boolean(),
-  created_at: z.iso.datetime(),
-  last_login: z.iso.datetime().nullable(),
-});
-
 const loginUserSchema = v1UserSchema.pick({ id: true, username: true, email: true, role: true, created_at: true });
-
-export function v1User(user: AccountView): z.infer<typeof v1UserSchema> {
-  return { id: user.id, username: user.username, email: user.email, role: user.role, active: !user.disabled, created_at: user.createdAt.toISOString(), last_login: user.lastLoginAt?.toISOString() ?? null };
-}
 
 const exampleUser = { id: '550e8400-e29b-41d4-a716-446655440000', username: 'admin', email: 'admin@example.com', role: 'admin', created_at: '2025-11-01T10:00:00Z' };
 
@@ -60,44 +47,6 @@ export function authRoutes(v1: V1Api): RouteDefinition[] {
         handler: async (req) => {
           await v1.tokens.logout(req.principal as NonNullable<typeof req.principal>, { ip: req.ip, requestId: req.requestId });
           return { body: { message: 'Logout successful' } };
-        },
-      }),
-    ),
-  ];
-}
-
-/** Seed "User Management" (admin only). */
-export function userRoutes(v1: V1Api, accounts: Accounts): RouteDefinition[] {
-  return [
-    v1.route(
-      defineRoute({
-        method: 'get',
-        path: `${base}/users`,
-        summary: 'List users (admin)',
-        auth: 'admin',
-        request: { query: pageQuery(20).extend({ role: roleSchema.optional() }) },
-        responses: { 200: z.object({ users: z.array(v1UserSchema), pagination: paginationSchema }) },
-        handler: async (req) => {
-          const { users, total } = await accounts.list(req.query.page, req.query.limit, req.query.role);
-          return { body: { users: users.map(v1User), pagination: paginationOf(req.query.page, req.query.limit, total) } };
-        },
-      }),
-    ),
-    v1.route(
-      defineRoute({
-        method: 'post',
-        path: `${base}/users`,
-        summary: 'Create a user (admin)',
-        description: 'A duplicate username or email answers 409 USER_EXISTS.',
-        auth: 'admin',
-        request: { body: z.strictObject({ username: usernameSchema, email: emailSchema, password: passwordSchema, role: roleSchema.default('user') }) },
-        responses: { 201: v1UserSchema },
-        errors: { 409: 'USER_EXISTS' },
-        examples: { body: { username: 'john.doe', email: 'john.doe@example.com', password: 'secure-password', role: 'user' } },
-        handler: async (req) => {
-          const actor = req.principal as NonNullable<typeof req.principal>;
-          const user = await accounts.create(req.body, { userId: actor.userId, ip: req.ip, requestId: req.requestId });
-          return { status: 201, body: v1User(user) };
         },
       }),
     ),

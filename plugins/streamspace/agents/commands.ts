@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Logger } from '../../src/plugin-api/index.ts';
-import type { StreamspaceConfig } from './config.ts';
-import type { CommandType, ControlMessage } from './protocol.ts';
+import type { Logger } from '../../../src/plugin-api/index.ts';
+import type { StreamspaceConfig } from '../config.ts';
+import type { CommandType, ControlMessage } from '../contract/protocol.ts';
 
 export type CommandStatus = 'pending' | 'sent' | 'acknowledged' | 'completed' | 'failed' | 'timed_out';
 export const finalStatuses: ReadonlySet<CommandStatus> = new Set(['completed', 'failed', 'timed_out']);
@@ -40,6 +40,14 @@ export type CommandEnded = (row: CommandRow, trx: Knex.Transaction) => Promise<v
 
 const open = ['pending', 'sent', 'acknowledged'];
 
+export interface CommandsOptions {
+  db: Knex;
+  /** This replica's agent connections (the hub). */
+  transport: CommandTransport;
+  config: StreamspaceConfig['commands'];
+  log: Logger;
+}
+
 /**
  * The durable command log: `pending → sent → acknowledged → completed | failed | timed_out`.
  * A command is written before it is sent, sent again when its ack does not come, and given
@@ -51,12 +59,14 @@ export class Commands {
   private onEnded: CommandEnded = async () => undefined;
   private onLateSuccess: CommandEnded = async () => undefined;
 
-  constructor(
-    private readonly db: Knex,
-    private readonly transport: CommandTransport,
-    private readonly config: StreamspaceConfig['commands'],
-    private readonly log: Logger,
-  ) {}
+  private readonly db: Knex;
+  private readonly transport: CommandTransport;
+  private readonly config: StreamspaceConfig['commands'];
+  private readonly log: Logger;
+
+  constructor(options: CommandsOptions) {
+    ({ db: this.db, transport: this.transport, config: this.config, log: this.log } = options);
+  }
 
   /** Set once by the session service, which moves sessions on when their commands end (and cleans up after late successes). */
   whenEnded(handler: CommandEnded, late: CommandEnded): void {

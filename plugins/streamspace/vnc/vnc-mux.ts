@@ -1,7 +1,8 @@
 import type { WebSocket } from 'ws';
-import type { Logger, Principal } from '../../src/plugin-api/index.ts';
-import { CreditStream } from './credit-stream.ts';
-import { decodeVncFrame, type ControlMessage } from './protocol.ts';
+import type { Logger, Principal } from '../../../src/plugin-api/index.ts';
+import { CreditStream } from '../contract/credit-stream.ts';
+import type { ControlMessage } from '../contract/protocol.ts';
+import { decodeVncFrame } from '../contract/vnc-frames.ts';
 
 /** The agent connection a stream rides on, as the mux needs it. */
 export interface AgentLink {

@@ -1,19 +1,29 @@
 import { z } from 'zod';
-import { defineRoute, paginationOf, type Principal, type RouteDefinition } from '../../src/plugin-api/index.ts';
-import type { VncTokens } from './vnc-tokens.ts';
-import { buckets, type V1Api } from './api.ts';
-import type { Commands } from './commands.ts';
+import { defineRoute, paginationOf, type Principal, type RouteDefinition } from '../../../src/plugin-api/index.ts';
+import type { VncTokens } from '../vnc/vnc-tokens.ts';
+import type { V1Api } from '../v1/api.ts';
+import { buckets } from '../v1/buckets.ts';
+import type { Commands } from '../agents/commands.ts';
 import { sessionStates } from './session-machine.ts';
 import { exampleSession, logsQuery, newSessionBody, sessionListQuery, sessionListSchema, sessionSchema } from './session-schemas.ts';
 import type { SessionService } from './session-service.ts';
-import { sessionView, type SessionStore } from './sessions.ts';
+import { sessionView, type SessionStore } from './session-store.ts';
 
 const base = '/api/v1/sessions';
 const idParams = z.object({ id: z.uuid() });
 const who = (req: { principal: Principal | null }): Principal => req.principal as Principal;
 
+export interface SessionRouteOptions {
+  v1: V1Api;
+  service: SessionService;
+  store: SessionStore;
+  commands: Commands;
+  vncTokens: VncTokens;
+  vncTokenTtlS: number;
+}
+
 /** Seed "Session Lifecycle", plus the addendum's VNC token and command log. Another user's session is a 404. */
-export function sessionRoutes(v1: V1Api, service: SessionService, store: SessionStore, commands: Commands, vncTokens: VncTokens, vncTokenTtlS: number): RouteDefinition[] {
+export function sessionRoutes({ v1, service, store, commands, vncTokens, vncTokenTtlS }: SessionRouteOptions): RouteDefinition[] {
   return [
     v1.route(
       defineRoute({

@@ -1,44 +1,21 @@
-import type { Knex } from 'knex';
 import { z } from 'zod';
-import { defineRoute, hashToken, newOpaqueToken, type EventBus, type PluginContext, type RouteDefinition } from '../../src/plugin-api/index.ts';
-import type { V1Api } from './api.ts';
-import { v1Errors } from './api-errors.ts';
-import { agentIdSchema } from './protocol.ts';
-
-/** Per-agent keys (addendum "Agent credentials"): shown once, stored as SHA-256 hashes, rotated by issuing again. */
-export class AgentKeys {
-  constructor(private readonly db: Knex) {}
-
-  async issue(agentId: string, createdBy: string): Promise<{ agent_id: string; key: string; created_at: string }> {
-    const key = `ssak_${newOpaqueToken()}`;
-    const [row] = await this.db('streamspace_agent_keys')
-      .insert({ agent_id: agentId, key_hash: hashToken(key), created_by: createdBy })
-      .onConflict('agent_id')
-      .merge({ key_hash: hashToken(key), created_by: createdBy, created_at: this.db.fn.now() })
-      .returning<Array<{ created_at: Date }>>('created_at');
-    return { agent_id: agentId, key, created_at: new Date((row as { created_at: Date }).created_at).toISOString() };
-  }
-
-  /** Whether `key` is the current key of `agentId` (a key of another agent does not open this one). */
-  async verify(agentId: string, key: string): Promise<boolean> {
-    return this.isCurrent(agentId, hashToken(key));
-  }
-
-  async isCurrent(agentId: string, keyHash: string): Promise<boolean> {
-    const row = await this.db('streamspace_agent_keys').where({ agent_id: agentId, key_hash: keyHash }).first('agent_id');
-    return row !== undefined;
-  }
-
-  async revoke(agentId: string): Promise<boolean> {
-    // `returning` rather than the affected-row count, which the embedded driver does not report for DELETE.
-    const gone = await this.db('streamspace_agent_keys').where({ agent_id: agentId }).delete().returning('agent_id');
-    return gone.length > 0;
-  }
-}
+import { defineRoute, type EventBus, type PluginContext, type RouteDefinition } from '../../../src/plugin-api/index.ts';
+import type { V1Api } from '../v1/api.ts';
+import { v1Errors } from '../v1/api-errors.ts';
+import { agentIdSchema } from '../contract/protocol.ts';
+import type { AgentKeys } from './agent-keys.ts';
 
 const base = '/api/v1/admin/agent-keys';
 
-export function agentKeyRoutes(v1: V1Api, keys: AgentKeys, events: EventBus, audit: PluginContext<unknown>['audit']): RouteDefinition[] {
+export interface AgentKeyRouteOptions {
+  v1: V1Api;
+  keys: AgentKeys;
+  /** `streamspace.agent_key_changed` closes connections on the old key, on every replica. */
+  events: EventBus;
+  audit: PluginContext<unknown>['audit'];
+}
+
+export function agentKeyRoutes({ v1, keys, events, audit }: AgentKeyRouteOptions): RouteDefinition[] {
   return [
     v1.route(
       defineRoute({

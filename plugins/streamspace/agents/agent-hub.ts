@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { EventBus, Logger } from '../../src/plugin-api/index.ts';
-import type { AgentStore } from './agents.ts';
+import type { EventBus, Logger } from '../../../src/plugin-api/index.ts';
+import type { AgentStore } from './agent-store.ts';
 import type { Commands, CommandTransport } from './commands.ts';
-import { parseAgentMessage, type AgentMessage, type ControlMessage } from './protocol.ts';
-import type { AgentLink, VncMux } from './vnc-mux.ts';
+import { parseAgentMessage, type AgentMessage, type ControlMessage } from '../contract/protocol.ts';
+import type { AgentLink, VncMux } from '../vnc/vnc-mux.ts';
+import { agentCloseCodes } from '../contract/close-codes.ts';
 
 export interface AgentGrant {
   agentId: string;
@@ -16,6 +17,17 @@ export interface AgentGrant {
 
 /** Whether `keyHash` is still the current key of the agent (not revoked, not rotated). */
 export type KeyCheck = (agentId: string, keyHash: string) => Promise<boolean>;
+
+export interface AgentHubOptions {
+  store: AgentStore;
+  /** Binary frames and vnc_proxy_* messages go here. */
+  vnc: VncMux;
+  events: EventBus;
+  /** Told to agents in `register_ack`. */
+  heartbeatIntervalS: number;
+  keyIsCurrent: KeyCheck;
+  log: Logger;
+}
 
 /** Messages waiting in one connection's chain beyond which we stop reading its socket. */
 const maxQueuedMessages = 64;
@@ -30,18 +42,6 @@ interface Connection extends AgentLink {
   queued: number;
 }
 
-/** Close codes an agent sees. */
-export const agentCloseCodes = {
-  policy: 1008,
-  /** Silent for 3 heartbeat intervals, or the connection no longer speaks for the agent: reconnect and register. */
-  stale: 4408,
-  /** A newer connection registered with the same agent_id. */
-  replaced: 4409,
-  /** Its key was revoked. */
-  revoked: 4401,
-  shutdown: 1001,
-} as const;
-
 /**
  * The agent connections of this replica. A connection speaks for its agent once it has
  * registered; a second registration of the same agent_id replaces the first (here, or on
@@ -52,14 +52,16 @@ export class AgentHub implements CommandTransport {
   private readonly connections = new Set<Connection>();
   private commands: Commands | null = null;
 
-  constructor(
-    private readonly store: AgentStore,
-    private readonly vnc: VncMux,
-    private readonly events: EventBus,
-    private readonly heartbeatIntervalS: number,
-    private readonly keyIsCurrent: KeyCheck,
-    private readonly log: Logger,
-  ) {}
+  private readonly store: AgentStore;
+  private readonly vnc: VncMux;
+  private readonly events: EventBus;
+  private readonly heartbeatIntervalS: number;
+  private readonly keyIsCurrent: KeyCheck;
+  private readonly log: Logger;
+
+  constructor(options: AgentHubOptions) {
+    ({ store: this.store, vnc: this.vnc, events: this.events, heartbeatIntervalS: this.heartbeatIntervalS, keyIsCurrent: this.keyIsCurrent, log: this.log } = options);
+  }
 
   useCommands(commands: Commands): void {
     this.commands = commands;

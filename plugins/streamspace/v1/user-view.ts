@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { roleSchema, type AccountView } from '../../../src/plugin-api/index.ts';
+
+/** A core account as the seed shows a user. */
+export const v1UserSchema = z.object({
+  id: z.uuid(),
+  username: z.string(),
+  email: z.string(),
+  role: roleSchema,
+  active: z.boolean(),
+  created_at: z.iso.datetime(),
+  last_login: z.iso.datetime().nullable(),
+});
+
+export function v1User(user: AccountView): z.infer<typeof v1UserSchema> {
+  return { id: user.id, username: user.username, email: user.email, role: user.role, active: !user.disabled, created_at: user.createdAt.toISOString(), last_login: user.lastLoginAt?.toISOString() ?? null };
+}

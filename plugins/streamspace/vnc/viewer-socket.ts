@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { UnauthorizedError, defineWebSocket, type PluginContext, type Principal, type RateLimiter, type WebSocketRoute } from '../../../src/plugin-api/index.ts';
+import { v1AuthError, type V1Api } from '../v1/api.ts';
+import { v1Errors } from '../v1/api-errors.ts';
+import { buckets } from '../v1/buckets.ts';
+import { limitUpgrade } from '../v1/upgrade-limit.ts';
+import type { AgentHub } from '../agents/agent-hub.ts';
+import type { SessionService } from '../sessions/session-service.ts';
+import type { SessionRow } from '../sessions/session-store.ts';
+import type { VncTokens } from './vnc-tokens.ts';
+import type { AgentLink, VncMux } from './vnc-mux.ts';
+
+export interface ViewerSocketOptions {
+  v1: V1Api;
+  vncTokens: VncTokens;
+  rateLimiter: RateLimiter;
+  /** Whether the login a VNC token came from still holds. */
+  auth: Pick<PluginContext<unknown>['auth'], 'stillValid'>;
+  maxViewersPerSession: number;
+  hub: AgentHub;
+  vnc: VncMux;
+  sessions: SessionService;
+}
+
+/** `/vnc-viewer/{session_id}`: browsers, checked for Origin, token and ownership, relayed through the session's agent. */
+export function viewerSocket({ v1, vncTokens, rateLimiter, auth, maxViewersPerSession, hub, vnc, sessions }: ViewerSocketOptions): WebSocketRoute {
+  return defineWebSocket<{ session: SessionRow; principal: Principal; link: AgentLink }>({
+    path: '/vnc-viewer/:session_id',
+    origin: 'panel',
+    maxPayloadBytes: 1024 * 1024,
+    authorize: async (up) => {
+      await limitUpgrade(rateLimiter, buckets.vnc, up.ip);
+      const token = up.url.searchParams.get('token');
+      if (!token) throw new UnauthorizedError('AUTH_TOKEN_MISSING', 'Pass ?token= (the login token, or one from GET /api/v1/sessions/{id}/vnc-token)');
+      const sessionId = up.params.session_id ?? '';
+      if (!z.uuid().safeParse(sessionId).success) throw v1Errors.sessionNotFound(sessionId);
+      let principal: Principal;
+      if (token.split('.').length === 3) {
+        // A JWT: the login token.
+        try {
+          principal = await v1.tokens.verify(token);
+        } catch (err) {
+          throw v1AuthError(err);
+        }
+      } else {
+        // Otherwise a single-use VNC token for this session; the login it came from must still hold.
+        const redeemed = await vncTokens.redeem(token, sessionId);
+        if (!redeemed) throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'This VNC token is invalid, used, expired or for another session; get a new one');
+        if (!(await auth.stillValid(redeemed))) throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'The login this VNC token came from has ended; log in again');
+        principal = redeemed;
+      }
+      const session = await sessions.visible(sessionId, principal);
+      if (session.state !== 'running') throw v1Errors.sessionNotRunning(session.id, session.state);
+      const link = session.agent_connected ? hub.link(session.agent_id) : null;
+      if (!link) throw v1Errors.agentOffline(session.agent_id);
+      if (vnc.viewersOf(session.id) >= maxViewersPerSession) throw v1Errors.tooManyViewers(maxViewersPerSession);
+      return { session, principal, link };
+    },
+    onConnection: (ws, _up, { session, principal, link }) => {
+      vnc.open({
+        proxyId: randomUUID(),
+        sessionId: session.id,
+        userId: principal.userId,
+        principal,
+        familyId: principal.familyId || null,
+        link,
+        viewer: ws,
+        request: { pod_name: session.status.pod_name ?? session.name, namespace: session.namespace, vnc_port: session.status.vnc_port ?? null },
+      });
+    },
+  });
+}
