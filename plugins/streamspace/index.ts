@@ -34,6 +34,7 @@ import { userRoutes } from './v1/user-routes.ts';
 import { viewerSocket } from './vnc/viewer-socket.ts';
 import { VncMux } from './vnc/vnc-mux.ts';
 import { VncTokens } from './vnc/vnc-tokens.ts';
+import { streamspaceEvents } from './events.ts';
 
 /** The token audience of `/api/v1`: a portal token is not accepted there, nor this one by the portal. */
 export const streamspaceAudience = 'streamspace-v1';
@@ -49,6 +50,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
   configSchema: streamspaceConfigSchema,
   migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
   prefixes: ['/api/v1', '/vnc-viewer', '/agent/ws'],
+  events: streamspaceEvents,
   setup: async (ctx) => {
     const { config, events } = ctx;
     const log = ctx.log.child({ component: 'streamspace' });
@@ -77,13 +79,13 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
     new Gauge({ name: 'panel_streamspace_vnc_streams', help: 'VNC viewer streams relayed by this replica', registers: [ctx.metrics], collect() { this.set(vnc.size); } });
 
     const unsubscribes = [
-      closeReplacedAgent({ hub, log }),
-      closeSilentAgent({ hub }),
-      closeRekeyedAgent({ hub, log }),
-      dispatchPendingCommands({ hub, commands, log }),
-      closeEndedViewers({ vnc }),
-      closeSignedOutViewers({ vnc }),
-    ].map((subscriber) => events.subscribe(subscriber));
+      closeReplacedAgent(events, { hub, log }),
+      closeSilentAgent(events, { hub }),
+      closeRekeyedAgent(events, { hub, log }),
+      dispatchPendingCommands(events, { hub, commands, log }),
+      closeEndedViewers(events, { vnc }),
+      closeSignedOutViewers(events, { vnc }),
+    ];
 
     const routes = [
       ...authRoutes(v1),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { EventBus, Logger } from '../../../src/plugin-api/index.ts';
+import type { Events, Logger } from '../../../src/plugin-api/index.ts';
+import { agentReplaced, commandsPending } from '../events.ts';
 import type { AgentStore } from './agent-store.ts';
 import type { Commands, CommandTransport } from './commands.ts';
 import { parseAgentMessage, type AgentMessage, type ControlMessage } from '../contract/protocol.ts';
@@ -22,7 +23,7 @@ export interface AgentHubOptions {
   store: AgentStore;
   /** Binary frames and vnc_proxy_* messages go here. */
   vnc: VncMux;
-  events: EventBus;
+  events: Events;
   /** Told to agents in `register_ack`. */
   heartbeatIntervalS: number;
   keyIsCurrent: KeyCheck;
@@ -54,7 +55,7 @@ export class AgentHub implements CommandTransport {
 
   private readonly store: AgentStore;
   private readonly vnc: VncMux;
-  private readonly events: EventBus;
+  private readonly events: Events;
   private readonly heartbeatIntervalS: number;
   private readonly keyIsCurrent: KeyCheck;
   private readonly log: Logger;
@@ -81,7 +82,7 @@ export class AgentHub implements CommandTransport {
   }
 
   announce(agentId: string): void {
-    void this.events.publish('streamspace.commands_pending', null, { agent_id: agentId }).catch((err: unknown) => this.log.warn({ err }, 'could not announce pending commands'));
+    void this.events.publish(commandsPending, null, { agent_id: agentId }).catch((err: unknown) => this.log.warn({ err }, 'could not announce pending commands'));
   }
 
   isLocal(agentId: string): boolean {
@@ -205,7 +206,7 @@ export class AgentHub implements CommandTransport {
     this.byAgent.set(conn.agentId, conn);
     conn.registered = true;
     if (previous && previous !== conn) previous.ws.close(agentCloseCodes.replaced, 'replaced by a newer connection');
-    if (replaced && replaced !== previous?.connId) await this.events.publish('streamspace.agent_replaced', null, { agent_id: conn.agentId, conn_id: conn.connId });
+    if (replaced && replaced !== previous?.connId) await this.events.publish(agentReplaced, null, { agent_id: conn.agentId, conn_id: conn.connId });
     conn.send({ type: 'register_ack', agent_id: conn.agentId, status: 'registered', heartbeat_interval: `${this.heartbeatIntervalS}s` });
     this.log.info({ agent_id: conn.agentId, conn_id: conn.connId, platform: message.platform, replaced: previous !== undefined || replaced !== null }, 'agent registered');
     await (this.commands as Commands).resume(conn.agentId, conn.connId);

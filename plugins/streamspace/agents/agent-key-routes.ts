@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineRoute, type EventBus, type PluginContext, type RouteDefinition } from '../../../src/plugin-api/index.ts';
+import { defineRoute, type Events, type PluginContext, type RouteDefinition } from '../../../src/plugin-api/index.ts';
+import { agentKeyChanged } from '../events.ts';
 import type { V1Api } from '../v1/api.ts';
 import { v1Errors } from '../v1/api-errors.ts';
 import { agentIdSchema } from '../contract/protocol.ts';
@@ -11,7 +12,7 @@ export interface AgentKeyRouteOptions {
   v1: V1Api;
   keys: AgentKeys;
   /** `streamspace.agent_key_changed` closes connections on the old key, on every replica. */
-  events: EventBus;
+  events: Events;
   audit: PluginContext<unknown>['audit'];
 }
 
@@ -28,11 +29,11 @@ export function agentKeyRoutes({ v1, keys, events, audit }: AgentKeyRouteOptions
         responses: { 201: z.object({ agent_id: z.string(), key: z.string(), created_at: z.iso.datetime() }) },
         examples: { body: { agent_id: 'docker-host-01' }, responses: { 201: { agent_id: 'docker-host-01', key: 'ssak_3q2...', created_at: '2025-11-22T10:00:00Z' } } },
         handler: async (req) => {
-          const actor = (req.principal as NonNullable<typeof req.principal>).userId;
+          const actor = req.principal.userId;
           const issued = await keys.issue(req.body.agent_id, actor);
           await audit.record({ action: 'streamspace.agent_key_issued', actorUserId: actor, ip: req.ip, requestId: req.requestId, details: { agent_id: req.body.agent_id } });
           // A rotation: connections still on the old key are closed wherever they are.
-          await events.publish('streamspace.agent_key_changed', null, { agent_id: req.body.agent_id });
+          await events.publish(agentKeyChanged, null, { agent_id: req.body.agent_id });
           return { status: 201, body: issued };
         },
       }),
@@ -49,7 +50,7 @@ export function agentKeyRoutes({ v1, keys, events, audit }: AgentKeyRouteOptions
         handler: async (req) => {
           if (!(await keys.revoke(req.params.agent_id))) throw v1Errors.agentNotFound(req.params.agent_id);
           await audit.record({ action: 'streamspace.agent_key_revoked', actorUserId: req.principal?.userId ?? null, ip: req.ip, requestId: req.requestId, details: { agent_id: req.params.agent_id } });
-          await events.publish('streamspace.agent_key_changed', null, { agent_id: req.params.agent_id });
+          await events.publish(agentKeyChanged, null, { agent_id: req.params.agent_id });
           return { status: 204 };
         },
       }),

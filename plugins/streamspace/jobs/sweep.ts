@@ -1,4 +1,5 @@
-import type { EventBus, JobDefinition, Logger } from '../../../src/plugin-api/index.ts';
+import type { Events, JobDefinition, Logger } from '../../../src/plugin-api/index.ts';
+import { agentOffline } from '../events.ts';
 import type { AgentHub } from '../agents/agent-hub.ts';
 import type { AgentStore } from '../agents/agent-store.ts';
 import type { Commands } from '../agents/commands.ts';
@@ -7,7 +8,7 @@ export interface SweepJobOptions {
   agents: AgentStore;
   commands: Commands;
   hub: AgentHub;
-  events: EventBus;
+  events: Events;
   heartbeatIntervalS: number;
   everyMs: number;
   log: Logger;
@@ -28,7 +29,7 @@ export function sweepJob({ agents, commands, hub, events, heartbeatIntervalS, ev
     run: async () => {
       for (const gone of await agents.sweepSilent(3 * heartbeatIntervalS)) {
         log.info({ agent_id: gone.agent_id }, 'agent offline (no heartbeat for 3 intervals)');
-        if (gone.websocket_conn_id) await events.publish('streamspace.agent_offline', null, { agent_id: gone.agent_id, conn_id: gone.websocket_conn_id });
+        if (gone.websocket_conn_id) await events.publish(agentOffline, null, { agent_id: gone.agent_id, conn_id: gone.websocket_conn_id });
       }
       await commands.sweep((agentId) => hub.isLocal(agentId));
     },

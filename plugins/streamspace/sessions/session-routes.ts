@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRoute, paginationOf, type Principal, type RouteDefinition } from '../../../src/plugin-api/index.ts';
+import { defineRoute, paginationOf, type RouteDefinition } from '../../../src/plugin-api/index.ts';
 import type { VncTokens } from '../vnc/vnc-tokens.ts';
 import type { V1Api } from '../v1/api.ts';
 import { buckets } from '../v1/buckets.ts';
@@ -11,7 +11,6 @@ import { sessionView, type SessionStore } from './session-store.ts';
 
 const base = '/api/v1/sessions';
 const idParams = z.object({ id: z.uuid() });
-const who = (req: { principal: Principal | null }): Principal => req.principal as Principal;
 
 export interface SessionRouteOptions {
   v1: V1Api;
@@ -42,7 +41,7 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
           503: 'NO_AGENTS_AVAILABLE, AGENT_CAPACITY_EXCEEDED',
         },
         examples: { body: { template: 'firefox-browser', state: 'running', resources: { memory: '2Gi', cpu: '1000m' }, tags: ['project-alpha', 'development'] }, responses: { 202: exampleSession } },
-        handler: async (req) => ({ status: 202, body: await service.create(req.body, who(req)) }),
+        handler: async (req) => ({ status: 202, body: await service.create(req.body, req.principal) }),
       }),
       buckets.sessionCreate,
     ),
@@ -56,7 +55,7 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         request: { query: sessionListQuery },
         responses: { 200: sessionListSchema },
         handler: async (req) => {
-          const me = who(req);
+          const me = req.principal;
           const q = req.query;
           const filter = { userId: me.role === 'admin' ? undefined : me.userId, username: q.user, template: q.template, platform: q.platform, agentId: q.agent_id, state: q.state, tags: q.tags };
           const { rows, total } = await store.list(filter, q.sort, q.order, q.page, q.limit);
@@ -73,7 +72,7 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         request: { params: idParams },
         responses: { 200: sessionSchema },
         errors: { 404: 'SESSION_NOT_FOUND' },
-        handler: async (req) => ({ body: sessionView(await service.visible(req.params.id, who(req))) }),
+        handler: async (req) => ({ body: sessionView(await service.visible(req.params.id, req.principal)) }),
       }),
     ),
     v1.route(
@@ -97,7 +96,7 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         },
         examples: { body: { state: 'hibernated' } },
         handler: async (req) => {
-          const { status, session } = await service.patch(req.params.id, req.body.state, who(req));
+          const { status, session } = await service.patch(req.params.id, req.body.state, req.principal);
           return { status, body: session };
         },
       }),
@@ -113,7 +112,7 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         responses: { 204: null },
         errors: { 404: 'SESSION_NOT_FOUND', 409: 'SESSION_TERMINATING', 503: 'AGENT_OFFLINE (graceful only; use force=true)' },
         handler: async (req) => {
-          await service.remove(req.params.id, req.query.force, who(req));
+          await service.remove(req.params.id, req.query.force, req.principal);
           return { status: 204 };
         },
       }),
@@ -128,7 +127,7 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         responses: { 200: z.object({ logs: z.array(z.string()) }) },
         errors: { 404: 'SESSION_NOT_FOUND', 502: 'AGENT_COMMAND_FAILED', 503: 'AGENT_OFFLINE', 504: 'AGENT_TIMEOUT' },
         examples: { responses: { 200: { logs: ['2025-11-22T10:45:15Z [INFO] VNC server started on port 5900'] } } },
-        handler: async (req) => ({ body: { logs: await service.logs(req.params.id, req.query.tail, req.query.timestamps, who(req)) } }),
+        handler: async (req) => ({ body: { logs: await service.logs(req.params.id, req.query.tail, req.query.timestamps, req.principal) } }),
       }),
     ),
     v1.route(
@@ -142,8 +141,8 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         responses: { 200: z.object({ token: z.string(), expires_at: z.iso.datetime(), vnc_url: z.string() }) },
         errors: { 404: 'SESSION_NOT_FOUND' },
         handler: async (req) => {
-          const session = await service.visible(req.params.id, who(req));
-          const issued = await vncTokens.issue(who(req), session.id, vncTokenTtlS);
+          const session = await service.visible(req.params.id, req.principal);
+          const issued = await vncTokens.issue(req.principal, session.id, vncTokenTtlS);
           return { body: { token: issued.token, expires_at: issued.expiresAt.toISOString(), vnc_url: `/vnc-viewer/${session.id}?token=${encodeURIComponent(issued.token)}` } };
         },
       }),
@@ -174,7 +173,7 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         },
         errors: { 404: 'SESSION_NOT_FOUND' },
         handler: async (req) => {
-          await service.visible(req.params.id, who(req));
+          await service.visible(req.params.id, req.principal);
           const iso = (d: Date | null): string | null => (d === null ? null : new Date(d).toISOString());
           const rows = await commands.forSession(req.params.id);
           return {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { AppError, type Accounts, type EventBus, type Logger, type Principal } from '../../../src/plugin-api/index.ts';
+import { AppError, type Accounts, type Events, type Logger, type Principal } from '../../../src/plugin-api/index.ts';
+import { sessionState } from '../events.ts';
 import { v1Errors } from '../v1/api-errors.ts';
 import type { AgentStore } from '../agents/agent-store.ts';
 import type { Commands, CommandRow } from '../agents/commands.ts';
@@ -36,7 +37,7 @@ export interface SessionServiceOptions {
   /** Its command results move sessions on: the service hooks itself in with `whenEnded`. */
   commands: Commands;
   accounts: Accounts;
-  events: EventBus;
+  events: Events;
   config: StreamspaceConfig;
   log: Logger;
 }
@@ -53,7 +54,7 @@ export class SessionService {
   private readonly agents: AgentStore;
   private readonly commands: Commands;
   private readonly accounts: Accounts;
-  private readonly events: EventBus;
+  private readonly events: Events;
   private readonly config: StreamspaceConfig;
   private readonly log: Logger;
 
@@ -223,7 +224,7 @@ export class SessionService {
 
   private async announce(sessionId: string, trx?: Knex.Transaction): Promise<void> {
     const row = await this.store.get(sessionId, trx);
-    if (row) await this.events.publish('streamspace.session_state', row.user_id, { session_id: row.id, state: row.state, phase: sessionView(row).status.phase }, trx);
+    if (row) await this.events.publish(sessionState, row.user_id, { session_id: row.id, state: row.state, phase: sessionView(row).status.phase }, trx);
   }
 
   /** Moves a session on when one of its commands ends (result, failure or time-out), in the transaction that ends the command. */

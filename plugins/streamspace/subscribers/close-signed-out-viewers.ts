@@ -1,15 +1,7 @@
-import type { PanelEvent } from '../../../src/plugin-api/index.ts';
+import { userSessionsEnded, type Events } from '../../../src/plugin-api/index.ts';
 import type { VncMux } from '../vnc/vnc-mux.ts';
 
-export interface CloseSignedOutViewersOptions {
-  vnc: VncMux;
-}
-
-/** `user.sessions_ended` (logout of those sign-ins; null: disable or password reset, all of them): the user's viewers opened with them close. */
-export function closeSignedOutViewers({ vnc }: CloseSignedOutViewersOptions): (event: PanelEvent) => void {
-  return (event) => {
-    if (event.type !== 'user.sessions_ended') return;
-    const data = (event.data ?? {}) as { user_id?: string; family_ids?: string[] | null };
-    if (data.user_id) vnc.closeUser(data.user_id, data.family_ids ?? null);
-  };
+/** Sign-ins ended (some at logout; all of them, `family_ids` null, at disable or reset): the viewers opened with them close. */
+export function closeSignedOutViewers(events: Events, { vnc }: { vnc: VncMux }): () => void {
+  return events.on(userSessionsEnded, ({ data }) => vnc.closeUser(data.user_id, data.family_ids));
 }

@@ -45,7 +45,7 @@ export function authRoutes(v1: V1Api): RouteDefinition[] {
         responses: { 200: z.object({ message: z.string() }) },
         examples: { responses: { 200: { message: 'Logout successful' } } },
         handler: async (req) => {
-          await v1.tokens.logout(req.principal as NonNullable<typeof req.principal>, { ip: req.ip, requestId: req.requestId });
+          await v1.tokens.logout(req.principal, { ip: req.ip, requestId: req.requestId });
           return { body: { message: 'Logout successful' } };
         },
       }),

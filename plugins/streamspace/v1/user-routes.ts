@@ -35,7 +35,7 @@ export function userRoutes(v1: V1Api, accounts: Accounts): RouteDefinition[] {
         errors: { 409: 'USER_EXISTS' },
         examples: { body: { username: 'john.doe', email: 'john.doe@example.com', password: 'secure-password', role: 'user' } },
         handler: async (req) => {
-          const actor = req.principal as NonNullable<typeof req.principal>;
+          const actor = req.principal;
           const user = await accounts.create(req.body, { userId: actor.userId, ip: req.ip, requestId: req.requestId });
           return { status: 201, body: v1User(user) };
         },
