@@ -40,7 +40,7 @@ import { streamspaceEvents } from './events.ts';
 export const streamspaceAudience = 'streamspace-v1';
 
 /**
- * StreamSpace v2 control plane (seeds/streamspace-api-reference.txt + STREAMSPACE-ADDENDUM.md):
+ * StreamSpace v2 control plane (docs/streamspace.md):
  * `/api/v1` (its own tokens, limits and error codes over the core's users), agents over
  * `/agent/ws` with a durable command log, and VNC relayed at `/vnc-viewer/{session_id}`.
  * This file only wires the parts together; each folder holds one of them.

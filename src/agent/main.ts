@@ -10,7 +10,7 @@ import { createAgentServer } from './agent-server.ts';
 const help = `Usage: npm run agent -- --data-dir DIR --command CMD (--token TOKEN | --token-file FILE) [options]
 
 The reference agent: runs one instance's workload and serves the agent contract
-(../shared/AGENT-CONTRACT.md) over HTTP and WebSocket for the panel API to poll.
+(docs/agent-contract.md) over HTTP and WebSocket for the panel API to poll.
 
 Options:
   --data-dir <dir>         the instance's data directory (created if missing); the workload runs in it

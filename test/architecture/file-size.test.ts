@@ -1,24 +1,13 @@
 import test from 'ava';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { walkFiles } from '../helpers/walk-files.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const maxLines = 300;
 
-function sourceFiles(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return name === 'node_modules' ? [] : sourceFiles(path);
-    return /\.(ts|js|mjs)$/.test(name) ? [path] : [];
-  });
-}
+const sourceFiles = (dir: string): string[] => walkFiles(dir, (name) => /\.(ts|js|mjs)$/.test(name));
 
 /** One concept per file keeps files short: a file past the limit holds more than one. */
 test(`no source, script or test file is over ${maxLines} lines`, (t) => {

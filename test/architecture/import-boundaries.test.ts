@@ -3,24 +3,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { walkFiles } from '../helpers/walk-files.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-function sourceFiles(dir: string): string[] {
-  let out: string[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of names) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out = out.concat(sourceFiles(path));
-    else if (/\.(ts|js|mjs)$/.test(name)) out.push(path);
-  }
-  return out;
-}
+const sourceFiles = (dir: string): string[] => walkFiles(dir, (name) => /\.(ts|js|mjs)$/.test(name), new Set());
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');

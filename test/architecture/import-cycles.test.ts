@@ -1,24 +1,13 @@
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { walkFiles } from '../helpers/walk-files.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-function sourceFiles(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return name === 'node_modules' ? [] : sourceFiles(path);
-    return /\.ts$/.test(name) ? [path] : [];
-  });
-}
+const sourceFiles = (dir: string): string[] => walkFiles(dir, (name) => name.endsWith('.ts'));
 
 /** Relative imports of a file, type-only ones included: a cycle of types is still a cycle of concepts. */
 function relativeImports(file: string): string[] {

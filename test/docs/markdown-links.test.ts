@@ -1,30 +1,16 @@
 import test from 'ava';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { walkFiles } from '../helpers/walk-files.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Folders that hold no documentation of ours: dependencies, git internals, embedded databases and instances. */
 const skipped = new Set(['node_modules', '.git', 'data', '.cache']);
 
-function markdownFiles(dir: string): string[] {
-  let out: string[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of names) {
-    if (skipped.has(name)) continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out = out.concat(markdownFiles(path));
-    else if (name.endsWith('.md')) out.push(path);
-  }
-  return out;
-}
+const markdownFiles = (dir: string): string[] => walkFiles(dir, (name) => name.endsWith('.md'), skipped);
 
 /**
  * The text with fenced code blocks and inline code blanked out (lengths kept, so line numbers

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { proxyIdBytes } from './vnc-frames.ts';
 
 /**
- * The StreamSpace agent protocol (seeds/streamspace-api-reference.txt "WebSocket Protocol",
- * with STREAMSPACE-ADDENDUM.md): one JSON message per text frame, both ways. VNC bytes travel
+ * The StreamSpace agent protocol (docs/streamspace.md, "Agents"),
+ * as the seed defines it with this project's additions: one JSON message per text frame, both ways. VNC bytes travel
  * in binary frames (vnc-frames.ts).
  */
 

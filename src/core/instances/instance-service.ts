@@ -1,14 +1,11 @@
 import type { Knex } from 'knex';
-import type { Logger } from '../log/logger.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { AppError, NotFoundError } from '../http/errors.ts';
 import { fetchPage } from '../http/pagination.ts';
-import type { AgentClient, AgentTarget } from '../agent/agent-client.ts';
-import type { EventBus } from '../events/event-bus.ts';
+import type { AgentTarget } from '../agent/agent-client.ts';
 import type { InstanceState, Lifecycle } from './instance-state.ts';
 import type { Poller } from './poller.ts';
-import type { Provisioner } from './provisioner.ts';
-import { InstanceWork } from './instance-work.ts';
+import { InstanceWork, type InstanceWorkOptions } from './instance-work.ts';
 import { InstanceRecords, type Instance, type InstanceRow, type InstanceSettings, type NewInstance } from './instance-records.ts';
 import type { Instances } from '../../plugin-api/instances.ts';
 
@@ -27,19 +24,10 @@ export class PlanLimitError extends AppError {
  * `provisioning` and deleting marks it `deleting`, each with its event in the same
  * transaction; InstanceWork then drives them in the background.
  */
-export interface InstanceServiceOptions {
-  db: Knex;
-  box: SecretBox;
-  client: AgentClient;
-  bus: EventBus;
-  poller: Poller;
-  provisioners: ReadonlyMap<string, Provisioner>;
+export type InstanceServiceOptions = Omit<InstanceWorkOptions, 'records'> & {
   /** The provisioner new instances get (`provisioner` in config). */
   defaultProvisioner: string;
-  settings: InstanceSettings;
-  replicaId: string;
-  log: Logger;
-}
+};
 
 export class InstanceService implements Instances {
   private readonly db: Knex;
@@ -52,12 +40,7 @@ export class InstanceService implements Instances {
   private readonly work: InstanceWork;
 
   constructor(options: InstanceServiceOptions) {
-    this.db = options.db;
-    this.box = options.box;
-    this.poller = options.poller;
-    this.defaultProvisioner = options.defaultProvisioner;
-    this.settings = options.settings;
-    this.replicaId = options.replicaId;
+    ({ db: this.db, box: this.box, poller: this.poller, defaultProvisioner: this.defaultProvisioner, settings: this.settings, replicaId: this.replicaId } = options);
     this.records = new InstanceRecords(options.db, options.poller, options.bus, options.settings.pollIntervalMs);
     this.work = new InstanceWork({ ...options, records: this.records });
   }

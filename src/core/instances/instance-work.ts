@@ -49,16 +49,7 @@ export class InstanceWork {
   private readonly owner: InstanceRecords;
 
   constructor(options: InstanceWorkOptions) {
-    this.db = options.db;
-    this.box = options.box;
-    this.client = options.client;
-    this.bus = options.bus;
-    this.poller = options.poller;
-    this.provisioners = options.provisioners;
-    this.settings = options.settings;
-    this.replicaId = options.replicaId;
-    this.log = options.log;
-    this.owner = options.records;
+    ({ db: this.db, box: this.box, client: this.client, bus: this.bus, poller: this.poller, provisioners: this.provisioners, settings: this.settings, replicaId: this.replicaId, log: this.log, records: this.owner } = options);
   }
 
   /** Runs `kind` once the work now running for this instance has ended. */
