@@ -53,7 +53,7 @@ export function createBillingModule(options: BillingModuleOptions): BillingModul
   const entitlements = new BillingEntitlements(db, plans, accounts, b.past_due_grace_days * 86_400_000);
   const enforcement = new BillingEnforcement(db, entitlements, options.instances, options.agents, jobLog);
   const runReconcile = () => reconcile(db, service, stripe, jobLog);
-  let unsubscribe: (() => void) | null = null;
+  let stopEnforcing: (() => Promise<void>) | null = null;
   return {
     name: 'billing',
     service,
@@ -61,8 +61,8 @@ export function createBillingModule(options: BillingModuleOptions): BillingModul
     routes: [...billingRoutes(service, emailOf), ...adminBillingRoutes(db, service, runReconcile)],
     jobs: [sendRemindersJob(db, options.outbox, jobLog), enforcePlansJob(enforcement), reconcileSubscriptionsJob(runReconcile)],
     start: async () => {
-      unsubscribe = enforcePlanOnChange(bus, enforcement, jobLog);
+      stopEnforcing = enforcePlanOnChange(bus, enforcement, jobLog);
     },
-    stop: async () => unsubscribe?.(),
+    stop: async () => stopEnforcing?.(),
   };
 }

@@ -1,22 +1,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
-import type { Registry } from 'prom-client';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CoreModule } from '../boot/core-module.ts';
 import { createApp } from '../../app.ts';
 import { UpgradeDispatcher } from '../ws/upgrade-dispatcher.ts';
 import type { MountedWebSocketRoute } from '../ws/websocket-route.ts';
-import type { EventCatalogue } from '../events/event-catalogue.ts';
 import type { HttpMetrics } from './access-log.ts';
 import type { Authenticator, TicketRedeemer } from './principal.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { MountedRawHandler } from './raw-handler.ts';
 import type { MountedRoute } from './route.ts';
-import { ServiceUnavailableError } from './errors.ts';
-import { buildOpenApiDocument } from './openapi.ts';
-import { serviceRoutes } from './service-routes.ts';
 
 export interface HttpModule extends CoreModule {
   app: Koa;
@@ -28,54 +23,29 @@ export interface HttpModule extends CoreModule {
 export interface HttpModuleOptions {
   config: Readonly<Config>;
   log: Logger;
-  metrics: { registry: Registry; http: HttpMetrics };
-  /** Every other module's and plugin's routes, mounted after the service routes. */
+  metrics: { http: HttpMetrics };
+  /** Every route, the service routes first. */
   routes: readonly MountedRoute[];
   rawHttp: readonly MountedRawHandler[];
   websockets: readonly MountedWebSocketRoute[];
-  openApiTags: ReadonlyArray<{ name: string; description: string }>;
-  catalogue: EventCatalogue;
   allowedOrigins: ReadonlySet<string>;
   authenticate: Authenticator;
   redeemTicket: TicketRedeemer;
   rateLimiter: RateLimiter;
-  pendingMigrations(): Promise<number>;
+  /** The service module's flag: set at shutdown, before anything drains. */
+  isDraining(): boolean;
 }
 
 /**
- * The HTTP server: the Koa app, the WebSocket upgrade dispatcher, and the service routes
- * (health, readiness, OpenAPI, metrics). Start listens; drain stops accepting, closes
+ * The HTTP server: the Koa app and the WebSocket upgrade dispatcher. Start listens; drain stops accepting, closes
  * WebSockets with 1001 and lets in-flight requests finish; stop cuts what is left.
  */
 export function createHttpModule(options: HttpModuleOptions): HttpModule {
   const { config, log } = options;
-  let draining = false;
-  let openApi: Record<string, unknown> | null = null;
-  const service: MountedRoute[] = serviceRoutes({
-    isDraining: () => draining,
-    checkReady: async () => {
-      const pending = await options.pendingMigrations();
-      if (pending > 0) throw new ServiceUnavailableError('MIGRATIONS_PENDING', `${pending} database migrations are not applied; run scripts/migrate up`);
-    },
-    openApiDocument: () => {
-      openApi ??= buildOpenApiDocument(routes, {
-        title: 'Hosting panel API',
-        version: '1',
-        description: 'Game servers, dev containers and streamed desktops. Errors use the Error envelope; lists paginate with ?page&limit (limit clamped to 100).',
-        serverUrl: config.server.public_url,
-        tags: [...options.openApiTags],
-        events: options.catalogue.list().map(({ owner, definition }) => ({ id: definition.id, owner, audience: definition.audience, description: definition.description })),
-      });
-      return openApi;
-    },
-    metricsRegistry: options.metrics.registry,
-    metricsToken: config.metrics.token,
-  }).map((route) => ({ owner: 'core', fullPath: route.path, route }));
-  const routes = [...service, ...options.routes];
   const app = createApp({
     log,
     metrics: options.metrics.http,
-    routes,
+    routes: options.routes,
     rawHandlers: options.rawHttp,
     proxyHops: config.server.proxy_hops,
     allowedOrigins: options.allowedOrigins,
@@ -84,7 +54,7 @@ export function createHttpModule(options: HttpModuleOptions): HttpModule {
     authenticate: options.authenticate,
     redeemTicket: options.redeemTicket,
     rateLimiter: options.rateLimiter,
-    isDraining: () => draining,
+    isDraining: options.isDraining,
   });
   const dispatcher = new UpgradeDispatcher({ log, allowedOrigins: options.allowedOrigins, routes: options.websockets, proxyHops: config.server.proxy_hops });
   const server = createServer(app.callback());
@@ -111,7 +81,6 @@ export function createHttpModule(options: HttpModuleOptions): HttpModule {
       address = { url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`, port };
     },
     drain: async (graceMs) => {
-      draining = true;
       if (!server.listening) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await dispatcher.closeAll(Math.min(graceMs, 1000));

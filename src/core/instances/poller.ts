@@ -28,8 +28,8 @@ export interface PollerOptions {
   registry: Registry;
 }
 
-/** Re-polls after a user's action: at once, and again when a start or stop has usually shown. */
-const pollSoonDelaysMs = [0, 1_000, 3_000];
+/** After the poll at once, a user's action is polled again when a start or stop has usually shown. */
+const pollSoonDelaysMs = [1_000, 3_000];
 
 interface Tracked {
   id: string;
@@ -187,10 +187,14 @@ export class Poller {
    * portal sees "starting" at once and "running" soon after, not at the next interval.
    */
   pollSoon(id: string): void {
+    const poll = (): void => {
+      if (!this.stopping) void this.pollNow(id).catch((err: unknown) => this.log.debug({ err, instance_id: id }, 're-poll after an action failed'));
+    };
+    poll();
     for (const ms of pollSoonDelaysMs) {
       const timer = setTimeout(() => {
         this.soon.delete(timer);
-        if (!this.stopping) void this.pollNow(id).catch((err: unknown) => this.log.debug({ err, instance_id: id }, 're-poll after an action failed'));
+        poll();
       }, ms);
       timer.unref();
       this.soon.add(timer);

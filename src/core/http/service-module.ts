@@ -1,0 +1,60 @@
+import type { Config } from '../../config/schema.ts';
+import type { Registry } from 'prom-client';
+import type { CoreModule } from '../boot/core-module.ts';
+import type { EventCatalogue } from '../events/event-catalogue.ts';
+import type { MountedRoute } from './route.ts';
+import { ServiceUnavailableError } from './errors.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import { serviceRoutes } from './service-routes.ts';
+
+export interface ServiceModule extends CoreModule {
+  /** True from the first moment of shutdown: /readyz answers 503 and new requests are refused. */
+  isDraining(): boolean;
+  /** The service routes, placed (before the plugins, so a plugin cannot take their paths). */
+  mounted: MountedRoute[];
+}
+
+export interface ServiceModuleOptions {
+  config: Readonly<Config>;
+  registry: Registry;
+  catalogue: EventCatalogue;
+  pendingMigrations(): Promise<number>;
+  /** Everything the server mounts, for the OpenAPI document (read on the first request for it). */
+  routes(): readonly MountedRoute[];
+  openApiTags(): ReadonlyArray<{ name: string; description: string }>;
+}
+
+/** Health, readiness, the OpenAPI document and metrics: what operators and clients ask the server about itself. */
+export function createServiceModule(options: ServiceModuleOptions): ServiceModule {
+  const { config } = options;
+  let draining = false;
+  let openApi: Record<string, unknown> | null = null;
+  const routes = serviceRoutes({
+    isDraining: () => draining,
+    checkReady: async () => {
+      const pending = await options.pendingMigrations();
+      if (pending > 0) throw new ServiceUnavailableError('MIGRATIONS_PENDING', `${pending} database migrations are not applied; run scripts/migrate up`);
+    },
+    openApiDocument: () => {
+      openApi ??= buildOpenApiDocument(options.routes(), {
+        title: 'Hosting panel API',
+        version: '1',
+        description: 'Game servers, dev containers and streamed desktops. Errors use the Error envelope; lists paginate with ?page&limit (limit clamped to 100).',
+        serverUrl: config.server.public_url,
+        tags: [...options.openApiTags()],
+        events: options.catalogue.list().map(({ owner, definition }) => ({ id: definition.id, owner, audience: definition.audience, description: definition.description })),
+      });
+      return openApi;
+    },
+    metricsRegistry: options.registry,
+    metricsToken: config.metrics.token,
+  });
+  return {
+    name: 'service',
+    isDraining: () => draining,
+    mounted: routes.map((route) => ({ owner: 'core', fullPath: route.path, route })),
+    drain: async () => {
+      draining = true;
+    },
+  };
+}
