@@ -99,7 +99,13 @@ test.serial('power is refused during a restore, and a restore survives an API re
     const res = await call(app, admin, 'GET', `/api/game/servers/${server.id}`);
     const s = res.body.server as { state: { lifecycle: string }; lifecycle_reason: string | null } | undefined;
     return s?.state.lifecycle === 'active' ? s : undefined;
-  }, 15_000, 'active after the restore');
+  }, 15_000, 'active after the restore').catch(async (err: unknown) => {
+    // This has failed now and then under a loaded full suite; leave what the next process saw.
+    t.log(JSON.stringify((await call(app, admin, 'GET', `/api/game/servers/${server.id}`)).body));
+    t.log(JSON.stringify(await db.database.knex('game_restores').select('*')));
+    for (const line of app.logs.filter((l) => l.level >= 40).slice(-20)) t.log(JSON.stringify(line).slice(0, 400));
+    throw err;
+  });
   t.is(after.lifecycle_reason, null);
 });
 
