@@ -1,23 +1,12 @@
-import { WebSocket, type RawData } from 'ws';
-import { intervalMs, parseControlMessage, type SimCommand, type SimControlMessage } from './streamspace-sim-messages.ts';
-import { SimCommandRunner } from './streamspace-sim-commands.ts';
-import { SimProxies } from './streamspace-sim-proxy.ts';
-import { SimSessions, type CommandOutcome, type SimSessionInfo } from './streamspace-sim-sessions.ts';
-import { agentSocketUrl, closeGracefully, sendJson } from './streamspace-sim-socket.ts';
+import { AgentConnection, type AgentConnectionOptions } from './streamspace-agent-connection.ts';
+import { SimSessions, type SimSessionInfo } from './streamspace-sim-sessions.ts';
 import type { SimVncMode } from './streamspace-sim-vnc.ts';
 
-export type { SimCommand } from './streamspace-sim-messages.ts';
+export type { AgentCommand as SimCommand } from '../../plugins/streamspace/contract/control-messages.ts';
 export type { SimSessionInfo, SimSessionState } from './streamspace-sim-sessions.ts';
-export { agentSocketUrl } from './streamspace-sim-socket.ts';
+export { agentSocketUrl } from './streamspace-agent-socket.ts';
 
-export interface SimAgentOptions {
-  /** The control plane's base URL (http(s):// or ws(s)://); the agent socket is <url>/agent/ws. */
-  url: string;
-  agentId: string;
-  key: string;
-  platform?: string;
-  region?: string;
-  maxSessions?: number;
+export interface SimAgentOptions extends Omit<AgentConnectionOptions, 'metadata'> {
   /** How long a command "runs" before its result. */
   commandDelayMs?: number;
   /** Chance (0..1) that any command fails with SIMULATED_FAILURE. */
@@ -25,250 +14,26 @@ export interface SimAgentOptions {
   /** Command types that always fail with SIMULATED_FAILURE. */
   failCommands?: string[];
   mode?: SimVncMode;
-  /** False: never send command_ack (results still come), to exercise the control plane's retries. */
-  ackCommands?: boolean;
-  /** Reconnect by itself (1 s, 2 s, … 30 s apart) when a registered socket drops; drop() never does. */
-  autoReconnect?: boolean;
-  /** Gets one JSON object per line for every notable event. */
-  log?: (line: string) => void;
 }
-
-interface Connection {
-  ws: WebSocket;
-  proxies: SimProxies;
-  heartbeat: NodeJS.Timeout | null;
-  onRegistered: () => void;
-}
-
-const registerTimeoutMs = 10_000;
 
 /**
- * A simulated StreamSpace agent (seed "WebSocket Protocol" plus STREAMSPACE-ADDENDUM.md):
- * registers, heartbeats, runs session commands against fake VNC servers on 127.0.0.1 and
- * relays VNC streams with per-stream credit, for tests and for operators trying a control plane.
+ * A simulated StreamSpace agent: the real agent protocol (AgentConnection) in front of fake
+ * VNC servers on 127.0.0.1, for tests and for operators trying a control plane.
  */
-export class SimAgent {
-  private readonly opts: Required<Omit<SimAgentOptions, 'region' | 'log'>> & Pick<SimAgentOptions, 'region'>;
-  private readonly sessionStore: SimSessions;
-  private readonly commands: SimCommand[] = [];
-  private readonly runner: SimCommandRunner;
-  private conn: Connection | null = null;
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private heartbeatsOn = true;
-  private stopped = false;
-  private intervalMs = 10_000;
-  private isRegistered = false;
+export class SimAgent extends AgentConnection {
+  private readonly fakes: SimSessions;
 
-  constructor(private readonly options: SimAgentOptions) {
-    this.opts = {
-      url: options.url,
-      agentId: options.agentId,
-      key: options.key,
-      platform: options.platform ?? 'docker',
-      region: options.region,
-      maxSessions: options.maxSessions ?? 10,
-      commandDelayMs: options.commandDelayMs ?? 50,
+  constructor(options: SimAgentOptions) {
+    const fakes = new SimSessions(options.mode ?? 'echo', options.maxSessions ?? 10);
+    super({ ...options, metadata: { agent_version: 'sim-1', simulated: true } }, fakes, {
+      delayMs: options.commandDelayMs ?? 50,
       failureRate: options.failureRate ?? 0,
       failCommands: options.failCommands ?? [],
-      mode: options.mode ?? 'echo',
-      ackCommands: options.ackCommands ?? true,
-      autoReconnect: options.autoReconnect ?? false,
-    };
-    this.sessionStore = new SimSessions(this.opts.mode, this.opts.maxSessions);
-    this.runner = new SimCommandRunner({ delayMs: this.opts.commandDelayMs, failureRate: this.opts.failureRate, failCommands: this.opts.failCommands }, this.sessionStore);
+    });
+    this.fakes = fakes;
   }
 
   get sessions(): Map<string, SimSessionInfo> {
-    return this.sessionStore.snapshot();
-  }
-
-  /** Every command message received, in order, re-sent ones included. */
-  get receivedCommands(): readonly SimCommand[] {
-    return this.commands;
-  }
-
-  /** Connected and answered with register_ack (false after a drop until the next one). */
-  get registered(): boolean {
-    return this.isRegistered;
-  }
-
-  /** From the last register_ack (10 s until one arrives). */
-  get heartbeatIntervalMs(): number {
-    return this.intervalMs;
-  }
-
-  /** Connects and registers; resolves on register_ack. */
-  start(): Promise<void> {
-    if (this.conn) return Promise.reject(new Error('already started'));
-    this.stopped = false;
-    return this.connect();
-  }
-
-  /** Closes the agent socket, every VNC stream and every fake session. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    const conn = this.detach();
-    await Promise.all([conn ? closeGracefully(conn.ws) : null, this.runner.stop()]);
-    await this.sessionStore.closeAll();
-    this.log('stopped');
-  }
-
-  /** A network cut: the socket goes at once, its VNC streams with it; sessions keep running. */
-  drop(): void {
-    const conn = this.detach();
-    conn?.ws.terminate();
-    if (conn) this.log('dropped');
-  }
-
-  reconnect(): Promise<void> {
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.drop();
-    this.stopped = false;
-    return this.connect();
-  }
-
-  /** False simulates an agent that stays connected but silent. */
-  setHeartbeats(enabled: boolean): void {
-    this.heartbeatsOn = enabled;
-  }
-
-  private connect(): Promise<void> {
-    const url = agentSocketUrl(this.opts.url, this.opts.agentId, this.opts.platform, this.opts.region);
-    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${this.opts.key}` } });
-    this.log('connecting', { url: url.replace(/\?.*/, '') });
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const settle = (err: Error | null): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        // A failed attempt is over at once, so the caller may try again right away.
-        if (err && this.conn === conn) this.detach();
-        if (err) reject(err);
-        else resolve();
-      };
-      const timer = setTimeout(() => {
-        settle(new Error(`no register_ack within ${registerTimeoutMs} ms`));
-        ws.terminate();
-      }, registerTimeoutMs);
-      const out = { sendJson: (m: Record<string, unknown>) => sendJson(ws, m), sendBinary: (f: Buffer) => ws.readyState === WebSocket.OPEN && ws.send(f) };
-      const conn: Connection = { ws, proxies: new SimProxies(out, (msg, fields) => this.log(msg, fields)), heartbeat: null, onRegistered: () => settle(null) };
-      this.conn = conn;
-
-      ws.on('unexpected-response', (_req, res) => {
-        res.resume();
-        settle(new Error(`agent socket upgrade refused: HTTP ${res.statusCode ?? '?'} ${res.statusMessage ?? ''}`.trim()));
-        ws.terminate();
-      });
-      ws.on('open', () => {
-        const capacity = { max_sessions: this.opts.maxSessions, max_cpu: this.opts.maxSessions, max_memory: this.opts.maxSessions * 2 };
-        sendJson(ws, { type: 'register', agent_id: this.opts.agentId, platform: this.opts.platform, ...(this.opts.region ? { region: this.opts.region } : {}), capacity, metadata: { agent_version: 'sim-1', simulated: true } });
-      });
-      ws.on('message', (data, isBinary) => {
-        if (this.conn === conn) this.onMessage(conn, data, isBinary);
-      });
-      ws.on('error', (err) => {
-        if (!settled || this.conn === conn) this.log('socket error', { error: err.message });
-        settle(err);
-      });
-      ws.on('close', (code, reason) => {
-        settle(new Error(`agent socket closed before register_ack: ${code} ${reason.toString()}`.trim()));
-        this.onClosed(conn, code, reason.toString());
-      });
-    });
-  }
-
-  /** Makes the current connection no longer current; its streams end, its heartbeat stops. */
-  private detach(): Connection | null {
-    const conn = this.conn;
-    if (!conn) return null;
-    this.conn = null;
-    this.isRegistered = false;
-    if (conn.heartbeat) clearInterval(conn.heartbeat);
-    conn.proxies.closeAll();
-    return conn;
-  }
-
-  private onClosed(conn: Connection, code: number, reason: string): void {
-    if (this.conn !== conn) return; // detached on purpose (drop, reconnect, stop)
-    const wasRegistered = this.isRegistered;
-    this.detach();
-    this.log('disconnected', { code, reason });
-    if (wasRegistered && this.opts.autoReconnect && !this.stopped) this.retry(0);
-  }
-
-  private retry(attempt: number): void {
-    const delay = Math.min(1000 * 2 ** attempt, 30_000);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      if (this.stopped || this.conn) return;
-      this.connect().catch((err: unknown) => {
-        this.log('reconnect failed', { error: err instanceof Error ? err.message : String(err), retry_in_ms: Math.min(1000 * 2 ** (attempt + 1), 30_000) });
-        if (!this.stopped && !this.isRegistered) this.retry(attempt + 1);
-      });
-    }, delay);
-  }
-
-  private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
-    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    if (isBinary) return conn.proxies.onFrame(bytes);
-    const parsed = parseControlMessage(bytes.toString('utf8'));
-    if ('problem' in parsed) return this.log('ignored message', { problem: parsed.problem });
-    const m: SimControlMessage = parsed.message;
-    switch (m.type) {
-      case 'register_ack':
-        return this.onRegisterAck(conn, m.heartbeat_interval);
-      case 'command':
-        return this.onCommand(conn, m);
-      case 'vnc_proxy_request': {
-        // Only a running session of ours is reachable; data.vnc_port (what our start result
-        // reported) wins over the session's own port, so a test can aim at a dead port.
-        const sessionPort = this.sessionStore.vncPort(m.session_id);
-        const requested = m.data?.vnc_port;
-        const valid = typeof requested === 'number' && Number.isInteger(requested) && requested > 0 && requested < 65536;
-        if (sessionPort === null) this.log('vnc stream refused', { proxy_id: m.proxy_id, session_id: m.session_id });
-        return conn.proxies.open(m.proxy_id, sessionPort === null ? null : valid ? requested : sessionPort, `session ${m.session_id} is not running on this agent`);
-      }
-      case 'vnc_proxy_window':
-        return conn.proxies.onWindow(m.proxy_id, m.bytes);
-      case 'vnc_proxy_close':
-        return conn.proxies.onClose(m.proxy_id);
-    }
-  }
-
-  private onRegisterAck(conn: Connection, interval: string | undefined): void {
-    const ms = interval === undefined ? null : intervalMs(interval);
-    if (ms === null) this.log('unparsable heartbeat_interval, using 10s', { heartbeat_interval: interval ?? null });
-    this.intervalMs = ms ?? 10_000;
-    this.isRegistered = true;
-    if (conn.heartbeat) clearInterval(conn.heartbeat);
-    conn.heartbeat = setInterval(() => {
-      if (!this.heartbeatsOn) return;
-      sendJson(conn.ws, { type: 'heartbeat', agent_id: this.opts.agentId, timestamp: new Date().toISOString(), capacity: { current_sessions: this.sessionStore.running } });
-    }, this.intervalMs);
-    this.log('registered', { agent_id: this.opts.agentId, heartbeat_interval: interval ?? null });
-    conn.onRegistered();
-  }
-
-  private onCommand(conn: Connection, command: SimCommand): void {
-    this.commands.push(command);
-    const { command_id, command_type } = command;
-    if (this.opts.ackCommands) sendJson(conn.ws, { type: 'command_ack', command_id, agent_id: this.opts.agentId, status: 'acknowledged' });
-    const { outcome, repeated } = this.runner.run(command);
-    this.log(repeated ? 'command repeated' : 'command received', { command_id, command_type, session_id: command.session_id ?? null });
-    void outcome.then((o) => this.sendResult(command_id, command_type, o));
-  }
-
-  private sendResult(commandId: string, commandType: string, outcome: CommandOutcome): void {
-    // Whatever socket is current: a result that finishes after a reconnect still reaches the control plane.
-    const ws = this.conn?.ws;
-    const base = { type: 'command_result', command_id: commandId, agent_id: this.opts.agentId };
-    const sent = ws ? sendJson(ws, outcome.status === 'completed' ? { ...base, status: 'completed', result: outcome.result } : { ...base, ...outcome }) : false;
-    this.log(sent ? 'command result' : 'command result not sent (disconnected)', { command_id: commandId, command_type: commandType, status: outcome.status, ...(outcome.status === 'failed' ? { error_code: outcome.error_code } : {}) });
-  }
-
-  private log(msg: string, fields: Record<string, unknown> = {}): void {
-    this.options.log?.(JSON.stringify({ msg, ...fields }));
+    return this.fakes.snapshot();
   }
 }

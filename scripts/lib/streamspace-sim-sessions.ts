@@ -1,9 +1,6 @@
+import { PerKeyQueue } from './per-key-queue.ts';
+import { failed as fail, type CommandOutcome, type SessionBackend } from './streamspace-session-backend.ts';
 import { startSimVnc, type SimVncMode, type SimVncServer } from './streamspace-sim-vnc.ts';
-
-/** What a command execution answers: the `result` of a completed command_result, or a failure. */
-export type CommandOutcome =
-  | { status: 'completed'; result: Record<string, unknown> }
-  | { status: 'failed'; error: string; error_code: string };
 
 export type SimSessionState = 'running' | 'hibernated';
 
@@ -23,16 +20,15 @@ interface SimSession {
 /** Oldest lines go beyond this, so a long-running simulated session does not grow without bound. */
 const maxLogLines = 1000;
 
-const fail = (error: string, error_code: string): CommandOutcome => ({ status: 'failed', error, error_code });
 
 /**
  * The simulated sessions of one agent and the session commands on them. Commands on one
  * session run one after another (a hibernate must not interleave with the start still opening
  * its port); sessions are independent of each other.
  */
-export class SimSessions {
+export class SimSessions implements SessionBackend {
   private readonly sessions = new Map<string, SimSession>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queue = new PerKeyQueue();
 
   constructor(
     private readonly mode: SimVncMode,
@@ -56,17 +52,13 @@ export class SimSessions {
 
   execute(commandType: string, sessionId: string | null, data: Record<string, unknown>): Promise<CommandOutcome> {
     if (!sessionId) return Promise.resolve(fail('command has no session_id', 'INVALID_COMMAND'));
-    const previous = this.queues.get(sessionId) ?? Promise.resolve();
-    const run = previous.then(() => this.run(commandType, sessionId, data));
-    const settled = run.catch(() => {});
-    this.queues.set(sessionId, settled);
-    void settled.then(() => {
-      if (this.queues.get(sessionId) === settled) this.queues.delete(sessionId);
-    });
-    return run.catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 'SIMULATED_AGENT_ERROR'));
+    return this.queue.run(sessionId, () => this.run(commandType, sessionId, data)).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 'SIMULATED_AGENT_ERROR'));
   }
 
-  async closeAll(): Promise<void> {
+  /** Fake sessions never change by themselves. */
+  onReport(): void {}
+
+  async close(): Promise<void> {
     await Promise.all([...this.sessions.values()].map((s) => s.server?.close()));
     this.sessions.clear();
   }

@@ -59,6 +59,19 @@ export const vncErrorMessage = z.looseObject({ type: z.literal('vnc_proxy_error'
 export const vncWindowMessage = z.looseObject({ type: z.literal('vnc_proxy_window'), proxy_id: proxyId, bytes: z.number().int().positive() });
 export const vncCloseMessage = z.looseObject({ type: z.literal('vnc_proxy_close'), proxy_id: proxyId, reason: z.string().max(1024).optional() });
 
+/**
+ * Our addition (unknown message types are ignored by a seed control plane): a session changed
+ * on the agent without a command, e.g. its desktop crashed (`failed`) or was found stopped
+ * after an agent restart (`hibernated`: its processes are gone, its home is kept).
+ */
+export const sessionStatusMessage = z.looseObject({
+  type: z.literal('session_status'),
+  agent_id: agentId.optional(),
+  session_id: z.string().min(1).max(128),
+  state: z.enum(['failed', 'hibernated']),
+  reason: z.string().transform((r) => r.slice(0, 1024)),
+});
+
 /** Everything an agent may send in a text frame. */
 export const agentMessage = z.discriminatedUnion('type', [
   registerMessage,
@@ -69,6 +82,7 @@ export const agentMessage = z.discriminatedUnion('type', [
   vncErrorMessage,
   vncWindowMessage,
   vncCloseMessage,
+  sessionStatusMessage,
 ]);
 export type AgentMessage = z.infer<typeof agentMessage>;
 

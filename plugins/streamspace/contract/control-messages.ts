@@ -1,35 +1,36 @@
 import { z } from 'zod';
-import { durationSeconds } from '../../plugins/streamspace/contract/duration.ts';
+import { durationSeconds } from './duration.ts';
 
 /**
- * What the simulated agent accepts from the control plane. contract/protocol.ts validates the agent's
- * side only (ControlMessage is a type there); these schemas are deliberately loose, so the
- * simulator keeps working with a control plane that adds fields.
+ * The control plane's side of the agent protocol, as an agent parses it: every agent of ours
+ * (the simulator, the desktop agent) reads its messages through this module. protocol.ts
+ * validates the agent's side. These schemas are deliberately loose (unknown fields and
+ * command types pass), so an agent keeps working with a control plane that adds to them.
  */
 
 const record = z.record(z.string(), z.unknown());
 
-export const simCommandSchema = z.looseObject({
+export const agentCommandSchema = z.looseObject({
   type: z.literal('command'),
   command_id: z.string().min(1),
   command_type: z.string().min(1),
   session_id: z.string().min(1).nullish(),
   data: record.nullish(),
 });
-/** A command as received (and kept in SimAgent.receivedCommands). */
-export type SimCommand = z.infer<typeof simCommandSchema>;
+/** A command as an agent receives it. */
+export type AgentCommand = z.infer<typeof agentCommandSchema>;
 
 const controlMessage = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('register_ack'), agent_id: z.string().optional(), status: z.string().optional(), heartbeat_interval: z.string().optional() }),
-  simCommandSchema,
+  agentCommandSchema,
   z.looseObject({ type: z.literal('vnc_proxy_request'), session_id: z.string().min(1), proxy_id: z.string().min(1), data: record.nullish() }),
   z.looseObject({ type: z.literal('vnc_proxy_window'), proxy_id: z.string().min(1), bytes: z.number().int().positive() }),
   z.looseObject({ type: z.literal('vnc_proxy_close'), proxy_id: z.string().min(1), reason: z.string().optional() }),
 ]);
-export type SimControlMessage = z.infer<typeof controlMessage>;
+export type ReceivedControlMessage = z.infer<typeof controlMessage>;
 
 /** One text frame → a message, or why it is not one. */
-export function parseControlMessage(text: string): { message: SimControlMessage } | { problem: string } {
+export function parseControlMessage(text: string): { message: ReceivedControlMessage } | { problem: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

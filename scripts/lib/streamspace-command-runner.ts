@@ -1,9 +1,12 @@
-import type { SimCommand } from './streamspace-sim-messages.ts';
-import type { CommandOutcome, SimSessions } from './streamspace-sim-sessions.ts';
+import type { AgentCommand } from '../../plugins/streamspace/contract/control-messages.ts';
+import type { CommandOutcome, SessionBackend } from './streamspace-session-backend.ts';
 
-export interface SimCommandOptions {
+export interface CommandRunnerOptions {
+  /** How long a command "runs" before it executes (the simulator's; 0 for a real agent). */
   delayMs: number;
+  /** Chance (0..1) that a command fails with SIMULATED_FAILURE (the simulator's). */
   failureRate: number;
+  /** Command types that always fail with SIMULATED_FAILURE (the simulator's). */
   failCommands: readonly string[];
 }
 
@@ -15,18 +18,18 @@ const maxRememberedResults = 10_000;
  * for, and a re-sent command must get the first execution's result again, not start a
  * second session or hibernate twice.
  */
-export class SimCommandRunner {
+export class CommandRunner {
   private readonly results = new Map<string, Promise<CommandOutcome>>();
   private readonly sleepers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   private stopping = false;
 
   constructor(
-    private readonly options: SimCommandOptions,
-    private readonly sessions: SimSessions,
+    private readonly options: CommandRunnerOptions,
+    private readonly sessions: Pick<SessionBackend, 'execute'>,
   ) {}
 
   /** The command's outcome; `repeated` when its command_id was seen before. */
-  run(command: SimCommand): { outcome: Promise<CommandOutcome>; repeated: boolean } {
+  run(command: AgentCommand): { outcome: Promise<CommandOutcome>; repeated: boolean } {
     const known = this.results.get(command.command_id);
     if (known) return { outcome: known, repeated: true };
     const outcome = this.execute(command);
@@ -51,7 +54,7 @@ export class SimCommandRunner {
     this.stopping = false;
   }
 
-  private async execute(command: SimCommand): Promise<CommandOutcome> {
+  private async execute(command: AgentCommand): Promise<CommandOutcome> {
     await this.sleep(this.options.delayMs);
     if (this.stopping) return { status: 'failed', error: 'agent stopped', error_code: 'AGENT_STOPPED' };
     if (this.options.failCommands.includes(command.command_type) || Math.random() < this.options.failureRate) {

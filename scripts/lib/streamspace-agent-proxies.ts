@@ -17,10 +17,10 @@ interface Proxy {
 
 /**
  * The VNC streams multiplexed over one agent WebSocket, each a TCP connection to a session's
- * fake VNC server behind a CreditStream. One instance per WebSocket: when the socket goes,
+ * VNC server (fake or Xvnc) behind a CreditStream. One instance per WebSocket: when the socket goes,
  * all of its streams go (addendum: "the agent socket dropping ... end[s] the stream").
  */
-export class SimProxies {
+export class VncProxies {
   private readonly proxies = new Map<string, Proxy>();
 
   constructor(
