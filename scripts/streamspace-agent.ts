@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SimAgent } from './lib/streamspace-sim-agent.ts';
+import { agentKey, runUntilSignal, urlProblem } from './lib/agent-cli.ts';
 import { runScript } from './lib/run-script.ts';
 
 const help = `Usage: npm run streamspace-agent -- --url URL --agent-id ID [options]
@@ -72,13 +72,13 @@ async function main(args: string[]): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
-  const key = values.key ?? (values['key-file'] ? readFileSync(values['key-file'], 'utf8').trim() : process.env.STREAMSPACE_AGENT_KEY);
+  const key = agentKey(values);
   const maxSessions = Number(values['max-sessions']);
   const delayMs = Number(values['delay-ms']);
   const failureRate = Number(values['failure-rate']);
   const mode = values.mode;
   const problems = [
-    values.url ? null : '--url is required',
+    urlProblem(values.url),
     values['agent-id'] ? null : '--agent-id is required',
     key ? null : 'an agent key is required (--key, --key-file or STREAMSPACE_AGENT_KEY)',
     Number.isInteger(maxSessions) && maxSessions >= 1 ? null : `--max-sessions must be a whole number ≥ 1, got "${values['max-sessions']}"`,
@@ -87,11 +87,6 @@ async function main(args: string[]): Promise<number> {
     mode === 'echo' || mode === 'pattern' ? null : `--mode must be echo or pattern, got "${mode}"`,
   ].filter((p): p is string => p !== null);
   if (problems.length > 0) return usageError(problems.join('\n'));
-  try {
-    new URL(values.url as string);
-  } catch {
-    return usageError(`--url is not a URL: "${values.url}"`);
-  }
 
   const agent = new SimAgent({
     url: values.url as string,
@@ -109,20 +104,7 @@ async function main(args: string[]): Promise<number> {
   });
   await agent.start();
 
-  return new Promise<number>((resolve) => {
-    let watch: NodeJS.Timeout | null = null;
-    let finishing = false;
-    const finish = (code: number): void => {
-      if (finishing) return;
-      finishing = true;
-      if (watch) clearInterval(watch);
-      void agent.stop().then(() => resolve(code));
-    };
-    process.once('SIGINT', () => finish(0));
-    process.once('SIGTERM', () => finish(0));
-    // Without reconnecting, a lost control plane ends the process (exit 1) instead of idling.
-    if (values['no-reconnect']) watch = setInterval(() => agent.registered || finish(1), 500);
-  });
+  return runUntilSignal(agent, () => agent.stop(), values['no-reconnect']);
 }
 
 runScript('streamspace-agent', main);

@@ -15,6 +15,7 @@ import { reconcileJob } from './jobs/reconcile.ts';
 import { sweepJob } from './jobs/sweep.ts';
 import { vncRecheckJob } from './jobs/vnc-recheck.ts';
 import { sessionRoutes } from './sessions/session-routes.ts';
+import { SessionReports } from './sessions/session-reports.ts';
 import { SessionService } from './sessions/session-service.ts';
 import { SessionStore } from './sessions/session-store.ts';
 import { closeEndedViewers } from './subscribers/close-ended-viewers.ts';
@@ -70,7 +71,16 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       log: log.child({ component: 'streamspace-vnc' }),
     });
     const keys = new AgentKeys(ctx.db);
-    const hub = new AgentHub({ store: agents, vnc, events, heartbeatIntervalS: config.heartbeat_interval_s, keyIsCurrent: (agentId, keyHash) => keys.isCurrent(agentId, keyHash), log: log.child({ component: 'streamspace-agents' }) });
+    const reports = new SessionReports({ db: ctx.db, store, events, audit: ctx.audit, log });
+    const hub = new AgentHub({
+      store: agents,
+      vnc,
+      events,
+      heartbeatIntervalS: config.heartbeat_interval_s,
+      keyIsCurrent: (agentId, keyHash) => keys.isCurrent(agentId, keyHash),
+      onSessionStatus: (agentId, message) => reports.received(agentId, message),
+      log: log.child({ component: 'streamspace-agents' }),
+    });
     const commands = new Commands({ db: ctx.db, transport: hub, config: config.commands, log: log.child({ component: 'streamspace-commands' }) });
     hub.useCommands(commands);
     const sessions = new SessionService({ db: ctx.db, store, templates, agents, commands, accounts: ctx.auth.accounts, events, config, log });

@@ -27,6 +27,8 @@ export interface AgentHubOptions {
   /** Told to agents in `register_ack`. */
   heartbeatIntervalS: number;
   keyIsCurrent: KeyCheck;
+  /** `session_status` messages of registered agents go here. */
+  onSessionStatus: (agentId: string, message: Extract<AgentMessage, { type: 'session_status' }>) => Promise<void>;
   log: Logger;
 }
 
@@ -58,10 +60,11 @@ export class AgentHub implements CommandTransport {
   private readonly events: Events;
   private readonly heartbeatIntervalS: number;
   private readonly keyIsCurrent: KeyCheck;
+  private readonly onSessionStatus: AgentHubOptions['onSessionStatus'];
   private readonly log: Logger;
 
   constructor(options: AgentHubOptions) {
-    ({ store: this.store, vnc: this.vnc, events: this.events, heartbeatIntervalS: this.heartbeatIntervalS, keyIsCurrent: this.keyIsCurrent, log: this.log } = options);
+    ({ store: this.store, vnc: this.vnc, events: this.events, heartbeatIntervalS: this.heartbeatIntervalS, keyIsCurrent: this.keyIsCurrent, onSessionStatus: this.onSessionStatus, log: this.log } = options);
   }
 
   useCommands(commands: Commands): void {
@@ -183,6 +186,9 @@ export class AgentHub implements CommandTransport {
         return;
       case 'command_result':
         await commands.resulted(conn.agentId, message);
+        return;
+      case 'session_status':
+        await this.onSessionStatus(conn.agentId, message);
         return;
       default:
         return;

@@ -1,20 +1,29 @@
 import type { Knex } from 'knex';
+import { AppError } from '../../../src/plugin-api/index.ts';
 import { v1Errors } from '../v1/api-errors.ts';
 import type { AgentRow } from '../agents/agent-store.ts';
 import { liveStates } from './session-machine.ts';
+
+/** The platform the local desktop agent registers as. */
+export const localPlatform = 'local';
 
 /**
  * Picks the agent for a new session, inside the creating transaction: only connected,
  * non-draining agents of the platform/region asked for, with a free place, least loaded
  * first. The candidates are locked, so concurrent creations cannot both take the last place.
  * Load counts our own live sessions on the agent or what its heartbeat reports, whichever is more.
+ * A template without a `local` section is never placed on a local desktop agent: it could only refuse it.
  */
-export async function placeSession(trx: Knex, want: { platform?: string; region?: string }): Promise<AgentRow> {
-  const what = [want.platform ? `platform '${want.platform}'` : 'any platform', want.region ? `region '${want.region}'` : null].filter(Boolean).join(' in ');
+export async function placeSession(trx: Knex, want: { platform?: string; region?: string; localCapable: boolean }): Promise<AgentRow> {
+  if (want.platform === localPlatform && !want.localCapable) {
+    throw new AppError(400, 'TEMPLATE_NOT_SUPPORTED', 'Template not supported', `This template has no "local" section, so a local desktop agent cannot run it; leave out "platform" or pick a container platform`, { field: 'platform' });
+  }
+  const what = [want.platform ? `platform '${want.platform}'` : want.localCapable ? 'any platform' : 'any container platform', want.region ? `region '${want.region}'` : null].filter(Boolean).join(' in ');
   const connected = await trx('streamspace_agents')
     .where({ connected: true })
     .modify((q) => {
       if (want.platform) void q.where({ platform: want.platform });
+      else if (!want.localCapable) void q.whereNot({ platform: localPlatform });
       if (want.region) void q.where({ region: want.region });
     })
     .orderBy('agent_id')

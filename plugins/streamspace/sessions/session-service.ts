@@ -79,7 +79,7 @@ export class SessionService {
       const resources = { ...template.default_resources, ...input.resources };
       const persistentHome = input.persistent_home ?? template.persistent_home;
       const name = input.name ?? `${slug(owner.username)}-${template.name}-${randomBytes(3).toString('hex')}`.slice(0, 63);
-      const agent = await placeSession(trx, { platform: input.platform, region: input.region });
+      const agent = await placeSession(trx, { platform: input.platform, region: input.region, localCapable: template.local !== null });
       let inserted: Array<{ id: string }>;
       try {
         inserted = await trx('streamspace_sessions')
@@ -111,7 +111,7 @@ export class SessionService {
         agentId: agent.agent_id,
         sessionId: id,
         type: 'start_session',
-        data: { name, namespace: this.config.namespace, user: owner.username, template: template.name, image: template.base_image, resources, vnc: { port: template.vnc.port }, persistent_home: persistentHome, environment: template.environment, state: input.state },
+        data: { name, namespace: this.config.namespace, user: owner.username, template: template.name, image: template.base_image, resources, vnc: template.vnc, local: template.local, persistent_home: persistentHome, environment: template.environment, state: input.state },
       });
       return { sessionId: id, agentId: agent.agent_id };
     });

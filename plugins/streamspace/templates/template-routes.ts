@@ -25,6 +25,7 @@ const exampleTemplate = {
   idle_timeout: '30m',
   tags: ['browser', 'web', 'privacy'],
   icon_url: 'https://cdn.streamspace.io/icons/firefox.svg',
+  local: null,
   created_at: '2025-11-01T08:00:00Z',
   updated_at: '2025-11-15T10:00:00Z',
 };

@@ -12,6 +12,13 @@ const description = z.string().max(2000);
 const environment = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(4096));
 const tags = z.array(z.string().min(1).max(50)).max(20);
 const iconUrl = z.url().nullable();
+/** How a local desktop agent runs the template: a /bin/sh command in the session's X display, and the Debian packages it needs. */
+const local = z
+  .strictObject({
+    command: z.string().min(1).max(1000),
+    packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).max(50).default([]),
+  })
+  .nullable();
 
 /** A template's editable fields, none defaulted: a PATCH changes only what it names. */
 export const templatePatch = z
@@ -32,6 +39,7 @@ export const templatePatch = z
     idle_timeout: durationText,
     tags,
     icon_url: iconUrl,
+    local,
   })
   .partial();
 
@@ -43,6 +51,7 @@ export const templateFields = templatePatch.required().extend({
   idle_timeout: durationText.default('30m'),
   tags: tags.default([]),
   icon_url: iconUrl.default(null),
+  local: local.default(null),
 });
 export type TemplateFields = z.infer<typeof templateFields>;
 

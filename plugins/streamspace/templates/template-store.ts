@@ -16,6 +16,7 @@ export interface TemplateRow {
   idle_timeout: string;
   tags: string[];
   icon_url: string | null;
+  local: TemplateFields['local'];
   created_at: Date;
   updated_at: Date;
 }
@@ -31,7 +32,7 @@ const liveStates = ['pending', 'running', 'hibernating', 'hibernated', 'waking',
 
 function columns(fields: Partial<TemplateFields>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...fields };
-  for (const key of ['default_resources', 'vnc', 'environment', 'tags'] as const) if (key in fields) out[key] = JSON.stringify(fields[key]);
+  for (const key of ['default_resources', 'vnc', 'environment', 'tags', 'local'] as const) if (key in fields) out[key] = JSON.stringify(fields[key]);
   return out;
 }
 
