@@ -12,7 +12,7 @@ export interface ProcessRef {
 }
 
 /** The kernel's start time of a live process, or null when it is gone (or a zombie). */
-function startTimeOf(pid: number): string | null {
+export function startTimeOf(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.

@@ -44,7 +44,8 @@ export function desktopSpec(sessionId: string, data: Record<string, unknown>, pa
   }
   const bad = d.local.packages.filter((p) => !debianPackage.test(p));
   if (bad.length > 0) return { error: `template '${template}' lists invalid package names: ${bad.join(', ')}`, error_code: 'INVALID_COMMAND' };
-  const program = d.local.command.trim().split(/\s+/)[0] ?? '';
+  // The program the command starts: its first word, past an `exec` and variable assignments.
+  const program = d.local.command.trim().split(/\s+/).find((w) => w !== 'exec' && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)) ?? '';
   const missing = d.local.packages.filter((p) => !packageInstalled(p));
   if (missing.length > 0) {
     return { error: `this agent cannot run template '${template}': the Debian packages ${missing.join(', ')} are not installed here; install them on the agent's machine (apt-get install -y ${missing.join(' ')})`, error_code: 'TEMPLATE_NOT_SUPPORTED' };
