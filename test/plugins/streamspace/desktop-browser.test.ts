@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { TestApp } from '../../helpers/start-test-app.ts';
+import { call, startStreamspace, v1, v1Admin, v1User, waitFor, type V1Session } from './ss-helpers.ts';
+import { connectDesktopAgent, removeDesktopAgent, runningDesktop } from './desktop-helpers.ts';
+import type { DesktopAgent } from '../../../scripts/lib/desktop-agent.ts';
+
+/**
+ * A real desktop seen and typed into through the product, end to end: Debian's Chromium
+ * (driven by playwright-core, never a downloaded browser) opens the API's noVNC viewer page,
+ * which reaches a real Xvnc and xterm run by the desktop agent.
+ */
+let app: TestApp;
+let admin: V1Session;
+let browser: Browser;
+let desktop: { agent: DesktopAgent; agentId: string; dataDir: string };
+
+test.before(async () => {
+  app = await startStreamspace({}, { state_wait_ms: 15_000 });
+  admin = await v1Admin(app);
+  desktop = await connectDesktopAgent(app, admin);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+});
+test.after.always(async () => {
+  await browser?.close();
+  if (desktop) await removeDesktopAgent(desktop.agent, desktop.dataDir);
+  await app?.close();
+});
+
+async function openViewerPage(sessionId: string, token: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  await page.goto(`${app.url}/vnc-viewer/${sessionId}#token=${encodeURIComponent(token)}`);
+  return page;
+}
+
+async function waitViewerState(page: Page, state: string, timeoutMs = 15_000): Promise<void> {
+  await page.waitForFunction((s) => document.body.dataset.state === s, state, { timeout: timeoutMs });
+}
+
+/** Distinct colours in a sample of the noVNC canvas: a blank (or black) framebuffer has one. */
+async function canvasColours(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector('canvas');
+    if (!canvas || canvas.width === 0) return 0;
+    const data = (canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, canvas.width, canvas.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < data.length; i += 4 * 7) seen.add((data[i] as number) * 65_536 + (data[i + 1] as number) * 256 + (data[i + 2] as number));
+    return seen.size;
+  });
+}
+
+async function waitDrawn(page: Page): Promise<number> {
+  return waitFor('the desktop to be drawn on the canvas', async () => {
+    const colours = await canvasColours(page);
+    return colours > 1 ? colours : null;
+  }, 15_000);
+}
+
+test.serial('log in through /api/v1, start an xterm desktop, see it in the viewer page, and type a command that runs in the session', async (t) => {
+  const user = await v1User(app, admin); // logs in through POST /api/v1/auth/login
+  const session = await runningDesktop(app, user.token, desktop.agentId);
+  const page = await openViewerPage(session.id, user.token);
+  try {
+    await waitViewerState(page, 'connected');
+    t.true((await waitDrawn(page)) > 1, 'the canvas is not blank');
+    t.false(page.url().includes('token='), 'the page takes the token out of the address bar');
+
+    // Without a window manager X focus follows the pointer: click into the xterm, then type.
+    const canvas = page.locator('canvas');
+    const box = await canvas.boundingBox();
+    await page.mouse.click((box?.x ?? 0) + 150, (box?.y ?? 0) + 120);
+    const probe = `probe-${Math.random().toString(36).slice(2, 10)}`;
+    await page.keyboard.type(`touch ${probe}`, { delay: 15 });
+    await page.keyboard.press('Enter');
+    const home = desktop.agent.desktops.snapshot().get(session.id)?.home as string;
+    await waitFor(`${probe} in the session's home`, async () => existsSync(join(home, probe)), 15_000);
+    t.true(existsSync(join(home, probe)));
+
+    // Hibernate: the viewer is told; wake: Reconnect shows the desktop again.
+    t.is((await call(app, 'PATCH', `${v1}/sessions/${session.id}`, user.token, { state: 'hibernated' })).status, 200);
+    await waitViewerState(page, 'disconnected');
+    t.regex((await page.evaluate(() => document.body.dataset.closeReason)) ?? '', /left running|hibernated|not running/);
+    t.is((await call(app, 'PATCH', `${v1}/sessions/${session.id}`, user.token, { state: 'running' })).status, 200);
+    await page.getByRole('button', { name: 'Reconnect' }).click();
+    await waitViewerState(page, 'connected');
+    t.true((await waitDrawn(page)) > 1, 'the desktop is seen again after the wake');
+    t.true(existsSync(join(home, probe)), 'on the same home');
+  } finally {
+    await page.close();
+  }
+});
+
+test.serial("another user's token and a logged-out token are refused, and the page says why", async (t) => {
+  const owner = await v1User(app, admin);
+  const other = await v1User(app, admin);
+  const session = await runningDesktop(app, owner.token, desktop.agentId);
+
+  const stranger = await openViewerPage(session.id, other.token);
+  try {
+    await waitViewerState(stranger, 'disconnected');
+    t.regex((await stranger.evaluate(() => document.body.dataset.closeReason)) ?? '', /no such session, or it is not yours/);
+    t.is(await canvasColours(stranger), 0, 'nothing of the desktop was drawn');
+  } finally {
+    await stranger.close();
+  }
+
+  const leaving = await v1User(app, admin);
+  const theirs = await runningDesktop(app, leaving.token, desktop.agentId);
+  t.is((await call(app, 'POST', `${v1}/auth/logout`, leaving.token)).status < 300, true);
+  const loggedOut = await openViewerPage(theirs.id, leaving.token);
+  try {
+    await waitViewerState(loggedOut, 'disconnected');
+    t.regex((await loggedOut.evaluate(() => document.body.dataset.closeReason)) ?? '', /invalid, expired or revoked/);
+  } finally {
+    await loggedOut.close();
+  }
+});
