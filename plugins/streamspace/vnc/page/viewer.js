@@ -78,6 +78,8 @@ async function reasonFor(attempt) {
   if (attempt.securityFailure) return `The VNC server refused the viewer: ${attempt.securityFailure}.`;
   if (!closed) return 'Disconnected.';
   if (!attempt.opened) return explainRefusal();
+  // noVNC gave up while the socket was still open: the VNC server's answers made no sense to it.
+  if (attempt.failedWhileOpen) return "The VNC handshake with the session's server failed (its answers were not RFB that noVNC understands).";
   const known = closeReasons[closed.code];
   const said = closed.reason ? ` (${closed.reason})` : '';
   if (known) return `${known}${said}`;
@@ -112,7 +114,7 @@ function connect() {
   body.dataset.socket = 'connecting';
   // Our own socket, handed to noVNC: its close code and reason are what explain a disconnect.
   const socket = new WebSocket(socketUrl());
-  const attempt = { socket, rfb: null, desktop: null, opened: false, closed: null, ended: false, settled: false, securityFailure: null, credentials: false };
+  const attempt = { socket, rfb: null, desktop: null, opened: false, closed: null, ended: false, failedWhileOpen: false, settled: false, securityFailure: null, credentials: false };
   current = attempt;
   socket.addEventListener('open', () => {
     attempt.opened = true;
@@ -153,7 +155,8 @@ function connect() {
     attempt.credentials = true;
     rfb.disconnect();
   });
-  rfb.addEventListener('disconnect', () => {
+  rfb.addEventListener('disconnect', (event) => {
+    attempt.failedWhileOpen = !event.detail.clean && socket.readyState === WebSocket.OPEN;
     attempt.ended = true;
     settle(attempt);
   });
