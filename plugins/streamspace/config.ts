@@ -40,6 +40,15 @@ export const streamspaceConfigSchema = z.strictObject({
       activity_write_ms: z.number().int().min(100).default(30_000),
     })
     .default({ max_viewers_per_session: 4, token_ttl_s: 60, ready_timeout_ms: 10_000, activity_write_ms: 30_000 }),
+  viewer: z
+    .strictObject({
+      /**
+       * The viewer page's CSP `frame-ancestors`: who may frame `/vnc-viewer/{id}` (`'self'`,
+       * `'none'`, or origins such as `https://portal.example.com`), space-separated.
+       */
+      frame_ancestors: z.string().trim().regex(/^[ -~]+$/, 'printable ASCII only').regex(/^[^;,]+$/, 'CSP source expressions, space-separated, without ; or ,').default("'self'"),
+    })
+    .default({ frame_ancestors: "'self'" }),
   /** Job cadences. */
   sweep_every_ms: z.number().int().min(100).default(1_000),
   idle_every_ms: z.number().int().min(100).default(60_000),

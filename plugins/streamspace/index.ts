@@ -32,6 +32,8 @@ import { buckets } from './v1/buckets.ts';
 import { streamspaceTag } from './v1/openapi-notes.ts';
 import { unmatchedV1 } from './v1/unmatched.ts';
 import { userRoutes } from './v1/user-routes.ts';
+import { viewerAssets } from './vnc/viewer-assets.ts';
+import { viewerPage } from './vnc/viewer-page.ts';
 import { viewerSocket } from './vnc/viewer-socket.ts';
 import { VncMux } from './vnc/vnc-mux.ts';
 import { VncTokens } from './vnc/vnc-tokens.ts';
@@ -97,6 +99,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       closeSignedOutViewers(events, { vnc }),
     ];
 
+    const assets = viewerAssets();
     const routes = [
       ...authRoutes(v1),
       ...userRoutes(v1, ctx.auth.accounts),
@@ -104,10 +107,11 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       ...agentRoutes(v1, agents, store),
       ...agentKeyRoutes({ v1, keys, events, audit: ctx.audit }),
       ...sessionRoutes({ v1, service: sessions, store, commands, vncTokens, vncTokenTtlS: config.vnc.token_ttl_s }),
+      viewerPage({ assetsBase: assets.base, frameAncestors: config.viewer.frame_ancestors }),
     ];
     return {
       routes,
-      rawHttp: [unmatchedV1(v1, routes)],
+      rawHttp: [unmatchedV1(v1, routes), assets.handler],
       openApiTags: [streamspaceTag],
       websockets: [
         agentSocket({ rateLimiter: ctx.rateLimiter, keys, hub }),

@@ -135,15 +135,24 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         method: 'get',
         path: `${base}/:id/vnc-token`,
         summary: 'A single-use token (60 s) to open this session in a VNC viewer',
-        description: 'Bound to this session and to the login that asked for it: after a logout it opens nothing, and a viewer opened with it closes on logout.',
+        description:
+          'Bound to this session and to the login that asked for it: after a logout it opens nothing, and a viewer opened with it closes on logout. `vnc_url` is the WebSocket with the token in its query; `viewer_url` is the browser viewer page (GET /vnc-viewer/{session_id}) with the token in its fragment.',
         auth: 'user',
         request: { params: idParams },
-        responses: { 200: z.object({ token: z.string(), expires_at: z.iso.datetime(), vnc_url: z.string() }) },
+        responses: {
+          200: z.object({
+            token: z.string(),
+            expires_at: z.iso.datetime(),
+            vnc_url: z.string().describe('The WebSocket to hand a VNC client (noVNC): `/vnc-viewer/{id}?token=<token>`'),
+            viewer_url: z.string().describe('The browser viewer page with the token in its fragment, which is never sent to the server: `/vnc-viewer/{id}#token=<token>`'),
+          }),
+        },
         errors: { 404: 'SESSION_NOT_FOUND' },
         handler: async (req) => {
           const session = await service.visible(req.params.id, req.principal);
           const issued = await vncTokens.issue(req.principal, session.id, vncTokenTtlS);
-          return { body: { token: issued.token, expires_at: issued.expiresAt.toISOString(), vnc_url: `/vnc-viewer/${session.id}?token=${encodeURIComponent(issued.token)}` } };
+          const token = encodeURIComponent(issued.token);
+          return { body: { token: issued.token, expires_at: issued.expiresAt.toISOString(), vnc_url: `/vnc-viewer/${session.id}?token=${token}`, viewer_url: `/vnc-viewer/${session.id}#token=${token}` } };
         },
       }),
     ),

@@ -129,6 +129,7 @@ function handle(route: RouteDefinition, options: MountOptions): Middleware {
     if (result === undefined) return;
     const status = result.status ?? 200;
     if (options.validateResponses) checkResponse(route, result, status);
+    if (route.contentType) ctx.type = route.contentType;
     for (const [name, value] of Object.entries(result.headers ?? {})) ctx.set(name, value);
     ctx.status = status;
     if (result.body !== undefined) ctx.body = result.body;

@@ -38,7 +38,7 @@ function responsesOf({ route }: MountedRoute): JsonSchema {
     const example = route.examples?.responses?.[Number(status)];
     out[status] = schema === null
       ? { description: `HTTP ${status}` }
-      : { description: schema.description ?? `HTTP ${status}`, content: { 'application/json': { schema: jsonSchema(schema, 'output'), ...(example === undefined ? {} : { example }) } } };
+      : { description: schema.description ?? `HTTP ${status}`, content: { [route.contentType ?? 'application/json']: { schema: jsonSchema(schema, 'output'), ...(example === undefined ? {} : { example }) } } };
   }
   for (const [status, description] of Object.entries(route.errors ?? {})) out[status] ??= errorResponse(description);
   const hasInput = route.request?.body !== undefined || route.request?.query !== undefined || route.request?.params !== undefined;

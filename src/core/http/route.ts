@@ -82,6 +82,8 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
   request?: { params?: P; query?: Q; body?: B };
   /** Status → body schema (null: no body). Drives the OpenAPI document and test-time checks. */
   responses: Record<number, z.ZodType | null>;
+  /** The media type of the success bodies (default `application/json`): a page answers `text/html` with a string body. */
+  contentType?: string;
   rateLimits?: RateLimitUse[];
   /** Error answers this route gives beyond the common ones, status → description naming the codes (OpenAPI). */
   errors?: Record<number, string>;
