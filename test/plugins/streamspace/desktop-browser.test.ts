@@ -6,6 +6,7 @@ import type { TestApp } from '../../helpers/start-test-app.ts';
 import { call, startStreamspace, v1, v1Admin, v1User, waitFor, type V1Session } from './ss-helpers.ts';
 import { connectDesktopAgent, removeDesktopAgent, runningDesktop } from './desktop-helpers.ts';
 import type { DesktopAgent } from '../../../scripts/lib/desktop-agent.ts';
+import { freeLoopbackPort } from '../../../scripts/lib/desktop-processes.ts';
 
 /**
  * A real desktop seen and typed into through the product, end to end: Debian's Chromium
@@ -18,7 +19,9 @@ let browser: Browser;
 let desktop: { agent: DesktopAgent; agentId: string; dataDir: string };
 
 test.before(async () => {
-  app = await startStreamspace({}, { state_wait_ms: 15_000 });
+  // The viewer socket checks Origin against PUBLIC_URL, so the API serves at the URL it knows as its own.
+  const port = await freeLoopbackPort();
+  app = await startStreamspace({ server: { port, public_url: `http://127.0.0.1:${port}` } }, { state_wait_ms: 15_000 });
   admin = await v1Admin(app);
   desktop = await connectDesktopAgent(app, admin);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
@@ -36,15 +39,22 @@ async function openViewerPage(sessionId: string, token: string): Promise<Page> {
 }
 
 async function waitViewerState(page: Page, state: string, timeoutMs = 15_000): Promise<void> {
-  await page.waitForFunction((s) => document.body.dataset.state === s, state, { timeout: timeoutMs });
+  try {
+    await page.locator(`body[data-state="${state}"]`).waitFor({ state: 'attached', timeout: timeoutMs });
+  } catch {
+    const body = page.locator('body');
+    throw new Error(`the viewer page is ${await body.getAttribute('data-state')}, not ${state} (socket ${await body.getAttribute('data-socket')}, close ${await body.getAttribute('data-close-code')}: ${await body.getAttribute('data-close-reason')})`);
+  }
 }
 
 /** Distinct colours in a sample of the noVNC canvas: a blank (or black) framebuffer has one. */
 async function canvasColours(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const canvas = document.querySelector('canvas');
-    if (!canvas || canvas.width === 0) return 0;
-    const data = (canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, canvas.width, canvas.height).data;
+  const canvas = page.locator('#screen canvas');
+  if ((await canvas.count()) === 0) return 0;
+  // Runs in the page; typed loosely, as this project compiles without the DOM's types.
+  return canvas.first().evaluate((c: { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } }) => {
+    if (c.width === 0) return 0;
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     const seen = new Set<number>();
     for (let i = 0; i < data.length; i += 4 * 7) seen.add((data[i] as number) * 65_536 + (data[i + 1] as number) * 256 + (data[i + 2] as number));
     return seen.size;
@@ -81,7 +91,7 @@ test.serial('log in through /api/v1, start an xterm desktop, see it in the viewe
     // Hibernate: the viewer is told; wake: Reconnect shows the desktop again.
     t.is((await call(app, 'PATCH', `${v1}/sessions/${session.id}`, user.token, { state: 'hibernated' })).status, 200);
     await waitViewerState(page, 'disconnected');
-    t.regex((await page.evaluate(() => document.body.dataset.closeReason)) ?? '', /left running|hibernated|not running/);
+    t.regex((await page.locator('body').getAttribute('data-close-reason')) ?? '', /left running|hibernated|not running/);
     t.is((await call(app, 'PATCH', `${v1}/sessions/${session.id}`, user.token, { state: 'running' })).status, 200);
     await page.getByRole('button', { name: 'Reconnect' }).click();
     await waitViewerState(page, 'connected');
@@ -100,7 +110,7 @@ test.serial("another user's token and a logged-out token are refused, and the pa
   const stranger = await openViewerPage(session.id, other.token);
   try {
     await waitViewerState(stranger, 'disconnected');
-    t.regex((await stranger.evaluate(() => document.body.dataset.closeReason)) ?? '', /no such session, or it is not yours/);
+    t.regex((await stranger.locator('body').getAttribute('data-close-reason')) ?? '', /no such session, or it is not yours/);
     t.is(await canvasColours(stranger), 0, 'nothing of the desktop was drawn');
   } finally {
     await stranger.close();
@@ -112,7 +122,7 @@ test.serial("another user's token and a logged-out token are refused, and the pa
   const loggedOut = await openViewerPage(theirs.id, leaving.token);
   try {
     await waitViewerState(loggedOut, 'disconnected');
-    t.regex((await loggedOut.evaluate(() => document.body.dataset.closeReason)) ?? '', /invalid, expired or revoked/);
+    t.regex((await loggedOut.locator('body').getAttribute('data-close-reason')) ?? '', /invalid, expired or revoked/);
   } finally {
     await loggedOut.close();
   }
