@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { agentKey, runUntilSignal, urlProblem } from './lib/agent-cli.ts';
+import { agentKey, commonAgentOptions, parseAgentArgs, runUntilSignal, urlProblem, usageError } from './lib/agent-cli.ts';
 import { DesktopAgent } from './lib/desktop-agent.ts';
 import { findProgram } from './lib/desktop-processes.ts';
 import { runScript } from './lib/run-script.ts';
@@ -41,34 +40,15 @@ Example:
 `;
 
 const options = {
-  url: { type: 'string' },
-  'agent-id': { type: 'string' },
+  ...commonAgentOptions,
   'data-dir': { type: 'string' },
-  'key-file': { type: 'string' },
-  region: { type: 'string' },
   'max-sessions': { type: 'string', default: '4' },
   'end-sessions-on-exit': { type: 'boolean', default: false },
-  'no-reconnect': { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-function usageError(message: string): number {
-  process.stderr.write(`${message}\n\nRun with --help for usage.\n`);
-  return 2;
-}
-
 async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options });
-  } catch (err) {
-    return usageError(err instanceof Error ? err.message : String(err));
-  }
-  const values = parsed.values;
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const values = parseAgentArgs(args, options, help);
+  if (typeof values === 'number') return values;
   const key = agentKey(values);
   const maxSessions = Number(values['max-sessions']);
   const problems = [

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { SimAgent } from './lib/streamspace-sim-agent.ts';
-import { agentKey, runUntilSignal, urlProblem } from './lib/agent-cli.ts';
+import { agentKey, commonAgentOptions, parseAgentArgs, runUntilSignal, urlProblem, usageError } from './lib/agent-cli.ts';
 import { runScript } from './lib/run-script.ts';
 
 const help = `Usage: npm run streamspace-agent -- --url URL --agent-id ID [options]
@@ -39,39 +38,19 @@ Example:
 `;
 
 const options = {
-  url: { type: 'string' },
-  'agent-id': { type: 'string' },
+  ...commonAgentOptions,
   key: { type: 'string' },
-  'key-file': { type: 'string' },
   platform: { type: 'string', default: 'docker' },
-  region: { type: 'string' },
   'max-sessions': { type: 'string', default: '10' },
   'delay-ms': { type: 'string', default: '50' },
   'failure-rate': { type: 'string', default: '0' },
   'fail-commands': { type: 'string', default: '' },
   mode: { type: 'string', default: 'echo' },
-  'no-reconnect': { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-function usageError(message: string): number {
-  process.stderr.write(`${message}\n\nRun with --help for usage.\n`);
-  return 2;
-}
-
 async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options });
-  } catch (err) {
-    // Unknown flags, a missing value, stray positionals.
-    return usageError(err instanceof Error ? err.message : String(err));
-  }
-  const values = parsed.values;
-  if (values.help) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const values = parseAgentArgs(args, options, help);
+  if (typeof values === 'number') return values;
   const key = agentKey(values);
   const maxSessions = Number(values['max-sessions']);
   const delayMs = Number(values['delay-ms']);

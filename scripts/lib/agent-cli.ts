@@ -1,4 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** The options every agent script takes. */
+export const commonAgentOptions = {
+  url: { type: 'string' },
+  'agent-id': { type: 'string' },
+  'key-file': { type: 'string' },
+  region: { type: 'string' },
+  'no-reconnect': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
 /** What the agent scripts share on their command line: the key, the URL and the run until a signal. */
 export function agentKey(values: { key?: string; 'key-file'?: string }): string | undefined {
@@ -33,4 +44,29 @@ export function runUntilSignal(agent: { registered: boolean }, stop: () => Promi
     process.once('SIGTERM', () => finish(0));
     if (noReconnect) watch = setInterval(() => agent.registered || finish(1), 500);
   });
+}
+
+export function usageError(message: string): number {
+  process.stderr.write(`${message}\n\nRun with --help for usage.\n`);
+  return 2;
+}
+
+/**
+ * Parses the command line; a number is the exit code to stop with (0 after --help, 2 after a
+ * usage error: an unknown flag, a missing value, a stray positional).
+ */
+type Values<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ args: string[]; options: O }>>['values'];
+
+export function parseAgentArgs<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, help: string): Values<O> | number {
+  let values: Values<O>;
+  try {
+    values = parseArgs({ args, options }).values as Values<O>;
+  } catch (err) {
+    return usageError(err instanceof Error ? err.message : String(err));
+  }
+  if ((values as { help?: boolean }).help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  return values;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseFrame } from './parse-frame.ts';
 import { durationSeconds } from './duration.ts';
 
 /**
@@ -31,16 +32,7 @@ export type ReceivedControlMessage = z.infer<typeof controlMessage>;
 
 /** One text frame → a message, or why it is not one. */
 export function parseControlMessage(text: string): { message: ReceivedControlMessage } | { problem: string } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { problem: 'malformed JSON' };
-  }
-  const parsed = controlMessage.safeParse(raw);
-  if (parsed.success) return { message: parsed.data };
-  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
-  return { problem: `unknown or invalid message (type ${JSON.stringify(type) ?? 'missing'}): ${parsed.error.issues[0]?.message ?? 'invalid'}` };
+  return parseFrame(controlMessage, text);
 }
 
 /**

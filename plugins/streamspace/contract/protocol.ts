@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseFrame } from './parse-frame.ts';
 import { proxyIdBytes } from './vnc-frames.ts';
 
 /**
@@ -98,14 +99,5 @@ export type ControlMessage =
 
 /** Parses one text frame; null (with the reason) for anything that is not a known message. */
 export function parseAgentMessage(text: string): { message: AgentMessage } | { problem: string; type?: unknown } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { problem: 'malformed JSON' };
-  }
-  const parsed = agentMessage.safeParse(raw);
-  if (parsed.success) return { message: parsed.data };
-  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
-  return { problem: `unknown or invalid message: ${parsed.error.issues[0]?.message ?? 'invalid'}`, type };
+  return parseFrame(agentMessage, text);
 }
