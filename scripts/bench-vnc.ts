@@ -15,15 +15,17 @@ read), then:
      and reports the API's RSS growth: each stream may hold at most its 1 MiB credit, so the
      growth stays bounded however long they stall;
   3. (the desktop part, skipped with --no-desktop) connects the real desktop agent, which runs
-     TigerVNC Xvnc (/usr/bin/Xvnc) with an xterm per session, starts an xterm-desktop session
-     (platform local), and views it with our own RFB 3.8 client (security None, Raw encoding)
-     two ways: through the relay (ws://.../vnc-viewer/{id} -> API -> agent socket -> desktop
-     agent -> Xvnc) and through a plain WebSocket-to-TCP bridge to the same Xvnc started by
-     the bench (what a user would otherwise run, like websockify; "direct" in the figures),
-     with raw TCP to Xvnc as a third reference (what the bridge itself costs). It reports
+     TigerVNC Xvnc (/usr/bin/Xvnc) with an xterm per session, in the bench's own process,
+     starts an xterm-desktop session (platform local), and views it with our own RFB 3.8
+     client (security None, Raw encoding) through the relay (ws://.../vnc-viewer/{id} -> API
+     -> agent socket -> desktop agent -> Xvnc) and through a plain WebSocket-to-TCP bridge to
+     the same Xvnc, also in the bench's process (what a user would otherwise run, like
+     websockify; "direct" in the figures), with raw TCP to Xvnc as a third reference (what
+     the bridge itself costs). It reports
        - the median time from the WebSocket's open to the end of the first (full)
          FramebufferUpdate, asked for right after ServerInit, over --connections fresh
-         connections each (default 10), and to ServerInit alone;
+         connections each (default 10); also to ServerInit and to the update's first byte
+         (the gap between them is the request's way to Xvnc), and the upgrade itself (open_ms);
        - input-to-update latency: with an incremental FramebufferUpdateRequest outstanding,
          a key press typed into xterm ('a' and BackSpace alternately; its echo is the update),
          timed until that FramebufferUpdate has arrived whole, p50 and p99 over --samples

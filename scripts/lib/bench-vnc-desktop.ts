@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueAgentKey, runningSession, viewerUrl } from './bench-vnc-api.ts';
 import { startVncBridge } from './bench-vnc-bridge.ts';
-import { interleavedLatency, inputWorks, keyInput, median, openRfb, percentiles, pointerInput, timeFirstUpdate, type Connect, type Input, type Percentiles } from './bench-vnc-latency.ts';
+import { interleavedLatency, inputWorks, keyInput, median, openRfb, percentiles, pointerInput, timeFirstUpdate, type Connect, type FirstUpdateTiming, type Input, type Percentiles } from './bench-vnc-latency.ts';
 import { DesktopAgent } from './desktop-agent.ts';
 import type { RfbClient } from './rfb-client.ts';
 import { tcpTransport, webSocketTransport } from './rfb-transport.ts';
@@ -27,10 +27,14 @@ export interface DesktopFigures {
   geometry: string;
   path: PerPath<string>;
   connections: number;
-  /** Median, WebSocket open (TCP connect) to the end of the first full FramebufferUpdate. */
+  /** Medians over fresh connections, from the WebSocket's open (TCP connect) to the end of the first full FramebufferUpdate, */
   first_update_ms: PerPath<number>;
-  /** Median, WebSocket open (TCP connect) to ServerInit: the share of first_update_ms before any pixel. */
+  /** to ServerInit, */
   server_init_ms: PerPath<number>;
+  /** to the first byte of that update (the gap after ServerInit is the request's way to Xvnc), */
+  first_update_start_ms: PerPath<number>;
+  /** and from asking for the WebSocket to its open (the relay authorizes the viewer in between). */
+  open_ms: PerPath<number>;
   first_update_bytes: number;
   input: Input['kind'];
   input_detail: string;
@@ -85,21 +89,18 @@ export async function benchDesktop(o: DesktopOptions): Promise<DesktopFigures> {
     };
 
     // First update: fresh connections, the paths in turn, after one unmeasured round.
-    const first = perPath<number[]>(() => []);
-    const init = perPath<number[]>(() => []);
-    let bytes = 0;
+    const timings = perPath<FirstUpdateTiming[]>(() => []);
     for (let i = -1; i < o.connections; i += 1) {
       for (const path of paths) {
         const t = await timeFirstUpdate(connect[path]);
-        bytes = t.bytes;
-        if (i < 0) continue;
-        first[path].push(t.ms);
-        init[path].push(t.handshakeMs);
+        if (i >= 0) timings[path].push(t);
       }
     }
-    const firstUpdate = perPath((p) => median(first[p]));
-    const serverInit = perPath((p) => median(init[p]));
-    o.say(`desktop first update (median of ${o.connections} fresh connections each, a full ${bytes} B Raw update): relay ${firstUpdate.relay} ms (ServerInit at ${serverInit.relay}), direct bridge ${firstUpdate.direct} ms (${serverInit.direct}), raw TCP ${firstUpdate.tcp} ms (${serverInit.tcp})`);
+    const med = (key: keyof FirstUpdateTiming): PerPath<number> => perPath((p) => median(timings[p].map((t) => t[key])));
+    const [firstUpdate, serverInit, updateStart, open] = [med('ms'), med('serverInitMs'), med('startMs'), med('openMs')];
+    const bytes = timings.relay[0]?.bytes ?? 0;
+    const timing = (p: PathName): string => `${firstUpdate[p]} ms (ServerInit at ${serverInit[p]}, update from ${updateStart[p]})`;
+    o.say(`desktop first update, ms after open (median of ${o.connections} fresh connections each, a full ${bytes} B Raw update): relay ${timing('relay')}, direct bridge ${timing('direct')}, raw TCP ${timing('tcp')}`);
 
     // Input latency: one viewer per path, kept open.
     const clients = {} as PerPath<RfbClient>;
@@ -126,6 +127,8 @@ export async function benchDesktop(o: DesktopOptions): Promise<DesktopFigures> {
       connections: o.connections,
       first_update_ms: firstUpdate,
       server_init_ms: serverInit,
+      first_update_start_ms: updateStart,
+      open_ms: open,
       first_update_bytes: bytes,
       input: input.kind,
       input_detail: input.description,

@@ -1,9 +1,9 @@
 import { percentile } from './bench-server.ts';
 import { encodings, keysyms, RfbClient } from './rfb-client.ts';
-import type { ByteTransport } from './rfb-transport.ts';
+import type { OpenedTransport } from './rfb-transport.ts';
 
 /** Opens a fresh transport to one desktop: through the relay, the bridge, … */
-export type Connect = () => Promise<{ transport: ByteTransport; openedAt: number }>;
+export type Connect = () => Promise<OpenedTransport>;
 
 export interface Percentiles {
   p50: number;
@@ -23,28 +23,40 @@ export const percentiles = (values: number[]): Percentiles => {
 };
 
 /** An RFB client that has done the handshake and asked for Raw only. */
-export async function openRfb(connect: Connect): Promise<{ client: RfbClient; openedAt: number }> {
-  const { transport, openedAt } = await connect();
+export async function openRfb(connect: Connect): Promise<{ client: RfbClient; startedAt: number; openedAt: number }> {
+  const { transport, startedAt, openedAt } = await connect();
   const client = new RfbClient(transport);
   await client.handshake();
   client.setEncodings([encodings.raw]);
-  return { client, openedAt };
+  return { client, startedAt, openedAt };
+}
+
+/** One fresh connection's first screen, in ms from the WebSocket's `open` (the TCP connect) but for `openMs`. */
+export interface FirstUpdateTiming {
+  /** From asking for the WebSocket (TCP connection) to its `open`: the upgrade, with the relay's authorization. */
+  openMs: number;
+  /** To ServerInit. */
+  serverInitMs: number;
+  /** To the first byte of the first FramebufferUpdate. */
+  startMs: number;
+  /** To its last byte. */
+  ms: number;
+  bytes: number;
 }
 
 /**
- * Milliseconds from the WebSocket's `open` (the TCP connect) to the end of the first
- * FramebufferUpdate, a full (non-incremental) one asked for right after ServerInit, and to
- * ServerInit itself, on a fresh connection; it is closed after.
+ * The first FramebufferUpdate of a fresh connection, a full (non-incremental) one asked for
+ * right after ServerInit; the connection is closed after.
  */
-export async function timeFirstUpdate(connect: Connect): Promise<{ ms: number; handshakeMs: number; bytes: number }> {
-  const { client, openedAt } = await openRfb(connect);
-  const handshakeMs = performance.now() - openedAt;
+export async function timeFirstUpdate(connect: Connect): Promise<FirstUpdateTiming> {
+  const { client, startedAt, openedAt } = await openRfb(connect);
+  const serverInitMs = performance.now() - openedAt;
   try {
     const pending = client.nextUpdate(30_000);
     client.requestUpdate(false);
     const update = await pending;
     if (!update) throw new Error('no first FramebufferUpdate within 30 s');
-    return { ms: update.completedAt - openedAt, handshakeMs, bytes: update.bytes };
+    return { openMs: openedAt - startedAt, serverInitMs, startMs: update.startedAt - openedAt, ms: update.completedAt - openedAt, bytes: update.bytes };
   } finally {
     await client.close();
   }

@@ -12,12 +12,17 @@ export interface ByteTransport {
 
 const toBuffer = (data: RawData): Buffer => (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
 
-/**
- * Opens a WebSocket and resolves at its `open`, with the time it opened (performance.now()).
- * A refused upgrade rejects with its HTTP status and body.
- */
-export function webSocketTransport(url: string): Promise<{ transport: ByteTransport; openedAt: number }> {
+/** An open transport, with when it was asked for and when it opened (performance.now()). */
+export interface OpenedTransport {
+  transport: ByteTransport;
+  startedAt: number;
+  openedAt: number;
+}
+
+/** Opens a WebSocket and resolves at its `open`. A refused upgrade rejects with its HTTP status and body. */
+export function webSocketTransport(url: string): Promise<OpenedTransport> {
   return new Promise((resolve, reject) => {
+    const startedAt = performance.now();
     const ws = new WebSocket(url, { perMessageDeflate: false });
     ws.binaryType = 'nodebuffer';
     const closed = new Promise<void>((done) => ws.once('close', () => done()));
@@ -49,20 +54,22 @@ export function webSocketTransport(url: string): Promise<{ transport: ByteTransp
           clearTimeout(timer);
         },
       };
-      resolve({ transport, openedAt });
+      resolve({ transport, startedAt, openedAt });
     });
   });
 }
 
 /** A TCP connection to 127.0.0.1:port (Nagle off), resolving once connected. */
-export function tcpTransport(port: number): Promise<{ transport: ByteTransport; openedAt: number }> {
+export function tcpTransport(port: number): Promise<OpenedTransport> {
   return new Promise((resolve, reject) => {
+    const startedAt = performance.now();
     const socket = connect({ host: '127.0.0.1', port, noDelay: true });
     const closed = new Promise<void>((done) => socket.once('close', () => done()));
     socket.once('error', reject);
     socket.once('connect', () => {
       const openedAt = performance.now();
       resolve({
+        startedAt,
         openedAt,
         transport: {
           send: (data) => socket.write(data),
