@@ -12,7 +12,8 @@ export interface BenchServer {
   dataDir: string;
   pid: number;
   adminToken: string;
-  stop(): void;
+  /** Stops the server and then removes its data directory; await it to know both are done. */
+  stop(): Promise<void>;
 }
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,9 +32,28 @@ export async function startBenchServer(databaseUrl: string | undefined, extraEnv
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '', ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const stop = (): void => {
-    child.kill('SIGTERM');
-    rmSync(dataDir, { recursive: true, force: true });
+  let exited = false;
+  const gone = new Promise<void>((done) =>
+    child.once('exit', () => {
+      exited = true;
+      done();
+    }),
+  );
+  const remove = (): void => rmSync(dataDir, { recursive: true, force: true });
+  // A bench that exits before the server is gone (process.exit after stop(), a signal during
+  // startup) still stops it and removes the directory, as stop() always did.
+  const atExit = (): void => {
+    if (!exited) child.kill('SIGTERM');
+    remove();
+  };
+  process.once('exit', atExit);
+  const stop = async (): Promise<void> => {
+    if (!exited) child.kill('SIGTERM');
+    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(force);
+    process.off('exit', atExit);
+    remove();
   };
   // The request log is read and dropped; readiness is /healthz answering (whatever the log level).
   child.stdout?.resume();
@@ -47,7 +67,7 @@ export async function startBenchServer(databaseUrl: string | undefined, extraEnv
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  stop();
+  await stop();
   throw new Error('server did not start within 60 s');
 }
 

@@ -1,0 +1,31 @@
+import { post } from './bench-server.ts';
+
+/** The few StreamSpace v1 calls the VNC bench makes, as the admin of a bench server. */
+export async function json(res: Response): Promise<Record<string, unknown>> {
+  if (!res.ok) throw new Error(`${res.url} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+/** A StreamSpace login token (also what a viewer passes as ?token=). */
+export async function login(url: string, username: string, password: string): Promise<string> {
+  return (await json(await post(`${url}/api/v1/auth/login`, { username, password }))).token as string;
+}
+
+export async function issueAgentKey(url: string, token: string, agentId: string): Promise<string> {
+  return (await json(await post(`${url}/api/v1/admin/agent-keys`, { agent_id: agentId }, token))).key as string;
+}
+
+/** Creates a session and waits until it is `running`; its id. Throws if it settles otherwise. */
+export async function runningSession(url: string, token: string, body: Record<string, unknown>, timeoutMs = 30_000): Promise<string> {
+  const { id } = (await json(await post(`${url}/api/v1/sessions`, body, token))) as { id: string };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await json(await fetch(`${url}/api/v1/sessions/${id}`, { headers: { Authorization: `Bearer ${token}` } }));
+    if (s.state === 'running') return id;
+    if (s.state !== 'pending') throw new Error(`session ${id} (${JSON.stringify(body)}) is ${String(s.state)}: ${JSON.stringify(s.status)}`);
+    if (Date.now() > deadline) throw new Error(`session ${id} (${JSON.stringify(body)}) still pending after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const viewerUrl = (url: string, id: string, token: string): string => `${url.replace(/^http/, 'ws')}/vnc-viewer/${id}?token=${encodeURIComponent(token)}`;
