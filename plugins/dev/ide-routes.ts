@@ -17,7 +17,7 @@ export function ideRoutes(base: string, instances: Instances, agents: Agents, en
       method: 'post',
       path: `${base}/:id/codeserver/${action}`,
       summary: `${action[0]?.toUpperCase()}${action.slice(1)}s the container's IDE (agent POST /dev/codeserver/${action})`,
-      description: action === 'start' ? 'Answers 202 with the IDE state the agent reports; the container is re-polled at once.' : 'Ends every IDE session of the container: open IDE tabs get 401 and their WebSockets close; open the IDE again from the portal.',
+      description: action === 'start' ? 'Answers 202 with the IDE state the agent reports, once the container\'s state shows it: an `ide-token` right after it sees the IDE running.' : 'Ends every IDE session of the container: open IDE tabs get 401 and their WebSockets close; open the IDE again from the portal.',
       tags: ['dev'],
       auth: 'user',
       request: { params: containerIdParams },
@@ -31,7 +31,7 @@ export function ideRoutes(base: string, instances: Instances, agents: Agents, en
         // Sessions end before the IDE stops (and before it restarts into a fresh one), never after.
         if (action !== 'start') await onIdeStopped(params.id);
         const answer = await agents.call(await instances.target(params.id), endpoint[action], { requestId });
-        instances.pollSoon(params.id);
+        await instances.confirmAction(params.id);
         return { status: 202, body: { container_id: params.id, action, codeserver: { state: answer.state } } };
       },
     }),

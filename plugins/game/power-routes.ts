@@ -14,7 +14,7 @@ export function powerRoutes(instances: Instances, agents: Agents, entitlements: 
       method: 'post',
       path: `/servers/:id/${action}`,
       summary: `${action[0]?.toUpperCase()}${action.slice(1)}s the server's workload (forwarded to the agent as POST /${action})`,
-      description: 'Answers 202 with the status the agent now expects; the server is re-polled at once, so `instance.state` events follow within a second.',
+      description: 'Answers 202 with the status the agent now expects, once the server\'s state shows it (a GET right after sees `starting` or `stopping`, not the old status); `instance.state` events follow as it moves on.',
       tags: ['game'],
       auth: 'user',
       request: { params: serverIdParams },
@@ -27,7 +27,7 @@ export function powerRoutes(instances: Instances, agents: Agents, entitlements: 
         // An overdue payment stops starts (the owner's account; admins act for anyone).
         if (action !== 'stop' && principal?.role !== 'admin') await entitlements.assertMayRun(server.ownerId);
         const answer = await agents.call(await instances.target(params.id), action, { requestId });
-        instances.pollSoon(params.id);
+        await instances.confirmAction(params.id);
         return { status: 202, body: { server_id: params.id, action, status: answer.state } };
       },
     }),

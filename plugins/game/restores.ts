@@ -63,6 +63,7 @@ export class Restores {
       throw err;
     }
     await this.db('game_restores').where({ server_id: server.id }).update({ accepted_at: this.db.fn.now() });
+    await this.instances.confirmAction(server.id);
   }
 
   /** Ends a restore either way: the server is `active` again (with a reason when it did not complete) and the portal is told. */
@@ -76,7 +77,7 @@ export class Restores {
       await this.events.publish(backupUpdated, server.ownerId, { server_id: server.id, backup: toBackup(backup), restore: { state: outcome, error } });
     }
     this.log.info({ server_id: server.id, outcome, error }, 'restore finished');
-    void this.instances.refresh(server.id).catch(() => undefined);
+    await this.instances.confirmAction(server.id);
   }
 
   /** One pass over the restores in flight (the reconcile job runs it). */

@@ -30,6 +30,11 @@ export interface Instances {
   target(id: string): Promise<AgentTarget>;
   /** Polls now and resolves with the fresh state. */
   refresh(id: string): Promise<Instance>;
-  /** After a user's action: re-polls at once and twice more within seconds. */
-  pollSoon(id: string): void;
+  /**
+   * After an action the agent accepted, before answering it: resolves once the agent's own
+   * account of the instance is in the state cache, so the next request (by anyone, on any
+   * replica) sees the action's effect; then re-polls twice more within seconds. A poll that
+   * fails is logged and does not fail the action: the cache then says what the agent said.
+   */
+  confirmAction(id: string): Promise<void>;
 }

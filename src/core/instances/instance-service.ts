@@ -38,9 +38,10 @@ export class InstanceService implements Instances {
   private readonly replicaId: string;
   private readonly records: InstanceRecords;
   private readonly work: InstanceWork;
+  private readonly log: InstanceServiceOptions['log'];
 
   constructor(options: InstanceServiceOptions) {
-    ({ db: this.db, box: this.box, poller: this.poller, defaultProvisioner: this.defaultProvisioner, settings: this.settings, replicaId: this.replicaId } = options);
+    ({ db: this.db, box: this.box, poller: this.poller, defaultProvisioner: this.defaultProvisioner, settings: this.settings, replicaId: this.replicaId, log: this.log } = options);
     this.records = new InstanceRecords(options.db, options.poller, options.bus, options.settings.pollIntervalMs);
     this.work = new InstanceWork({ ...options, records: this.records });
   }
@@ -160,9 +161,10 @@ export class InstanceService implements Instances {
     return changed;
   }
 
-  /** After a user's action (power, IDE): re-polls soon, so the portal sees the change before the next interval. */
-  pollSoon(id: string): void {
-    this.poller.pollSoon(id);
+  /** Read-your-writes after an action (power, IDE, restore, suspension): see Instances.confirmAction. */
+  async confirmAction(id: string): Promise<void> {
+    await this.poller.confirm(id).catch((err: unknown) => this.log.warn({ err, instance_id: id }, 'could not confirm an action with the agent; the next poll will'));
+    this.poller.pollLater(id);
   }
 
   /** Polls the instance now (after a power action) and resolves once its cached state is fresh. */

@@ -8,7 +8,8 @@ import { instanceState } from '../events/core-events.ts';
 import { emptyPolledState, normalizePoll, presentState, visiblyChanged, type Lifecycle, type PolledState } from './instance-state.ts';
 import { askAgent } from './poll-probe.ts';
 import { PollMetrics } from './poll-metrics.ts';
-import { heartbeatAndReadShare, polledLifecycles } from './poll-share.ts';
+import { heartbeatAndReadShare, polledLifecycles, type PolledRow } from './poll-share.ts';
+import { trackedFrom, type Tracked } from './poll-tracked.ts';
 
 export interface PollerSettings {
   intervalMs: number;
@@ -28,24 +29,8 @@ export interface PollerOptions {
   registry: Registry;
 }
 
-/** After the poll at once, a user's action is polled again when a start or stop has usually shown. */
-const pollSoonDelaysMs = [1_000, 3_000];
-
-interface Tracked {
-  id: string;
-  ownerId: string;
-  kind: string;
-  plugin: string;
-  lifecycle: Lifecycle;
-  target: AgentTarget;
-  sealedToken: string;
-  polled: PolledState;
-  nextPollAt: number;
-  failures: number;
-  inFlight: Promise<void> | null;
-  dirty: boolean;
-  writtenAt: number;
-}
+/** After its confirmation, a user's action is polled again when a start or stop has usually shown. */
+const pollLaterDelaysMs = [1_000, 3_000];
 
 /**
  * The heartbeat authority. Each replica polls its share of the instances (an even split
@@ -118,22 +103,8 @@ export class Poller {
         existing.lifecycle = row.lifecycle;
         continue;
       }
-      this.tracked.set(row.id, {
-        id: row.id,
-        ownerId: row.owner_id,
-        kind: row.kind,
-        plugin: row.plugin,
-        lifecycle: row.lifecycle,
-        target: { baseUrl: row.agent_base_url, token: this.box.open(row.agent_token_encrypted) },
-        sealedToken: row.agent_token_encrypted,
-        polled: existing?.polled ?? { ...emptyPolledState, ...stored.get(row.id) },
-        // New ones start spread over one interval, so a restart does not poll everything at once.
-        nextPollAt: existing?.nextPollAt ?? Date.now() + Math.random() * this.settings.intervalMs,
-        failures: existing?.failures ?? 0,
-        inFlight: existing?.inFlight ?? null,
-        dirty: false,
-        writtenAt: Date.now(),
-      });
+      // New ones start spread over one interval, so a restart does not poll everything at once.
+      this.tracked.set(row.id, trackedFrom(row, this.box, stored.get(row.id), existing, Date.now() + Math.random() * this.settings.intervalMs));
     }
     for (const id of this.tracked.keys()) if (!seen.has(id)) this.tracked.delete(id);
     this.metrics.tracked.set(this.tracked.size);
@@ -183,18 +154,38 @@ export class Poller {
   }
 
   /**
-   * After a user's action (power, IDE): polls now and again after 1 and 3 seconds, so the
-   * portal sees "starting" at once and "running" soon after, not at the next interval.
+   * Read-your-writes for actions: resolves once the agent's own account of the instance, asked
+   * after the action, is in the state cache (stored and published when the portal would see a
+   * change). On the replica that polls the instance that is its next poll, now; elsewhere a
+   * one-off poll from here, so the answer holds whichever replica the next request reaches.
    */
-  pollSoon(id: string): void {
-    const poll = (): void => {
-      if (!this.stopping) void this.pollNow(id).catch((err: unknown) => this.log.debug({ err, instance_id: id }, 're-poll after an action failed'));
-    };
-    poll();
-    for (const ms of pollSoonDelaysMs) {
+  async confirm(id: string): Promise<void> {
+    await this.pollNow(id);
+    let item = this.tracked.get(id);
+    if (!item && !this.stopping) {
+      const row = await this.db('instances')
+        .where({ id })
+        .whereNotNull('agent_base_url')
+        .whereIn('lifecycle', polledLifecycles)
+        .first<(PolledRow & { state: Partial<PolledState> }) | undefined>('id', 'owner_id', 'kind', 'plugin', 'lifecycle', 'agent_base_url', 'agent_token_encrypted', 'state');
+      if (!row) return;
+      item = trackedFrom(row, this.box, row.state, undefined, Date.now());
+      await this.poll(item);
+    }
+    // What the action changed may be only in the details (the IDE's state), which a routine poll
+    // writes with the next batch: after an action it is written now.
+    if (item?.dirty) await this.storeAndPublish(item);
+  }
+
+  /**
+   * After a user's action (confirmed at once): polls again after 1 and 3 seconds, so the portal
+   * sees "running" soon after "starting", not at the next interval.
+   */
+  pollLater(id: string): void {
+    for (const ms of pollLaterDelaysMs) {
       const timer = setTimeout(() => {
         this.soon.delete(timer);
-        poll();
+        if (!this.stopping) void this.pollNow(id).catch((err: unknown) => this.log.debug({ err, instance_id: id }, 're-poll after an action failed'));
       }, ms);
       timer.unref();
       this.soon.add(timer);
