@@ -1,13 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { envelopeFor, type AppError } from '../../src/plugin-api/index.ts';
 
-/** Session cookies of the IDE entrances; never passed on to an IDE. */
-export const hostedCookie = (vmid: number): string => `__Host-ide_${vmid}`;
-export const pathCookie = (id: string): string => `__Secure-ide_${id}`;
-export const isPanelCookie = (name: string): boolean => name.startsWith('__Host-ide_') || name.startsWith('__Secure-ide_');
+/**
+ * Session cookies of the IDE entrances; never passed on to an IDE. Over https they are
+ * `Secure` with the `__Host-`/`__Secure-` prefixes; over http (local development) a browser
+ * drops a Secure cookie on any host but localhost, so they are plain `ide_…` cookies there.
+ */
+export const hostedCookie = (vmid: number, secure: boolean): string => (secure ? `__Host-ide_${vmid}` : `ide_${vmid}`);
+export const pathCookie = (id: string, secure: boolean): string => (secure ? `__Secure-ide_${id}` : `ide_${id}`);
+export const isPanelCookie = (name: string): boolean => name.startsWith('__Host-ide_') || name.startsWith('__Secure-ide_') || /^ide_[0-9a-f-]+$/.test(name);
 
-/** Path mode shares an origin: nothing else on it may frame the IDE. */
-export const pathModeHeaders: Readonly<Record<string, string>> = { 'Content-Security-Policy': "frame-ancestors 'none'" };
+/**
+ * Path mode shares an origin with the panel: other sites may not frame the IDE (clickjacking),
+ * but code-server frames itself (its extension host and webviews, the Markdown preview), so
+ * its own origin may.
+ */
+export const pathModeHeaders: Readonly<Record<string, string>> = { 'Content-Security-Policy': "frame-ancestors 'self'" };
 
 export function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {

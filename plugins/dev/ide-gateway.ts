@@ -31,6 +31,7 @@ interface Entrance extends IdeEntrance {
  */
 export function ideEntrances(deps: IdeGatewayDeps): RawHttpHandler[] {
   const { sessions, urls, proxy } = deps;
+  const secure = urls.scheme === 'https';
 
   async function serve(ctx: Context, at: Entrance): Promise<void> {
     ctx.respond = false;
@@ -45,7 +46,7 @@ export function ideEntrances(deps: IdeGatewayDeps): RawHttpHandler[] {
         const maxAge = Math.max(0, Math.floor((opened.expiresAt.getTime() - Date.now()) / 1000));
         res.writeHead(303, {
           Location: `${clean.pathname}${clean.search}`,
-          'Set-Cookie': `${at.cookieName}=${opened.sessionId}; Path=${at.cookiePath}; Max-Age=${maxAge}; HttpOnly; Secure; SameSite=Lax`,
+          'Set-Cookie': `${at.cookieName}=${opened.sessionId}; Path=${at.cookiePath}; Max-Age=${maxAge}; HttpOnly;${secure ? ' Secure;' : ''} SameSite=Lax`,
           'Cache-Control': 'no-store',
           'Referrer-Policy': 'no-referrer',
           'X-Request-Id': requestId,
@@ -72,15 +73,17 @@ export function ideEntrances(deps: IdeGatewayDeps): RawHttpHandler[] {
     }
   }
 
+  // A line per proxied IDE request (an editor loads hundreds) is debug; the metrics count them all.
   const hosted: RawHttpHandler = {
     name: 'ide:hosted',
+    accessLogLevel: 'debug',
     host: (hostname) => {
       const vmid = urls.vmidOf(hostname);
       return vmid === null ? null : { vmid: String(vmid) };
     },
     handle: async (ctx, params) => {
       const vmid = Number(params.vmid);
-      await serve(ctx, { mode: 'hosted', vmid, cookieName: hostedCookie(vmid), cookiePath: '/', upstreamPath: ctx.originalUrl, extraHeaders: {} });
+      await serve(ctx, { mode: 'hosted', vmid, cookieName: hostedCookie(vmid, secure), cookiePath: '/', upstreamPath: ctx.originalUrl, extraHeaders: {} });
     },
   };
   if (!urls.pathModeEnabled) return [hosted];
@@ -88,6 +91,7 @@ export function ideEntrances(deps: IdeGatewayDeps): RawHttpHandler[] {
   const pathHostname = urls.pathHost.split(':')[0] as string;
   const pathMode: RawHttpHandler = {
     name: 'ide:path',
+    accessLogLevel: 'debug',
     pathPrefix: '/__ide',
     host: (hostname) => (hostname === pathHostname ? {} : null),
     handle: async (ctx) => {
@@ -104,7 +108,7 @@ export function ideEntrances(deps: IdeGatewayDeps): RawHttpHandler[] {
         return;
       }
       const search = ctx.querystring ? `?${ctx.querystring}` : '';
-      await serve(ctx, { mode: 'path', instanceId: id, cookieName: pathCookie(id), cookiePath: `/__ide/${id}/`, upstreamPath: `/${rest.join('/')}${search}`, extraHeaders: pathModeHeaders });
+      await serve(ctx, { mode: 'path', instanceId: id, cookieName: pathCookie(id, secure), cookiePath: `/__ide/${id}/`, upstreamPath: `/${rest.join('/')}${search}`, extraHeaders: pathModeHeaders });
     },
   };
   return [hosted, pathMode];

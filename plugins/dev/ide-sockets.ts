@@ -21,7 +21,7 @@ export function ideSockets(sessions: IdeSessions, urls: IdeUrls, proxy: HttpProx
     origin: (origin, ctx) => urls.isHostedOrigin(origin, Number(ctx.params.vmid)),
     authorize: async (ctx) => {
       const vmid = Number(ctx.params.vmid);
-      const grant = await sessions.authorize(cookieValue(ctx.req.headers.cookie, hostedCookie(vmid)), { mode: 'hosted', vmid }).catch(asUnauthorized);
+      const grant = await sessions.authorize(cookieValue(ctx.req.headers.cookie, hostedCookie(vmid, urls.scheme === 'https')), { mode: 'hosted', vmid }).catch(asUnauthorized);
       return { grant, path: ctx.req.url ?? '/' };
     },
     onUpgrade: (req, socket, head, ctx, { grant, path }) => {
@@ -38,7 +38,7 @@ export function ideSockets(sessions: IdeSessions, urls: IdeUrls, proxy: HttpProx
     authorize: async (ctx) => {
       if ((ctx.req.headers.host ?? '').split(':')[0]?.toLowerCase() !== pathHostname) throw new IdeAccessError('NOT_FOUND', 'No such IDE', 404);
       const id = ctx.params.id ?? '';
-      const grant = await sessions.authorize(cookieValue(ctx.req.headers.cookie, pathCookie(id)), { mode: 'path', instanceId: id }).catch(asUnauthorized);
+      const grant = await sessions.authorize(cookieValue(ctx.req.headers.cookie, pathCookie(id, urls.scheme === 'https')), { mode: 'path', instanceId: id }).catch(asUnauthorized);
       return { grant, path: `/${ctx.params['*'] ?? ''}${ctx.url.search}` };
     },
     onUpgrade: (req, socket, head, ctx, { grant, path }) => {

@@ -25,6 +25,10 @@ export const devPlugin: PanelPlugin<DevConfig> = definePlugin({
   events: devEvents,
   setup: (ctx) => {
     const urls = new IdeUrls(ctx.core.ide, ctx.core.publicUrl);
+    const local = /(^|\.)localhost$/.test(ctx.core.ide.suffix);
+    if (ctx.core.ide.scheme === 'http' && !local) {
+      ctx.log.warn({ suffix: ctx.core.ide.suffix }, 'IDE over http on a host that is not localhost: the IDE session cookie cannot be Secure and travels in clear; use https outside local development');
+    }
     const sessions = new IdeSessions(ctx.db, ctx.instances, ctx.auth.stillValid, { tokenTtlS: ctx.config.token_ttl_s, sessionTtlS: ctx.config.session_ttl_s, cacheMs: 1_000 }, ctx.log.child({ component: 'ide-sessions' }));
     const proxy = ctx.proxies.create({ idleTimeoutMs: ctx.config.proxy_idle_timeout_ms, maxSockets: 256, log: ctx.log.child({ component: 'ide-proxy' }) });
     new Gauge({ name: 'panel_dev_ide_sockets', help: 'Proxied IDE WebSockets open on this replica', registers: [ctx.metrics], collect() { this.set(sessions.openSockets); } });

@@ -26,9 +26,11 @@ export function accessLog(log: Logger, metrics: HttpMetrics): Middleware {
       const labels = { method: ctx.method, route: String(ctx.state.routePattern ?? 'unmatched'), status: String(ctx.status) };
       metrics.requests.inc(labels);
       metrics.duration.observe(labels, seconds);
-      requestLog.info(
+      const level = ctx.state.accessLogLevel === 'debug' ? 'debug' : 'info';
+      requestLog[level](
         {
           method: ctx.method,
+          host: ctx.host,
           path: redactUrl(ctx.originalUrl),
           status: ctx.status,
           duration_ms: Math.round(seconds * 1e6) / 1e3,

@@ -49,7 +49,8 @@ test.serial('a link is spent once for a cookie and a 303 to the same URL without
   t.is(first.headers['cache-control'], 'no-store');
   t.is(first.headers['referrer-policy'], 'no-referrer');
   const cookie = first.headers['set-cookie']?.[0] ?? '';
-  t.regex(cookie, new RegExp(`^__Host-ide_${aliceBox.vmid}=[A-Za-z0-9_-]{40,}; Path=/; Max-Age=\\d+; HttpOnly; Secure; SameSite=Lax$`));
+  // Over http (these tests' IDE scheme) a Secure cookie would be dropped by a browser on any host but localhost.
+  t.regex(cookie, new RegExp(`^ide_${aliceBox.vmid}=[A-Za-z0-9_-]{40,}; Path=/; Max-Age=\\d+; HttpOnly; SameSite=Lax$`));
 
   const again = await ideRequest(app, hostOf(aliceBox), `/?ide_token=${link.token}`, { Accept: 'application/json' });
   t.is(again.status, 401, 'a link works once');
@@ -66,7 +67,7 @@ test.serial('a link is spent once for a cookie and a 303 to the same URL without
 test.serial('the IDE never sees the panel\'s Authorization header, the token or a panel cookie; X-Forwarded-* are the proxy\'s own', async (t) => {
   const { cookie } = await openIde(app, alice, aliceBox.id);
   const echo = await ideRequest(app, hostOf(aliceBox), '/echo?q=1', {
-    Cookie: `${cookie}; __Host-ide_999=other; editor-pref=dark`,
+    Cookie: `${cookie}; ide_999=other; __Host-ide_998=other; editor-pref=dark`,
     Authorization: `Bearer ${alice.access_token}`,
     'X-Forwarded-For': '6.6.6.6',
     'X-Forwarded-Host': 'evil.example',
@@ -95,7 +96,7 @@ test.serial('tokens and cookies are bound: another vmid, another user\'s contain
   // Bob cannot get a link for Alice's container, and his cookie does not open her IDE.
   t.is((await call(app, bob, 'POST', `/api/dev/${aliceBox.id}/ide-token`)).status, 404);
   const bobs = await openIde(app, bob, bobBox.id);
-  const crossed = await ideRequest(app, hostOf(aliceBox), '/echo', { Cookie: bobs.cookie.replace(`__Host-ide_${bobBox.vmid}`, `__Host-ide_${aliceBox.vmid}`), Accept: 'application/json' });
+  const crossed = await ideRequest(app, hostOf(aliceBox), '/echo', { Cookie: bobs.cookie.replace(`ide_${bobBox.vmid}`, `ide_${aliceBox.vmid}`), Accept: 'application/json' });
   t.is(crossed.status, 401);
   t.is(JSON.parse(crossed.body).code, 'IDE_SESSION_INVALID');
 
@@ -103,7 +104,7 @@ test.serial('tokens and cookies are bound: another vmid, another user\'s contain
   t.is(none.status, 401);
   t.regex(none.body, /Open the IDE again from the portal/);
   t.regex(String(none.headers['content-type']), /text\/html/);
-  const forged = await ideRequest(app, hostOf(aliceBox), '/', { Cookie: `__Host-ide_${aliceBox.vmid}=forged`, Accept: 'application/json' });
+  const forged = await ideRequest(app, hostOf(aliceBox), '/', { Cookie: `ide_${aliceBox.vmid}=forged`, Accept: 'application/json' });
   t.is(JSON.parse(forged.body).code, 'IDE_SESSION_INVALID');
 
   // Expired links are refused.
