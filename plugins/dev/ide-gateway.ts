@@ -10,6 +10,8 @@ export interface IdeGatewayDeps {
   proxy: HttpProxy;
   /** Where the "open the IDE from the portal" pages link to. */
   portalUrl: string;
+  /** True once for a container whose hosted origin (its vmid) was used before: clear its site data. */
+  takeSiteDataClear: (instanceId: string) => Promise<boolean>;
   log: Logger;
 }
 
@@ -44,7 +46,10 @@ export function ideEntrances(deps: IdeGatewayDeps): RawHttpHandler[] {
         const clean = new URL(ctx.originalUrl, 'http://ide.invalid');
         clean.searchParams.delete('ide_token');
         const maxAge = Math.max(0, Math.floor((opened.expiresAt.getTime() - Date.now()) / 1000));
+        // Path mode's origin is the panel's: only a hosted origin belongs to the vmid alone.
+        const clear = at.mode === 'hosted' && (await deps.takeSiteDataClear(opened.instanceId));
         res.writeHead(303, {
+          ...(clear ? { 'Clear-Site-Data': '"storage"' } : {}),
           Location: `${clean.pathname}${clean.search}`,
           'Set-Cookie': `${at.cookieName}=${opened.sessionId}; Path=${at.cookiePath}; Max-Age=${maxAge}; HttpOnly;${secure ? ' Secure;' : ''} SameSite=Lax`,
           'Cache-Control': 'no-store',

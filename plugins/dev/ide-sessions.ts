@@ -87,7 +87,7 @@ export class IdeSessions {
   }
 
   /** Spends a token for exactly this container, host and mode, and opens a session; the raw session id goes in the cookie. */
-  async redeem(token: string, where: IdeEntrance & { host: string }): Promise<{ sessionId: string; expiresAt: Date; grant: IdeGrant }> {
+  async redeem(token: string, where: IdeEntrance & { host: string }): Promise<{ sessionId: string; expiresAt: Date; grant: IdeGrant; instanceId: string }> {
     const [spent] = await this.db('dev_ide_tokens')
       .where({ token_hash: hashToken(token), host: where.host.toLowerCase(), mode: where.mode })
       .where(where.vmid !== undefined ? { vmid: where.vmid } : { instance_id: where.instanceId ?? '' })
@@ -101,7 +101,7 @@ export class IdeSessions {
     const row: SessionRow = { ...spent, id_hash: hashToken(sessionId), expires_at: expiresAt };
     const grant = await this.check(row);
     await this.db('dev_ide_sessions').insert(row);
-    return { sessionId, expiresAt, grant };
+    return { sessionId, expiresAt, grant, instanceId: spent.instance_id };
   }
 
   /** The grant of a session cookie for this container and mode, or IdeAccessError. */

@@ -5,6 +5,7 @@ import { devConfigSchema, type DevConfig } from './config.ts';
 import { IdeUrls } from './ide-urls.ts';
 import { IdeSessions } from './ide-sessions.ts';
 import { ideEntrances } from './ide-gateway.ts';
+import { takeSiteDataClear } from './vmids.ts';
 import { ideSockets } from './ide-sockets.ts';
 import { containerRoutes } from './container-routes.ts';
 import { ideRoutes } from './ide-routes.ts';
@@ -44,7 +45,7 @@ export const devPlugin: PanelPlugin<DevConfig> = definePlugin({
         ...ctx.files.routes({ base: `${base}/:id`, plugin: 'dev', noun: 'dev container', tag: 'dev' }),
         ...ideRoutes(base, ctx.instances, ctx.agents, ctx.entitlements, sessions, urls, ctx.db, endSessions),
       ],
-      rawHttp: ideEntrances({ sessions, urls, proxy, portalUrl: ctx.core.publicUrl, log: ctx.log.child({ component: 'ide-gateway' }) }),
+      rawHttp: ideEntrances({ sessions, urls, proxy, portalUrl: ctx.core.publicUrl, takeSiteDataClear: (id) => takeSiteDataClear(ctx.db, id), log: ctx.log.child({ component: 'ide-gateway' }) }),
       websockets: ideSockets(sessions, urls, proxy),
       jobs: [recheckIdeSocketsJob(sessions, ctx.config.socket_recheck_ms), pruneIdeSessionsJob(sessions)],
       dispose: async () => {

@@ -21,8 +21,20 @@ export async function allocateVmid(trx: Knex.Transaction, instanceId: string, mi
     vmid = gap.rows[0]?.vmid ?? null;
   }
   if (vmid === null) throw new AppError(503, 'VMID_RANGE_EXHAUSTED', 'No vmid left', 'Every vmid in the configured range is in use; ask an operator to widen it', { min, max });
-  await trx('dev_containers').insert({ instance_id: instanceId, vmid });
+  // A vmid used before (by a container since deleted) is an IDE origin browsers may hold state for.
+  const fresh = await trx('dev_vmids_used').insert({ vmid }).onConflict('vmid').ignore().returning('vmid');
+  await trx('dev_containers').insert({ instance_id: instanceId, vmid, clear_site_data: fresh.length === 0 });
   return vmid;
+}
+
+/**
+ * Whether this IDE answer must clear the origin's site data, true once per container whose
+ * vmid was used before: the previous tenant's service workers, caches and storage on
+ * `dev-<vmid>` must not serve the new one. Taken atomically, so two first answers do not both clear.
+ */
+export async function takeSiteDataClear(db: Knex, instanceId: string): Promise<boolean> {
+  const taken = await db('dev_containers').where({ instance_id: instanceId, clear_site_data: true }).update({ clear_site_data: false }).returning('instance_id');
+  return taken.length > 0;
 }
 
 /** vmids of the given containers. */
