@@ -112,8 +112,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     openApiTags = plugins.loaded.openApiTags;
     const unknownLimits = checkRateLimitUses(routes, rateLimiter);
     if (unknownLimits.length > 0) throw new ConfigError(unknownLimits);
-    const { rawHttp, websockets } = plugins.loaded;
-    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, websockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining }));
+    const { rawHttp, frontHttp, websockets } = plugins.loaded;
+    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining }));
     const { scheduler, schedule } = stack.add(createSchedulerModule({ db, log, registry: metrics.registry, replicaId }));
     schedule(stack.jobs);
 

@@ -117,7 +117,8 @@ export class IdeSessions {
       if (!row) throw new IdeAccessError('IDE_SESSION_INVALID', `Your IDE session has ended. ${openFromPortal}`);
       grant = await this.check(row);
       if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(idHash, { grant, until: Date.now() + this.settings.cacheMs });
+      // Never past the session's own end; revocations (sign-out, IDE stopped, container gone or not active) drop entries at once through events.
+      this.cache.set(idHash, { grant, until: Math.min(Date.now() + this.settings.cacheMs, new Date(row.expires_at).getTime()) });
     }
     // A cookie for dev-1 never opens dev-2, and a path-mode cookie never a hosted IDE.
     if (grant.mode !== expect.mode || (expect.vmid !== undefined && expect.vmid !== grant.vmid) || (expect.instanceId !== undefined && expect.instanceId !== grant.instanceId)) {

@@ -17,14 +17,13 @@ type IdeSettings = PluginContext<unknown>['core']['ide'];
  * `<path host>/__ide/<id>/` (path mode), with the configured scheme and port.
  */
 export class IdeUrls {
-  private readonly hostedPattern: RegExp;
+  private readonly hostedEnd: string;
 
   constructor(
     private readonly ide: IdeSettings,
     private readonly publicUrl: string,
   ) {
-    const suffix = ide.suffix.replace(/\./g, '\\.');
-    this.hostedPattern = new RegExp(`^dev-(\\d{1,9})\\.${suffix}$`);
+    this.hostedEnd = `.${ide.suffix}`;
   }
 
   get scheme(): 'http' | 'https' {
@@ -55,10 +54,19 @@ export class IdeUrls {
     return sameSite(origin, base.protocol.slice(0, -1), base.hostname);
   }
 
-  /** The vmid of a hosted IDE hostname (port already removed), or null. */
+  /**
+   * The vmid of a hosted IDE hostname (lower-case, port already removed), or null. It runs
+   * for every request the server gets, so it is string compares: `dev-`, 1 to 9 digits, `.<suffix>`.
+   */
   vmidOf(hostname: string): number | null {
-    const match = this.hostedPattern.exec(hostname);
-    return match ? Number(match[1]) : null;
+    if (!hostname.startsWith('dev-') || !hostname.endsWith(this.hostedEnd)) return null;
+    const digits = hostname.slice(4, hostname.length - this.hostedEnd.length);
+    if (digits.length === 0 || digits.length > 9) return null;
+    for (let i = 0; i < digits.length; i += 1) {
+      const c = digits.charCodeAt(i);
+      if (c < 48 || c > 57) return null;
+    }
+    return Number(digits);
   }
 
   /** The host path mode is served on: the configured tunnel host, else PUBLIC_URL's. */

@@ -30,7 +30,7 @@ export const devPlugin: PanelPlugin<DevConfig> = definePlugin({
     if (ctx.core.ide.scheme === 'http' && !local) {
       ctx.log.warn({ suffix: ctx.core.ide.suffix }, 'IDE over http on a host that is not localhost: the IDE session cookie cannot be Secure and travels in clear; use https outside local development');
     }
-    const sessions = new IdeSessions(ctx.db, ctx.instances, ctx.auth.stillValid, { tokenTtlS: ctx.config.token_ttl_s, sessionTtlS: ctx.config.session_ttl_s, cacheMs: 1_000 }, ctx.log.child({ component: 'ide-sessions' }));
+    const sessions = new IdeSessions(ctx.db, ctx.instances, ctx.auth.stillValid, { tokenTtlS: ctx.config.token_ttl_s, sessionTtlS: ctx.config.session_ttl_s, cacheMs: 10_000 }, ctx.log.child({ component: 'ide-sessions' }));
     const proxy = ctx.proxies.create({ idleTimeoutMs: ctx.config.proxy_idle_timeout_ms, maxSockets: 256, log: ctx.log.child({ component: 'ide-proxy' }) });
     new Gauge({ name: 'panel_dev_ide_sockets', help: 'Proxied IDE WebSockets open on this replica', registers: [ctx.metrics], collect() { this.set(sessions.openSockets); } });
     const unsubscribe = endIdeSessions(ctx.events, sessions);
@@ -45,7 +45,7 @@ export const devPlugin: PanelPlugin<DevConfig> = definePlugin({
         ...ctx.files.routes({ base: `${base}/:id`, plugin: 'dev', noun: 'dev container', tag: 'dev' }),
         ...ideRoutes(base, ctx.instances, ctx.agents, ctx.entitlements, sessions, urls, ctx.db, endSessions),
       ],
-      rawHttp: ideEntrances({ sessions, urls, proxy, portalUrl: ctx.core.publicUrl, takeSiteDataClear: (id) => takeSiteDataClear(ctx.db, id), log: ctx.log.child({ component: 'ide-gateway' }) }),
+      frontHttp: ideEntrances({ sessions, urls, proxy, portalUrl: ctx.core.publicUrl, takeSiteDataClear: (id) => takeSiteDataClear(ctx.db, id), log: ctx.log.child({ component: 'ide-gateway' }) }),
       websockets: ideSockets(sessions, urls, proxy),
       jobs: [recheckIdeSocketsJob(sessions, ctx.config.socket_recheck_ms), pruneIdeSessionsJob(sessions)],
       dispose: async () => {

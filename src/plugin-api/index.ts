@@ -48,6 +48,7 @@ export type { Tickets } from '../core/auth/tickets.ts';
 export { sampleCommands } from '../core/instances/local-provisioner.ts';
 export type { ProxyCall } from '../core/proxy/reverse-proxy.ts';
 export type { RawHttpHandler } from '../core/http/raw-handler.ts';
+export type { FrontHttpHandler, FrontRequest } from '../core/http/front-door.ts';
 export { hashToken, newOpaqueToken } from '../core/crypto/opaque-token.ts';
 export { envelopeFor } from '../core/http/error-envelope.ts';
 export { visibleInstance, requireLifecycle } from '../core/instances/instance-access.ts';

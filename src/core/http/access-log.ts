@@ -26,8 +26,7 @@ export function accessLog(log: Logger, metrics: HttpMetrics): Middleware {
       const labels = { method: ctx.method, route: String(ctx.state.routePattern ?? 'unmatched'), status: String(ctx.status) };
       metrics.requests.inc(labels);
       metrics.duration.observe(labels, seconds);
-      const level = ctx.state.accessLogLevel === 'debug' ? 'debug' : 'info';
-      requestLog[level](
+      requestLog.info(
         {
           method: ctx.method,
           host: ctx.host,

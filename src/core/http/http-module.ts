@@ -11,6 +11,7 @@ import type { HttpMetrics } from './access-log.ts';
 import type { Authenticator, TicketRedeemer } from './principal.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { MountedRawHandler } from './raw-handler.ts';
+import { frontDoor, type MountedFrontHandler } from './front-door.ts';
 import type { MountedRoute } from './route.ts';
 
 export interface HttpModule extends CoreModule {
@@ -27,6 +28,8 @@ export interface HttpModuleOptions {
   /** Every route, the service routes first. */
   routes: readonly MountedRoute[];
   rawHttp: readonly MountedRawHandler[];
+  /** Served ahead of the app, on the request listener itself. */
+  frontHttp: readonly MountedFrontHandler[];
   websockets: readonly MountedWebSocketRoute[];
   allowedOrigins: ReadonlySet<string>;
   authenticate: Authenticator;
@@ -57,7 +60,7 @@ export function createHttpModule(options: HttpModuleOptions): HttpModule {
     isDraining: options.isDraining,
   });
   const dispatcher = new UpgradeDispatcher({ log, allowedOrigins: options.allowedOrigins, routes: options.websockets, proxyHops: config.server.proxy_hops });
-  const server = createServer(app.callback());
+  const server = createServer(frontDoor(options.frontHttp, app.callback(), { log, metrics: options.metrics.http, proxyHops: config.server.proxy_hops, isDraining: options.isDraining }));
   server.on('upgrade', (req, socket, head) => dispatcher.handle(req, socket, head));
   let address: { url: string; port: number } | null = null;
   return {

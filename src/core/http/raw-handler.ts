@@ -15,8 +15,6 @@ export interface RawHttpHandler {
   accepts?: (ctx: Context) => boolean;
   /** A name for logs and metrics (`ide:hosted`). */
   name: string;
-  /** The level of its access lines (default info): a proxy that carries a browser's every asset logs at debug. */
-  accessLogLevel?: 'info' | 'debug';
   handle(ctx: Context, params: Record<string, string>): Promise<void>;
 }
 
@@ -36,14 +34,12 @@ export function rawHandlers(mounted: readonly MountedRawHandler[]): Middleware {
       if (!params) continue;
       if (handler.pathPrefix && !isUnderPrefix(ctx.path, handler.pathPrefix)) continue;
       ctx.state.routePattern = handler.name;
-      ctx.state.accessLogLevel = handler.accessLogLevel;
       return handler.handle(ctx, params);
     }
     for (const { handler } of byPrefix) {
       if (!isUnderPrefix(ctx.path, handler.pathPrefix as string)) continue;
       if (handler.accepts && !handler.accepts(ctx)) continue;
       ctx.state.routePattern = handler.name;
-      ctx.state.accessLogLevel = handler.accessLogLevel;
       return handler.handle(ctx, {});
     }
     return next();

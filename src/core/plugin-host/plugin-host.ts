@@ -4,6 +4,7 @@ import type { MountedRoute } from '../http/route.ts';
 import type { JobDefinition } from '../jobs/job.ts';
 import type { MountedWebSocketRoute } from '../ws/websocket-route.ts';
 import type { MountedRawHandler } from '../http/raw-handler.ts';
+import type { MountedFrontHandler } from '../http/front-door.ts';
 import { isUnderPrefix } from '../http/path-pattern.ts';
 import type { PanelPlugin, PluginContext, PluginContributions } from './plugin.ts';
 import type { EventCatalogue } from '../events/event-catalogue.ts';
@@ -85,6 +86,7 @@ export interface LoadedPlugins {
   jobs: JobDefinition[];
   websockets: MountedWebSocketRoute[];
   rawHttp: MountedRawHandler[];
+  frontHttp: MountedFrontHandler[];
   openApiTags: Array<{ name: string; description: string }>;
   /** Disposes the plugins in reverse order; one failing dispose does not stop the rest. */
   dispose(log: Logger): Promise<void>;
@@ -113,6 +115,7 @@ export async function setupPlugins(
   const jobs: JobDefinition[] = [];
   const websockets: MountedWebSocketRoute[] = [];
   const rawHttp: MountedRawHandler[] = [];
+  const frontHttp: MountedFrontHandler[] = [];
   const openApiTags: Array<{ name: string; description: string }> = [];
   const seenRoutes = new Map(coreRoutes.map((r) => [`${r.route.method} ${normalise(r.fullPath)}`, r.owner]));
   const seenSockets = new Map<string, string>();
@@ -121,6 +124,7 @@ export async function setupPlugins(
     jobs,
     websockets,
     rawHttp,
+    frontHttp,
     openApiTags,
     async dispose(log) {
       for (const { prepared: p, contributed } of [...contributions].reverse()) {
@@ -171,6 +175,7 @@ export async function setupPlugins(
       const pathPrefix = handler.pathPrefix === undefined ? undefined : place(handler.pathPrefix, p, `raw handler "${handler.name}"`, problems);
       rawHttp.push({ owner: p.plugin.id, handler: { ...handler, pathPrefix } });
     }
+    for (const handler of contributed.frontHttp ?? []) frontHttp.push({ owner: p.plugin.id, handler });
   }
   if (problems.length > 0) {
     await loaded.dispose(log);

@@ -6,6 +6,7 @@ import type { RouteDefinition } from '../http/route.ts';
 import type { JobDefinition } from '../jobs/job.ts';
 import type { WebSocketRoute } from '../ws/websocket-route.ts';
 import type { RawHttpHandler } from '../http/raw-handler.ts';
+import type { FrontHttpHandler } from '../http/front-door.ts';
 import type { RateLimiter } from '../http/rate-limiter.ts';
 import type { Principal, TicketRedeemer } from '../http/principal.ts';
 import type { Tickets } from '../auth/tickets.ts';
@@ -67,6 +68,8 @@ export interface PluginContributions {
   websockets?: WebSocketRoute[];
   /** Whole-request handlers (proxies) matched by Host or path prefix before any route or body parser. */
   rawHttp?: RawHttpHandler[];
+  /** Handlers on the server's request listener, ahead of Koa (the IDE proxy): see front-door.ts. */
+  frontHttp?: FrontHttpHandler[];
   /** OpenAPI tags with descriptions (contract notes, WebSocket endpoints OpenAPI cannot describe). */
   openApiTags?: Array<{ name: string; description: string }>;
   /** Called on shutdown, plugins in reverse order of setup. */

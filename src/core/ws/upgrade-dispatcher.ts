@@ -9,6 +9,7 @@ import { envelopeFor } from '../http/error-envelope.ts';
 import { requestIdFrom } from '../http/request-id.ts';
 import { matchPath } from '../http/path-pattern.ts';
 import type { MountedWebSocketRoute, UpgradeContext } from './websocket-route.ts';
+import { clientIp } from '../http/client-ip.ts';
 
 const defaultMaxPayload = 64 * 1024;
 const authorizeTimeoutMs = 10_000;
@@ -37,15 +38,6 @@ function hostnameOf(req: IncomingMessage): string {
 }
 
 /** As Koa does for requests: only the entries our own proxies appended are believed; the client may forge the rest. */
-function clientIp(req: IncomingMessage, proxyHops: number): string {
-  const forwarded = req.headers['x-forwarded-for'];
-  if (proxyHops > 0 && typeof forwarded === 'string') {
-    const trusted = forwarded.split(',').map((ip) => ip.trim()).filter(Boolean).slice(-proxyHops);
-    if (trusted[0]) return trusted[0];
-  }
-  return req.socket.remoteAddress ?? '';
-}
-
 /**
  * The one `upgrade` listener of the HTTP server. It routes by Host, then by path; answers
  * unknown paths, bad origins and refused authorisations with an HTTP error envelope before
