@@ -7,7 +7,8 @@ child process (embedded database in a temporary directory, or --database-url), c
 user, then for each concurrency level fires logins with that many in flight and reports
 p50/p95/p99 latency, throughput, and the p99 of GET /healthz measured during the load
 (to show hashing does not starve the event loop). Ends with the highest level whose login
-p99 stays under one second. Traffic goes to 127.0.0.1 only; every loop is bounded.
+p99 stays under one second, then one line of JSON with every figure (maps keyed by level).
+Traffic goes to 127.0.0.1 only; every loop is bounded.
 
 Options:
   --levels <list>             concurrency levels (default 1,2,4,8,16,32,64)
@@ -32,6 +33,7 @@ async function main(server: BenchServer): Promise<void> {
   process.stdout.write(`login latency, argon2id at the shipped settings (${databaseUrl ? 'PostgreSQL' : 'PGlite'})\n`);
   process.stdout.write('concurrency  requests  p50 ms  p95 ms  p99 ms  logins/s  healthz p99 ms  errors\n');
   let best = 0;
+  const figures = { p50: {}, p95: {}, p99: {}, rate: {}, health: {}, errors: {} } as Record<'p50' | 'p95' | 'p99' | 'rate' | 'health' | 'errors', Record<string, number>>;
   for (const level of levels) {
     const total = perLevel ? Number(perLevel) : Math.max(40, level * 4);
     const latencies: number[] = [];
@@ -67,11 +69,30 @@ async function main(server: BenchServer): Promise<void> {
     health.sort((a, b) => a - b);
     const p99 = percentile(latencies, 99);
     if (p99 < 1000 && errors === 0) best = level;
+    const at = String(level);
+    figures.p50[at] = Math.round(percentile(latencies, 50));
+    figures.p95[at] = Math.round(percentile(latencies, 95));
+    figures.p99[at] = Math.round(p99);
+    figures.rate[at] = Number((total / seconds).toFixed(1));
+    figures.health[at] = Number(percentile(health, 99).toFixed(1));
+    figures.errors[at] = errors;
     process.stdout.write(
       `${String(level).padStart(11)}  ${String(total).padStart(8)}  ${percentile(latencies, 50).toFixed(0).padStart(6)}  ${percentile(latencies, 95).toFixed(0).padStart(6)}  ${p99.toFixed(0).padStart(6)}  ${(total / seconds).toFixed(1).padStart(8)}  ${percentile(health, 99).toFixed(1).padStart(14)}  ${String(errors).padStart(6)}\n`,
     );
   }
   process.stdout.write(`highest concurrency with login p99 under 1 s: ${best}\n`);
+  const line = {
+    bench: 'login',
+    engine: databaseUrl ? 'postgres' : 'pglite',
+    login_p50_ms: figures.p50,
+    login_p95_ms: figures.p95,
+    login_p99_ms: figures.p99,
+    logins_per_s: figures.rate,
+    healthz_p99_ms: figures.health,
+    errors: figures.errors,
+    max_concurrency_p99_under_1s: best,
+  };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
 const server = await startBenchServer(databaseUrl);

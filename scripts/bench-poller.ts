@@ -17,7 +17,9 @@ phase with P% of the agents black-holed (they accept and never answer):
   - GET /api/admin/instances?limit=50 latency while polling.
 Target: 10,000 agents every 10 s with staleness p99 under 15 s and the API under one core;
 black-holed agents must not raise healthy agents' staleness.
-Traffic stays on 127.0.0.1; every phase is bounded by --duration-s.
+Traffic stays on 127.0.0.1; every phase is bounded by --duration-s. Human-readable lines
+come first; the last line of the output is one JSON object with every figure (maps keyed
+by phase: healthy, blackholed; an age bucket of +Inf or no data is null).
 
 Options:
   --agents <n>              fake agents (default 10000)
@@ -117,7 +119,8 @@ try {
   const scrape = async () => (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${metricsToken}` } })).text();
   const polls = (m: string) => [...m.matchAll(/^panel_agent_polls_total\{outcome="([^"]+)"\} (\d+)/gm)].reduce((acc, x) => acc + Number(x[2]), 0);
 
-  const phase = async (name: string): Promise<void> => {
+  type Figures = Record<'polls_per_s' | 'age_p50_s' | 'age_p99_s' | 'api_cores' | 'rss_mib' | 'list_p50_ms' | 'list_p99_ms', number>;
+  const phase = async (name: string): Promise<Figures> => {
     // Warm-up: two intervals, so every instance has been polled in this phase's conditions.
     await new Promise((r) => setTimeout(r, intervalMs * 2));
     const m0 = await scrape();
@@ -138,18 +141,31 @@ try {
     const age0 = histogram(m0, 'panel_agent_state_age_seconds');
     const age1 = histogram(m1, 'panel_agent_state_age_seconds');
     listLatencies.sort((a, b) => a - b);
+    const f: Figures = {
+      polls_per_s: Math.round((polls(m1) - polls(m0)) / seconds),
+      age_p50_s: quantile(age0, age1, 0.5),
+      age_p99_s: quantile(age0, age1, 0.99),
+      api_cores: Number(cores.toFixed(2)),
+      rss_mib: Math.round(rssMb(server.pid)),
+      list_p50_ms: Number(percentile(listLatencies, 50).toFixed(1)),
+      list_p99_ms: Number(percentile(listLatencies, 99).toFixed(1)),
+    };
     process.stdout.write(
-      `${name.padEnd(22)} ${((polls(m1) - polls(m0)) / seconds).toFixed(0).padStart(8)} ${String(quantile(age0, age1, 0.5)).padStart(9)} ${String(quantile(age0, age1, 0.99)).padStart(9)} ` +
-        `${cores.toFixed(2).padStart(9)} ${rssMb(server.pid).toFixed(0).padStart(8)} ${percentile(listLatencies, 50).toFixed(1).padStart(10)} ${percentile(listLatencies, 99).toFixed(1).padStart(10)}\n`,
+      `${name.padEnd(22)} ${String(f.polls_per_s).padStart(8)} ${String(f.age_p50_s).padStart(9)} ${String(f.age_p99_s).padStart(9)} ` +
+        `${f.api_cores.toFixed(2).padStart(9)} ${String(f.rss_mib).padStart(8)} ${f.list_p50_ms.toFixed(1).padStart(10)} ${f.list_p99_ms.toFixed(1).padStart(10)}\n`,
     );
+    return f;
   };
 
   process.stdout.write('\nphase                   polls/s  age p50 s  age p99 s  API cores  RSS MiB  list p50 ms  list p99 ms\n');
-  await phase('all healthy');
+  const healthy = await phase('all healthy');
   const holed = Math.floor((agentCount * blackholePercent) / 100);
   for (const agent of agents.slice(0, holed)) fakes.setFault(agent.id, { mode: 'hang' });
-  await phase(`${blackholePercent}% black-holed`);
+  const blackholed = await phase(`${blackholePercent}% black-holed`);
   process.stdout.write('\n(age = how old an instance\'s last good state was when a successful poll refreshed it; healthy agents only)\n');
+  const byPhase = Object.fromEntries(Object.keys(healthy).map((k) => [k, { healthy: healthy[k as keyof Figures], blackholed: blackholed[k as keyof Figures] }]));
+  // JSON has no Infinity or NaN; JSON.stringify writes them as null.
+  process.stdout.write(`${JSON.stringify({ bench: 'poller', agents: agentCount, interval_ms: intervalMs, duration_s: durationS, blackhole_percent: blackholePercent, ...byPhase })}\n`);
 } finally {
   await db.end();
   server.stop();

@@ -13,6 +13,7 @@ N MiB (default 1024) directly to the agent and through the API
 process's RSS before and at its peak during the transfers (sampled every 50 ms).
 Goal: through the API at least 80% of direct throughput, RSS growth under 64 MiB.
 All traffic stays on 127.0.0.1; the file is generated on the fly, never held in memory.
+Human-readable lines come first; the last line of the output is one JSON object with every figure.
 
 Options:
   --size-mib <n>   file size in MiB (default 1024)
@@ -111,6 +112,17 @@ try {
   process.stdout.write(`API RSS: ${(rssBefore / 1024 ** 2).toFixed(0)} MiB before, ${(rssPeak / 1024 ** 2).toFixed(0)} MiB at peak: +${((rssPeak - rssBefore) / 1024 ** 2).toFixed(1)} MiB (goal < 64 MiB)\n`);
   await fetch(`${server.url}/api/game/servers/${id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${server.adminToken}` } });
   await new Promise((r) => setTimeout(r, 3000));
+  const mbS = (n: number): number => Number(n.toFixed(0));
+  const pct = (n: number, of: number): number => Number(((n / of) * 100).toFixed(0));
+  const line = {
+    bench: 'streams',
+    size_mib: sizeMiB,
+    upload_mb_s: { direct: mbS(direct[1]), api: mbS(proxied[1]) },
+    download_mb_s: { direct: mbS(direct[2]), api: mbS(proxied[2]) },
+    pct_of_direct: { upload: pct(proxied[1], direct[1]), download: pct(proxied[2], direct[2]) },
+    rss_mib: { before: Number((rssBefore / 1024 ** 2).toFixed(1)), peak: Number((rssPeak / 1024 ** 2).toFixed(1)), growth: Number(((rssPeak - rssBefore) / 1024 ** 2).toFixed(1)) },
+  };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 } finally {
   server.stop();
 }
