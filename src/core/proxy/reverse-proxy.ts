@@ -113,6 +113,7 @@ export class ReverseProxy {
         answer.pipe(res);
       });
       upstream.on('error', fail);
+      upstream.on('socket', (socket) => socket.setNoDelay(true));
       // Idle, not total: a long download that keeps moving is fine; a silent upstream is cut.
       upstream.setTimeout(this.settings.idleTimeoutMs, () => {
         timedOut = true;
