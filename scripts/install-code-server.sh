@@ -81,7 +81,7 @@ node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
 [ -f "$node_prefix/include/node/node_api.h" ] || fail "Node's headers are not in $node_prefix/include/node (node-gyp would download them)"
 
 mkdir -p "$CACHE"
-work="$CACHE/.$VERSION.partial"
+work="$CACHE/.$VERSION.partial.$$"  # per process: two runs at once do not share a half-built tree
 rm -rf "$work"
 mkdir -p "$work/tmp"
 trap 'rm -rf "$work"' EXIT

@@ -52,7 +52,8 @@ test.after.always(async () => {
 /** The API on a port known in advance, so IDE links carry it: `http://dev-<vmid>.localhost:<port>/` or `http://localhost:<port>/__ide/<id>/`. */
 async function startPanel(mode: 'hosted' | 'path'): Promise<Panel> {
   const port = await freeLoopbackPort();
-  // Short: code-server's session socket lives in its user-data dir, under a 108-byte limit.
+  // Short: code-server's session socket lives in its user-data dir, and Node silently cuts a
+  // Unix socket path at 107 bytes (binding a file of the cut name).
   const dataDir = mkdtempSync(join(tmpdir(), 'pib-'));
   const template = { display_name: 'code-server', command: null, ready_pattern: null, ide_command: codeServerCommand(bin), resources: { cpu_cores: 2, memory_mb: 4096, disk_mb: 20480 } };
   const app = await startDevApp(
