@@ -18,6 +18,8 @@ export function errorMiddleware(bodyLimitBytes: number): Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      // A raw handler answered by itself (a proxy passing on an upstream 404): not ours to rewrite.
+      if (ctx.respond === false) return;
       // The router leaves these as bare statuses; they get the envelope like everything else.
       if (ctx.status === 404 && ctx.body == null) throw new NotFoundError();
       if (ctx.status === 501 && ctx.body == null) throw new AppError(501, 'NOT_IMPLEMENTED', 'Not implemented', `The ${ctx.method} method is not supported`);
