@@ -153,9 +153,13 @@ export const socketCloseRecorder = `(() => {
  *   script load is aborted, and the workbench goes on without it;
  * - a webview (pre/index.html) loads `fake.html` into a frame and, on its DOMContentLoaded,
  *   writes the real document over it (document.open/write), or drops the pending frame when
- *   new content comes: that load can end aborted.
+ *   new content comes: that load can end aborted;
+ * - the workbench loads `blob:` object URLs it made itself (worker and icon sources) and may
+ *   revoke one while its load is pending: aborted, but never a request that left the browser,
+ *   let alone one through the panel (seen once in CI).
  */
 export const codeServerOwnMisses: Explained = (url, problem) => {
+  if (url.startsWith('blob:')) return problem === 'net::ERR_ABORTED';
   const path = new URL(url, 'http://x').pathname;
   if (/\/static\/node_modules\/vsda\/rust\/web\/vsda(\.js|_bg\.wasm)$/.test(path)) return ['404', 'net::ERR_ABORTED', 'console'].includes(problem);
   return path.endsWith('/vs/workbench/contrib/webview/browser/pre/fake.html') && problem === 'net::ERR_ABORTED';
