@@ -14,7 +14,9 @@ phase with P% of the agents black-holed (they accept and never answer):
   - polls per second and the age of each instance's state when it is refreshed
     (p50/p99/max staleness, from the API's own metrics),
   - the API process's CPU (cores) and RSS,
-  - GET /api/admin/instances?limit=50 latency while polling.
+  - GET /api/admin/instances?limit=50 latency while polling,
+  - the API's event-loop delay p99 and max (perf_hooks.monitorEventLoopDelay through its
+    /metrics; 10 ms resolution, so an idle loop reads about 10 ms).
 Target: 10,000 agents every 10 s with staleness p99 under 15 s and the API under one core;
 black-holed agents must not raise healthy agents' staleness.
 Traffic stays on 127.0.0.1; every phase is bounded by --duration-s. Human-readable lines
@@ -119,7 +121,10 @@ try {
   const scrape = async () => (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${metricsToken}` } })).text();
   const polls = (m: string) => [...m.matchAll(/^panel_agent_polls_total\{outcome="([^"]+)"\} (\d+)/gm)].reduce((acc, x) => acc + Number(x[2]), 0);
 
-  type Figures = Record<'polls_per_s' | 'age_p50_s' | 'age_p99_s' | 'api_cores' | 'rss_mib' | 'list_p50_ms' | 'list_p99_ms', number>;
+  // prom-client's event-loop figures come from perf_hooks.monitorEventLoopDelay (10 ms resolution,
+  // so an idle loop reads about 10 ms) and restart at every scrape: the end-of-phase scrape covers the phase.
+  const gauge = (m: string, name: string) => Number(new RegExp(`^${name} ([\\d.e+-]+)`, 'm').exec(m)?.[1] ?? NaN) * 1000;
+  type Figures = Record<'polls_per_s' | 'age_p50_s' | 'age_p99_s' | 'api_cores' | 'rss_mib' | 'list_p50_ms' | 'list_p99_ms' | 'loop_delay_p99_ms' | 'loop_delay_max_ms', number>;
   const phase = async (name: string): Promise<Figures> => {
     // Warm-up: two intervals, so every instance has been polled in this phase's conditions.
     await new Promise((r) => setTimeout(r, intervalMs * 2));
@@ -149,15 +154,17 @@ try {
       rss_mib: Math.round(rssMb(server.pid)),
       list_p50_ms: Number(percentile(listLatencies, 50).toFixed(1)),
       list_p99_ms: Number(percentile(listLatencies, 99).toFixed(1)),
+      loop_delay_p99_ms: Number(gauge(m1, 'nodejs_eventloop_lag_p99_seconds').toFixed(1)),
+      loop_delay_max_ms: Number(gauge(m1, 'nodejs_eventloop_lag_max_seconds').toFixed(1)),
     };
     process.stdout.write(
       `${name.padEnd(22)} ${String(f.polls_per_s).padStart(8)} ${String(f.age_p50_s).padStart(9)} ${String(f.age_p99_s).padStart(9)} ` +
-        `${f.api_cores.toFixed(2).padStart(9)} ${String(f.rss_mib).padStart(8)} ${f.list_p50_ms.toFixed(1).padStart(10)} ${f.list_p99_ms.toFixed(1).padStart(10)}\n`,
+        `${f.api_cores.toFixed(2).padStart(9)} ${String(f.rss_mib).padStart(8)} ${f.list_p50_ms.toFixed(1).padStart(10)} ${f.list_p99_ms.toFixed(1).padStart(10)} ${f.loop_delay_p99_ms.toFixed(1).padStart(10)} ${f.loop_delay_max_ms.toFixed(1).padStart(10)}\n`,
     );
     return f;
   };
 
-  process.stdout.write('\nphase                   polls/s  age p50 s  age p99 s  API cores  RSS MiB  list p50 ms  list p99 ms\n');
+  process.stdout.write('\nphase                   polls/s  age p50 s  age p99 s  API cores  RSS MiB  list p50 ms  list p99 ms  loop p99 ms  loop max ms\n');
   const healthy = await phase('all healthy');
   const holed = Math.floor((agentCount * blackholePercent) / 100);
   for (const agent of agents.slice(0, holed)) fakes.setFault(agent.id, { mode: 'hang' });

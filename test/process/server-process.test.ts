@@ -86,3 +86,15 @@ test('a bad configuration stops boot with every bad key listed, and exit code 1'
   t.regex(err, /server\.port \(env PORT\)/);
   t.regex(err, /log\.level \(env LOG_LEVEL\)/);
 });
+
+test(`SIGTERM exits 0 even when whoever read the server's stdout has gone away (${testEngine})`, async (t) => {
+  const env = await serverEnv(t, false);
+  const server = await spawnServer('src/main.ts', env);
+  t.teardown(() => void server.child.kill('SIGKILL'));
+  // The reader of the log (a crashed log shipper, a closed terminal, a benchmark that died) goes
+  // away just before the signal: the shutdown's own log lines are the first to fail with EPIPE.
+  server.child.stdout?.destroy();
+  server.child.kill('SIGTERM');
+  const code = await Promise.race([server.exited, sleep(20_000).then(() => 'still running 20 s after SIGTERM')]);
+  t.is(code, 0, server.stderr());
+});

@@ -17,6 +17,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         censor: '[REDACTED]',
       },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    // Synchronous writes: a line is out before the next statement runs, so a crash loses none, and
+    // a reader that went away (EPIPE) only silences the log. Buffered writes (sync: false) retry a
+    // broken pipe forever in the flush at exit, and the process never ended after SIGTERM.
+    destination ?? pino.destination({ dest: 1, sync: true }),
   );
 }

@@ -6,7 +6,8 @@ import { startServer } from '../../server.ts';
 
 /**
  * The process around the server: config from the environment, signals, exit codes.
- * SIGTERM/SIGINT drain and exit 0; a second signal exits at once with 1.
+ * SIGTERM/SIGINT drain and exit 0 (one during the boot drains once the server is up); a second
+ * signal exits at once with 1.
  */
 export async function runServerProcess(availablePlugins: readonly PanelPlugin[]): Promise<void> {
   let config;
@@ -29,25 +30,13 @@ export async function runServerProcess(availablePlugins: readonly PanelPlugin[])
     process.exit(1);
   });
 
-  let server;
-  try {
-    server = await startServer({ config, log, availablePlugins });
-  } catch (err) {
-    if (err instanceof PluginBootError || err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
-    else log.fatal({ err }, 'could not start');
-    log.flush();
-    process.exit(1);
-  }
-
+  // Signals are handled from before the boot: the server announces "listening" inside
+  // startServer, and a SIGTERM right after that must drain, not kill the process outright.
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let pendingSignal: NodeJS.Signals | null = null;
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals += 1;
-    if (signals > 1) {
-      log.warn({ signal }, 'second signal: exiting without draining');
-      log.flush();
-      process.exit(1);
-    }
-    server.shutdown(signal).then(
+  const shutdown = (running: NonNullable<typeof server>, signal: NodeJS.Signals): void => {
+    running.shutdown(signal).then(
       () => {
         log.flush();
         process.exit(0);
@@ -59,6 +48,26 @@ export async function runServerProcess(availablePlugins: readonly PanelPlugin[])
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting without draining');
+      log.flush();
+      process.exit(1);
+    }
+    if (server) shutdown(server, signal);
+    else pendingSignal = signal; // still booting: drain as soon as the server is up
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+
+  try {
+    server = await startServer({ config, log, availablePlugins });
+  } catch (err) {
+    if (err instanceof PluginBootError || err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else log.fatal({ err }, 'could not start');
+    log.flush();
+    process.exit(1);
+  }
+  if (pendingSignal) shutdown(server, pendingSignal);
 }
