@@ -22,12 +22,13 @@ export const benchAdminPassword = 'bench-admin-password';
 /**
  * The real server as a child process for a benchmark: loopback only, a temporary embedded
  * database (or the given PostgreSQL URL), rate limits lifted so they do not shape the numbers.
+ * `nodeArgs` go to the server's node (`--cpu-prof`, for a profile written when it stops).
  */
-export async function startBenchServer(databaseUrl: string | undefined, extraEnv: Record<string, string> = {}): Promise<BenchServer> {
+export async function startBenchServer(databaseUrl: string | undefined, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'panel-bench-'));
   const unlimited = Object.fromEntries(['auth_login_account_ip', 'auth_login_ip', 'auth_login_account', 'auth_reset_email', 'auth_reset_ip'].map((n) => [n, { limit: 1e9, window_s: 60 }]));
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '', ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'koa';
 import type { AgentTarget } from './agent-client.ts';
@@ -26,6 +25,16 @@ function closing<E extends AppError>(error: E): E {
   Object.assign(error.headers, { Connection: 'close' });
   return error;
 }
+
+/**
+ * Buffering of each agent stream's socket and request/answer objects (Node 20's default is 16 KiB).
+ * A socket read is up to 64 KiB, so at 16 KiB every chunk paused and resumed the other side;
+ * this lets a few chunks queue, and bounds what one transfer holds to about twice this.
+ */
+const streamHighWaterMark = 256 * 1024;
+
+/** An agent's options reach net.Socket, whose stream options include highWaterMark (@types/node does not list it there). */
+const agentOptions: http.AgentOptions & { highWaterMark: number } = { keepAlive: true, maxSockets: 256, highWaterMark: streamHighWaterMark };
 
 /** Headers of an agent's download answer that the client gets too. */
 const passedOn = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'last-modified', 'etag', 'x-checksum-sha256'];
@@ -58,6 +67,37 @@ async function agentFailure(res: IncomingMessage): Promise<Error> {
   return status >= 400 && status < 500 ? new AgentRequestError(status, body) : new AgentBadResponseError(`the agent answered HTTP ${status}`, status, body);
 }
 
+/**
+ * A chunked body (no Content-Length, which the HTTP parser would hold it to) is counted as it
+ * flows, by a listener beside the pipe rather than a stream in it; crossing the limit rejects
+ * and cuts the agent's request before that chunk is passed on.
+ */
+function cutAtLimit(body: IncomingMessage, limit: number, upstream: http.ClientRequest): Promise<never> {
+  return new Promise<never>((_resolve, reject) => {
+    let size = 0;
+    const count = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) return;
+      body.off('data', count);
+      reject(new PayloadTooLargeError(limit));
+      upstream.destroy();
+    };
+    body.on('data', count);
+  });
+}
+
+/**
+ * Settles when the request's body has gone out: not stream.finished(), which for a ClientRequest
+ * waits for its 'close', after the answer has been read.
+ */
+function sent(req: http.ClientRequest): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    req.once('finish', resolve);
+    req.once('error', reject);
+    req.once('close', () => reject(Object.assign(new Error('the agent closed the connection mid-upload'), { code: 'ECONNRESET' })));
+  });
+}
+
 function transportError(err: NodeJS.ErrnoException): Error {
   if (err instanceof AgentTimeoutError || err instanceof PayloadTooLargeError) return err;
   if (isUnreachableCode(err.code)) return new AgentUnreachableError(err.code);
@@ -68,11 +108,12 @@ function transportError(err: NodeJS.ErrnoException): Error {
  * Raw streams to and from agents (file contents, archives), beside the agentClient: bodies are
  * piped with backpressure both ways and never buffered whole; a stall (no bytes for
  * `stallMs`) cuts the exchange, a long steady transfer does not; a client that goes away
- * takes the agent request with it; an upload is counted as it flows and cut at the limit.
+ * takes the agent request with it; an upload is cut at the limit (a declared length is checked
+ * before the first byte, a chunked body counted as it flows).
  */
 export class AgentStreams {
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly httpAgent = new http.Agent(agentOptions);
+  private readonly httpsAgent = new https.Agent(agentOptions);
 
   constructor(private readonly settings: StreamSettings) {}
 
@@ -124,20 +165,12 @@ export class AgentStreams {
     }
   }
 
-  /** Pipes the client's body to the agent, counting; returns the agent's JSON answer. */
+  /** Pipes the client's body to the agent, cut at the limit; returns the agent's JSON answer. */
   async upload(target: AgentTarget, call: StreamCall, body: IncomingMessage): Promise<{ status: number; body: unknown }> {
     const limit = this.settings.maxUploadBytes;
     const declared = Number(body.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) throw closing(new PayloadTooLargeError(limit));
     const req = this.open(target, 'PUT', call, { 'Content-Type': 'application/octet-stream', ...(Number.isFinite(declared) ? { 'Content-Length': String(declared) } : {}) });
-    let size = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        size += chunk.length;
-        if (size > limit) done(new PayloadTooLargeError(limit));
-        else done(null, chunk);
-      },
-    });
     let early: IncomingMessage | null = null;
     const answered = new Promise<IncomingMessage>((resolve, reject) => {
       req.once('response', (res) => {
@@ -147,18 +180,20 @@ export class AgentStreams {
       req.once('error', reject);
     });
     answered.catch(() => undefined);
-    // The client's request is piped by hand, not through pipeline(): on a refusal it must stay
-    // open, so the 413 can still be written to it (and the connection then closed).
     const clientGone = new Promise<never>((_resolve, reject) => {
       body.once('aborted', () => reject(new AgentBadResponseError('the client went away mid-upload', null)));
     });
     clientGone.catch(() => undefined);
-    body.pipe(counter);
+    const tooLarge = Number.isFinite(declared) ? new Promise<never>(() => undefined) : cutAtLimit(body, limit, req);
+    tooLarge.catch(() => undefined);
+    // The client's request is piped by hand, not through pipeline(): on a refusal it must stay
+    // open, so the 413 can still be written to it (and the connection then closed).
+    body.pipe(req);
     try {
       // Cutting the agent's request mid-body makes the agent drop its temporary file.
-      await Promise.race([pipeline(counter, req), clientGone]);
+      await Promise.race([sent(req), clientGone, tooLarge]);
     } catch (err) {
-      body.unpipe(counter);
+      body.unpipe(req);
       body.pause();
       // The agent refused before taking the whole body (a bad path, its own size limit): its answer says why.
       const refusal = early as IncomingMessage | null;
