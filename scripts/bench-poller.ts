@@ -4,6 +4,7 @@ import pg from 'pg';
 import { SecretBox } from '../src/core/crypto/secret-box.ts';
 import { startFakeAgents } from '../test/fakes/fake-agents.ts';
 import { option, percentile, startBenchServer } from './lib/bench-server.ts';
+import { cpuSeconds } from './lib/proc-cpu.ts';
 
 const help = `Usage: npm run bench:poller -- [--agents N] [--interval-ms MS] [--duration-s S] [--blackhole-percent P] --database-url URL
 
@@ -78,11 +79,6 @@ function quantile(before: Histogram, after: Histogram, q: number): number {
     if (n - prev >= q * total) return le;
   }
   return Infinity;
-}
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function rssMb(pid: number): number {
