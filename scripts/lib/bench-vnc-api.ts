@@ -29,3 +29,17 @@ export async function runningSession(url: string, token: string, body: Record<st
 }
 
 export const viewerUrl = (url: string, id: string, token: string): string => `${url.replace(/^http/, 'ws')}/vnc-viewer/${id}?token=${encodeURIComponent(token)}`;
+
+/**
+ * The port of a simulated session's VNC server, where raw TCP and the bridge connect. The API
+ * keeps the agent's vnc_port to itself, so it is read from the session's logs, where the
+ * simulator writes "VNC server started on port N".
+ */
+export async function vncPortOf(url: string, token: string, id: string): Promise<number> {
+  const { logs } = (await json(await fetch(`${url}/api/v1/sessions/${id}/logs`, { headers: { Authorization: `Bearer ${token}` } }))) as { logs: string[] };
+  for (const line of logs) {
+    const m = /VNC server started on port (\d+)/.exec(line);
+    if (m) return Number(m[1]);
+  }
+  throw new Error(`session ${id}: no "VNC server started on port" in its logs: ${JSON.stringify(logs.slice(-5))}`);
+}

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { WebSocket } from 'ws';
 import { viewerUrl } from './bench-vnc-api.ts';
+import { startVncBridgeProcess } from './bench-vnc-processes.ts';
+import { cpuSeconds } from './proc-cpu.ts';
 
 /** The simulator's VNC server in pattern mode streams after the client's version; these read it. */
 const hello = Buffer.from('RFB 003.008\n');
@@ -29,10 +31,14 @@ export function readDirect(port: number, bytes: number): Promise<number> {
   });
 }
 
-/** A viewer on /vnc-viewer/{id}: reads `bytes` (seconds taken), or with `read` false, pauses after the greeting and never reads. */
-export function openViewer(url: string, id: string, token: string, read: boolean, bytes: number): Promise<{ ws: WebSocket; seconds: Promise<number> }> {
+/**
+ * A WebSocket reader of the pattern stream (a viewer on /vnc-viewer/{id}, or the bridge): reads
+ * `bytes` after the version exchange (seconds taken), or with `read` false, pauses after the
+ * greeting and never reads.
+ */
+export function openReader(wsUrl: string, read: boolean, bytes: number): Promise<{ ws: WebSocket; seconds: Promise<number> }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(viewerUrl(url, id, token));
+    const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
     let got = -hello.length;
     let started = 0;
     let done: (s: number) => void = () => undefined;
@@ -54,22 +60,74 @@ export function openViewer(url: string, id: string, token: string, read: boolean
   });
 }
 
+export const openViewer = (url: string, id: string, token: string, read: boolean, bytes: number): Promise<{ ws: WebSocket; seconds: Promise<number> }> => openReader(viewerUrl(url, id, token), read, bytes);
+
+type PathName = 'tcp' | 'bridge' | 'relay';
+/** CPU seconds per GiB of each process taking part: the API, the agent (with its VNC servers), the bridge, and the bench (the reader). */
+type CpuShares = { api: number; agent: number; bridge: number; viewer: number };
+
 export interface ThroughputFigures {
   size_mib: number;
-  direct_mb_s: number;
+  rounds: number;
+  path: Record<PathName, string>;
+  /** Medians over the rounds. */
+  tcp_mb_s: number;
+  bridge_mb_s: number;
   relay_mb_s: number;
-  relay_pct_of_direct: number;
+  /** The goal's figure: relay / bridge, from the medians. */
+  relay_vs_bridge: number;
+  relay_pct_of_tcp: number;
+  /** CPU seconds per GiB moved, over all rounds, per process. */
+  cpu_s_per_gib: Record<PathName, CpuShares>;
 }
 
-/** After a 64 MiB warm-up each way, `bytes` directly over TCP and through the relay, in MB/s. */
-export async function benchThroughput(url: string, token: string, id: string, port: number, bytes: number): Promise<ThroughputFigures> {
-  const warmup = 64 * 1024 * 1024;
-  await readDirect(port, warmup);
-  await (await openViewer(url, id, token, true, warmup)).seconds;
-  const direct = await readDirect(port, bytes);
-  const relayed = await (await openViewer(url, id, token, true, bytes)).seconds;
-  const mb = bytes / 1e6;
-  return { size_mib: bytes / 1048576, direct_mb_s: Math.round(mb / direct), relay_mb_s: Math.round(mb / relayed), relay_pct_of_direct: Math.round((direct / relayed) * 100) };
+const medianOf = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+/**
+ * After a 64 MiB warm-up on each path, `rounds` rounds of `bytes` on each: raw TCP to the VNC
+ * server, the plain bridge (its own process, WebSocket -> TCP) to it, and the relay; the paths
+ * take turns so machine noise hits them alike. MB/s of the median round.
+ */
+export async function benchThroughput(o: { url: string; token: string; id: string; port: number; bytes: number; rounds: number; apiPid: number; agentPid: number; nodeArgs: string[] }): Promise<ThroughputFigures> {
+  const bridge = await startVncBridgeProcess(o.port, o.nodeArgs);
+  try {
+    const runs: Record<PathName, (n: number) => Promise<number>> = {
+      tcp: (n) => readDirect(o.port, n),
+      bridge: async (n) => (await openReader(bridge.url, true, n)).seconds,
+      relay: async (n) => (await openViewer(o.url, o.id, o.token, true, n)).seconds,
+    };
+    const warmup = 64 * 1024 * 1024;
+    for (const run of Object.values(runs)) await run(warmup);
+    const pids = { api: o.apiPid, agent: o.agentPid, bridge: bridge.pid, viewer: process.pid };
+    const seconds: Record<PathName, number[]> = { tcp: [], bridge: [], relay: [] };
+    const zero = (): CpuShares => ({ api: 0, agent: 0, bridge: 0, viewer: 0 });
+    const cpu: Record<PathName, CpuShares> = { tcp: zero(), bridge: zero(), relay: zero() };
+    const names = Object.keys(pids) as Array<keyof CpuShares>;
+    for (let r = 0; r < o.rounds; r += 1) {
+      for (const name of Object.keys(runs) as PathName[]) {
+        const before = names.map((n) => cpuSeconds(pids[n]));
+        seconds[name].push(await runs[name](o.bytes));
+        names.forEach((n, i) => (cpu[name][n] += cpuSeconds(pids[n]) - (before[i] as number)));
+      }
+    }
+    const gib = (o.rounds * o.bytes) / 1024 ** 3;
+    const perGib = (c: CpuShares): CpuShares => Object.fromEntries(names.map((n) => [n, Math.round((c[n] / gib) * 100) / 100])) as CpuShares;
+    const mbS = (name: PathName): number => Math.round(o.bytes / 1e6 / medianOf(seconds[name]));
+    const [tcp, viaBridge, relay] = [mbS('tcp'), mbS('bridge'), mbS('relay')];
+    return {
+      size_mib: o.bytes / 1048576,
+      rounds: o.rounds,
+      path: { tcp: 'raw TCP to the VNC server', bridge: 'WebSocket -> plain bridge (its own process, ws server piping to TCP) -> VNC server', relay: 'viewer WebSocket -> API /vnc-viewer -> agent socket -> agent process -> VNC server' },
+      tcp_mb_s: tcp,
+      bridge_mb_s: viaBridge,
+      relay_mb_s: relay,
+      relay_vs_bridge: Math.round((relay / viaBridge) * 100) / 100,
+      relay_pct_of_tcp: Math.round((relay / tcp) * 100),
+      cpu_s_per_gib: { tcp: perGib(cpu.tcp), bridge: perGib(cpu.bridge), relay: perGib(cpu.relay) },
+    };
+  } finally {
+    await bridge.stop();
+  }
 }
 
 export interface MemoryFigures {

@@ -126,7 +126,8 @@ export class AgentConnection {
 
   private connect(): Promise<void> {
     const url = agentSocketUrl(this.opts.url, this.opts.agentId, this.opts.platform, this.opts.region);
-    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${this.opts.key}` } });
+    // No permessage-deflate: VNC frames are mostly already compressed or raw pixels, and deflate would cost every byte twice.
+    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${this.opts.key}` }, perMessageDeflate: false });
     this.log('connecting', { url: url.replace(/\?.*/, '') });
     return new Promise<void>((resolve, reject) => {
       let settled = false;

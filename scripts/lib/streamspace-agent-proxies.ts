@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { CreditStream, type LocalEnd, type Tunnel } from '../../plugins/streamspace/contract/credit-stream.ts';
 import { decodeVncFrame, proxyIdBytes } from '../../plugins/streamspace/contract/vnc-frames.ts';
+import { FrameReader } from './vnc-frame-reader.ts';
 
 /** How the proxies of one agent connection reach the control plane. */
 export interface ProxySocket {
@@ -49,7 +50,20 @@ export class VncProxies {
     // No Nagle: a viewer's small messages (SetEncodings, then an update request; keys) must not
     // wait ~40 ms for the previous one's ACK. bench:vnc measured the first update 45 ms later
     // through the relay than through a plain bridge until this was set.
-    const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+    const frames = new FrameReader(proxyId);
+    // Read straight into VNC frames (vnc-frame-reader.ts): no copy to put the proxy id in front.
+    const socket = connect({
+      host: '127.0.0.1',
+      port,
+      noDelay: true,
+      onread: {
+        buffer: () => frames.next(),
+        callback: (n) => {
+          proxy.stream.fromLocalFrame(frames.filled(n));
+          return true;
+        },
+      },
+    });
     // The control plane may send within its credit before vnc_proxy_ready, so the stream exists
     // from the start and the local end holds writes until the TCP connection is up.
     let connected = false;
@@ -77,7 +91,6 @@ export class VncProxies {
       this.out.sendJson({ type: 'vnc_proxy_ready', proxy_id: proxyId });
       this.log('vnc stream ready', { proxy_id: proxyId, port });
     });
-    socket.on('data', (chunk: Buffer) => proxy.stream.fromLocal(chunk));
     socket.on('error', (err) => {
       if (connected || proxy.finished) return;
       // Never connected: the viewer gets an error instead of a close.

@@ -16,9 +16,9 @@ const clientVersionBytes = 12;
 /**
  * The pattern stream is byte i = i % 251 (a prime, so the period never lines up with chunk or
  * frame sizes and a lost or duplicated chunk shows). A chunk of whole periods can be sent
- * again and again, so it is built once.
+ * again and again, so it is built once; 64 KiB of it, so writing it costs few system calls.
  */
-const patternChunk = Buffer.from(Array.from({ length: 251 * 64 }, (_, i) => i % 251));
+const patternChunk = Buffer.from(Array.from({ length: 251 * 261 }, (_, i) => i % 251));
 
 /** Starts a fake VNC server on 127.0.0.1 on a free port; `log` gets lines for the session log. */
 export function startSimVnc(mode: SimVncMode, log: (line: string) => void): Promise<SimVncServer> {

@@ -1,4 +1,4 @@
-import { encodeVncFrame, initialWindowBytes } from './vnc-frames.ts';
+import { encodeVncFrame, initialWindowBytes, proxyIdBytes } from './vnc-frames.ts';
 
 /** The local end of a VNC stream: the viewer's WebSocket (control plane) or the TCP socket to the VNC server (agent). */
 export interface LocalEnd {
@@ -17,7 +17,7 @@ export interface Tunnel {
 
 export interface CreditStreamOptions {
   windowBytes?: number;
-  /** Grant credit back once this many bytes were delivered since the last grant. */
+  /** Grant credit back once this many bytes were delivered since the last grant (default: half the window). */
   grantBytes?: number;
   /** Hold local bytes (within the window) until `release()`: the viewer may type before the agent's stream is ready. */
   held?: boolean;
@@ -32,6 +32,7 @@ export interface CreditStreamOptions {
  */
 export class CreditStream {
   private credit: number;
+  /** Frames ready to go (this stream's proxy id, then payload); `queued` counts their payload bytes. */
   private readonly queue: Buffer[] = [];
   private queued = 0;
   private paused = false;
@@ -54,14 +55,25 @@ export class CreditStream {
     this.window = options.windowBytes ?? initialWindowBytes;
     this.credit = this.window;
     this.held = options.held ?? false;
-    this.grantBytes = Math.min(options.grantBytes ?? 64 * 1024, this.window);
+    // Half a window: one grant message per 512 KiB instead of one per read, and the peer still
+    // has the other half in flight while the grant travels back.
+    this.grantBytes = Math.min(options.grantBytes ?? Math.floor(this.window / 2), this.window);
   }
 
-  /** Bytes read from the local end, to send through the tunnel. */
+  /** Bytes read from the local end, to send through the tunnel (copied once, behind the proxy id). */
   fromLocal(data: Buffer): void {
-    if (this.closed || data.length === 0) return;
-    this.queue.push(data);
-    this.queued += data.length;
+    if (data.length > 0) this.fromLocalFrame(encodeVncFrame(this.proxyId, data));
+  }
+
+  /**
+   * A frame already holding this stream's proxy id and then the bytes read from the local end:
+   * the agent reads its TCP socket straight into such frames, so a read is never copied to be
+   * sent. It is sent as it is whenever the credit covers it.
+   */
+  fromLocalFrame(frame: Buffer): void {
+    if (this.closed || frame.length <= proxyIdBytes) return;
+    this.queue.push(frame);
+    this.queued += frame.length - proxyIdBytes;
     this.flush();
   }
 
@@ -124,14 +136,19 @@ export class CreditStream {
     }
     while (this.queue.length > 0 && this.credit > 0) {
       const head = this.queue[0] as Buffer;
-      const take = Math.min(head.length, this.credit);
-      const chunk = head.subarray(0, take);
-      if (take === head.length) this.queue.shift();
-      else this.queue[0] = head.subarray(take);
+      const take = Math.min(head.length - proxyIdBytes, this.credit);
+      if (take === head.length - proxyIdBytes) {
+        this.queue.shift();
+        this.tunnel.sendFrame(head);
+      } else {
+        // Only the part the credit covers goes; the rest gets a proxy id of its own (a copy, but
+        // at most one read's worth per grant).
+        this.tunnel.sendFrame(head.subarray(0, proxyIdBytes + take));
+        this.queue[0] = encodeVncFrame(this.proxyId, head.subarray(proxyIdBytes + take));
+      }
       this.queued -= take;
       this.credit -= take;
       this.bytesOut += take;
-      this.tunnel.sendFrame(encodeVncFrame(this.proxyId, chunk));
     }
     if (this.queue.length > 0 && !this.paused) {
       this.paused = true;
