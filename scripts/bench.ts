@@ -24,7 +24,8 @@ Options:
                            poller    --agents 1000 --interval-ms 2000 --duration-s 6
                            reset     --rounds 50
                            streams   --size-mib 256
-                           vnc       --size-mib 256 --viewers 5 --samples 50 --connections 3
+                           vnc       --size-mib 256 --rounds 1 --rtt-samples 300 --viewers 5 --samples 50
+                                     --connections 3
   --database-url <url>   an empty PostgreSQL database for bench:poller (it is filled)
   --timeout-s <s>        stop a bench still running after this long (default 1800, 600 with --quick)
   -h, --help             show this help
@@ -57,7 +58,7 @@ const quickArgs: Record<string, string[]> = {
   poller: ['--agents', '1000', '--interval-ms', '2000', '--duration-s', '6'],
   reset: ['--rounds', '50'],
   streams: ['--size-mib', '256'],
-  vnc: ['--size-mib', '256', '--viewers', '5', '--samples', '50', '--connections', '3'],
+  vnc: ['--size-mib', '256', '--rounds', '1', '--rtt-samples', '300', '--viewers', '5', '--samples', '50', '--connections', '3'],
 };
 
 /** The arguments for one bench, or why it cannot run here. */
