@@ -11,17 +11,17 @@ Measures the StreamSpace VNC relay. Starts the API (embedded database) as a chil
 and two simulated agents (npm run streamspace-agent, each its own process, as agents run in
 production): one in pattern mode (its VNC servers stream bytes as fast as they
 are read) and one in echo mode (its VNC servers echo what they get). Then:
-  1. throughput: after a 64 MiB warm-up on each path, --rounds rounds (default 3) of N MiB
+  1. memory: opens --viewers viewers (default 20) on their own pattern sessions that never
+     read, waits 3 s, and reports the API's RSS growth: each stream may hold at most its
+     1 MiB credit, so the growth stays bounded however long they stall;
+  2. throughput: after a 64 MiB warm-up on each path, --rounds rounds (default 3) of N MiB
      (default 1024) read from a pattern session's VNC server over raw TCP, through a plain
-     WebSocket-to-TCP bridge written in the bench (the one hop a user would otherwise deploy,
+     WebSocket-to-TCP bridge written in the bench, run as its own process (the one hop a user would otherwise deploy,
      like websockify), and through /vnc-viewer/{id} (viewer -> API -> agent socket -> agent ->
      VNC server), the paths taking turns; MB/s of the median round, and relay / bridge;
-  2. round trip: 64-byte messages echoed by an echo session's VNC server, one at a time, over
+  3. round trip: 64-byte messages echoed by an echo session's VNC server, one at a time, over
      the same three paths taking turns, --rtt-samples each (default 2000) after 1000 unmeasured
      rounds: p50 and p99, and what the relay adds to the bridge's and to raw TCP's;
-  3. opens --viewers viewers (default 20) on their own sessions that never read, waits 3 s,
-     and reports the API's RSS growth: each stream may hold at most its 1 MiB credit, so the
-     growth stays bounded however long they stall;
   4. (the desktop part, skipped with --no-desktop) connects the real desktop agent, which runs
      TigerVNC Xvnc (/usr/bin/Xvnc) with an xterm per session, in the bench's own process,
      starts an xterm-desktop session (platform local), and views it with our own RFB 3.8
@@ -41,7 +41,8 @@ are read) and one in echo mode (its VNC servers echo what they get). Then:
          presses cause no update. After 20 unmeasured rounds, the paths take turns sample
          by sample so machine noise hits them alike; ratio is relay / direct bridge.
 All traffic stays on 127.0.0.1. Human-readable lines come first; the last line of the output
-is one JSON object with every figure (throughput, memory, desktop: null with --no-desktop).
+is one JSON object with every figure (memory, throughput, round_trip, desktop: null with
+--no-desktop).
 The desktops, their data directory and the API child are removed at the end, also after a
 failure or Ctrl-C.
 
@@ -114,6 +115,11 @@ try {
   cleanups.push(() => echoAgent.stop());
   const simSession = (region = 'bench-pattern'): Promise<string> => runningSession(server.url, token, { template: 'firefox-browser', region });
 
+  // Memory first, while the API's heap is still small: after the throughput runs it shrinks as
+  // garbage is collected, which would hide the growth.
+  const memory = await benchStalledMemory(server.url, token, server.pid, () => Promise.all(Array.from({ length: stalled }, simSession)));
+  say(`memory: ${stalled} viewers that never read: API RSS ${memory.rss_before_mib} -> ${memory.rss_after_mib} MiB (+${memory.growth_mib} MiB, ${memory.per_stream_mib} MiB per stalled stream; the credit bounds it at 1 MiB each plus socket buffers)`);
+
   const id = await simSession();
   const throughput = await benchThroughput({ url: server.url, token, id, port: await vncPortOf(server.url, token, id), bytes, rounds, apiPid: server.pid, agentPid: agent.pid, nodeArgs: profArgs });
   say(`throughput (${throughput.size_mib} MiB, median of ${rounds}): raw TCP ${throughput.tcp_mb_s} MB/s, bridge ${throughput.bridge_mb_s} MB/s, relay ${throughput.relay_mb_s} MB/s (${throughput.relay_vs_bridge}x the bridge, ${throughput.relay_pct_of_tcp}% of raw TCP)`);
@@ -126,15 +132,13 @@ try {
   const r = roundTrip.rtt_ms;
   say(`round trip (${roundTrip.frame_bytes} B, ${rttSamples} samples) p50/p99 ms: raw TCP ${r.tcp?.p50}/${r.tcp?.p99}, bridge ${r.bridge?.p50}/${r.bridge?.p99}, relay ${r.relay?.p50}/${r.relay?.p99}; the relay adds p99 ${roundTrip.added_p99_ms.vs_bridge} ms to the bridge's (${roundTrip.added_p99_ms.vs_tcp} ms to raw TCP's)`);
 
-  const memory = await benchStalledMemory(server.url, token, server.pid, () => Promise.all(Array.from({ length: stalled }, simSession)));
-  say(`memory: ${stalled} viewers that never read: API RSS ${memory.rss_before_mib} -> ${memory.rss_after_mib} MiB (+${memory.growth_mib} MiB, ${memory.per_stream_mib} MiB per stalled stream; the credit bounds it at 1 MiB each plus socket buffers)`);
 
   let desktop: DesktopFigures | null = null;
   if (withDesktop) {
     desktop = await benchDesktop({ url: server.url, token, samples, connections, say, onCleanup: (c) => cleanups.push(c) });
     say(`desktop ratio relay/direct: first update ${desktop.ratio.first_update}, input p50 ${desktop.ratio.p50}, p99 ${desktop.ratio.p99}${desktop.lost.relay + desktop.lost.direct > 0 ? ` (lost inputs: relay ${desktop.lost.relay}, direct ${desktop.lost.direct})` : ''}`);
   }
-  say(JSON.stringify({ bench: 'vnc', throughput, round_trip: roundTrip, memory, desktop }));
+  say(JSON.stringify({ bench: 'vnc', memory, throughput, round_trip: roundTrip, desktop }));
 } catch (err) {
   process.exitCode = 1;
   // After a signal, what fails is only the cleanup pulling connections from under the bench.
