@@ -6,7 +6,7 @@ import { startFakeAgents } from '../test/fakes/fake-agents.ts';
 import { option, percentile, startBenchServer } from './lib/bench-server.ts';
 import { cpuSeconds } from './lib/proc-cpu.ts';
 
-const help = `Usage: npm run bench:poller -- [--agents N] [--interval-ms MS] [--duration-s S] [--blackhole-percent P] --database-url URL
+const help = `Usage: npm run bench:poller -- [--agents N] [--interval-ms MS] [--duration-s S] [--blackhole-percent P] [--cpu-prof-dir DIR] --database-url URL
 
 Measures the central poller. Starts N fake agents on loopback (one process, one port),
 records N active instances pointing at them directly in PostgreSQL, starts the API as a
@@ -30,6 +30,7 @@ Options:
   --duration-s <s>          length of each phase after warm-up (default 40)
   --blackhole-percent <p>   share of agents that hang in the second phase (default 30)
   --database-url <url>      an empty PostgreSQL database for the API (required; it is filled)
+  --cpu-prof-dir <dir>      write a V8 CPU profile of the API (node --cpu-prof) into DIR when it stops
   -h, --help                show this help
 `;
 
@@ -43,6 +44,7 @@ const intervalMs = Number(option(args, '--interval-ms') ?? 10_000);
 const durationS = Number(option(args, '--duration-s') ?? 40);
 const blackholePercent = Number(option(args, '--blackhole-percent') ?? 30);
 const databaseUrl = option(args, '--database-url');
+const cpuProfDir = option(args, '--cpu-prof-dir');
 if (!databaseUrl) {
   process.stderr.write(`--database-url is required\n\n${help}`);
   process.exit(2);
@@ -97,7 +99,7 @@ const server = await startBenchServer(databaseUrl, {
   METRICS_TOKEN: metricsToken,
   PROVISIONER: 'static',
   PANEL_AGENTS_POLL_INTERVAL_MS: String(intervalMs),
-});
+}, cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []);
 const db = new pg.Client({ connectionString: databaseUrl });
 await db.connect();
 try {
@@ -171,7 +173,8 @@ try {
   process.stdout.write(`${JSON.stringify({ bench: 'poller', agents: agentCount, interval_ms: intervalMs, duration_s: durationS, blackhole_percent: blackholePercent, ...byPhase })}\n`);
 } finally {
   await db.end();
-  server.stop();
+  // Awaited: the API writes its CPU profile (--cpu-prof-dir) only as it exits.
+  await server.stop();
   await fakes.close();
 }
 process.exit(0);

@@ -119,3 +119,26 @@ test('unreachable agents are polled with backoff, and picked up again when they 
   }, 6_000, 'recovery');
   t.true(state.reachable);
 });
+
+test('a reload sees a share row changed behind its back, though unchanged reloads skip reading the rows', async (t) => {
+  const { instance } = await activeInstance();
+  const { poller } = app.server;
+  await poller.reload();
+  t.truthy(poller.cached(instance.id));
+  // Another replica (or an operator) takes the instance out of the polled lifecycles.
+  await app.testDatabase.database.knex('instances').where({ id: instance.id }).update({ lifecycle: 'failed' });
+  await poller.reload();
+  t.is(poller.cached(instance.id), undefined);
+});
+
+test('a routine flush stores each dirty state, details included', async (t) => {
+  const { instance, agentId } = await activeInstance();
+  fakes.setFault(agentId, { mode: 'normal' });
+  await stateAfter(instance.id);
+  const polledAt = app.server.poller.cached(instance.id)?.checked_at ?? '';
+  await app.server.poller.flush(true);
+  const stored = await app.testDatabase.database.knex('instances').where({ id: instance.id }).first<{ state: { checked_at: string; details: { state?: string } } }>('state');
+  // Routine polls keep running (a later one may have been written too): at least this poll is stored.
+  t.true((stored?.state.checked_at ?? '') >= polledAt, `${stored?.state.checked_at} < ${polledAt}`);
+  t.is(stored?.state.details.state, 'stopped');
+});
