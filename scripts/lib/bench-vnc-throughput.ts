@@ -138,10 +138,26 @@ export interface MemoryFigures {
   per_stream_mib: number;
 }
 
-/** Creates the sessions, opens a viewer on each that never reads, waits 3 s, and reports the API's RSS growth. */
+/**
+ * The API's RSS once it has stopped moving (two readings 1 s apart within 1 MiB, at most 20 s):
+ * right after boot, or after heavy traffic, V8 hands memory back for a while, which would read
+ * as negative growth.
+ */
+async function settledRss(pid: number): Promise<number> {
+  let last = rssMiB(pid);
+  for (let i = 0; i < 20; i += 1) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = rssMiB(pid);
+    if (Math.abs(now - last) < 1) return now;
+    last = now;
+  }
+  return last;
+}
+
+/** Creates the sessions, waits for the API's RSS to settle, opens a viewer on each that never reads, waits 3 s, and reports the API's RSS growth. */
 export async function benchStalledMemory(url: string, token: string, pid: number, createSessions: () => Promise<string[]>): Promise<MemoryFigures> {
-  const before = rssMiB(pid);
   const ids = await createSessions();
+  const before = await settledRss(pid);
   const viewers = await Promise.all(ids.map((sid) => openViewer(url, sid, token, false, Number.POSITIVE_INFINITY)));
   try {
     await new Promise((r) => setTimeout(r, 3000));
