@@ -139,19 +139,20 @@ export interface MemoryFigures {
 }
 
 /**
- * The API's RSS once it has stopped moving (two readings 1 s apart within 1 MiB, at most 20 s):
- * right after boot, or after heavy traffic, V8 hands memory back for a while, which would read
- * as negative growth.
+ * The API's RSS once it has stopped moving: at least 10 s after the sessions were made, and
+ * then 5 readings a second apart within 2 MiB (at most 40 s). After boot, or after heavy
+ * traffic, V8 hands memory back some seconds later (its memory reducer), by hundreds of MiB,
+ * which would read as negative growth.
  */
 async function settledRss(pid: number): Promise<number> {
-  let last = rssMiB(pid);
-  for (let i = 0; i < 20; i += 1) {
+  const readings: number[] = [];
+  for (let i = 0; i < 40; i += 1) {
     await new Promise((r) => setTimeout(r, 1000));
-    const now = rssMiB(pid);
-    if (Math.abs(now - last) < 1) return now;
-    last = now;
+    readings.push(rssMiB(pid));
+    const last5 = readings.slice(-5);
+    if (i >= 9 && Math.max(...last5) - Math.min(...last5) < 2) break;
   }
-  return last;
+  return readings[readings.length - 1] as number;
 }
 
 /** Creates the sessions, waits for the API's RSS to settle, opens a viewer on each that never reads, waits 3 s, and reports the API's RSS growth. */
