@@ -1,3 +1,5 @@
+import { createClusterModule } from './core/cluster/cluster-module.ts';
+import type { ReplicaRegistry } from './core/cluster/replica-registry.ts';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type Koa from 'koa';
@@ -63,6 +65,8 @@ export interface RunningServer {
   instances: InstanceService;
   poller: Poller;
   scheduler: Scheduler;
+  /** This replica in the replica registry (who else is live, where they are reached). */
+  replicas: ReplicaRegistry;
   app: Koa;
   http: Server;
   /** Drains and stops everything; safe to call twice. */
@@ -98,6 +102,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const auth = stack.add(createAuthModule({ db, config, secrets, log, bus, audit, outbox, write: options.console ?? ((text) => process.stderr.write(text)) }));
     stack.add(createEventStreamModule({ bus, catalogue, tickets: auth.tickets, stillValid: auth.stillValid, config }));
     const agents = stack.add(createAgentsModule(config));
+    // The registry starts before the poller (its share needs this replica's row) and learns the
+    // listening address once the HTTP server is up, unless cluster.internal_url says it.
+    let listeningUrl: () => string | null = () => null;
+    const cluster = stack.add(createClusterModule({ db, log, replicaId, internalUrl: () => config.cluster.internal_url ?? listeningUrl() }));
     const { instances, poller } = stack.add(createInstancesModule({ db, config, box, client: agents.client, bus, log, registry: metrics.registry, replicaId, provisioners: options.provisioners }));
     const billing = stack.add(createBillingModule({ db, config, bus, outbox, instances, agents: agents.client, log }));
     const { files } = stack.add(createFilesModule({ db, config, urlSigningKey: secrets.urlSigningKey, instances, agents: agents.client, streams: agents.streams, audit }));
@@ -114,6 +122,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     if (unknownLimits.length > 0) throw new ConfigError(unknownLimits);
     const { rawHttp, frontHttp, websockets } = plugins.loaded;
     const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining }));
+    listeningUrl = () => {
+      try {
+        return http.address().url;
+      } catch {
+        return null;
+      }
+    };
     const { scheduler, schedule } = stack.add(createSchedulerModule({ db, log, registry: metrics.registry, replicaId }));
     schedule(stack.jobs);
 
@@ -127,7 +142,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         await stack.shutdown(grace);
         log.info('stopped');
       })());
-    return { url, port, database, secrets, auth, events: bus, catalogue, instances, poller, scheduler, app: http.app, http: http.server, shutdown };
+    return { url, port, database, secrets, auth, events: bus, catalogue, instances, poller, scheduler, replicas: cluster.replicas, app: http.app, http: http.server, shutdown };
   } catch (err) {
     // Port taken, a plugin that failed: undo whatever was opened before giving up.
     await stack.shutdown(grace);

@@ -59,6 +59,9 @@ export const configSchema = z.strictObject({
     shutdown_grace_ms: z.number().int().nonnegative().describe('How long in-flight requests may run after SIGTERM before connections are cut.'),
     validate_responses: z.boolean().describe('Check every JSON response against its declared schema (tests turn this on).'),
   }),
+  cluster: z.strictObject({
+    internal_url: urlString.nullable().describe("Where the other replicas reach this one (recorded in the replica registry); unset: the address it listens on, as seen from this machine."),
+  }),
   database: z.strictObject({
     url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').nullable().describe('PostgreSQL server URL; unset means embedded PostgreSQL (PGlite) in data_dir.'),
     data_dir: z.string().min(1).describe('Directory for the embedded database, local instances and backups.'),

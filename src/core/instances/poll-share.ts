@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { replicaStaleSeconds } from '../cluster/replica-registry.ts';
 import { withAgentLifecycles, type Lifecycle } from './instance-state.ts';
 
 /** Lifecycles whose agents are polled; provisioning is driven by the provisioner itself. */
@@ -20,22 +21,22 @@ export interface Share {
   count: number;
 }
 
-// An even split by hash among the replicas that heart-beat in the last 15 seconds, recomputed on every read.
+// An even split by hash among the live replicas of the registry, recomputed on every read.
 const shareSql = (columns: string): string => `WITH live AS (
        SELECT id, row_number() OVER (ORDER BY id) - 1 AS rank, count(*) OVER () AS n
-         FROM replicas WHERE heartbeat_at > now() - interval '15 seconds')
+         FROM replicas WHERE heartbeat_at > now() - interval '${replicaStaleSeconds} seconds')
      SELECT ${columns}
        FROM instances i JOIN live ON live.id = ?
       WHERE i.agent_base_url IS NOT NULL AND i.lifecycle = ANY(?)
         AND mod(hashtext(i.id::text)::bigint + 2147483648, live.n) = live.rank`;
 
 /**
- * Records this replica as alive and fingerprints its share of the polled instances: every field
- * the poller holds of a row (owner, kind and plugin never change), in id order. Reading a
- * fingerprint is one short row; reading the share is thousands, so it is read only when this changes.
+ * Fingerprints this replica's share of the polled instances: every field the poller holds of a
+ * row (owner, kind and plugin never change), in id order. Reading a fingerprint is one short
+ * row; reading the share is thousands, so it is read only when this changes. The replica's own
+ * registry row (src/core/cluster) must exist: without it the share is empty.
  */
-export async function heartbeatAndFingerprintShare(db: Knex, replicaId: string): Promise<Share> {
-  await db.raw(`INSERT INTO replicas (id, heartbeat_at) VALUES (?, now()) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, [replicaId]);
+export async function fingerprintShare(db: Knex, replicaId: string): Promise<Share> {
   const result = await db.raw<{ rows: Array<{ fingerprint: string | null; count: string | number }> }>(
     shareSql(`coalesce(md5(string_agg(i.id::text || ' ' || i.lifecycle || ' ' || i.agent_base_url || ' ' || i.agent_token_encrypted, ' ' ORDER BY i.id)), '') AS fingerprint, count(*) AS count`),
     [replicaId, polledLifecycles],
@@ -44,7 +45,7 @@ export async function heartbeatAndFingerprintShare(db: Knex, replicaId: string):
   return { fingerprint: row?.fingerprint ?? '', count: Number(row?.count ?? 0) };
 }
 
-/** This replica's share of the polled instances (see heartbeatAndFingerprintShare). */
+/** This replica's share of the polled instances (see fingerprintShare). */
 export async function readShare(db: Knex, replicaId: string): Promise<PolledRow[]> {
   const result = await db.raw<{ rows: PolledRow[] }>(
     shareSql('i.id, i.owner_id, i.kind, i.plugin, i.lifecycle, i.agent_base_url, i.agent_token_encrypted'),

@@ -8,7 +8,7 @@ import { instanceState } from '../events/core-events.ts';
 import { emptyPolledState, normalizePoll, presentState, visiblyChanged, type Lifecycle, type PolledState } from './instance-state.ts';
 import { askAgent } from './poll-probe.ts';
 import { PollMetrics } from './poll-metrics.ts';
-import { heartbeatAndFingerprintShare, polledLifecycles, readShare, type PolledRow } from './poll-share.ts';
+import { fingerprintShare, polledLifecycles, readShare, type PolledRow } from './poll-share.ts';
 import { trackedFrom, type Tracked } from './poll-tracked.ts';
 
 export interface PollerSettings {
@@ -92,7 +92,7 @@ export class Poller {
 
   private async readAssignments(): Promise<void> {
     this.lastReload = Date.now();
-    const share = await heartbeatAndFingerprintShare(this.db, this.replicaId);
+    const share = await fingerprintShare(this.db, this.replicaId);
     // Thousands of rows parsed every few seconds only to find nothing changed made long pauses
     // and old-generation garbage. The size check also catches entries dropped since (storeAndPublish).
     if (share.fingerprint === this.shareFingerprint && share.count === this.tracked.size) return;
@@ -285,6 +285,5 @@ export class Poller {
     this.soon.clear();
     await Promise.allSettled([...this.tracked.values()].map((t) => t.inFlight).filter((p): p is Promise<void> => p !== null));
     await this.flush(true).catch((err: unknown) => this.log.warn({ err }, 'could not store instance states at shutdown'));
-    await this.db('replicas').where({ id: this.replicaId }).delete().catch(() => undefined);
   }
 }
