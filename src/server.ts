@@ -1,5 +1,3 @@
-import { createClusterModule } from './core/cluster/cluster-module.ts';
-import type { ReplicaRegistry } from './core/cluster/replica-registry.ts';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type Koa from 'koa';
@@ -24,6 +22,8 @@ import { createMailModule } from './core/mail/mail-module.ts';
 import { createAuthModule, type AuthModule } from './core/auth/auth-module.ts';
 import { bootstrapProblems } from './core/auth/bootstrap-admin.ts';
 import { createAgentsModule } from './core/agent/agents-module.ts';
+import { createClusterModule } from './core/cluster/cluster-module.ts';
+import type { ReplicaRegistry } from './core/cluster/replica-registry.ts';
 import { createInstancesModule } from './core/instances/instances-module.ts';
 import type { InstanceService } from './core/instances/instance-service.ts';
 import type { Poller } from './core/instances/poller.ts';

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { WebSocket } from 'ws';
 import { viewerUrl } from './bench-vnc-api.ts';
 import { startVncBridgeProcess } from './bench-vnc-processes.ts';
+import { percentile } from './bench-server.ts';
 import { cpuSeconds } from './proc-cpu.ts';
 
 /** The simulator's VNC server in pattern mode streams after the client's version; these read it. */
@@ -81,7 +82,7 @@ export interface ThroughputFigures {
   cpu_s_per_gib: Record<PathName, CpuShares>;
 }
 
-const medianOf = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const medianOf = (values: number[]): number => percentile([...values].sort((a, b) => a - b), 50);
 
 /**
  * After a 64 MiB warm-up on each path, `rounds` rounds of `bytes` on each: raw TCP to the VNC
