@@ -24,6 +24,7 @@ import { bootstrapProblems } from './core/auth/bootstrap-admin.ts';
 import { createAgentsModule } from './core/agent/agents-module.ts';
 import { createClusterModule } from './core/cluster/cluster-module.ts';
 import type { ReplicaRegistry } from './core/cluster/replica-registry.ts';
+import type { ReplicaRelay } from './core/cluster/replica-relay.ts';
 import { createInstancesModule } from './core/instances/instances-module.ts';
 import type { InstanceService } from './core/instances/instance-service.ts';
 import type { Poller } from './core/instances/poller.ts';
@@ -67,6 +68,8 @@ export interface RunningServer {
   scheduler: Scheduler;
   /** This replica in the replica registry (who else is live, where they are reached). */
   replicas: ReplicaRegistry;
+  /** Internal WebSockets to the other replicas (plugins reach it as `ctx.cluster`). */
+  relay: ReplicaRelay;
   app: Koa;
   http: Server;
   /** Drains and stops everything; safe to call twice. */
@@ -105,7 +108,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // The registry starts before the poller (its share needs this replica's row) and learns the
     // listening address once the HTTP server is up, unless cluster.internal_url says it.
     let listeningUrl: () => string | null = () => null;
-    const cluster = stack.add(createClusterModule({ db, log, replicaId, internalUrl: () => config.cluster.internal_url ?? listeningUrl() }));
+    const cluster = stack.add(createClusterModule({ db, log, replicaId, internalUrl: () => config.cluster.internal_url ?? listeningUrl(), secret: secrets.clusterSecret }));
     const { instances, poller } = stack.add(createInstancesModule({ db, config, box, client: agents.client, bus, log, registry: metrics.registry, replicaId, provisioners: options.provisioners }));
     const billing = stack.add(createBillingModule({ db, config, bus, outbox, instances, agents: agents.client, log }));
     const { files } = stack.add(createFilesModule({ db, config, urlSigningKey: secrets.urlSigningKey, instances, agents: agents.client, streams: agents.streams, audit }));
@@ -114,14 +117,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const service = stack.add(createServiceModule({ config, registry: metrics.registry, catalogue, pendingMigrations, routes: () => routes, openApiTags: () => openApiTags }));
     const coreRoutes = [...service.mounted, ...stack.routes.map((route) => ({ owner: 'core', fullPath: route.path, route }))];
     const allowedOrigins = allowedOriginSet(config.server.public_url, config.server.allowed_origins);
-    const services = { config, log, db, registry: metrics.registry, rateLimiter, allowedOrigins, instances, entitlements: billing.entitlements, agents: agents.client, bus, audit, files, auth };
+    const services = { config, log, db, registry: metrics.registry, rateLimiter, allowedOrigins, instances, entitlements: billing.entitlements, agents: agents.client, bus, audit, files, auth, relay: cluster.relay };
     const plugins = stack.add(await createPluginsModule(prepared, services, coreRoutes));
     routes = [...coreRoutes, ...plugins.loaded.routes];
     openApiTags = plugins.loaded.openApiTags;
     const unknownLimits = checkRateLimitUses(routes, rateLimiter);
     if (unknownLimits.length > 0) throw new ConfigError(unknownLimits);
     const { rawHttp, frontHttp, websockets } = plugins.loaded;
-    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining }));
+    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: [...cluster.websockets, ...websockets], allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining }));
     listeningUrl = () => {
       try {
         return http.address().url;
@@ -133,6 +136,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     schedule(stack.jobs);
 
     await stack.start();
+    // The registry's first heartbeat came before the server listened: record the address now,
+    // so the other replicas can relay to this one as soon as it says it is listening.
+    await cluster.replicas.heartbeat();
     const { url, port } = http.address();
     log.info({ url, port, plugins: prepared.map((p) => p.plugin.id) }, 'listening');
     let stopped: Promise<void> | null = null;
@@ -142,7 +148,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         await stack.shutdown(grace);
         log.info('stopped');
       })());
-    return { url, port, database, secrets, auth, events: bus, catalogue, instances, poller, scheduler, replicas: cluster.replicas, app: http.app, http: http.server, shutdown };
+    return { url, port, database, secrets, auth, events: bus, catalogue, instances, poller, scheduler, replicas: cluster.replicas, relay: cluster.relay, app: http.app, http: http.server, shutdown };
   } catch (err) {
     // Port taken, a plugin that failed: undo whatever was opened before giving up.
     await stack.shutdown(grace);

@@ -37,6 +37,7 @@ import { viewerPage } from './vnc/viewer-page.ts';
 import { viewerSocket } from './vnc/viewer-socket.ts';
 import { VncMux } from './vnc/vnc-mux.ts';
 import { VncTokens } from './vnc/vnc-tokens.ts';
+import { RelayedViewers, acceptRelayedViewers } from './vnc/vnc-relay.ts';
 import { streamspaceEvents } from './events.ts';
 
 /** The token audience of `/api/v1`: a portal token is not accepted there, nor this one by the portal. */
@@ -81,8 +82,11 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       heartbeatIntervalS: config.heartbeat_interval_s,
       keyIsCurrent: (agentId, keyHash) => keys.isCurrent(agentId, keyHash),
       onSessionStatus: (agentId, message) => reports.received(agentId, message),
+      replicaId: ctx.cluster.replicaId,
       log: log.child({ component: 'streamspace-agents' }),
     });
+    const relayed = new RelayedViewers();
+    acceptRelayedViewers(ctx.cluster, { hub, vnc, log: log.child({ component: 'streamspace-vnc' }) });
     const commands = new Commands({ db: ctx.db, transport: hub, config: config.commands, log: log.child({ component: 'streamspace-commands' }) });
     hub.useCommands(commands);
     const sessions = new SessionService({ db: ctx.db, store, templates, agents, commands, accounts: ctx.auth.accounts, events, config, log });
@@ -115,7 +119,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       openApiTags: [streamspaceTag],
       websockets: [
         agentSocket({ rateLimiter: ctx.rateLimiter, keys, hub }),
-        viewerSocket({ v1, vncTokens, rateLimiter: ctx.rateLimiter, auth: ctx.auth, maxViewersPerSession: config.vnc.max_viewers_per_session, hub, vnc, sessions }),
+        viewerSocket({ v1, vncTokens, rateLimiter: ctx.rateLimiter, auth: ctx.auth, maxViewersPerSession: config.vnc.max_viewers_per_session, hub, vnc, sessions, cluster: ctx.cluster, relayed, log: log.child({ component: 'streamspace-vnc' }) }),
       ],
       jobs: [
         sweepJob({ agents, commands, hub, events, heartbeatIntervalS: config.heartbeat_interval_s, everyMs: config.sweep_every_ms, log }),
@@ -126,6 +130,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       ],
       dispose: async () => {
         for (const unsubscribe of unsubscribes) unsubscribe();
+        relayed.closeAll();
         vnc.closeAll();
         hub.closeAll();
       },

@@ -36,4 +36,8 @@ export class SimAgent extends AgentConnection {
   get sessions(): Map<string, SimSessionInfo> {
     return this.fakes.snapshot();
   }
+
+  vncBytesSent(sessionId: string): number | null {
+    return this.fakes.vncBytesSent(sessionId);
+  }
 }

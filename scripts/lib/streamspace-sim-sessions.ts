@@ -50,6 +50,11 @@ export class SimSessions implements SessionBackend {
     return this.sessions.get(sessionId)?.server?.port ?? null;
   }
 
+  /** Bytes a session's VNC server has written to its viewers, or null when it has none. */
+  vncBytesSent(sessionId: string): number | null {
+    return this.sessions.get(sessionId)?.server?.bytesSent() ?? null;
+  }
+
   execute(commandType: string, sessionId: string | null, data: Record<string, unknown>): Promise<CommandOutcome> {
     if (!sessionId) return Promise.resolve(fail('command has no session_id', 'INVALID_COMMAND'));
     return this.queue.run(sessionId, () => this.run(commandType, sessionId, data)).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 'SIMULATED_AGENT_ERROR'));

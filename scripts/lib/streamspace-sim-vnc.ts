@@ -6,6 +6,8 @@ export type SimVncMode = 'echo' | 'pattern';
 /** A fake session's VNC server: just enough RFB to look like one, then echo or a test pattern. */
 export interface SimVncServer {
   readonly port: number;
+  /** Bytes written to viewers so far: how far a pattern stream got ahead of a viewer that does not read. */
+  bytesSent(): number;
   /** Stops listening and cuts every live viewer connection. */
   close(): Promise<void>;
 }
@@ -23,11 +25,13 @@ const patternChunk = Buffer.from(Array.from({ length: 251 * 261 }, (_, i) => i %
 /** Starts a fake VNC server on 127.0.0.1 on a free port; `log` gets lines for the session log. */
 export function startSimVnc(mode: SimVncMode, log: (line: string) => void): Promise<SimVncServer> {
   const sockets = new Set<Socket>();
+  let closedBytes = 0;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     log(`Viewer connected from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
     socket.on('error', () => {});
     socket.on('close', () => {
+      closedBytes += socket.bytesWritten;
       sockets.delete(socket);
       log('Viewer disconnected');
     });
@@ -41,6 +45,7 @@ export function startSimVnc(mode: SimVncMode, log: (line: string) => void): Prom
       log(`VNC server started on port ${port} (${mode} mode)`);
       resolve({
         port,
+        bytesSent: () => [...sockets].reduce((n, socket) => n + socket.bytesWritten, closedBytes),
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());

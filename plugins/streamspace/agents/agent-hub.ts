@@ -29,6 +29,8 @@ export interface AgentHubOptions {
   keyIsCurrent: KeyCheck;
   /** `session_status` messages of registered agents go here. */
   onSessionStatus: (agentId: string, message: Extract<AgentMessage, { type: 'session_status' }>) => Promise<void>;
+  /** Recorded with each registration, so the other replicas know where the agent's socket is. */
+  replicaId: string;
   log: Logger;
 }
 
@@ -61,10 +63,11 @@ export class AgentHub implements CommandTransport {
   private readonly heartbeatIntervalS: number;
   private readonly keyIsCurrent: KeyCheck;
   private readonly onSessionStatus: AgentHubOptions['onSessionStatus'];
+  private readonly replicaId: string;
   private readonly log: Logger;
 
   constructor(options: AgentHubOptions) {
-    ({ store: this.store, vnc: this.vnc, events: this.events, heartbeatIntervalS: this.heartbeatIntervalS, keyIsCurrent: this.keyIsCurrent, onSessionStatus: this.onSessionStatus, log: this.log } = options);
+    ({ store: this.store, vnc: this.vnc, events: this.events, heartbeatIntervalS: this.heartbeatIntervalS, keyIsCurrent: this.keyIsCurrent, onSessionStatus: this.onSessionStatus, replicaId: this.replicaId, log: this.log } = options);
   }
 
   useCommands(commands: Commands): void {
@@ -202,7 +205,7 @@ export class AgentHub implements CommandTransport {
       return;
     }
     const region = message.region || conn.region;
-    const { replaced } = await this.store.register({ agentId: conn.agentId, platform: message.platform, region, capacity: message.capacity, metadata: message.metadata, connId: conn.connId });
+    const { replaced } = await this.store.register({ agentId: conn.agentId, platform: message.platform, region, capacity: message.capacity, metadata: message.metadata, connId: conn.connId, replicaId: this.replicaId });
     if (conn.ws.readyState !== conn.ws.OPEN) {
       // It closed while we were recording it: undo, or the agent would look online until the sweep.
       await this.store.disconnected(conn.agentId, conn.connId);

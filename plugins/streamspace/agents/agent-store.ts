@@ -19,6 +19,8 @@ export interface AgentRow {
   capacity: Capacity;
   metadata: Record<string, unknown>;
   websocket_conn_id: string | null;
+  /** The replica holding that connection (null before replicas were recorded). */
+  replica_id: string | null;
   connected_at: Date | null;
   last_heartbeat: Date | null;
   created_at: Date;
@@ -77,7 +79,7 @@ export class AgentStore {
   }
 
   /** The connection `connId` now speaks for the agent; returns the connection it replaced, if any. */
-  async register(input: { agentId: string; platform: string; region: string | null; capacity: Capacity; metadata: Record<string, unknown>; connId: string }): Promise<{ replaced: string | null }> {
+  async register(input: { agentId: string; platform: string; region: string | null; capacity: Capacity; metadata: Record<string, unknown>; connId: string; replicaId: string }): Promise<{ replaced: string | null }> {
     return this.db.transaction(async (trx) => {
       const before = await trx('streamspace_agents').where({ agent_id: input.agentId }).forUpdate().first<AgentRow | undefined>();
       const fields = {
@@ -87,6 +89,7 @@ export class AgentStore {
         metadata: JSON.stringify(input.metadata),
         connected: true,
         websocket_conn_id: input.connId,
+        replica_id: input.replicaId,
         connected_at: trx.fn.now(),
         last_heartbeat: trx.fn.now(),
         updated_at: trx.fn.now(),

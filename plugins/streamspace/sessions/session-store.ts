@@ -34,6 +34,8 @@ export interface SessionRow {
   /** Joined: the owner's username and whether the agent is connected. */
   username: string;
   agent_connected: boolean | null;
+  /** The replica holding the agent's socket (null when unknown). */
+  agent_replica_id: string | null;
 }
 
 export interface SessionFilter {
@@ -95,7 +97,7 @@ export class SessionStore {
     return db('streamspace_sessions as s')
       .join('users as u', 'u.id', 's.user_id')
       .leftJoin('streamspace_agents as a', 'a.agent_id', 's.agent_id')
-      .select('s.*', 'u.username', 'a.connected as agent_connected');
+      .select('s.*', 'u.username', 'a.connected as agent_connected', 'a.replica_id as agent_replica_id');
   }
 
   async get(id: string, db: Knex = this.db): Promise<SessionRow | undefined> {

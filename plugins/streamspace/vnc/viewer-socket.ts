@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { UnauthorizedError, defineWebSocket, type PluginContext, type Principal, type RateLimiter, type WebSocketRoute } from '../../../src/plugin-api/index.ts';
+import { UnauthorizedError, defineWebSocket, type Cluster, type Logger, type PluginContext, type Principal, type RateLimiter, type WebSocketRoute } from '../../../src/plugin-api/index.ts';
 import { v1AuthError, type V1Api } from '../v1/api.ts';
 import { v1Errors } from '../v1/api-errors.ts';
 import { buckets } from '../v1/buckets.ts';
@@ -10,6 +10,7 @@ import type { SessionService } from '../sessions/session-service.ts';
 import type { SessionRow } from '../sessions/session-store.ts';
 import type { VncTokens } from './vnc-tokens.ts';
 import type { AgentLink, VncMux } from './vnc-mux.ts';
+import { relayedViewerData, type RelayedViewers } from './vnc-relay.ts';
 
 export interface ViewerSocketOptions {
   v1: V1Api;
@@ -21,11 +22,18 @@ export interface ViewerSocketOptions {
   hub: AgentHub;
   vnc: VncMux;
   sessions: SessionService;
+  cluster: Cluster;
+  relayed: RelayedViewers;
+  log: Logger;
 }
 
-/** `/vnc-viewer/{session_id}`: browsers, checked for Origin, token and ownership, relayed through the session's agent. */
-export function viewerSocket({ v1, vncTokens, rateLimiter, auth, maxViewersPerSession, hub, vnc, sessions }: ViewerSocketOptions): WebSocketRoute {
-  return defineWebSocket<{ session: SessionRow; principal: Principal; link: AgentLink }>({
+/**
+ * `/vnc-viewer/{session_id}`: browsers, checked for Origin, token and ownership, relayed
+ * through the session's agent: here when this replica holds the agent's socket, otherwise
+ * through an internal relay to the replica that does (vnc-relay.ts).
+ */
+export function viewerSocket({ v1, vncTokens, rateLimiter, auth, maxViewersPerSession, hub, vnc, sessions, cluster, relayed, log }: ViewerSocketOptions): WebSocketRoute {
+  return defineWebSocket<{ session: SessionRow; principal: Principal; link: AgentLink | null; holder: string | null }>({
     path: '/vnc-viewer/:session_id',
     origin: 'panel',
     maxPayloadBytes: 1024 * 1024,
@@ -52,12 +60,19 @@ export function viewerSocket({ v1, vncTokens, rateLimiter, auth, maxViewersPerSe
       }
       const session = await sessions.visible(sessionId, principal);
       if (session.state !== 'running') throw v1Errors.sessionNotRunning(session.id, session.state);
-      const link = session.agent_connected ? hub.link(session.agent_id) : null;
-      if (!link) throw v1Errors.agentOffline(session.agent_id);
+      if (!session.agent_connected) throw v1Errors.agentOffline(session.agent_id);
+      const link = hub.link(session.agent_id);
+      const holder = link ? null : session.agent_replica_id;
+      // Recorded as connected through a replica that is gone: offline until the agent registers again.
+      if (!link && (holder === null || holder === cluster.replicaId || !(await cluster.isLive(holder)))) throw v1Errors.agentOffline(session.agent_id);
       if (vnc.viewersOf(session.id) >= maxViewersPerSession) throw v1Errors.tooManyViewers(maxViewersPerSession);
-      return { session, principal, link };
+      return { session, principal, link, holder };
     },
-    onConnection: (ws, _up, { session, principal, link }) => {
+    onConnection: (ws, _up, { session, principal, link, holder }) => {
+      if (!link) {
+        void relayed.relay(cluster, ws, holder as string, relayedViewerData(session, principal), log);
+        return;
+      }
       vnc.open({
         proxyId: randomUUID(),
         sessionId: session.id,

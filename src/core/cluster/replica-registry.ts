@@ -72,6 +72,16 @@ export class ReplicaRegistry {
     return result.rows;
   }
 
+  /** One live replica, or undefined when it has left (or never was). */
+  async find(replicaId: string): Promise<ReplicaRow | undefined> {
+    const result = await this.options.db.raw<{ rows: ReplicaRow[] }>(
+      `SELECT id, internal_url, started_at, heartbeat_at FROM replicas
+        WHERE id = ? AND heartbeat_at > now() - make_interval(secs => ?)`,
+      [replicaId, replicaStaleSeconds],
+    );
+    return result.rows[0];
+  }
+
   /** Stops renewing and removes this replica's row, so the others take over its share at once. */
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);

@@ -6,6 +6,8 @@ export interface AppSecrets {
   encryptionKey: string;
   /** Signs file URLs for browsers; a key of its own, so an access-token key leak does not forge them (and the reverse). */
   urlSigningKey: string;
+  /** Signs the tokens replicas open internal relays with (src/core/cluster); shared by every replica through this table. */
+  clusterSecret: string;
 }
 
 export interface SecretSources {
@@ -32,5 +34,6 @@ export async function loadSecrets(knex: Knex, sources: SecretSources, onGenerate
     jwtSecret: sources.jwt_secret ?? (await storedSecret(knex, 'jwt_secret', onGenerated)),
     encryptionKey: sources.encryption_key ?? (await storedSecret(knex, 'encryption_key', onGenerated)),
     urlSigningKey: await storedSecret(knex, 'url_signing_key', onGenerated),
+    clusterSecret: await storedSecret(knex, 'cluster_secret', onGenerated),
   };
 }

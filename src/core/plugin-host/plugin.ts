@@ -20,6 +20,7 @@ import type { Events } from '../../plugin-api/events.ts';
 import type { Audit } from '../../plugin-api/audit.ts';
 import type { Files } from '../../plugin-api/files.ts';
 import type { Proxies } from '../../plugin-api/proxies.ts';
+import type { Cluster } from '../../plugin-api/cluster.ts';
 
 /** What the core hands a plugin: capabilities (interfaces of src/plugin-api), never core classes or globals. */
 export interface PluginContext<C> {
@@ -47,6 +48,8 @@ export interface PluginContext<C> {
   files: Files;
   /** Reverse proxies to instances' HTTP services (the IDE). */
   proxies: Proxies;
+  /** This replica among the others: its id, and relays to the replica holding a connection. */
+  cluster: Cluster;
   /** For WebSocket upgrades and other places Koa's route auth does not reach. */
   auth: {
     verifyAccessToken(token: string): Promise<Principal>;

@@ -14,6 +14,7 @@ import type { Instances } from '../../plugin-api/instances.ts';
 import type { Agents } from '../../plugin-api/agents.ts';
 import type { Files } from '../../plugin-api/files.ts';
 import type { Proxies } from '../../plugin-api/proxies.ts';
+import type { ReplicaRelay } from '../cluster/replica-relay.ts';
 import { setupPlugins, type LoadedPlugins, type PreparedPlugin } from './plugin-host.ts';
 
 export interface PluginsModule extends CoreModule {
@@ -35,6 +36,7 @@ export interface PluginServices {
   audit: AuditLog;
   files: Files;
   auth: AuthModule;
+  relay: ReplicaRelay;
 }
 
 /** Runs each enabled plugin's setup with its capabilities; disposes them (and the proxies they made) at stop. */
@@ -68,6 +70,12 @@ export async function createPluginsModule(prepared: readonly PreparedPlugin[], s
       audit: { record: (entry) => services.audit.record(entry) },
       files: services.files,
       proxies: proxyFactory,
+      cluster: {
+        replicaId: services.relay.replicaId,
+        isLive: (replicaId) => services.relay.isLive(replicaId),
+        onRelay: (channel, handler) => services.relay.handle(`${p.plugin.id}.${channel}`, handler),
+        relay: (replicaId, channel, data) => services.relay.open(replicaId, `${p.plugin.id}.${channel}`, data),
+      },
       auth: { verifyAccessToken: auth.verifyAccessToken, redeemTicket: auth.redeemTicket, tickets: auth.tickets, stillValid: auth.stillValid, audience: auth.audience, accounts: auth.accounts },
     }),
     coreRoutes,

@@ -3,6 +3,7 @@ import type { TestApp } from '../../helpers/start-test-app.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 import { call, connectAgent, startStreamspace, v1, v1Admin, v1User, waitFor, waitState, type V1Session } from './ss-helpers.ts';
 import { SimAgent } from '../../../scripts/lib/streamspace-sim-agent.ts';
+import { handshake, openViewer } from './vnc-viewer.ts';
 
 /**
  * Two replicas on one PostgreSQL: an agent holds a socket to one, clients talk to the other.
@@ -62,5 +63,23 @@ test('a second connection on another replica replaces the first, whose late clos
   } finally {
     await first.stop();
     await second.stop();
+  }
+});
+
+test('a viewer relayed through another replica closes with 4403 when its login logs out there, and its VNC token opened it once', async (t) => {
+  const agent = await connectAgent(holder, admin, { agentId: 'replica-agent-3', platform: 'replica-3' });
+  try {
+    const user = await v1User(other, admin);
+    const created = await call(holder, 'POST', `${v1}/sessions`, user.token, { template: 'firefox-browser', platform: 'replica-3' });
+    const id = created.body.id as string;
+    await waitState(holder, user.token, id, 'running');
+    const vncToken = (await call(other, 'GET', `${v1}/sessions/${id}/vnc-token`, user.token)).body.token as string;
+    const viewer = await openViewer(other.url, id, vncToken);
+    await handshake(viewer);
+    await t.throwsAsync(openViewer(holder.url, id, vncToken), { message: 'HTTP 401 AUTH_TOKEN_INVALID' }, 'a VNC token is spent on whichever replica redeemed it');
+    t.is((await call(other, 'POST', `${v1}/auth/logout`, user.token)).status, 200);
+    t.is((await viewer.closed).code, 4403);
+  } finally {
+    await agent.stop();
   }
 });

@@ -77,3 +77,16 @@ export async function handshake(viewer: Viewer): Promise<void> {
   if (!hello.subarray(0, rfbVersion.length).equals(rfbVersion)) throw new Error(`expected the RFB version, got ${JSON.stringify(hello.toString('latin1'))}`);
   viewer.ws.send(rfbVersion, { binary: true });
 }
+
+/** Sends `data` in 64 KiB messages as the viewer's socket drains. */
+export async function pump(viewer: Viewer, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length; at += 65_536) {
+    await new Promise<void>((ok, fail) => viewer.ws.send(data.subarray(at, at + 65_536), { binary: true }, (err) => (err ? fail(err) : ok())));
+  }
+}
+
+/** Whether `bytes` is the simulated VNC server's pattern stream from its start (byte i = i % 251): nothing dropped or reordered. */
+export function isPattern(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i += 1) if (bytes[i] !== i % 251) return false;
+  return true;
+}

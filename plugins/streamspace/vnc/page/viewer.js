@@ -1,7 +1,8 @@
 // The StreamSpace viewer page (served by the API with a strict CSP: no inline code, own origin only).
 // It reads the token from the URL fragment, which browsers never send, and opens noVNC on the
-// WebSocket of this same path. For tests: <body data-state="connecting|connected|disconnected|no-token">,
-// data-close-code and data-close-reason after a disconnect, data-socket="connecting|open|closed".
+// WebSocket of this same path. For tests: <body data-state="connecting|connected|reconnecting|disconnected|no-token">,
+// data-close-code and data-close-reason after a disconnect, data-socket="connecting|open|closed",
+// data-reconnect-code: the close code that last made the page reconnect by itself.
 import RFB from './novnc/core/rfb.js';
 
 const body = document.body;
@@ -18,6 +19,8 @@ const sessionId = decodeURIComponent(pagePath.split('/').pop() ?? '');
 const closeReasons = {
   1000: 'The stream ended: the session left running (hibernated or stopped), or the agent closed it.',
   1001: 'The server is restarting; reconnect in a moment.',
+  1012: "The replica holding this session's agent went away; reconnect in a moment.",
+  1013: "The replica holding this session's agent could not be reached; reconnect in a moment.",
   1009: 'A message was too large for the relay.',
   1011: "The session's agent failed, disconnected, or did not open the VNC stream in time.",
   4403: 'Your login ended (logged out, password changed, account disabled), or you may no longer view this session. Log in again and get a new token.',
@@ -25,6 +28,17 @@ const closeReasons = {
 
 let token = null;
 let current = null;
+
+/**
+ * Close codes after which the page reconnects by itself (with a login token: a single-use
+ * token was spent by the first connect): a replica restarting or going away. The agent may
+ * need a few seconds to register with another replica, so refused attempts are retried too,
+ * for up to `reconnectForMs`.
+ */
+const reconnectCodes = new Set([1001, 1012, 1013]);
+const reconnectForMs = 60_000;
+/** Set while reconnecting on our own: when it started and how many attempts so far. */
+let reconnecting = null;
 
 function tokenFromFragment() {
   const value = new URLSearchParams(location.hash.slice(1)).get('token');
@@ -87,7 +101,15 @@ async function reasonFor(attempt) {
   return `Disconnected (code ${closed.code})${said}.`;
 }
 
-/** Once both noVNC has said it is disconnected and the socket has closed, says why. */
+function shouldReconnect(attempt) {
+  if (!isLoginToken(token) || attempt.credentials || attempt.securityFailure) return false;
+  if (reconnecting && Date.now() - reconnecting.since > reconnectForMs) return false;
+  // A replica going away, or (while reconnecting) a refusal as the agent moves.
+  if (attempt.closed && reconnectCodes.has(attempt.closed.code)) return true;
+  return reconnecting !== null && !attempt.opened;
+}
+
+/** Once both noVNC has said it is disconnected and the socket has closed, says why (or reconnects). */
 async function settle(attempt) {
   if (attempt !== current || attempt.settled || !attempt.ended) return;
   if (!attempt.closed && attempt.socket.readyState !== WebSocket.CLOSED) {
@@ -100,6 +122,19 @@ async function settle(attempt) {
   }
   attempt.settled = true;
   clearTimeout(attempt.waiting);
+  if (shouldReconnect(attempt)) {
+    // The code that started this round of reconnecting (later refusals are 1006).
+    if (reconnecting === null) body.dataset.reconnectCode = String(attempt.closed?.code ?? '');
+    reconnecting ??= { since: Date.now(), tries: 0 };
+    reconnecting.tries += 1;
+    const delay = Math.min(500 * 2 ** (reconnecting.tries - 1), 5000);
+    setStatus('reconnecting', `Reconnecting (attempt ${reconnecting.tries})…`);
+    setTimeout(() => {
+      if (attempt === current) connect();
+    }, delay);
+    return;
+  }
+  reconnecting = null;
   const reason = await reasonFor(attempt);
   if (attempt !== current) return;
   body.dataset.closeCode = String(attempt.closed?.code ?? '');
@@ -139,6 +174,7 @@ function connect() {
   rfb.scaleViewport = true;
   rfb.resizeSession = false;
   rfb.addEventListener('connect', () => {
+    if (attempt === current) reconnecting = null;
     if (attempt === current) setStatus('connected', attempt.desktop ? `Connected to ${attempt.desktop}` : 'Connected');
     rfb.focus();
   });
