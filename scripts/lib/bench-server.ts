@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/lib/free-port.ts';
-
+import { startReplica, type ReplicaProcess } from './replica-process.ts';
 
 export interface BenchServer {
   url: string;
@@ -16,17 +14,6 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
-/**
- * The node flags `npm start` gives the server (those between `node` and `--import`), so a
- * benchmark measures the server as it runs in production, GC settings included.
- */
-export function startScriptNodeFlags(): string[] {
-  const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const words = scripts.start.split(/\s+/);
-  return words.slice(1, words.indexOf('--import'));
-}
 export const benchAdminPassword = 'bench-admin-password';
 
 /**
@@ -37,49 +24,32 @@ export const benchAdminPassword = 'bench-admin-password';
 export async function startBenchServer(databaseUrl: string | undefined, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'panel-bench-'));
   const unlimited = Object.fromEntries(['auth_login_account_ip', 'auth_login_ip', 'auth_login_account', 'auth_reset_email', 'auth_reset_ip'].map((n) => [n, { limit: 1e9, window_s: 60 }]));
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...startScriptNodeFlags(), ...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let exited = false;
-  const gone = new Promise<void>((done) =>
-    child.once('exit', () => {
-      exited = true;
-      done();
-    }),
-  );
   const remove = (): void => rmSync(dataDir, { recursive: true, force: true });
   // A bench that exits before the server is gone (process.exit after stop(), a signal during
-  // startup) still stops it and removes the directory, as stop() always did.
-  const atExit = (): void => {
-    if (!exited) child.kill('SIGTERM');
+  // startup) still removes the directory, as stop() always did.
+  process.once('exit', remove);
+  let replica: ReplicaProcess;
+  try {
+    replica = await startReplica({
+      port: await freePort(),
+      env: { ...process.env, HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '', ...extraEnv },
+      nodeArgs,
+      // The request log is read and dropped; readiness is /healthz answering (whatever the log level).
+      stdout: () => undefined,
+      stderr: 'inherit',
+    });
+  } catch (err) {
     remove();
-  };
-  process.once('exit', atExit);
-  const stop = async (): Promise<void> => {
-    if (!exited) child.kill('SIGTERM');
-    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await gone;
-    clearTimeout(force);
-    process.off('exit', atExit);
-    remove();
-  };
-  // The request log is read and dropped; readiness is /healthz answering (whatever the log level).
-  child.stdout?.resume();
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) {
-      const res = await post(`${url}/api/auth/login`, { login: 'admin', password: benchAdminPassword });
-      const { access_token: adminToken } = (await res.json()) as { access_token: string };
-      return { url, dataDir, pid: child.pid ?? 0, adminToken, stop };
-    }
-    await new Promise((r) => setTimeout(r, 100));
+    throw err;
   }
-  await stop();
-  throw new Error('server did not start within 60 s');
+  const stop = async (): Promise<void> => {
+    await replica.stop();
+    process.off('exit', remove);
+    remove();
+  };
+  const res = await post(`${replica.url}/api/auth/login`, { login: 'admin', password: benchAdminPassword });
+  const { access_token: adminToken } = (await res.json()) as { access_token: string };
+  return { url: replica.url, dataDir, pid: replica.pid, adminToken, stop };
 }
 
 export function post(url: string, body: unknown, token?: string): Promise<Response> {
