@@ -1,6 +1,7 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { WebSocket } from 'ws';
 import { openSse } from '../helpers/sse-client.ts';
 import { isRefusal, openSocket } from '../helpers/ws-client.ts';
 import { eventually } from '../helpers/agent-core.ts';
@@ -112,6 +113,27 @@ test.serial('dev-<vmid>.<suffix> hosts reach the IDE entrance; other hosts never
   t.is(ide.json().code, 'IDE_SESSION_REQUIRED');
   // nginx's default server closes the connection without an answer (444).
   await t.throwsAsync(send(cluster, { path: '/healthz', host: 'panel.attacker.example' }), { message: /socket hang up|ECONNRESET/ });
+});
+
+test.serial('the replicas\' internal relay route is not reachable through nginx', async (t) => {
+  const { cluster } = running;
+  // nginx's own 404 page (not the API's envelope): the request never reached a replica.
+  const through = await new Promise<number>((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${cluster.port}/internal/relay/streamspace.vnc`);
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    ws.on('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.on('error', () => undefined);
+  });
+  t.is(through, 404, 'nginx answers 404');
+  // Straight at a replica the route exists, and wants a signed token.
+  const direct = await openSocket(`${(cluster.replicas()[0] as { url: string }).url.replace(/^http/, 'ws')}/internal/relay/streamspace.vnc`);
+  t.true(isRefusal(direct) && direct.status === 401, 'a replica answers 401 without a relay token');
 });
 
 test.serial('a restarted replica serves again; while it restarts, the others answer every request', async (t) => {
