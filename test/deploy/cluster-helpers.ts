@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster.ts';
-import { createTestDatabase, testEngine, type TestDatabase } from '../helpers/test-database.ts';
+import { createPostgresDatabase, createTestDatabase, testEngine, type TestDatabase } from '../helpers/test-database.ts';
 
 export const adminPassword = 'admin-password-for-cluster-tests';
 
@@ -15,11 +15,13 @@ export interface TestCluster {
 /**
  * The cluster scripts/cluster starts, for a test file: on PostgreSQL three replicas on a fresh
  * database made as every test's is; on PGlite one (the embedded database serves one process),
- * on a data directory of its own. Either way nginx runs deploy/nginx.conf in front. A start that
+ * on a data directory of its own (`alwaysPostgres`: three on PostgreSQL on both runs). Either
+ * way nginx runs deploy/nginx.conf in front. A start that
  * fails says what the replicas wrote to stderr.
  */
-export async function startTestCluster(): Promise<TestCluster> {
-  const database: TestDatabase | null = testEngine === 'postgres' ? await createTestDatabase() : null;
+export async function startTestCluster(options: { alwaysPostgres?: boolean; env?: Record<string, string> } = {}): Promise<TestCluster> {
+  // A test of several replicas as such (rolling restarts) runs them on PostgreSQL on either run.
+  const database: TestDatabase | null = options.alwaysPostgres ? await createPostgresDatabase() : testEngine === 'postgres' ? await createTestDatabase() : null;
   const dir = mkdtempSync(join(tmpdir(), 'panel-cluster-test-'));
   const stderr = new Map<number, string>();
   try {
@@ -29,7 +31,7 @@ export async function startTestCluster(): Promise<TestCluster> {
       port: 0,
       dataDir: join(dir, 'data'),
       logDir: join(dir, 'logs'),
-      baseEnv: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ADMIN_PASSWORD: adminPassword, PANEL_SERVER_VALIDATE_RESPONSES: 'true', LOG_LEVEL: 'info' },
+      baseEnv: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ADMIN_PASSWORD: adminPassword, PANEL_SERVER_VALIDATE_RESPONSES: 'true', LOG_LEVEL: 'info', ...options.env },
       onStderr: (n, text) => stderr.set(n, (stderr.get(n) ?? '') + text),
     });
     return {

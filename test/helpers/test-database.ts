@@ -13,6 +13,12 @@ import { examplePlugin } from '../fixtures/example-plugin/index.ts';
 /** `TEST_DATABASE_URL` set → a real PostgreSQL server; otherwise embedded PGlite. */
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL || null;
 export const testEngine = testDatabaseUrl ? 'postgres' : 'pglite';
+/**
+ * The PostgreSQL server for tests that need one whatever the engine (several replicas in
+ * processes of their own cannot share an embedded database): TEST_DATABASE_URL, else the
+ * local server `.ci/run` starts.
+ */
+export const postgresServerUrl = testDatabaseUrl ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const cacheDir = join(repoRoot, '.cache', 'test-db');
@@ -87,8 +93,8 @@ async function pgliteTemplate(): Promise<Buffer> {
   return readFileSync(file);
 }
 
-async function withAdminClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: testDatabaseUrl as string });
+async function withAdminClient<T>(server: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: server });
   await client.connect();
   try {
     // Serialises template builds and clones across the worker processes of one test run.
@@ -99,14 +105,14 @@ async function withAdminClient<T>(work: (client: pg.Client) => Promise<T>): Prom
   }
 }
 
-async function postgresTemplate(client: pg.Client): Promise<string> {
+async function postgresTemplate(server: string, client: pg.Client): Promise<string> {
   const name = `panel_tmpl_${templateKey()}`;
   const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
   if (found.rowCount === 0) {
     const building = `${name}_build`;
     await client.query(`DROP DATABASE IF EXISTS ${building} WITH (FORCE)`);
     await client.query(`CREATE DATABASE ${building}`);
-    const db = connectPostgres(urlFor(testDatabaseUrl as string, building), 2);
+    const db = connectPostgres(urlFor(server, building), 2);
     await migrateUp(db.knex, allMigrationSets());
     await db.close();
     await client.query(`ALTER DATABASE ${building} RENAME TO ${name}`);
@@ -114,20 +120,20 @@ async function postgresTemplate(client: pg.Client): Promise<string> {
   return name;
 }
 
-async function postgresDatabase(template: 'migrated' | 'empty'): Promise<TestDatabase> {
+async function postgresDatabase(template: 'migrated' | 'empty', server = testDatabaseUrl as string): Promise<TestDatabase> {
   const name = `panel_t_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await withAdminClient(async (client) => {
-    const source = template === 'migrated' ? await postgresTemplate(client) : 'template0';
+  await withAdminClient(server, async (client) => {
+    const source = template === 'migrated' ? await postgresTemplate(server, client) : 'template0';
     await client.query(`CREATE DATABASE ${name} TEMPLATE ${source}`);
   });
-  const url = urlFor(testDatabaseUrl as string, name);
+  const url = urlFor(server, name);
   const database = connectPostgres(url, 5);
   return {
     database,
     url,
     drop: async () => {
       await database.close();
-      const client = new pg.Client({ connectionString: testDatabaseUrl as string });
+      const client = new pg.Client({ connectionString: server });
       await client.connect();
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await client.end();
@@ -143,6 +149,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await pglite.waitReady;
   const database = wrapPglite(pglite);
   return { database, url: null, drop: () => database.close() };
+}
+
+/** A migrated database on the PostgreSQL server (`postgresServerUrl`), on either engine's run. */
+export function createPostgresDatabase(): Promise<TestDatabase> {
+  return postgresDatabase('migrated', postgresServerUrl);
 }
 
 /** A database with no tables at all, for migration tests. */
