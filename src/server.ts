@@ -101,7 +101,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const { outbox } = stack.add(createMailModule({ db, box, config, log }));
     const auth = stack.add(createAuthModule({ db, config, secrets, log, bus, audit, outbox, write: options.console ?? ((text) => process.stderr.write(text)) }));
     stack.add(createEventStreamModule({ bus, catalogue, tickets: auth.tickets, stillValid: auth.stillValid, config }));
-    const agents = stack.add(createAgentsModule(config));
+    const agents = stack.add(createAgentsModule(config, replicaId));
     // The registry starts before the poller (its share needs this replica's row) and learns the
     // listening address once the HTTP server is up, unless cluster.internal_url says it.
     let listeningUrl: () => string | null = () => null;

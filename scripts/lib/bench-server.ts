@@ -12,6 +12,8 @@ export interface BenchServer {
   dataDir: string;
   pid: number;
   adminToken: string;
+  /** Resolves when the process has exited, however it was ended. */
+  exited: Promise<void>;
   /** Stops the server and then removes its data directory; await it to know both are done. */
   stop(): Promise<void>;
 }
@@ -74,7 +76,7 @@ export async function startBenchServer(databaseUrl: string | undefined, extraEnv
     if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) {
       const res = await post(`${url}/api/auth/login`, { login: 'admin', password: benchAdminPassword });
       const { access_token: adminToken } = (await res.json()) as { access_token: string };
-      return { url, dataDir, pid: child.pid ?? 0, adminToken, stop };
+      return { url, dataDir, pid: child.pid ?? 0, adminToken, exited: gone, stop };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
