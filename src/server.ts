@@ -105,7 +105,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // The registry starts before the poller (its share needs this replica's row) and learns the
     // listening address once the HTTP server is up, unless cluster.internal_url says it.
     let listeningUrl: () => string | null = () => null;
-    const cluster = stack.add(createClusterModule({ db, log, replicaId, internalUrl: () => config.cluster.internal_url ?? listeningUrl() }));
+    const cluster = stack.add(createClusterModule({ db, log, replicaId, internalUrl: () => config.cluster.internal_url ?? listeningUrl(), lockUrl: database.url }));
     const { instances, poller } = stack.add(createInstancesModule({ db, config, box, client: agents.client, bus, log, registry: metrics.registry, replicaId, provisioners: options.provisioners }));
     const billing = stack.add(createBillingModule({ db, config, bus, outbox, instances, agents: agents.client, log }));
     const { files } = stack.add(createFilesModule({ db, config, urlSigningKey: secrets.urlSigningKey, instances, agents: agents.client, streams: agents.streams, audit }));

@@ -12,8 +12,8 @@ export interface ClusterModule extends CoreModule {
  * work among replicas (the poller) and stops after it, so this replica's share is never
  * computed without its own row.
  */
-export function createClusterModule(options: { db: Knex; log: Logger; replicaId: string; internalUrl: () => string | null }): ClusterModule {
-  const replicas = new ReplicaRegistry({ db: options.db, log: options.log.child({ component: 'replicas' }), replicaId: options.replicaId, internalUrl: options.internalUrl });
+export function createClusterModule(options: { db: Knex; log: Logger; replicaId: string; internalUrl: () => string | null; lockUrl: string | null }): ClusterModule {
+  const replicas = new ReplicaRegistry({ db: options.db, log: options.log.child({ component: 'replicas' }), replicaId: options.replicaId, internalUrl: options.internalUrl, lockUrl: options.lockUrl });
   return {
     name: 'cluster',
     replicas,
