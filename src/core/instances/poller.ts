@@ -36,8 +36,8 @@ const pollLaterDelaysMs = [1_000, 3_000];
 const flushBatch = 250;
 
 /**
- * The heartbeat authority. Each replica polls its share of the instances (an even split
- * among live replicas, recomputed as they come and go). Polls run in two lanes with their
+ * The heartbeat authority. Each replica polls its share of the instances (a rendezvous-hash
+ * split among live replicas, recomputed as they come and go). Polls run in two lanes with their
  * own concurrency: agents that failed lately wait in the suspect lane with exponential
  * backoff, so dead or hung agents never hold up healthy ones. State lives in memory, goes
  * to the database in batches, and a change a user can see is written and published at once.
