@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { SecretBox } from '../src/core/crypto/secret-box.ts';
 import { startFakeAgents } from '../test/fakes/fake-agents.ts';
 import { option, percentile, startBenchServer } from './lib/bench-server.ts';
 import { cpuSeconds } from './lib/proc-cpu.ts';
+import { recordBenchInstances } from './lib/bench-instances.ts';
 
 const help = `Usage: npm run bench:poller -- [--agents N] [--interval-ms MS] [--duration-s S] [--blackhole-percent P] [--cpu-prof-dir DIR] --database-url URL
 
@@ -103,17 +103,7 @@ const server = await startBenchServer(databaseUrl, {
 const db = new pg.Client({ connectionString: databaseUrl });
 await db.connect();
 try {
-  const box = new SecretBox(encryptionKey);
-  const owner = await db.query<{ id: string }>(`SELECT id FROM users WHERE username = 'admin'`);
-  const ownerId = owner.rows[0]?.id;
-  for (let i = 0; i < agents.length; i += 1000) {
-    const chunk = agents.slice(i, i + 1000);
-    await db.query(
-      `INSERT INTO instances (owner_id, kind, plugin, name, lifecycle, provisioner, agent_base_url, agent_token_encrypted)
-       SELECT $1, 'game', 'bench', 'bench-' || n, 'active', 'static', u, t FROM unnest($2::text[], $3::text[], $4::int[]) AS x(u, t, n)`,
-      [ownerId, chunk.map((a) => a.baseUrl), chunk.map((a) => box.seal(a.token)), chunk.map((_a, j) => i + j)],
-    );
-  }
+  await recordBenchInstances(db, encryptionKey, agents);
   process.stdout.write(`${agentCount} active instances recorded; polling every ${intervalMs} ms\n`);
 
   const scrape = async () => (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${metricsToken}` } })).text();

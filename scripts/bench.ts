@@ -6,15 +6,16 @@ import { summaryTable } from './lib/bench-summary.ts';
 
 const help = `Usage: npm run bench -- [--only a,b] [--quick] [--database-url URL] [--timeout-s S]
 
-Runs every benchmark (scripts/bench-*.ts: ide-proxy, login, poller, reset, streams, vnc) one
+Runs every benchmark (scripts/bench-*.ts: ide-proxy, login, poller, reset, streams, takeover, vnc) one
 after another, each as a child process with its output passed through, and collects the JSON
 line each one ends with. At the end it prints a summary table (one row per figure) and then
 one line of JSON: {"bench":"all","quick":...,"results":{"<name>":{...its figures...}},"seconds":{...}}.
 A bench that fails (exit code other than 0, a signal, no JSON line, the timeout) is reported
 in results as {"failed":..., "exit_code":..., "stderr_tail":...}; the others still run, and
-the exit code is then 1. bench:poller needs an empty PostgreSQL database: without
---database-url it is reported as {"skipped": ...}. Without /usr/bin/Xvnc, bench:vnc runs with
---no-desktop.
+the exit code is then 1. bench:poller needs an empty PostgreSQL database and bench:takeover
+a PostgreSQL server it may create a scratch database on (the same URL serves both): without
+--database-url they are reported as {"skipped": ...}. Without /usr/bin/Xvnc, bench:vnc runs
+with --no-desktop.
 
 Options:
   --only <list>          run only these benches, comma-separated (e.g. ide-proxy,streams)
@@ -24,9 +25,11 @@ Options:
                            poller    --agents 1000 --interval-ms 2000 --duration-s 6
                            reset     --rounds 50
                            streams   --size-mib 256
+                           takeover  --agents 600 --poll-interval-ms 2000
                            vnc       --size-mib 256 --rounds 1 --rtt-samples 300 --viewers 5 --samples 50
                                      --connections 3
-  --database-url <url>   an empty PostgreSQL database for bench:poller (it is filled)
+  --database-url <url>   an empty PostgreSQL database for bench:poller (it is filled; bench:takeover
+                         creates and drops a scratch database beside it)
   --timeout-s <s>        stop a bench still running after this long (default 1800, 600 with --quick)
   -h, --help             show this help
 `;
@@ -58,6 +61,7 @@ const quickArgs: Record<string, string[]> = {
   poller: ['--agents', '1000', '--interval-ms', '2000', '--duration-s', '6'],
   reset: ['--rounds', '50'],
   streams: ['--size-mib', '256'],
+  takeover: ['--agents', '600', '--poll-interval-ms', '2000'],
   vnc: ['--size-mib', '256', '--rounds', '1', '--rtt-samples', '300', '--viewers', '5', '--samples', '50', '--connections', '3'],
 };
 
@@ -65,6 +69,7 @@ const quickArgs: Record<string, string[]> = {
 function benchArgs(name: string): string[] | { skipped: string } {
   const extra = quick ? (quickArgs[name] ?? []) : [];
   if (name === 'poller') return databaseUrl ? [...extra, '--database-url', databaseUrl] : { skipped: 'needs an empty PostgreSQL database: pass --database-url' };
+  if (name === 'takeover') return databaseUrl ? [...extra, '--database-url', databaseUrl] : { skipped: 'needs a PostgreSQL server: pass --database-url' };
   if (name === 'vnc' && !existsSync('/usr/bin/Xvnc')) return [...extra, '--no-desktop'];
   return extra;
 }

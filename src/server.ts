@@ -104,11 +104,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const { outbox } = stack.add(createMailModule({ db, box, config, log }));
     const auth = stack.add(createAuthModule({ db, config, secrets, log, bus, audit, outbox, write: options.console ?? ((text) => process.stderr.write(text)) }));
     stack.add(createEventStreamModule({ bus, catalogue, tickets: auth.tickets, stillValid: auth.stillValid, config }));
-    const agents = stack.add(createAgentsModule(config));
+    const agents = stack.add(createAgentsModule(config, replicaId));
     // The registry starts before the poller (its share needs this replica's row) and learns the
     // listening address once the HTTP server is up, unless cluster.internal_url says it.
     let listeningUrl: () => string | null = () => null;
-    const cluster = stack.add(createClusterModule({ db, log, replicaId, internalUrl: () => config.cluster.internal_url ?? listeningUrl(), secret: secrets.clusterSecret }));
+    const cluster = stack.add(createClusterModule({ db, log, replicaId, internalUrl: () => config.cluster.internal_url ?? listeningUrl(), lockUrl: database.url, secret: secrets.clusterSecret }));
     const { instances, poller } = stack.add(createInstancesModule({ db, config, box, client: agents.client, bus, log, registry: metrics.registry, replicaId, provisioners: options.provisioners }));
     const billing = stack.add(createBillingModule({ db, config, bus, outbox, instances, agents: agents.client, log }));
     const { files } = stack.add(createFilesModule({ db, config, urlSigningKey: secrets.urlSigningKey, instances, agents: agents.client, streams: agents.streams, audit }));

@@ -10,6 +10,8 @@ export interface BenchServer {
   dataDir: string;
   pid: number;
   adminToken: string;
+  /** Resolves when the process has exited, however it was ended. */
+  exited: Promise<void>;
   /** Stops the server and then removes its data directory; await it to know both are done. */
   stop(): Promise<void>;
 }
@@ -49,7 +51,7 @@ export async function startBenchServer(databaseUrl: string | undefined, extraEnv
   };
   const res = await post(`${replica.url}/api/auth/login`, { login: 'admin', password: benchAdminPassword });
   const { access_token: adminToken } = (await res.json()) as { access_token: string };
-  return { url: replica.url, dataDir, pid: replica.pid, adminToken, stop };
+  return { url: replica.url, dataDir, pid: replica.pid, adminToken, exited: replica.exited.then(() => undefined), stop };
 }
 
 export function post(url: string, body: unknown, token?: string): Promise<Response> {

@@ -80,7 +80,12 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-export async function startFakeAgents(): Promise<FakeAgents> {
+export interface FakeAgentsOptions {
+  /** Sees every authenticated request as it arrives (before any fault applies): which agent, what, and its headers. */
+  onRequest?: (agentId: string, route: string, headers: IncomingMessage['headers']) => void;
+}
+
+export async function startFakeAgents(options: FakeAgentsOptions = {}): Promise<FakeAgents> {
   const agents = new Map<string, FakeAgent>();
   const sockets = new Set<Socket>();
   const hung = new Set<ServerResponse>();
@@ -192,6 +197,7 @@ export async function startFakeAgents(): Promise<FakeAgents> {
     agent.requests += 1;
     if (req.headers.authorization !== `Bearer ${agent.token}`) return send(res, 401, { error: 'bad token', code: 'unauthorized' }, undefined);
     const path = match[2] as string;
+    options.onRequest?.(agent.id, `${req.method} ${path}`, req.headers);
     const fault = agent.fault;
     switch (fault.mode) {
       case 'normal':

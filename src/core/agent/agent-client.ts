@@ -19,6 +19,8 @@ export interface AgentClientSettings {
   maxResponseBytes: number;
   maxSockets: number;
   breaker: BreakerSettings;
+  /** Sent as `X-Panel-Replica` on every call, so an agent (and its logs) can tell which replica asked. */
+  replicaId?: string;
 }
 
 export interface CallOptions {
@@ -128,6 +130,7 @@ export class AgentClient {
       };
       const headers: Record<string, string> = { Authorization: `Bearer ${target.token}`, Accept: 'application/json' };
       if (options.requestId) headers['X-Request-Id'] = options.requestId;
+      if (this.settings.replicaId) headers['X-Panel-Replica'] = this.settings.replicaId;
       if (payload) {
         headers['Content-Type'] = 'application/json';
         headers['Content-Length'] = String(payload.length);

@@ -10,8 +10,8 @@ export interface AgentsModule extends CoreModule {
   streams: AgentStreams;
 }
 
-/** How the API talks to instance agents: pooled keep-alive connections, closed at stop. */
-export function createAgentsModule(config: Readonly<Config>): AgentsModule {
+/** How the API talks to instance agents: pooled keep-alive connections, closed at stop. Calls name this replica (`X-Panel-Replica`). */
+export function createAgentsModule(config: Readonly<Config>, replicaId: string): AgentsModule {
   const a = config.agents;
   const client = new AgentClient({
     timeouts: {
@@ -22,6 +22,7 @@ export function createAgentsModule(config: Readonly<Config>): AgentsModule {
     maxResponseBytes: a.max_response_bytes,
     maxSockets: a.max_sockets,
     breaker: { threshold: a.breaker_threshold, cooldownMs: a.breaker_cooldown_ms, maxCooldownMs: a.max_backoff_ms },
+    replicaId,
   });
   const streams = new AgentStreams({ stallMs: config.files.stall_timeout_ms, maxUploadBytes: config.files.max_upload_bytes });
   return {

@@ -18,8 +18,8 @@ export interface ClusterModule extends CoreModule {
  * computed without its own row. Relays to the other replicas (src/plugin-api/cluster.ts) find
  * them through it.
  */
-export function createClusterModule(options: { db: Knex; log: Logger; replicaId: string; internalUrl: () => string | null; secret: string }): ClusterModule {
-  const replicas = new ReplicaRegistry({ db: options.db, log: options.log.child({ component: 'replicas' }), replicaId: options.replicaId, internalUrl: options.internalUrl });
+export function createClusterModule(options: { db: Knex; log: Logger; replicaId: string; internalUrl: () => string | null; lockUrl: string | null; secret: string }): ClusterModule {
+  const replicas = new ReplicaRegistry({ db: options.db, log: options.log.child({ component: 'replicas' }), replicaId: options.replicaId, internalUrl: options.internalUrl, lockUrl: options.lockUrl });
   const relay = new ReplicaRelay({ registry: replicas, secret: options.secret, log: options.log.child({ component: 'relay' }) });
   return {
     name: 'cluster',

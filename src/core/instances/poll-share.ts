@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { replicaStaleSeconds } from '../cluster/replica-registry.ts';
+import { liveReplicaSql } from '../cluster/replica-registry.ts';
 import { withAgentLifecycles, type Lifecycle } from './instance-state.ts';
 
 /** Lifecycles whose agents are polled; provisioning is driven by the provisioner itself. */
@@ -21,14 +21,21 @@ export interface Share {
   count: number;
 }
 
-// An even split by hash among the live replicas of the registry, recomputed on every read.
-const shareSql = (columns: string): string => `WITH live AS (
-       SELECT id, row_number() OVER (ORDER BY id) - 1 AS rank, count(*) OVER () AS n
-         FROM replicas WHERE heartbeat_at > now() - interval '${replicaStaleSeconds} seconds')
+/**
+ * Rendezvous (highest-random-weight) hashing among the live replicas of the registry: an
+ * instance belongs to the live replica whose hash of (instance id, replica id) is highest.
+ * Every replica computes the same owner from the same registry rows, the split is even in
+ * expectation, and when a replica leaves or joins only the instances it had or gets move: the
+ * others keep theirs, with their poll schedules (a modulo of the live count would re-deal most
+ * instances between the survivors too, each move a chance of a gap or a double poll).
+ */
+const shareSql = (columns: string): string => `WITH live AS (SELECT r.id FROM replicas r WHERE ${liveReplicaSql})
      SELECT ${columns}
-       FROM instances i JOIN live ON live.id = ?
+       FROM instances i JOIN live me ON me.id = ?
       WHERE i.agent_base_url IS NOT NULL AND i.lifecycle = ANY(?)
-        AND mod(hashtext(i.id::text)::bigint + 2147483648, live.n) = live.rank`;
+        AND NOT EXISTS (
+          SELECT 1 FROM live other
+           WHERE (hashtext(i.id::text || other.id), other.id) > (hashtext(i.id::text || me.id), me.id))`;
 
 /**
  * Fingerprints this replica's share of the polled instances: every field the poller holds of a

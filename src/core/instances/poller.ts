@@ -36,8 +36,8 @@ const pollLaterDelaysMs = [1_000, 3_000];
 const flushBatch = 250;
 
 /**
- * The heartbeat authority. Each replica polls its share of the instances (an even split
- * among live replicas, recomputed as they come and go). Polls run in two lanes with their
+ * The heartbeat authority. Each replica polls its share of the instances (a rendezvous-hash
+ * split among live replicas, recomputed as they come and go). Polls run in two lanes with their
  * own concurrency: agents that failed lately wait in the suspect lane with exponential
  * backoff, so dead or hung agents never hold up healthy ones. State lives in memory, goes
  * to the database in batches, and a change a user can see is written and published at once.
@@ -75,9 +75,14 @@ export class Poller {
     return this.tracked.size;
   }
 
-  /** Called every second by the scheduler: heartbeat and reload now and then, start due polls, flush. */
+  /**
+   * Called every second by the scheduler: reload the share now and then, start due polls, flush.
+   * The share is re-read at least every half interval (and every 5 s), so when replicas come and
+   * go an instance moves within half an interval on every replica: the old owner stops and the
+   * new one starts within that much of each other, which bounds double polling.
+   */
   async tick(): Promise<void> {
-    if (Date.now() - this.lastReload >= Math.min(5_000, this.settings.intervalMs)) await this.reload();
+    if (Date.now() - this.lastReload >= Math.min(5_000, this.settings.intervalMs / 2)) await this.reload();
     this.dispatch();
     await this.flush(false);
   }

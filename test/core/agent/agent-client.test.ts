@@ -49,6 +49,22 @@ test('a normal agent: calls validate against the contract and forward X-Request-
   await t.notThrowsAsync(assertAgentReady(client, agent));
 });
 
+test('every call names the replica that makes it in X-Panel-Replica, so an agent can tell its pollers apart', async (t) => {
+  const seen: Array<string | string[] | undefined> = [];
+  const observed = await startFakeAgents({ onRequest: (_id, _route, headers) => seen.push(headers['x-panel-replica']) });
+  const named = new AgentClient({ timeouts: { poll: timeouts, action: timeouts, backup: timeouts }, maxResponseBytes: 64 * 1024, maxSockets: 4, breaker: { threshold: 3, cooldownMs: 200, maxCooldownMs: 1000 }, replicaId: 'replica-7' });
+  try {
+    const agent = observed.add();
+    await named.call(agent, 'health', { kind: 'poll' });
+    await named.call(agent, 'start');
+    await client.call(agent, 'health');
+    t.deepEqual(seen, ['replica-7', 'replica-7', undefined]);
+  } finally {
+    named.close();
+    await observed.close();
+  }
+});
+
 test('an agent 4xx becomes AGENT_ERROR with the same status and the agent body in details', async (t) => {
   const agent = fakes.add();
   const err = await t.throwsAsync(client.call(agent, 'stop'), { instanceOf: AppError });

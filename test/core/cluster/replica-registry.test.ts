@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 import { ReplicaRegistry, replicaStaleSeconds } from '../../../src/core/cluster/replica-registry.ts';
 import { createLogger } from '../../../src/core/log/logger.ts';
 import { startTestApp } from '../../helpers/start-test-app.ts';
-import { createTestDatabase } from '../../helpers/test-database.ts';
+import { createTestDatabase, testEngine } from '../../helpers/test-database.ts';
+import { eventually } from '../../helpers/agent-core.ts';
 
 const log = createLogger('silent');
 const registry = (db: Knex, replicaId: string, url: string | null): ReplicaRegistry => new ReplicaRegistry({ db, log, replicaId, internalUrl: () => url });
@@ -76,3 +77,35 @@ test('a server records itself in the registry with the address it listens on, or
     await named.close();
   }
 });
+
+// Only PostgreSQL has sessions to lose: the embedded database serves one process (and its
+// registry holds no lock; the tests above are its whole behaviour).
+if (testEngine === 'postgres') {
+  test('a replica whose database session ends (a killed process) leaves at once, its heartbeat still fresh; alive after all, it takes a new lock at its next beat', async (t) => {
+    const testDb = await createTestDatabase();
+    const db = testDb.database.knex;
+    // No timer beats during the test: each heartbeat is called by hand.
+    const locked = (id: string): ReplicaRegistry => new ReplicaRegistry({ db, log, replicaId: id, internalUrl: () => null, lockUrl: testDb.url, heartbeatMs: 3_600_000 });
+    const survivor = locked('survivor');
+    const killed = locked('killed');
+    try {
+      await survivor.start();
+      await killed.start();
+      t.deepEqual((await survivor.live()).map((r) => r.id).sort(), ['killed', 'survivor']);
+      // What PostgreSQL sees of a SIGKILL: the replica's connection closes and its session ends.
+      await db.raw(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'panel replica killed' AND datname = current_database()`);
+      await eventually(async () => (await survivor.live()).every((r) => r.id !== 'killed'), 10_000, 'the killed replica to leave');
+      const row = await db('replicas').where({ id: 'killed' }).first<{ fresh: boolean } | undefined>(db.raw(`heartbeat_at > now() - make_interval(secs => ?) AS fresh`, [replicaStaleSeconds]));
+      t.true(row?.fresh, 'it left by its session, not by its heartbeat going stale');
+      await survivor.heartbeat();
+      t.falsy(await db('replicas').where({ id: 'killed' }).first(), 'the next heartbeat of another removes its row');
+      // A replica that only lost its connection (a database restart) is back at its next beat.
+      await killed.heartbeat();
+      t.deepEqual((await survivor.live()).map((r) => r.id).sort(), ['killed', 'survivor']);
+    } finally {
+      await killed.stop().catch(() => undefined);
+      await survivor.stop().catch(() => undefined);
+      await testDb.drop();
+    }
+  });
+}
