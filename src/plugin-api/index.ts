@@ -32,6 +32,7 @@ export type { Events } from './events.ts';
 export type { Audit } from './audit.ts';
 export type { Files, AgentByteStreams } from './files.ts';
 export type { Proxies, HttpProxy } from './proxies.ts';
+export type { Limits, SlotCap, SlotConnection, SlotAcquisition, SocketSlot, SharedRateRule, RateDecision } from './limits.ts';
 export { defineEvent } from '../core/events/event-definition.ts';
 export type { EventDefinition, EventData, EventAudience, PanelEvent } from '../core/events/event-definition.ts';
 export { instanceState, instanceDeleted, userSessionsEnded, billingUpdated, backupUpdated } from '../core/events/core-events.ts';
