@@ -10,6 +10,7 @@ import type { SessionService } from '../sessions/session-service.ts';
 import type { SessionRow } from '../sessions/session-store.ts';
 import type { VncTokens } from './vnc-tokens.ts';
 import type { AgentLink, VncMux } from './vnc-mux.ts';
+import type { ViewerPlaces } from './viewer-places.ts';
 
 export interface ViewerSocketOptions {
   v1: V1Api;
@@ -17,14 +18,15 @@ export interface ViewerSocketOptions {
   rateLimiter: RateLimiter;
   /** Whether the login a VNC token came from still holds. */
   auth: Pick<PluginContext<unknown>['auth'], 'stillValid'>;
-  maxViewersPerSession: number;
+  /** The per-session and per-user viewer caps, shared by every replica. */
+  viewerPlaces: ViewerPlaces;
   hub: AgentHub;
   vnc: VncMux;
   sessions: SessionService;
 }
 
 /** `/vnc-viewer/{session_id}`: browsers, checked for Origin, token and ownership, relayed through the session's agent. */
-export function viewerSocket({ v1, vncTokens, rateLimiter, auth, maxViewersPerSession, hub, vnc, sessions }: ViewerSocketOptions): WebSocketRoute {
+export function viewerSocket({ v1, vncTokens, rateLimiter, auth, viewerPlaces, hub, vnc, sessions }: ViewerSocketOptions): WebSocketRoute {
   return defineWebSocket<{ session: SessionRow; principal: Principal; link: AgentLink }>({
     path: '/vnc-viewer/:session_id',
     origin: 'panel',
@@ -54,7 +56,7 @@ export function viewerSocket({ v1, vncTokens, rateLimiter, auth, maxViewersPerSe
       if (session.state !== 'running') throw v1Errors.sessionNotRunning(session.id, session.state);
       const link = session.agent_connected ? hub.link(session.agent_id) : null;
       if (!link) throw v1Errors.agentOffline(session.agent_id);
-      if (vnc.viewersOf(session.id) >= maxViewersPerSession) throw v1Errors.tooManyViewers(maxViewersPerSession);
+      await viewerPlaces.take(session.id, principal.userId, up.req.socket);
       return { session, principal, link };
     },
     onConnection: (ws, _up, { session, principal, link }) => {
