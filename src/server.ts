@@ -23,6 +23,7 @@ import { createAuthModule, type AuthModule } from './core/auth/auth-module.ts';
 import { bootstrapProblems } from './core/auth/bootstrap-admin.ts';
 import { createAgentsModule } from './core/agent/agents-module.ts';
 import { createClusterModule } from './core/cluster/cluster-module.ts';
+import { createLimitsModule } from './core/cluster/limits-module.ts';
 import type { ReplicaRegistry } from './core/cluster/replica-registry.ts';
 import type { ReplicaRelay } from './core/cluster/replica-relay.ts';
 import { createInstancesModule } from './core/instances/instances-module.ts';
@@ -109,6 +110,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // listening address once the HTTP server is up, unless cluster.internal_url says it.
     let listeningUrl: () => string | null = () => null;
     const cluster = stack.add(createClusterModule({ db, log, replicaId, internalUrl: () => config.cluster.internal_url ?? listeningUrl(), lockUrl: database.url, secret: secrets.clusterSecret }));
+    const limits = stack.add(createLimitsModule({ db, log, replicas: cluster.replicas }));
     const { instances, poller } = stack.add(createInstancesModule({ db, config, box, client: agents.client, bus, log, registry: metrics.registry, replicaId, provisioners: options.provisioners }));
     const billing = stack.add(createBillingModule({ db, config, bus, outbox, instances, agents: agents.client, log }));
     const { files } = stack.add(createFilesModule({ db, config, urlSigningKey: secrets.urlSigningKey, instances, agents: agents.client, streams: agents.streams, audit }));
@@ -117,7 +119,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const service = stack.add(createServiceModule({ config, registry: metrics.registry, catalogue, pendingMigrations, routes: () => routes, openApiTags: () => openApiTags }));
     const coreRoutes = [...service.mounted, ...stack.routes.map((route) => ({ owner: 'core', fullPath: route.path, route }))];
     const allowedOrigins = allowedOriginSet(config.server.public_url, config.server.allowed_origins);
-    const services = { config, log, db, registry: metrics.registry, rateLimiter, allowedOrigins, instances, entitlements: billing.entitlements, agents: agents.client, bus, audit, files, auth, relay: cluster.relay };
+    const services = { config, log, db, registry: metrics.registry, rateLimiter, limits, allowedOrigins, instances, entitlements: billing.entitlements, agents: agents.client, bus, audit, files, auth, relay: cluster.relay };
     const plugins = stack.add(await createPluginsModule(prepared, services, coreRoutes));
     routes = [...coreRoutes, ...plugins.loaded.routes];
     openApiTags = plugins.loaded.openApiTags;

@@ -30,6 +30,12 @@ export const devConfigSchema = z
     proxy_idle_timeout_ms: z.number().int().min(1000).default(60_000),
     /** How often open IDE WebSockets are checked again, for revocations no event announced. */
     socket_recheck_ms: z.number().int().min(500).default(5_000),
+    /**
+     * Proxied IDE WebSockets one user may have open at once, across every replica. code-server
+     * opens several per window (the workbench, its extension host, terminals), so this allows a
+     * handful of windows; past it the upgrade answers 429 IDE_SOCKET_LIMIT.
+     */
+    max_sockets_per_user: z.number().int().min(1).default(50),
   })
   .refine((c) => c.vmid_min <= c.vmid_max, { message: 'vmid_min must not exceed vmid_max', path: ['vmid_min'] })
   .refine((c) => c.default_template in c.templates, { message: 'default_template must name one of templates', path: ['default_template'] });

@@ -46,7 +46,7 @@ export const devPlugin: PanelPlugin<DevConfig> = definePlugin({
         ...ideRoutes(base, ctx.instances, ctx.agents, ctx.entitlements, sessions, urls, ctx.db, endSessions),
       ],
       frontHttp: ideEntrances({ sessions, urls, proxy, portalUrl: ctx.core.publicUrl, takeSiteDataClear: (id) => takeSiteDataClear(ctx.db, id), log: ctx.log.child({ component: 'ide-gateway' }) }),
-      websockets: ideSockets(sessions, urls, proxy),
+      websockets: ideSockets(sessions, urls, proxy, ctx.limits, ctx.config.max_sockets_per_user),
       jobs: [recheckIdeSocketsJob(sessions, ctx.config.socket_recheck_ms), pruneIdeSessionsJob(sessions)],
       dispose: async () => {
         unsubscribe();

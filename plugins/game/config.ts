@@ -27,18 +27,24 @@ export const gameConfigSchema = z
     default_template: z.string().default('sample'),
     console: z
       .strictObject({
+        /** Open consoles per server, counted across every replica. */
         max_sockets_per_server: z.number().int().min(1).default(30),
         max_message_bytes: z.number().int().min(64).max(65_536).default(4096),
         /** Messages a client may send at once, then one per `refill_ms`. */
         burst: z.number().int().min(1).default(10),
         refill_ms: z.number().int().min(1).default(100),
+        /** Commands all consoles of one server may send together, on every replica (the game server's stdin), at once... */
+        server_burst: z.number().int().min(1).default(40),
+        /** ...then one more every this many ms. */
+        server_refill_ms: z.number().int().min(1).max(60_000).default(50),
         ticket_ttl_s: z.number().int().min(5).max(300).default(60),
         /** A client this far behind on console output is cut off (it reconnects and reads the logs). */
         max_buffered_bytes: z.number().int().min(4096).default(1024 * 1024),
         /** Keepalive pings on both sides of the relay; a side that misses a pong is cut. */
         ping_ms: z.number().int().min(100).default(30_000),
       })
-      .default({ max_sockets_per_server: 30, max_message_bytes: 4096, burst: 10, refill_ms: 100, ticket_ttl_s: 60, max_buffered_bytes: 1024 * 1024, ping_ms: 30_000 }),
+      .refine((c) => c.server_burst * c.server_refill_ms <= 86_400_000, { message: 'server_burst × server_refill_ms must be at most a day (the shared bucket refills within it)', path: ['server_burst'] })
+      .default({ max_sockets_per_server: 30, max_message_bytes: 4096, burst: 10, refill_ms: 100, server_burst: 40, server_refill_ms: 50, ticket_ttl_s: 60, max_buffered_bytes: 1024 * 1024, ping_ms: 30_000 }),
     backups: z
       .strictObject({
         reconcile_every_ms: z.number().int().min(500).default(5_000),

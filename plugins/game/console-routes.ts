@@ -26,7 +26,7 @@ function consoleUrl(publicUrl: string, serverId: string, ticket: string): string
 }
 
 const closeCodeText =
-  'Close codes: 4502 the agent\'s console went away (get a new ticket and reconnect), 4429 too many messages, 4404 server deleted, ' +
+  'Close codes: 4502 the agent\'s console went away (get a new ticket and reconnect), 4429 this socket sent too many messages, 4404 server deleted, ' +
   '4403 your sessions ended, 4409 the server left `active`, 4408 output read too slowly, 1009 a message over 4 KiB, 1001 the API is restarting (reconnect).';
 
 /** The console ticket route and the console WebSocket, proxied to the agent's `/console`. */
@@ -37,7 +37,7 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
       method: 'post',
       path: '/servers/:id/console/ticket',
       summary: 'A single-use, 60-second ticket for opening the console WebSocket (browsers cannot send an Authorization header on upgrades)',
-      description: `Open \`url\` (WS /api/game/servers/:id/console?ticket=) within the ticket's life. Client frames: {"type":"command","command":"..."}; server frames: {"type":"line","data":"..."}, {"type":"state","state":"running"}, {"type":"throttled","retry_after_ms":N}, {"type":"error","code":"BAD_FRAME"}. ${closeCodeText}`,
+      description: `Open \`url\` (WS /api/game/servers/:id/console?ticket=) within the ticket's life. Client frames: {"type":"command","command":"..."}; server frames: {"type":"line","data":"..."}, {"type":"state","state":"running"}, {"type":"throttled","scope":"socket"|"server","retry_after_ms":N} (\`socket\`: this socket sent too fast and is closed with 4429 if it goes on; \`server\`: all consoles of the server together did, across replicas, and that command was dropped), {"type":"error","code":"BAD_FRAME"}. ${closeCodeText}`,
       tags: ['game'],
       auth: 'user',
       request: { params: serverIdParams },
@@ -57,7 +57,8 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
     path: '/servers/:id/console',
     maxPayloadBytes: settings.max_message_bytes,
     // The dispatcher has already checked Origin against PUBLIC_URL and ALLOWED_ORIGINS.
-    authorize: async ({ url, params, requestId }) => {
+    authorize: async (up) => {
+      const { url, params } = up;
       const serverId = params.id ?? '';
       const ticket = url.searchParams.get('ticket');
       if (!ticket) throw new UnauthorizedError('TICKET_MISSING', 'Get a ticket from POST /api/game/servers/:id/console/ticket and pass it as ?ticket=');
@@ -65,11 +66,20 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
       const principal = await ctx.auth.redeemTicket(ticket, ticketPurpose, serverId);
       const server = await visibleServer(instances, serverId, principal);
       requireLifecycle(server);
-      if (sockets.countFor(serverId) >= settings.max_sockets_per_server) {
-        throw new AppError(429, 'CONSOLE_SOCKET_LIMIT', 'Too many console connections', `This server already has ${settings.max_sockets_per_server} open consoles; close one and retry`, { limit: settings.max_sockets_per_server }, { 'Retry-After': '5' });
+      // Last before the agent: a place under the server's cap, counted across replicas, held while this connection is open.
+      const place = await ctx.limits.acquireSlot([{ key: `console:${serverId}`, limit: settings.max_sockets_per_server }], up.req.socket);
+      if (!place.ok) {
+        throw new AppError(429, 'CONSOLE_SOCKET_LIMIT', 'Too many console connections', `This server already has ${place.held} open consoles (the limit is ${settings.max_sockets_per_server}); close one and retry`, { limit: settings.max_sockets_per_server }, { 'Retry-After': '5' });
       }
       // Connected before the upgrade, so an unreachable agent is a 504 envelope, not an open-then-closed socket.
-      const agent = await openAgentSocket(await instances.target(serverId), '/console', { requestId, timeoutMs: 5_000 });
+      let agent: WebSocket;
+      try {
+        agent = await openAgentSocket(await instances.target(serverId), '/console', { requestId: up.requestId, timeoutMs: 5_000 });
+      } catch (err) {
+        // The refusal closes the connection, which frees the place too; this is sooner.
+        await place.slot.release();
+        throw err;
+      }
       // It comes paused and stays so until the client's side is open: the first frames (the current state) are not lost.
       const handover = setTimeout(() => agent.terminate(), handoverMs);
       handover.unref();
@@ -79,12 +89,6 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
       clearTimeout(grant.handover);
       if (grant.agent.readyState !== grant.agent.OPEN) {
         client.close(closeCodes.agentLost, 'agent console connection lost; reconnect');
-        return;
-      }
-      if (sockets.countFor(grant.serverId) >= settings.max_sockets_per_server) {
-        // Two upgrades raced past the cap check.
-        grant.agent.close(1000, 'over the cap');
-        client.close(1013, 'too many console connections; retry later');
         return;
       }
       sockets.relay(grant.serverId, grant.userId, client, grant.agent);

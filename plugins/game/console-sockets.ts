@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { consoleClientFrameSchema } from '../../src/plugin-api/index.ts';
+import { consoleClientFrameSchema, type RateDecision } from '../../src/plugin-api/index.ts';
 
 /** Close codes the portal acts on (documented on the console routes). */
 export const closeCodes = {
@@ -23,6 +23,8 @@ export interface ConsoleLimits {
   maxBufferedBytes: number;
   /** Pings both sides this often (idle proxies drop silent connections); a side that misses a pong is cut. */
   pingMs: number;
+  /** One token of the server's command budget, shared by all its consoles on every replica. */
+  serverBudget(serverId: string): Promise<RateDecision>;
 }
 
 interface Connection {
@@ -57,19 +59,19 @@ class MessageBudget {
 
 /**
  * The open console sockets of this replica: each client socket is relayed to its own agent
- * socket. Counted per server (for the cap) and findable per server and per user, so deletion
- * and disabling can close them.
+ * socket, findable per server and per user, so deletion and disabling can close them. (The
+ * per-server cap is counted in the database, across replicas: see console-routes.ts.)
+ *
+ * Client messages pass two budgets: the socket's own token bucket, in memory, which cuts a
+ * flooding socket off (4429); then, for valid commands, the server's shared bucket, which
+ * protects the game server's stdin from many sockets at once: a command over it is dropped
+ * with a `throttled` frame (scope `server`), and the socket stays open, since the flood may be
+ * someone else's.
  */
 export class ConsoleSockets {
   private readonly open = new Set<Connection>();
 
   constructor(private readonly limits: ConsoleLimits) {}
-
-  countFor(serverId: string): number {
-    let n = 0;
-    for (const c of this.open) if (c.serverId === serverId) n += 1;
-    return n;
-  }
 
   get size(): number {
     return this.open.size;
@@ -82,6 +84,8 @@ export class ConsoleSockets {
     const budget = new MessageBudget(this.limits);
     let warnedAt = 0;
     let closing = false;
+    // Commands wait for the shared budget in turn, so they reach the agent in the order sent.
+    let inOrder: Promise<void> = Promise.resolve();
     const closeClient = (code: number, reason: string): void => {
       if (closing) return;
       closing = true;
@@ -102,7 +106,7 @@ export class ConsoleSockets {
         // The first excess message is dropped with a warning; flooding on after it ends the socket.
         if (warnedAt !== 0 && Date.now() - warnedAt < 1_000) return closeClient(closeCodes.throttled, 'too many messages');
         warnedAt = Date.now();
-        client.send(JSON.stringify({ type: 'throttled', retry_after_ms: budget.retryAfterMs, message: 'Too many messages; slow down or the console will be closed' }));
+        client.send(JSON.stringify({ type: 'throttled', scope: 'socket', retry_after_ms: budget.retryAfterMs, message: 'Too many messages; slow down or the console will be closed' }));
         return;
       }
       let parsed: unknown;
@@ -116,7 +120,18 @@ export class ConsoleSockets {
         client.send(JSON.stringify({ type: 'error', code: 'BAD_FRAME', message: 'Send {"type":"command","command":"..."} (1..4096 characters, no NUL)' }));
         return;
       }
-      if (agent.readyState === agent.OPEN) agent.send(JSON.stringify({ type: 'command', command: frame.data.command }));
+      const command = frame.data.command;
+      inOrder = inOrder.then(async () => {
+        // A database outage must not silence every console; the socket's own bucket still holds.
+        const shared = await this.limits.serverBudget(serverId).catch((): RateDecision => ({ allowed: true, retryAfterMs: 0 }));
+        if (!shared.allowed) {
+          if (client.readyState === client.OPEN) {
+            client.send(JSON.stringify({ type: 'throttled', scope: 'server', retry_after_ms: shared.retryAfterMs, message: 'This server is getting too many commands from all its consoles; this one was dropped, retry shortly' }));
+          }
+          return;
+        }
+        if (agent.readyState === agent.OPEN) agent.send(JSON.stringify({ type: 'command', command }));
+      });
     });
     // Keepalive both ways: a pong must come back before the next ping, or that side is dead.
     const alive = new Map([[client, true], [agent, true]]);

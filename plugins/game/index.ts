@@ -21,7 +21,14 @@ export const gamePlugin: PanelPlugin<GameConfig> = definePlugin({
   configSchema: gameConfigSchema,
   migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
   setup: (ctx) => {
-    const sockets = new ConsoleSockets({ burst: ctx.config.console.burst, refillMs: ctx.config.console.refill_ms, maxBufferedBytes: ctx.config.console.max_buffered_bytes, pingMs: ctx.config.console.ping_ms });
+    const settings = ctx.config.console;
+    const sockets = new ConsoleSockets({
+      burst: settings.burst,
+      refillMs: settings.refill_ms,
+      maxBufferedBytes: settings.max_buffered_bytes,
+      pingMs: settings.ping_ms,
+      serverBudget: (serverId) => ctx.limits.takeToken(`console-commands:${serverId}`, { burst: settings.server_burst, refillMs: settings.server_refill_ms }),
+    });
     new Gauge({ name: 'panel_game_console_sockets', help: 'Open console WebSockets on this replica', registers: [ctx.metrics], collect() { this.set(sockets.size); } });
     const unsubscribers = [closeConsolesOnSessionsEnded(ctx.events, sockets), closeConsolesOfGoneServers(ctx.events, sockets)];
     const store = new BackupStore(ctx.db, ctx.events);

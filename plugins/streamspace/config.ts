@@ -32,14 +32,17 @@ export const streamspaceConfigSchema = z.strictObject({
   stuck_after_ms: z.number().int().min(1_000).default(120_000),
   vnc: z
     .strictObject({
+      /** Viewers of one session at once, counted across every replica. */
       max_viewers_per_session: z.number().int().min(1).default(4),
+      /** Viewers one user may have open at once over all sessions, across every replica (a few sessions, each in a tab or two). */
+      max_viewers_per_user: z.number().int().min(1).default(10),
       token_ttl_s: z.number().int().min(5).max(600).default(60),
       /** A viewer waits this long for the agent's `vnc_proxy_ready`. */
       ready_timeout_ms: z.number().int().min(100).default(10_000),
       /** `last_activity` is written at most this often per stream while bytes flow. */
       activity_write_ms: z.number().int().min(100).default(30_000),
     })
-    .default({ max_viewers_per_session: 4, token_ttl_s: 60, ready_timeout_ms: 10_000, activity_write_ms: 30_000 }),
+    .default({ max_viewers_per_session: 4, max_viewers_per_user: 10, token_ttl_s: 60, ready_timeout_ms: 10_000, activity_write_ms: 30_000 }),
   viewer: z
     .strictObject({
       /**

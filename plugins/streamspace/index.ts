@@ -35,6 +35,7 @@ import { userRoutes } from './v1/user-routes.ts';
 import { viewerAssets } from './vnc/viewer-assets.ts';
 import { viewerPage } from './vnc/viewer-page.ts';
 import { viewerSocket } from './vnc/viewer-socket.ts';
+import { ViewerPlaces } from './vnc/viewer-places.ts';
 import { VncMux } from './vnc/vnc-mux.ts';
 import { VncTokens } from './vnc/vnc-tokens.ts';
 import { RelayedViewers, acceptRelayedViewers } from './vnc/vnc-relay.ts';
@@ -119,7 +120,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       openApiTags: [streamspaceTag],
       websockets: [
         agentSocket({ rateLimiter: ctx.rateLimiter, keys, hub }),
-        viewerSocket({ v1, vncTokens, rateLimiter: ctx.rateLimiter, auth: ctx.auth, maxViewersPerSession: config.vnc.max_viewers_per_session, hub, vnc, sessions, cluster: ctx.cluster, relayed, log: log.child({ component: 'streamspace-vnc' }) }),
+        viewerSocket({ v1, vncTokens, rateLimiter: ctx.rateLimiter, auth: ctx.auth, viewerPlaces: new ViewerPlaces(ctx.limits, { perSession: config.vnc.max_viewers_per_session, perUser: config.vnc.max_viewers_per_user }), hub, vnc, sessions, cluster: ctx.cluster, relayed, log: log.child({ component: 'streamspace-vnc' }) }),
       ],
       jobs: [
         sweepJob({ agents, commands, hub, events, heartbeatIntervalS: config.heartbeat_interval_s, everyMs: config.sweep_every_ms, log }),

@@ -9,6 +9,7 @@ export const v1Errors = {
   sessionNotRunning: (id: string, state: string) =>
     new AppError(409, 'SESSION_NOT_RUNNING', 'Session is not running', `Session '${id}' is '${state}'; VNC needs a running session (wake it with PATCH {"state":"running"})`, { state }),
   tooManyViewers: (max: number) => new AppError(429, 'VNC_VIEWER_LIMIT', 'Too many viewers', `This session already has ${max} viewers; close one and retry`, { max }),
+  tooManyUserViewers: (max: number) => new AppError(429, 'VNC_USER_VIEWER_LIMIT', 'Too many viewers', `You already have ${max} VNC viewers open; close one and retry`, { max }),
   templateNotFound: (name: string, status: 400 | 404) => new AppError(status, 'TEMPLATE_NOT_FOUND', status === 400 ? 'Invalid request' : 'Template not found', `Template '${name}' does not exist`, { field: 'template' }),
   templateExists: (name: string) => new AppError(409, 'TEMPLATE_ALREADY_EXISTS', 'Template already exists', `A template named '${name}' already exists; PATCH it instead`),
   templateInvalid: (message: string, details: Record<string, unknown>) => new AppError(400, 'TEMPLATE_INVALID', 'Template configuration invalid', message, details),

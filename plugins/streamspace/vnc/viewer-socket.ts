@@ -11,6 +11,7 @@ import type { SessionRow } from '../sessions/session-store.ts';
 import type { VncTokens } from './vnc-tokens.ts';
 import type { AgentLink, VncMux } from './vnc-mux.ts';
 import { relayedViewerData, type RelayedViewers } from './vnc-relay.ts';
+import type { ViewerPlaces } from './viewer-places.ts';
 
 export interface ViewerSocketOptions {
   v1: V1Api;
@@ -18,7 +19,8 @@ export interface ViewerSocketOptions {
   rateLimiter: RateLimiter;
   /** Whether the login a VNC token came from still holds. */
   auth: Pick<PluginContext<unknown>['auth'], 'stillValid'>;
-  maxViewersPerSession: number;
+  /** The per-session and per-user viewer caps, shared by every replica. */
+  viewerPlaces: ViewerPlaces;
   hub: AgentHub;
   vnc: VncMux;
   sessions: SessionService;
@@ -32,7 +34,7 @@ export interface ViewerSocketOptions {
  * through the session's agent: here when this replica holds the agent's socket, otherwise
  * through an internal relay to the replica that does (vnc-relay.ts).
  */
-export function viewerSocket({ v1, vncTokens, rateLimiter, auth, maxViewersPerSession, hub, vnc, sessions, cluster, relayed, log }: ViewerSocketOptions): WebSocketRoute {
+export function viewerSocket({ v1, vncTokens, rateLimiter, auth, viewerPlaces, hub, vnc, sessions, cluster, relayed, log }: ViewerSocketOptions): WebSocketRoute {
   return defineWebSocket<{ session: SessionRow; principal: Principal; link: AgentLink | null; holder: string | null }>({
     path: '/vnc-viewer/:session_id',
     origin: 'panel',
@@ -65,7 +67,8 @@ export function viewerSocket({ v1, vncTokens, rateLimiter, auth, maxViewersPerSe
       const holder = link ? null : session.agent_replica_id;
       // Recorded as connected through a replica that is gone: offline until the agent registers again.
       if (!link && (holder === null || holder === cluster.replicaId || !(await cluster.isLive(holder)))) throw v1Errors.agentOffline(session.agent_id);
-      if (vnc.viewersOf(session.id) >= maxViewersPerSession) throw v1Errors.tooManyViewers(maxViewersPerSession);
+      // Taken here, for the viewer's socket on this replica: a relayed viewer counts once, where it came in.
+      await viewerPlaces.take(session.id, principal.userId, up.req.socket);
       return { session, principal, link, holder };
     },
     onConnection: (ws, _up, { session, principal, link, holder }) => {

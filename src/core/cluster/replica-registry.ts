@@ -45,6 +45,15 @@ export interface ReplicaRegistryOptions {
   heartbeatMs?: number;
 }
 
+/** What a heartbeat found, for those who keep per-replica rows in step with the registry (socket slots). */
+export interface Heartbeat {
+  /**
+   * This replica's row had gone (the others gave it up while it could not beat) and was
+   * created again: whatever hung off the old row (its socket slots) went with it.
+   */
+  rejoined: boolean;
+}
+
 /**
  * The replicas of this deployment, in PostgreSQL (the one engine they share): each records its
  * id, internal address, a heartbeat and the key of the liveness lock it holds, and removes
@@ -57,6 +66,9 @@ export class ReplicaRegistry {
   private beating: Promise<void> | null = null;
   private failures = 0;
   private readonly lock: LivenessLock | null;
+  /** `started_at` of this replica's row; a later beat that sees another value re-created the row. */
+  private startedAt: number | null = null;
+  private readonly listeners: Array<(beat: Heartbeat) => Promise<void>> = [];
 
   constructor(private readonly options: ReplicaRegistryOptions) {
     this.lock = options.lockUrl ? new LivenessLock({ url: options.lockUrl, replicaId: options.replicaId, log: options.log }) : null;
@@ -72,6 +84,11 @@ export class ReplicaRegistry {
     this.schedule();
   }
 
+  /** Called after every heartbeat that reached the database; a failing listener is logged, never fails the beat. */
+  onHeartbeat(listener: (beat: Heartbeat) => Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
   /**
    * Renews this replica's row (taking its liveness lock again first if its connection dropped)
    * and removes the rows of replicas that are no longer live.
@@ -79,12 +96,20 @@ export class ReplicaRegistry {
   async heartbeat(): Promise<void> {
     const { db, replicaId, internalUrl } = this.options;
     const lockKey = this.lock ? await this.lock.hold() : null;
-    await db.raw(
+    const result = await db.raw<{ rows: Array<{ started_at: Date }> }>(
       `INSERT INTO replicas (id, internal_url, lock_key, heartbeat_at) VALUES (?, ?, ?, now())
-       ON CONFLICT (id) DO UPDATE SET internal_url = excluded.internal_url, lock_key = excluded.lock_key, heartbeat_at = now()`,
+       ON CONFLICT (id) DO UPDATE SET internal_url = excluded.internal_url, lock_key = excluded.lock_key, heartbeat_at = now()
+       RETURNING started_at`,
       [replicaId, internalUrl(), lockKey],
     );
     await db.raw(`DELETE FROM replicas r WHERE NOT (${liveReplicaSql})`);
+    const startedAt = new Date(result.rows[0]?.started_at ?? 0).getTime();
+    const rejoined = this.startedAt !== null && startedAt !== this.startedAt;
+    this.startedAt = startedAt;
+    if (rejoined) this.options.log.warn({ replica_id: replicaId }, 'this replica had been given up by the others (no heartbeat for too long) and joined again');
+    for (const listener of this.listeners) {
+      await listener({ rejoined }).catch((err: unknown) => this.options.log.warn({ err }, 'a heartbeat listener failed'));
+    }
   }
 
   /** The live replicas (`liveReplicaSql`), oldest first. */

@@ -21,6 +21,7 @@ import type { Audit } from '../../plugin-api/audit.ts';
 import type { Files } from '../../plugin-api/files.ts';
 import type { Proxies } from '../../plugin-api/proxies.ts';
 import type { Cluster } from '../../plugin-api/cluster.ts';
+import type { Limits } from '../../plugin-api/limits.ts';
 
 /** What the core hands a plugin: capabilities (interfaces of src/plugin-api), never core classes or globals. */
 export interface PluginContext<C> {
@@ -34,6 +35,8 @@ export interface PluginContext<C> {
   log: Logger;
   metrics: Registry;
   rateLimiter: RateLimiter;
+  /** Socket caps and message rates counted in the database, shared by every replica (keys prefixed with the plugin id). */
+  limits: Limits;
   /** Instances of every kind: create (provision), read with normalized state, delete. */
   instances: Instances;
   /** What each user's plan allows (instance counts per kind). */

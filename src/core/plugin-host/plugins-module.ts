@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.ts';
 import type { CoreModule } from '../boot/core-module.ts';
 import type { MountedRoute } from '../http/route.ts';
 import type { RateLimiter } from '../http/rate-limiter.ts';
+import type { LimitsModule } from '../cluster/limits-module.ts';
 import type { AuthModule } from '../auth/auth-module.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -28,6 +29,7 @@ export interface PluginServices {
   db: Knex;
   registry: Registry;
   rateLimiter: RateLimiter;
+  limits: Pick<LimitsModule, 'forPlugin'>;
   allowedOrigins: ReadonlySet<string>;
   instances: Instances;
   entitlements: Entitlements;
@@ -63,6 +65,7 @@ export async function createPluginsModule(prepared: readonly PreparedPlugin[], s
       log: services.log.child({ plugin: p.plugin.id }),
       metrics: services.registry,
       rateLimiter: services.rateLimiter,
+      limits: services.limits.forPlugin(p.plugin.id),
       instances: services.instances,
       entitlements: services.entitlements,
       agents: services.agents,
