@@ -9,6 +9,8 @@ export const adminPassword = 'admin-password-for-cluster-tests';
 
 export interface TestCluster {
   cluster: Cluster;
+  /** The PostgreSQL database the replicas share (null on the embedded one). */
+  databaseUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function startTestCluster(options: { alwaysPostgres?: boolean; env?
     });
     return {
       cluster,
+      databaseUrl: database?.url ?? null,
       close: async () => {
         await cluster.stop();
         await database?.drop();

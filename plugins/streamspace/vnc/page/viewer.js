@@ -31,7 +31,8 @@ let current = null;
 
 /**
  * Close codes after which the page reconnects by itself (with a login token: a single-use
- * token was spent by the first connect): a replica restarting or going away. The agent may
+ * token was spent by the first connect): a replica restarting or going away (and 1006 on a
+ * connection that was open). The agent may
  * need a few seconds to register with another replica, so refused attempts are retried too,
  * for up to `reconnectForMs`.
  */
@@ -106,6 +107,9 @@ function shouldReconnect(attempt) {
   if (reconnecting && Date.now() - reconnecting.since > reconnectForMs) return false;
   // A replica going away, or (while reconnecting) a refusal as the agent moves.
   if (attempt.closed && reconnectCodes.has(attempt.closed.code)) return true;
+  // An open connection that dropped without a close frame (the replica it reached was killed,
+  // or the network broke), unless noVNC itself gave up on what the server said.
+  if (attempt.closed?.code === 1006 && attempt.opened && !attempt.failedWhileOpen) return true;
   return reconnecting !== null && !attempt.opened;
 }
 
