@@ -13,3 +13,13 @@ for (const script of readdirSync(`${root}scripts`).filter((f) => f.endsWith('.ts
     t.regex(stdout, /^Usage: /);
   });
 }
+
+test('scripts/cluster refuses several replicas on the embedded database and says why', async (t) => {
+  const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/cluster.ts', '--replicas', '3'], { cwd: root, env: { ...process.env, DATABASE_URL: '' } }).then(
+    () => null,
+    (err: { code: number; stderr: string }) => err,
+  );
+  t.truthy(failed, 'it did not start');
+  t.not(failed?.code, 0);
+  t.regex(failed?.stderr ?? '', /PostgreSQL.*PGlite\) serves one process/);
+});
