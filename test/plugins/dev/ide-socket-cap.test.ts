@@ -10,7 +10,7 @@ import { devPlugin } from '../../../plugins/dev/index.ts';
 import type { DevContainer } from '../../../plugins/dev/dev-container.ts';
 import { startTestApp } from '../../helpers/start-test-app.ts';
 import { deleteAndWait } from '../game/game-helpers.ts';
-import { devTestConfig, openIde, readyContainer } from './dev-helpers.ts';
+import { devTestConfig, openIde, readyContainer, waitForContainer } from './dev-helpers.ts';
 
 /**
  * The per-user cap on IDE WebSockets, counted across two replicas on one PostgreSQL: one IDE
@@ -31,7 +31,10 @@ const maxSocketsPerUser = 3;
 test.before(async () => {
   db = await createTestDatabase();
   agent = await startReferenceAgent(['--ide-command', sampleCommands.ide]);
-  const config = devTestConfig('static', {}, { max_sockets_per_user: maxSocketsPerUser });
+  // Generous poll timeouts: on a loaded machine a slow poll would mark the IDE unknown (409
+  // IDE_NOT_RUNNING) and the recheck job would close sockets, which is not what this tests.
+  const agents = { poll_interval_ms: 500, poll_timeout_ms: 5_000, poll_connect_timeout_ms: 2_000, action_timeout_ms: 10_000, max_backoff_ms: 2_000, provision_deadline_ms: 30_000, breaker_cooldown_ms: 200 };
+  const config = devTestConfig('static', { agents }, { max_sockets_per_user: maxSocketsPerUser });
   first = await startTestApp({ plugins: [devPlugin], config, testDatabase: db });
   second = db.database.engine === 'postgres' ? await startTestApp({ plugins: [devPlugin], config, testDatabase: db }) : first;
   const admin = await loginAdmin(first);
@@ -39,6 +42,9 @@ test.before(async () => {
   if (registered.status !== 201) throw new Error(`registering the agent answered ${registered.status}: ${await registered.text()}`);
   user = await createUser(first, admin);
   box = await readyContainer(first, user, 'Shared IDE');
+  // The replica that polls the agent may hold "IDE running" in memory for up to a poll interval
+  // before the row says so (the poller writes IDE details in batches); wait until both see it.
+  await waitForContainer(second, user, box.id, (c) => c.codeserver.state === 'running', 'the other replica to see the IDE running');
   cookie = (await openIde(first, user, box.id)).cookie;
 });
 
