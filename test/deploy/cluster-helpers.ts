@@ -11,6 +11,8 @@ export interface TestCluster {
   cluster: Cluster;
   /** The PostgreSQL database the replicas share (null on the embedded one). */
   databaseUrl: string | null;
+  /** The replicas' DATA_DIR (the local provisioner's agents live under instances/). */
+  dataDir: string;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function startTestCluster(options: { alwaysPostgres?: boolean; env?
     return {
       cluster,
       databaseUrl: database?.url ?? null,
+      dataDir: join(dir, 'data'),
       close: async () => {
         await cluster.stop();
         await database?.drop();

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { SimAgent } from '../../scripts/lib/streamspace-sim-agent.ts';
 import { eventually } from '../helpers/agent-core.ts';
+import { killLocalAgents } from '../plugins/game/game-helpers.ts';
 import { openSse } from '../helpers/sse-client.ts';
 import { adminPassword, login, type TestCluster, startTestCluster } from './cluster-helpers.ts';
 import { Tally, consoleClient, followEvents, readLoad, vncClient, type Running } from './rolling-load.ts';
@@ -19,6 +20,8 @@ test.before(async () => {
 });
 test.after.always(async () => {
   await agent?.stop();
+  // The local provisioner's agents are detached (they outlive replica restarts): end them here.
+  if (running) killLocalAgents(running.dataDir);
   await running?.close();
 });
 
