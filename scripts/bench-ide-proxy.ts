@@ -1,4 +1,5 @@
 import { httpRun, wsRun, type HttpFigures, type Target, type WsFigures } from './lib/bench-ide-load.ts';
+import { benchCleanups } from './lib/bench-cleanups.ts';
 import { ideSession, removeIdeSession } from './lib/bench-ide-session.ts';
 import { nginxVersion, nginxWorkers, startNginx, type NginxProxy } from './lib/bench-nginx.ts';
 import { option, startBenchServer } from './lib/bench-server.ts';
@@ -45,17 +46,7 @@ interface PathFigures {
 }
 const labels: Record<PathName, string> = { direct: 'direct to the IDE', nginx: 'through nginx', panel: 'through the API' };
 
-// Everything started is stopped in reverse order, after a failure and on SIGINT/SIGTERM too.
-const cleanups: Array<() => Promise<void> | void> = [];
-const cleanUp = async (): Promise<void> => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch((err: unknown) => process.stderr.write(`cleanup: ${String(err)}\n`));
-};
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`${signal}: cleaning up\n`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
+const cleanups = benchCleanups();
 
 const round = (n: number | undefined, digits: number): number | null => (n === undefined || !Number.isFinite(n) ? null : Number(n.toFixed(digits)));
 const f = (n: number | null, digits = 2): string => (n === null ? '-' : n.toFixed(digits));
@@ -116,7 +107,7 @@ try {
     nginx: n ? round(pick(n), digits) : null,
     panel: round(pick(p), digits),
   });
-  await cleanUp();
+  await cleanups.run();
   say(
     JSON.stringify({
       bench: 'ide-proxy',
@@ -138,5 +129,5 @@ try {
   process.exitCode = 1;
   process.stderr.write(`bench:ide-proxy failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
 } finally {
-  await cleanUp();
+  await cleanups.run();
 }

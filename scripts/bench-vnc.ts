@@ -1,5 +1,6 @@
 import { option, startBenchServer } from './lib/bench-server.ts';
-import { issueAgentKey, login, runningSession, vncPortOf } from './lib/bench-vnc-api.ts';
+import { benchCleanups } from './lib/bench-cleanups.ts';
+import { issueAgentKey, login, runningSession, vncBenchRateLimits, vncPortOf } from './lib/bench-vnc-api.ts';
 import { benchDesktop, type DesktopFigures } from './lib/bench-vnc-desktop.ts';
 import { benchStalledMemory, benchThroughput } from './lib/bench-vnc-throughput.ts';
 import { benchEchoRoundTrips } from './lib/bench-vnc-echo.ts';
@@ -40,6 +41,8 @@ are read) and one in echo mode (its VNC servers echo what they get). Then:
          (default 200) each; pointer moves (the cursor is drawn into the framebuffer) if key
          presses cause no update. After 20 unmeasured rounds, the paths take turns sample
          by sample so machine noise hits them alike; ratio is relay / direct bridge.
+A viewer on another replica than the one holding the agent's socket (relayed between replicas)
+is measured by npm run bench:vnc-replicas, which needs PostgreSQL for its two API processes.
 All traffic stays on 127.0.0.1. Human-readable lines come first; the last line of the output
 is one JSON object with every figure (memory, throughput, round_trip, desktop: null with
 --no-desktop).
@@ -84,23 +87,11 @@ const connections = count('--connections', 10);
 const withDesktop = !args.includes('--no-desktop');
 const say = (line: string): boolean => process.stdout.write(`${line}\n`);
 
-// Everything started is stopped in reverse order, after a failure and on SIGINT/SIGTERM too.
-const cleanups: Array<() => Promise<void> | void> = [];
-let interrupted = false;
-const cleanUp = async (): Promise<void> => {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch((err: unknown) => process.stderr.write(`cleanup: ${String(err)}\n`));
-};
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    process.stderr.write(`${signal}: cleaning up\n`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
+const cleanups = benchCleanups();
 
 try {
   const server = await startBenchServer(undefined, {
-    PANEL_RATE_LIMITS: JSON.stringify(Object.fromEntries(['auth_login_account_ip', 'auth_login_ip', 'auth_login_account', 'streamspace_api', 'streamspace_session_create', 'streamspace_login', 'streamspace_login_ip', 'streamspace_vnc_upgrade', 'streamspace_agent_upgrade'].map((n) => [n, { limit: 1e9, window_s: 60 }]))),
+    PANEL_RATE_LIMITS: vncBenchRateLimits,
     LOG_LEVEL: 'warn',
   }, profArgs);
   cleanups.push(() => server.stop());
@@ -138,11 +129,11 @@ try {
     desktop = await benchDesktop({ url: server.url, token, samples, connections, say, onCleanup: (c) => cleanups.push(c) });
     say(`desktop ratio relay/direct: first update ${desktop.ratio.first_update}, input p50 ${desktop.ratio.p50}, p99 ${desktop.ratio.p99}${desktop.lost.relay + desktop.lost.direct > 0 ? ` (lost inputs: relay ${desktop.lost.relay}, direct ${desktop.lost.direct})` : ''}`);
   }
+  say('cross-replica rows: not here (one API process on the embedded database); npm run bench:vnc-replicas -- --database-url URL measures them');
   say(JSON.stringify({ bench: 'vnc', memory, throughput, round_trip: roundTrip, desktop }));
 } catch (err) {
   process.exitCode = 1;
-  // After a signal, what fails is only the cleanup pulling connections from under the bench.
-  if (!interrupted) process.stderr.write(`bench:vnc failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  if (!cleanups.interrupted) process.stderr.write(`bench:vnc failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
 } finally {
-  await cleanUp();
+  await cleanups.run();
 }

@@ -6,14 +6,15 @@ import { summaryTable } from './lib/bench-summary.ts';
 
 const help = `Usage: npm run bench -- [--only a,b] [--quick] [--database-url URL] [--timeout-s S]
 
-Runs every benchmark (scripts/bench-*.ts: ide-proxy, login, poller, reset, streams, takeover, vnc) one
+Runs every benchmark (scripts/bench-*.ts: ide-proxy, login, poller, reset, streams, takeover, vnc,
+vnc-replicas) one
 after another, each as a child process with its output passed through, and collects the JSON
 line each one ends with. At the end it prints a summary table (one row per figure) and then
 one line of JSON: {"bench":"all","quick":...,"results":{"<name>":{...its figures...}},"seconds":{...}}.
 A bench that fails (exit code other than 0, a signal, no JSON line, the timeout) is reported
 in results as {"failed":..., "exit_code":..., "stderr_tail":...}; the others still run, and
-the exit code is then 1. bench:poller needs an empty PostgreSQL database and bench:takeover
-a PostgreSQL server it may create a scratch database on (the same URL serves both): without
+the exit code is then 1. bench:poller needs an empty PostgreSQL database, bench:takeover and
+bench:vnc-replicas a PostgreSQL server they may create a scratch database on (the same URL serves all): without
 --database-url they are reported as {"skipped": ...}. Without /usr/bin/Xvnc, bench:vnc runs
 with --no-desktop.
 
@@ -28,8 +29,9 @@ Options:
                            takeover  --agents 600 --poll-interval-ms 2000
                            vnc       --size-mib 256 --rounds 1 --rtt-samples 300 --viewers 5 --samples 50
                                      --connections 3
+                           vnc-replicas --size-mib 256 --rounds 3 --rtt-samples 300
   --database-url <url>   an empty PostgreSQL database for bench:poller (it is filled; bench:takeover
-                         creates and drops a scratch database beside it)
+                         and bench:vnc-replicas create and drop scratch databases beside it)
   --timeout-s <s>        stop a bench still running after this long (default 1800, 600 with --quick)
   -h, --help             show this help
 `;
@@ -63,13 +65,14 @@ const quickArgs: Record<string, string[]> = {
   streams: ['--size-mib', '256'],
   takeover: ['--agents', '600', '--poll-interval-ms', '2000'],
   vnc: ['--size-mib', '256', '--rounds', '1', '--rtt-samples', '300', '--viewers', '5', '--samples', '50', '--connections', '3'],
+  'vnc-replicas': ['--size-mib', '256', '--rounds', '3', '--rtt-samples', '300'],
 };
 
 /** The arguments for one bench, or why it cannot run here. */
 function benchArgs(name: string): string[] | { skipped: string } {
   const extra = quick ? (quickArgs[name] ?? []) : [];
   if (name === 'poller') return databaseUrl ? [...extra, '--database-url', databaseUrl] : { skipped: 'needs an empty PostgreSQL database: pass --database-url' };
-  if (name === 'takeover') return databaseUrl ? [...extra, '--database-url', databaseUrl] : { skipped: 'needs a PostgreSQL server: pass --database-url' };
+  if (name === 'takeover' || name === 'vnc-replicas') return databaseUrl ? [...extra, '--database-url', databaseUrl] : { skipped: 'needs a PostgreSQL server: pass --database-url' };
   if (name === 'vnc' && !existsSync('/usr/bin/Xvnc')) return [...extra, '--no-desktop'];
   return extra;
 }

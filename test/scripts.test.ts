@@ -23,3 +23,12 @@ test('scripts/cluster refuses several replicas on the embedded database and says
   t.not(failed?.code, 0);
   t.regex(failed?.stderr ?? '', /PostgreSQL.*PGlite\) serves one process/);
 });
+
+test('scripts/bench-vnc-replicas refuses to run without PostgreSQL and says why', async (t) => {
+  const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/bench-vnc-replicas.ts'], { cwd: root }).then(
+    () => null,
+    (err: { code: number; stderr: string }) => err,
+  );
+  t.is(failed?.code, 2);
+  t.regex(failed?.stderr ?? '', /--database-url is required: two replicas need PostgreSQL/);
+});
