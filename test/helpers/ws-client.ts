@@ -71,3 +71,9 @@ export function openSocket(url: string, headers: Record<string, string> = {}): P
 export function isRefusal(result: TestSocket | RefusedUpgrade): result is RefusedUpgrade {
   return 'status' in result;
 }
+
+/** The socket, or a test failure naming the refusal. */
+export function expectOpen(result: TestSocket | RefusedUpgrade): TestSocket {
+  if (isRefusal(result)) throw new Error(`refused: ${result.status} ${result.body.code}`);
+  return result;
+}

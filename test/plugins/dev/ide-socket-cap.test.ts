@@ -4,10 +4,11 @@ import { bearer, createUser, json, loginAdmin, type Session } from '../../helper
 import { eventually } from '../../helpers/agent-core.ts';
 import { startReferenceAgent, type ReferenceAgent } from '../../helpers/reference-agent.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
-import { isRefusal, openSocket, type RefusedUpgrade, type TestSocket } from '../../helpers/ws-client.ts';
+import { expectOpen, isRefusal, openSocket, type RefusedUpgrade, type TestSocket } from '../../helpers/ws-client.ts';
 import { sampleCommands } from '../../../src/plugin-api/index.ts';
 import { devPlugin } from '../../../plugins/dev/index.ts';
 import type { DevContainer } from '../../../plugins/dev/dev-container.ts';
+import { closeAndFree, slotRows as countSlots } from '../../helpers/socket-slots.ts';
 import { startTestApp } from '../../helpers/start-test-app.ts';
 import { deleteAndWait } from '../game/game-helpers.ts';
 import { devTestConfig, openIde, readyContainer, waitForContainer } from './dev-helpers.ts';
@@ -59,21 +60,11 @@ test.after.always(async () => {
 const host = (): string => `dev-${box.vmid}.ide.test`;
 const openIdeSocket = (app: TestApp): Promise<TestSocket | RefusedUpgrade> => openSocket(`${app.url.replace(/^http/, 'ws')}/`, { Host: host(), Origin: `http://${host()}`, Cookie: cookie });
 
-async function slotRows(): Promise<number> {
-  const [row] = await db.database.knex('socket_slots').where({ key: `dev:ide-user:${user.user.id}` }).count<Array<{ n: string | number }>>('* as n');
-  return Number(row?.n);
-}
+const slotRows = (): Promise<number> => countSlots(db.database.knex, `dev:ide-user:${user.user.id}`);
 
-function opened(result: TestSocket | RefusedUpgrade): TestSocket {
-  if (isRefusal(result)) throw new Error(`refused: ${result.status} ${result.body.code}`);
-  return result;
-}
+const opened = expectOpen;
 
-async function closeAll(sockets: TestSocket[]): Promise<void> {
-  for (const s of sockets) s.ws.close();
-  await Promise.all(sockets.map((s) => s.closed));
-  await eventually(async () => (await slotRows()) === 0, 10_000, 'every IDE slot to be freed');
-}
+const closeAll = (sockets: TestSocket[]): Promise<void> => closeAndFree(sockets, db.database.knex, `dev:ide-user:${user.user.id}`, 'IDE');
 
 test.serial('a user\'s IDE sockets on both replicas count against one cap: the next is refused with 429 IDE_SOCKET_LIMIT, and a closed one frees its place', async (t) => {
   const open = [opened(await openIdeSocket(first)), opened(await openIdeSocket(second)), opened(await openIdeSocket(first))];

@@ -5,7 +5,8 @@ import { bearer, createUser, json, loginAdmin, type Session } from '../../helper
 import { eventually } from '../../helpers/agent-core.ts';
 import { startReferenceAgent, type ReferenceAgent } from '../../helpers/reference-agent.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
-import { isRefusal, type RefusedUpgrade, type TestSocket } from '../../helpers/ws-client.ts';
+import { expectOpen, isRefusal, type RefusedUpgrade, type TestSocket } from '../../helpers/ws-client.ts';
+import { closeAndFree, slotRows as countSlots } from '../../helpers/socket-slots.ts';
 import { replicaStaleSeconds } from '../../../src/core/cluster/replica-registry.ts';
 import { call, createServer, deleteAndWait, gameTestConfig, openConsole, startGameApp, waitForServer } from './game-helpers.ts';
 
@@ -49,21 +50,11 @@ test.after.always(async () => {
 });
 
 const slotKey = (): string => `game:console:${serverId}`;
-async function slotRows(): Promise<number> {
-  const [row] = await db.database.knex('socket_slots').where({ key: slotKey() }).count<Array<{ n: string | number }>>('* as n');
-  return Number(row?.n);
-}
+const slotRows = (): Promise<number> => countSlots(db.database.knex, slotKey());
 
-function opened(result: TestSocket | RefusedUpgrade): TestSocket {
-  if (isRefusal(result)) throw new Error(`refused: ${result.status} ${result.body.code}`);
-  return result;
-}
+const opened = expectOpen;
 
-async function closeAll(sockets: TestSocket[]): Promise<void> {
-  for (const s of sockets) s.ws.close();
-  await Promise.all(sockets.map((s) => s.closed));
-  await eventually(async () => (await slotRows()) === 0, 10_000, 'every console slot to be freed');
-}
+const closeAll = (sockets: TestSocket[]): Promise<void> => closeAndFree(sockets, db.database.knex, slotKey(), 'console');
 
 test.serial('the per-server cap counts consoles on both replicas; a closed console frees its place for either', async (t) => {
   const open = [opened(await openConsole(first, owner, serverId)), opened(await openConsole(second, owner, serverId)), opened(await openConsole(first, owner, serverId))];
