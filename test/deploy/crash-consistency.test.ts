@@ -22,6 +22,22 @@ import { backupsAndRestores, deliver, gameCreations, registrations, sessionComma
  */
 const run = promisify(execFile);
 
+interface CheckerRun {
+  code: number;
+  stdout: string;
+  summary: { ok: boolean; checked: number; invariants: Array<{ id: string; ok: boolean; offending: string[] }> };
+}
+
+/** `npm run check-invariants` as a child process, as an operator runs it; its last line is the JSON summary. */
+async function checkInvariantsCli(url: string, env: NodeJS.ProcessEnv): Promise<CheckerRun> {
+  const args = ['--import', 'tsx', 'scripts/check-invariants.ts', '--database-url', url, '--grace-seconds', '0'];
+  const done = await run(process.execPath, args, { env }).then(
+    (r) => ({ code: 0, stdout: r.stdout }),
+    (err: { stdout: string; code: number }) => ({ code: err.code, stdout: err.stdout }),
+  );
+  return { ...done, summary: JSON.parse(done.stdout.trim().split('\n').at(-1) as string) as CheckerRun['summary'] };
+}
+
 test('SIGKILL mid-bursts: every acknowledged operation survives, work in flight settles after the restart, and check-invariants passes', async (t) => {
   const database = await createPostgresDatabase();
   const stripe = await startFakeStripe();
@@ -75,6 +91,9 @@ test('SIGKILL mid-bursts: every acknowledged operation survives, work in flight 
 
     const restartAt = Date.now();
     api = await startApi(port, env, (s) => (stderr += s));
+    // What the cut requests left: committed before the kill (found) or not (nothing, retried below).
+    const cutEventsFound = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM billing_events WHERE id = ANY($1)', [hooks.tally.cutKeys])).rows[0]?.n);
+    const cutServersFound = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM instances WHERE name = ANY($1)', [games.tally.cutKeys])).rows[0]?.n);
     // Stripe retries what was not acknowledged with a 2xx; the retries must be taken once.
     const unacked = [...hooks.events.keys()].filter((id) => !hooks.tally.ackedKeys.includes(id));
     for (const id of unacked) t.is((await deliver(api.url, stripe, hooks.events.get(id) as Record<string, unknown>)).status, 200, `redelivered ${id}`);
@@ -117,10 +136,17 @@ test('SIGKILL mid-bursts: every acknowledged operation survives, work in flight 
       'the agent and the panel agree on every session',
     );
 
-    const checked = await run(process.execPath, ['--import', 'tsx', 'scripts/check-invariants.ts', '--database-url', url, '--grace-seconds', '0'], { env: { ...env, DATABASE_URL: url } }).catch((err: { stdout: string; code: number }) => ({ stdout: err.stdout, code: err.code }));
-    const summary = JSON.parse(checked.stdout.trim().split('\n').at(-1) as string) as { ok: boolean; checked: number };
-    t.true(summary.ok, checked.stdout);
-    t.log(`acknowledged vs found: ${Object.entries(tallies).map(([k, x]) => `${k} ${x.acked} acked, ${x.cut} cut`).join('; ')}; users found ${users.size}; settled ${settleS.toFixed(1)} s after the restart; ${summary.checked} invariants pass`);
+    const checked = await checkInvariantsCli(url, env);
+    t.is(checked.code, 0, checked.stdout);
+    t.true(checked.summary.ok, checked.stdout);
+    // The same checker, as an operator runs it, on a row corrupted on purpose: exit 1, the row named.
+    const victim = (await db.query<{ id: string }>(`UPDATE instances SET agent_base_url = NULL WHERE lifecycle = 'active' AND id = (SELECT id FROM instances WHERE lifecycle = 'active' LIMIT 1) RETURNING id`)).rows[0]?.id as string;
+    const corrupt = await checkInvariantsCli(url, env);
+    t.is(corrupt.code, 1);
+    t.regex(corrupt.stdout, new RegExp(`FAIL core\\.instance-half-created[^\\n]*\\n[^\\n]*${victim}`));
+    t.deepEqual(corrupt.summary.invariants.filter((i) => !i.ok), [{ id: 'core.instance-half-created', ok: false, offending: [victim] }]);
+    const summary = checked.summary;
+    t.log(`acknowledged vs found: ${Object.entries(tallies).map(([k, x]) => `${k} ${x.acked} acked, ${x.cut} cut`).join('; ')}; found after the restart: ${users.size} users, ${cutServersFound} of the cut creations, ${cutEventsFound} of the cut webhooks (before their retry); settled ${settleS.toFixed(1)} s after the restart; ${summary.checked} invariants pass`);
   } catch (err) {
     t.log(stderr.slice(-4000));
     throw err;

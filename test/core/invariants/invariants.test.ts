@@ -6,6 +6,8 @@ import { checkInvariants, formatInvariantReport } from '../../../src/core/invari
 import { panelInvariants } from '../../../src/core/invariants/panel-invariants.ts';
 import { preparePlugins } from '../../../src/core/plugin-host/plugin-host.ts';
 import { shippedPlugins } from '../../../plugins/index.ts';
+import { defineInvariant } from '../../../src/core/invariants/invariant.ts';
+import type { PanelPlugin } from '../../../src/core/plugin-host/plugin.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 import { ago, plantInstance, plantUser } from './plant.ts';
 
@@ -118,4 +120,13 @@ test('core.plan-limit-exceeded: the instances beyond the plan, newest first; sus
     await plantInstance(db, admin);
   }
   await expectOnly(t, db, 'core.plan-limit-exceeded', [third, overDev]);
+});
+
+test('a plugin invariant whose id is outside the plugin\'s prefix, or an id declared twice, is refused', (t) => {
+  const plans = new Plans(config.billing.plans, config.billing.default_plan);
+  const rule = (id: string) => defineInvariant({ id, title: 't', explanation: 'e', remedy: 'r', offending: async () => [] });
+  const plugin = (invariants: PanelPlugin['invariants']): PanelPlugin => ({ id: 'demo', invariants, setup: () => ({}) });
+  t.throws(() => panelInvariants(plans, [{ plugin: plugin([rule('core.sneaky')]), config: {}, prefixes: [] }]), { message: /"core\.sneaky".*"demo\."/ });
+  t.throws(() => panelInvariants(plans, [{ plugin: plugin([rule('demo.a'), rule('demo.a')]), config: {}, prefixes: [] }]), { message: /two invariants have the id "demo\.a"/ });
+  t.is(panelInvariants(plans, [{ plugin: plugin([rule('demo.a')]), config: {}, prefixes: [] }]).at(-1)?.id, 'demo.a');
 });
