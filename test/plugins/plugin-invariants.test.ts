@@ -9,7 +9,7 @@ import { shippedPlugins } from '../../plugins/index.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 import { ago, plantInstance, plantUser } from '../core/invariants/plant.ts';
 
-/** The invariants plugins contribute (StreamSpace's command log, the game plugin's restores) each find a planted row. */
+/** The invariants plugins contribute (StreamSpace's command log, the game plugin's restores, the dev plugin's vmids) each find a planted row. */
 const config = loadConfig({ env: {} });
 const invariants = panelInvariants(new Plans(config.billing.plans, config.billing.default_plan), preparePlugins(shippedPlugins, config.plugins.enabled, config.plugins.config));
 const minute = 60_000;
@@ -92,4 +92,15 @@ test('game.restore-without-record: a server restoring with no restore record, an
   const { ids, offending, report } = await failing(db);
   t.deepEqual(ids, ['game.restore-without-record'], report);
   t.deepEqual(offending.get('game.restore-without-record'), [stuck, stale].sort());
+});
+
+test('dev.container-without-vmid: a dev container whose vmid row is missing', async (t) => {
+  const db = await fresh();
+  const user = await plantUser(db);
+  await plantInstance(db, user, { kind: 'dev', plugin: 'dev' });
+  const half = await plantInstance(db, user, { kind: 'dev', plugin: 'dev' });
+  await db('dev_containers').where({ instance_id: half }).delete();
+  const { ids, offending, report } = await failing(db);
+  t.deepEqual(ids, ['dev.container-without-vmid'], report);
+  t.deepEqual(offending.get('dev.container-without-vmid'), [half]);
 });

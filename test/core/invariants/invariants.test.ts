@@ -48,7 +48,7 @@ test('valid rows of every kind pass every invariant, each check runs, and the co
   const results = await checkInvariants(invariants, { db, graceMs: 0 });
   t.true(results.every((r) => r.ok && r.error === undefined), formatInvariantReport(results));
   const owners = new Set(results.map((r) => r.id.split('.')[0]));
-  t.deepEqual([...owners].sort(), ['core', 'game', 'streamspace']);
+  t.deepEqual([...owners].sort(), ['core', 'dev', 'game', 'streamspace']);
 });
 
 test('core.instance-past-deadline: provisioning past its deadline with no lease, and deleting with its lease long gone', async (t) => {

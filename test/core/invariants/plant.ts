@@ -10,13 +10,17 @@ export async function plantUser(db: Knex, fields: Record<string, unknown> = {}):
   return (row as { id: string }).id;
 }
 
-/** An active instance with its agent recorded, unless `fields` says otherwise. */
+/** An active instance with its agent recorded (and a dev container its vmid), unless `fields` says otherwise. */
 export async function plantInstance(db: Knex, ownerId: string, fields: Record<string, unknown> = {}): Promise<string> {
   const [row] = await db('instances')
     .insert({ owner_id: ownerId, kind: 'game', plugin: 'game', name: 'planted', lifecycle: 'active', provisioner: 'static', agent_base_url: 'http://127.0.0.1:9', agent_token_encrypted: 'sealed', ...fields })
     .returning<Array<{ id: string }>>('id');
-  return (row as { id: string }).id;
+  const id = (row as { id: string }).id;
+  // A dev container's vmid is written with it (plugins/dev/vmids.ts).
+  if (fields.plugin === 'dev') await db('dev_containers').insert({ instance_id: id, vmid: (nextVmid += 1) });
+  return id;
 }
+let nextVmid = 100;
 
 /** `ms` ago, as the database clock sees it (tests plant past deadlines without waiting). */
 export const ago = (db: Knex, ms: number): Knex.Raw => db.raw(`now() - ?::interval`, [`${ms} milliseconds`]);
