@@ -1,7 +1,9 @@
 import { loadConfig } from '../src/config/load.ts';
 import { openDatabase } from '../src/core/db/database.ts';
 import { Plans } from '../src/core/billing/plans.ts';
-import { preparePlugins } from '../src/core/plugin-host/plugin-host.ts';
+import { pluginMigrationSets, preparePlugins } from '../src/core/plugin-host/plugin-host.ts';
+import { coreMigrationsDir } from '../src/core/db/database-module.ts';
+import { migrationStatus } from '../src/core/db/migrator.ts';
 import { checkInvariants, formatInvariantReport } from '../src/core/invariants/check-invariants.ts';
 import { panelInvariants } from '../src/core/invariants/panel-invariants.ts';
 import { runScript } from './lib/run-script.ts';
@@ -23,7 +25,8 @@ Options:
                            server is about to pick up (default 120; 0 on a stopped, settled panel)
   -h, --help               show this help
 
-Exit status: 0 every rule holds, 1 a rule is broken (or could not be checked), 2 bad usage.
+Exit status: 0 every rule holds, 1 a rule is broken (or its check failed), 2 bad usage or a
+database with migrations pending (run npm run migrate -- up, or start the server, first).
 
 Examples:
   DATABASE_URL=postgres://panel@db/panel npm run check-invariants
@@ -58,6 +61,12 @@ async function main(args: string[]): Promise<number> {
   const invariants = panelInvariants(new Plans(config.billing.plans, config.billing.default_plan), plugins);
   const database = await openDatabase(config.database);
   try {
+    // The rules are written against the current schema; on an older one they would only fail to run.
+    const pending = (await migrationStatus(database.knex, [{ owner: 'core', dir: coreMigrationsDir }, ...pluginMigrationSets(plugins)])).filter((m) => !m.appliedAt);
+    if (pending.length > 0) {
+      process.stderr.write(`The database has ${pending.length} migration(s) pending (${pending.slice(0, 3).map((m) => `${m.owner}/${m.name}`).join(', ')}${pending.length > 3 ? ', ...' : ''}); run npm run migrate -- up (or start the server) first.\n`);
+      return 2;
+    }
     const started = Date.now();
     const results = await checkInvariants(invariants, { db: database.knex, graceMs: graceS * 1000 });
     process.stdout.write(formatInvariantReport(results));

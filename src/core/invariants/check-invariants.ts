@@ -21,7 +21,9 @@ export async function checkInvariants(invariants: readonly Invariant[], ctx: Inv
       const offending = await inv.offending(ctx);
       results.push({ ...base, ok: offending.length === 0, offending });
     } catch (err) {
-      results.push({ ...base, ok: false, offending: [], error: err instanceof Error ? err.message : String(err) });
+      // knex puts the SQL before the server's message; the message is what an operator needs.
+      const message = err instanceof Error ? err.message : String(err);
+      results.push({ ...base, ok: false, offending: [], error: message.split(' - ').at(-1) ?? message });
     }
   }
   return results;
