@@ -7,18 +7,21 @@ import { panelInvariants } from '../../src/core/invariants/panel-invariants.ts';
 import { preparePlugins } from '../../src/core/plugin-host/plugin-host.ts';
 import { shippedPlugins } from '../../plugins/index.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
-import { ago, plantInstance, plantUser } from '../core/invariants/plant.ts';
+import { ago, emptyTables, plantInstance, plantUser } from '../core/invariants/plant.ts';
 
 /** The invariants plugins contribute (StreamSpace's command log, the game plugin's restores, the dev plugin's vmids) each find a planted row. */
 const config = loadConfig({ env: {} });
 const invariants = panelInvariants(new Plans(config.billing.plans, config.billing.default_plan), preparePlugins(shippedPlugins, config.plugins.enabled, config.plugins.config));
 const minute = 60_000;
-const databases: TestDatabase[] = [];
-test.after.always(() => Promise.all(databases.map((d) => d.drop())));
+let database: TestDatabase | null = null;
+test.after.always(async () => {
+  await database?.drop();
+});
 
+/** The file's database, emptied: the tests run one after another on it. */
 async function fresh(): Promise<Knex> {
-  const database = await createTestDatabase();
-  databases.push(database);
+  database ??= await createTestDatabase();
+  await emptyTables(database.database.knex);
   return database.database.knex;
 }
 
@@ -42,7 +45,7 @@ async function plantCommand(db: Knex, sessionId: string, type: string, status: s
   await db('streamspace_commands').insert({ command_id: `cmd-${commandNo}`, agent_id: 'agent-1', session_id: sessionId, command_type: type, data: '{}', status });
 }
 
-test('streamspace.session-command-lost: a session in transition with no open command, past the grace', async (t) => {
+test.serial('streamspace.session-command-lost: a session in transition with no open command, past the grace', async (t) => {
   const db = await fresh();
   const user = await plantUser(db);
   const lost = await plantSession(db, user, 'waking');
@@ -58,7 +61,7 @@ test('streamspace.session-command-lost: a session in transition with no open com
   t.deepEqual(offending.get('streamspace.session-command-lost'), [lost]);
 });
 
-test('streamspace.command-applied-twice: two starts for one session, or two moves in flight at once', async (t) => {
+test.serial('streamspace.command-applied-twice: two starts for one session, or two moves in flight at once', async (t) => {
   const db = await fresh();
   const user = await plantUser(db);
   const twoStarts = await plantSession(db, user, 'running');
@@ -78,7 +81,7 @@ test('streamspace.command-applied-twice: two starts for one session, or two move
   t.deepEqual(offending.get('streamspace.command-applied-twice'), [twoStarts, twoOpen].sort());
 });
 
-test('game.restore-without-record: a server restoring with no restore record, and a record whose server is not restoring', async (t) => {
+test.serial('game.restore-without-record: a server restoring with no restore record, and a record whose server is not restoring', async (t) => {
   const db = await fresh();
   const user = await plantUser(db);
   // Another owner, so three servers stay within the free plan's two.
@@ -94,7 +97,7 @@ test('game.restore-without-record: a server restoring with no restore record, an
   t.deepEqual(offending.get('game.restore-without-record'), [stuck, stale].sort());
 });
 
-test('dev.container-without-vmid: a dev container whose vmid row is missing', async (t) => {
+test.serial('dev.container-without-vmid: a dev container whose vmid row is missing', async (t) => {
   const db = await fresh();
   const user = await plantUser(db);
   await plantInstance(db, user, { kind: 'dev', plugin: 'dev' });

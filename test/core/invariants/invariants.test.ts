@@ -9,26 +9,26 @@ import { shippedPlugins } from '../../../plugins/index.ts';
 import { defineInvariant } from '../../../src/core/invariants/invariant.ts';
 import type { PanelPlugin } from '../../../src/core/plugin-host/plugin.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
-import { ago, plantInstance, plantUser } from './plant.ts';
+import { ago, emptyTables, plantInstance, plantUser } from './plant.ts';
 
 /**
  * Each invariant of the checker (`npm run check-invariants`) finds a row planted to break it,
  * by id, and only that invariant fails; a database of valid rows passes every one. In process,
- * on the suite's engine; one database per test, so plants do not meet.
+ * on the suite's engine; one database, emptied before each test, so plants do not meet.
  */
 const config = loadConfig({ env: {} });
 const invariants = panelInvariants(new Plans(config.billing.plans, config.billing.default_plan), preparePlugins(shippedPlugins, config.plugins.enabled, config.plugins.config));
 const minute = 60_000;
-let databases: TestDatabase[] = [];
+let database: TestDatabase | null = null;
 
+/** The file's database, emptied: the tests run one after another on it. */
 async function fresh(): Promise<Knex> {
-  const database = await createTestDatabase();
-  databases.push(database);
+  database ??= await createTestDatabase();
+  await emptyTables(database.database.knex);
   return database.database.knex;
 }
 test.after.always(async () => {
-  await Promise.all(databases.map((d) => d.drop()));
-  databases = [];
+  await database?.drop();
 });
 
 /** Runs the checker; asserts `id` alone fails, naming exactly `offending`. */
@@ -40,7 +40,7 @@ async function expectOnly(t: import('ava').ExecutionContext, db: Knex, id: strin
   t.regex(formatInvariantReport(results), new RegExp(`FAIL ${id.replace('.', '\\.')}[^]*${offending[0]}`));
 }
 
-test('valid rows of every kind pass every invariant, each check runs, and the core and each plugin contribute', async (t) => {
+test.serial('valid rows of every kind pass every invariant, each check runs, and the core and each plugin contribute', async (t) => {
   const db = await fresh();
   const user = await plantUser(db);
   await plantInstance(db, user);
@@ -51,7 +51,7 @@ test('valid rows of every kind pass every invariant, each check runs, and the co
   t.deepEqual([...owners].sort(), ['core', 'dev', 'game', 'streamspace']);
 });
 
-test('core.instance-past-deadline: provisioning past its deadline with no lease, and deleting with its lease long gone', async (t) => {
+test.serial('core.instance-past-deadline: provisioning past its deadline with no lease, and deleting with its lease long gone', async (t) => {
   const db = await fresh();
   const user = await plantUser(db);
   const late = await plantInstance(db, user, { lifecycle: 'provisioning', agent_base_url: null, agent_token_encrypted: null, provision_deadline: ago(db, 5 * minute), worker_lease_until: ago(db, 5 * minute) });
@@ -62,14 +62,14 @@ test('core.instance-past-deadline: provisioning past its deadline with no lease,
   await expectOnly(t, db, 'core.instance-past-deadline', [late, gone]);
 });
 
-test('core.user-without-credential: a user whose password hash is not an argon2 hash', async (t) => {
+test.serial('core.user-without-credential: a user whose password hash is not an argon2 hash', async (t) => {
   const db = await fresh();
   await plantUser(db);
   const broken = await plantUser(db, { password_hash: '' });
   await expectOnly(t, db, 'core.user-without-credential', [broken]);
 });
 
-test('core.instance-half-created: an active instance without its agent, a provisioning one without a deadline', async (t) => {
+test.serial('core.instance-half-created: an active instance without its agent, a provisioning one without a deadline', async (t) => {
   const db = await fresh();
   const user = await plantUser(db);
   const agentless = await plantInstance(db, user, { agent_token_encrypted: null });
@@ -78,7 +78,7 @@ test('core.instance-half-created: an active instance without its agent, a provis
   await expectOnly(t, db, 'core.instance-half-created', [agentless, endless]);
 });
 
-test('core.billing-event-without-effect: a subscription event left with its placeholder outcome, or applied to an account never synced', async (t) => {
+test.serial('core.billing-event-without-effect: a subscription event left with its placeholder outcome, or applied to an account never synced', async (t) => {
   const db = await fresh();
   const user = await plantUser(db);
   const other = await plantUser(db);
@@ -94,7 +94,7 @@ test('core.billing-event-without-effect: a subscription event left with its plac
   await expectOnly(t, db, 'core.billing-event-without-effect', ['evt_placeholder', 'evt_unsynced']);
 });
 
-test('core.plan-limit-exceeded: the instances beyond the plan, newest first; suspended ones, exempt accounts and admins do not count', async (t) => {
+test.serial('core.plan-limit-exceeded: the instances beyond the plan, newest first; suspended ones, exempt accounts and admins do not count', async (t) => {
   const db = await fresh();
   const free = await plantUser(db);
   const at = (minutes: number) => db.raw(`now() - ?::interval`, [`${minutes} minutes`]);
@@ -122,7 +122,7 @@ test('core.plan-limit-exceeded: the instances beyond the plan, newest first; sus
   await expectOnly(t, db, 'core.plan-limit-exceeded', [third, overDev]);
 });
 
-test('a plugin invariant whose id is outside the plugin\'s prefix, or an id declared twice, is refused', (t) => {
+test.serial('a plugin invariant whose id is outside the plugin\'s prefix, or an id declared twice, is refused', (t) => {
   const plans = new Plans(config.billing.plans, config.billing.default_plan);
   const rule = (id: string) => defineInvariant({ id, title: 't', explanation: 'e', remedy: 'r', offending: async () => [] });
   const plugin = (invariants: PanelPlugin['invariants']): PanelPlugin => ({ id: 'demo', invariants, setup: () => ({}) });
