@@ -10,6 +10,7 @@ import { ideSockets } from './ide-sockets.ts';
 import { containerRoutes } from './container-routes.ts';
 import { ideRoutes } from './ide-routes.ts';
 import { devEvents, ideStopped } from './events.ts';
+import { devInvariants } from './vmid-invariants.ts';
 import { endIdeSessions } from './subscribers/end-ide-sessions.ts';
 import { recheckIdeSocketsJob } from './jobs/recheck-ide-sockets.ts';
 import { pruneIdeSessionsJob } from './jobs/prune-ide-sessions.ts';
@@ -24,6 +25,7 @@ export const devPlugin: PanelPlugin<DevConfig> = definePlugin({
   // `/__ide` for path mode: the IDE must see its own paths, so it cannot live under /api/dev.
   prefixes: [base, '/__ide'],
   events: devEvents,
+  invariants: devInvariants,
   setup: (ctx) => {
     const urls = new IdeUrls(ctx.core.ide, ctx.core.publicUrl);
     const local = /(^|\.)localhost$/.test(ctx.core.ide.suffix);

@@ -11,6 +11,7 @@ import { Restores } from './restores.ts';
 import { BackupSync } from './backup-sync.ts';
 import { backupRoutes } from './backup-routes.ts';
 import { backupArchiveRoutes } from './backup-archive-routes.ts';
+import { gameInvariants } from './restore-invariants.ts';
 import { reconcileBackupsJob } from './jobs/reconcile-backups.ts';
 import { closeConsolesOnSessionsEnded } from './subscribers/close-consoles-on-sessions-ended.ts';
 import { closeConsolesOfGoneServers } from './subscribers/close-consoles-of-gone-servers.ts';
@@ -20,6 +21,7 @@ export const gamePlugin: PanelPlugin<GameConfig> = definePlugin({
   id: 'game',
   configSchema: gameConfigSchema,
   migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
+  invariants: gameInvariants,
   setup: (ctx) => {
     const settings = ctx.config.console;
     const sockets = new ConsoleSockets({

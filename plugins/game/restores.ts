@@ -112,14 +112,17 @@ export class Restores {
       if (age > this.settings.timeoutMs) await this.finish(server, 'timed_out', null);
       return;
     }
+    const last = backup?.last_restore;
+    const ours = last !== undefined && last !== null && last.id === row.agent_backup_id && Date.parse(last.finished_at) >= new Date(row.started_at).getTime() - clockSkewMs;
     if (row.accepted_at === null) {
+      // The agent took it and finished before its acceptance was recorded (the API died right
+      // after the agent answered): its report is the outcome, not "never started" a window later.
+      if (ours) return this.finish(server, last.state, last.error ?? null);
       // The request may still be on its way; past the window it was lost (the API restarted mid-request).
       if (age > this.settings.acceptWindowMs) await this.finish(server, 'not_started', null);
       return;
     }
-    if (backup?.last_restore === undefined) return this.finish(server, 'completed', null); // an agent without the outcome report
-    const last = backup.last_restore;
-    const ours = last !== null && last.id === row.agent_backup_id && Date.parse(last.finished_at) >= new Date(row.started_at).getTime() - clockSkewMs;
+    if (last === undefined) return this.finish(server, 'completed', null); // an agent without the outcome report
     if (ours) await this.finish(server, last.state, last.error ?? null);
     else await this.finish(server, 'failed', 'the agent lost the restore (was it restarted?)');
   }

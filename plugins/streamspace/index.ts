@@ -40,6 +40,7 @@ import { VncMux } from './vnc/vnc-mux.ts';
 import { VncTokens } from './vnc/vnc-tokens.ts';
 import { RelayedViewers, acceptRelayedViewers } from './vnc/vnc-relay.ts';
 import { streamspaceEvents } from './events.ts';
+import { streamspaceInvariants } from './sessions/session-invariants.ts';
 
 /** The token audience of `/api/v1`: a portal token is not accepted there, nor this one by the portal. */
 export const streamspaceAudience = 'streamspace-v1';
@@ -56,6 +57,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
   migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
   prefixes: ['/api/v1', '/vnc-viewer', '/agent/ws'],
   events: streamspaceEvents,
+  invariants: streamspaceInvariants,
   setup: async (ctx) => {
     const { config, events } = ctx;
     const log = ctx.log.child({ component: 'streamspace' });

@@ -36,6 +36,8 @@ export type { Cluster } from './cluster.ts';
 export { pipeWebSockets } from '../core/ws/socket-pipe.ts';
 export type { PipeOptions, CloseMapping } from '../core/ws/socket-pipe.ts';
 export type { Limits, SlotCap, SlotConnection, SlotAcquisition, SocketSlot, SharedRateRule, RateDecision } from './limits.ts';
+export { defineInvariant } from '../core/invariants/invariant.ts';
+export type { Invariant, InvariantContext } from '../core/invariants/invariant.ts';
 export { defineEvent } from '../core/events/event-definition.ts';
 export type { EventDefinition, EventData, EventAudience, PanelEvent } from '../core/events/event-definition.ts';
 export { instanceState, instanceDeleted, userSessionsEnded, billingUpdated, backupUpdated } from '../core/events/core-events.ts';

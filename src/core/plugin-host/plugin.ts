@@ -22,6 +22,7 @@ import type { Files } from '../../plugin-api/files.ts';
 import type { Proxies } from '../../plugin-api/proxies.ts';
 import type { Cluster } from '../../plugin-api/cluster.ts';
 import type { Limits } from '../../plugin-api/limits.ts';
+import type { Invariant } from '../invariants/invariant.ts';
 
 /** What the core hands a plugin: capabilities (interfaces of src/plugin-api), never core classes or globals. */
 export interface PluginContext<C> {
@@ -95,6 +96,11 @@ export interface PanelPlugin<C = unknown> {
   prefixes?: string[];
   /** Events the plugin publishes; ids start with `<id>.`. Declared up front, so the catalogue is whole before any setup. */
   events?: readonly EventDefinition[];
+  /**
+   * Consistency rules of the plugin's own tables, for `npm run check-invariants` (ids start
+   * with `<id>.`). Declared up front like `events`: the checker runs without setting the plugin up.
+   */
+  invariants?: readonly Invariant[];
   setup(ctx: PluginContext<C>): PluginContributions | Promise<PluginContributions>;
 }
 

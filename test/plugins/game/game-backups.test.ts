@@ -146,6 +146,19 @@ test.serial('a restore whose request was lost (crash before the agent answered) 
   t.is(Number((await db.database.knex('game_restores').count<Array<{ n: string | number }>>('* as n'))[0]?.n), 0);
 });
 
+test.serial('a restore the agent took and finished before the API recorded its acceptance (killed right after the answer) ends with the agent\'s outcome at the next pass', async (t) => {
+  const user = await createUser(app, admin);
+  const server = await activeServer(user, 'sample', { restoreMs: 200 });
+  const backup = (await call(app, user, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'base' })).body.backup as Backup;
+  t.is((await call(app, user, 'POST', `/api/game/servers/${server.id}/backups/restore?id=${backup.id}`)).status, 202);
+  // What a crash between the agent's 202 and recording it leaves: the record without accepted_at.
+  await db.database.knex('game_restores').where({ server_id: server.id }).update({ accepted_at: null });
+  await new Promise((r) => setTimeout(r, 600));
+  await runJob(app, 'game.backups-reconcile');
+  const after = (await call(app, user, 'GET', `/api/game/servers/${server.id}`)).body.server as { state: { lifecycle: string }; lifecycle_reason: string | null };
+  t.like(after, { state: { lifecycle: 'active' }, lifecycle_reason: null }, 'settled at once, not held for the accept window and then called "not started"');
+});
+
 test.serial('the plan limit holds under concurrent creation; admins have none', async (t) => {
   const user = await createUser(app, admin);
   for (let i = 0; i < 6; i += 1) await registerAgent(app, admin, fakes);
