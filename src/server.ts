@@ -94,7 +94,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const stack = new ModuleStack(log);
   const grace = config.server.shutdown_grace_ms;
   try {
-    const { database, secrets, pendingMigrations } = stack.add(await createDatabaseModule({ config, log, database: options.database, pluginMigrations: pluginMigrationSets(prepared) }));
+    const { database, secrets, pendingMigrations, databaseUp } = stack.add(await createDatabaseModule({ config, log, database: options.database, pluginMigrations: pluginMigrationSets(prepared) }));
     const db = database.knex;
     const box = new SecretBox(secrets.encryptionKey);
     const replicaId = randomUUID();
@@ -126,7 +126,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const unknownLimits = checkRateLimitUses(routes, rateLimiter);
     if (unknownLimits.length > 0) throw new ConfigError(unknownLimits);
     const { rawHttp, frontHttp, websockets } = plugins.loaded;
-    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: [...cluster.websockets, ...websockets], allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining }));
+    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: [...cluster.websockets, ...websockets], allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, databaseUp }));
     listeningUrl = () => {
       try {
         return http.address().url;
@@ -134,7 +134,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         return null;
       }
     };
-    const { scheduler, schedule } = stack.add(createSchedulerModule({ db, log, registry: metrics.registry, replicaId }));
+    const { scheduler, schedule } = stack.add(createSchedulerModule({ db, log, registry: metrics.registry, replicaId, databaseUp }));
     schedule(stack.jobs);
 
     await stack.start();

@@ -8,6 +8,7 @@ import {
   ServiceUnavailableError,
   UnsupportedMediaTypeError,
 } from './errors.ts';
+import { databaseUnavailable } from './database-gate.ts';
 
 /** The one error body of every non-2xx answer (API.md "Everywhere"). */
 export const errorEnvelopeSchema = z
@@ -72,7 +73,7 @@ export function toAppError(err: unknown, bodyLimitBytes: number): AppError | nul
   const code = propertyOf(err, 'code');
   const name = propertyOf(err, 'name');
   if ((typeof code === 'string' && databaseDownCodes.has(code)) || name === 'KnexTimeoutError') {
-    return new ServiceUnavailableError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry in a few seconds', 2);
+    return databaseUnavailable();
   }
   return null;
 }
