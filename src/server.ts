@@ -110,7 +110,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // listening address once the HTTP server is up, unless cluster.internal_url says it.
     let listeningUrl: () => string | null = () => null;
     const cluster = stack.add(createClusterModule({ db, log, replicaId, internalUrl: () => config.cluster.internal_url ?? listeningUrl(), lockUrl: database.url, secret: secrets.clusterSecret }));
-    const limits = stack.add(createLimitsModule({ db, log, replicas: cluster.replicas }));
+    const limits = stack.add(createLimitsModule({ db, log, replicas: cluster.replicas, databaseUp }));
     const { instances, poller } = stack.add(createInstancesModule({ db, config, box, client: agents.client, bus, log, registry: metrics.registry, replicaId, provisioners: options.provisioners }));
     const billing = stack.add(createBillingModule({ db, config, bus, outbox, instances, agents: agents.client, log }));
     const { files } = stack.add(createFilesModule({ db, config, urlSigningKey: secrets.urlSigningKey, instances, agents: agents.client, streams: agents.streams, audit }));
