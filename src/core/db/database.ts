@@ -31,7 +31,7 @@ export interface DatabaseSettings extends DatabaseTimeouts {
   pool_max: number;
 }
 
-export const defaultDatabaseTimeouts: DatabaseTimeouts = { connect_timeout_ms: 2_000, query_timeout_ms: 15_000, acquire_timeout_ms: 5_000 };
+export const defaultDatabaseTimeouts: DatabaseTimeouts = { connect_timeout_ms: 2_000, query_timeout_ms: 15_000, acquire_timeout_ms: 10_000 };
 
 /**
  * The server cancels a slow statement itself (statement_timeout) and the connection stays
