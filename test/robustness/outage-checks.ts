@@ -38,7 +38,7 @@ export async function checkOutage(t: ExecutionContext, stand: OutageStand, run: 
   t.log(
     `${probes.length} requests (${during.length} during the outage); first /readyz 503 ${run.firstRefusalAfterMs} ms after it began; ` +
       `slowest answer ${Math.max(...probes.map((p) => p.ms))} ms, slowest once settled ${Math.max(0, ...during.filter((p) => p.startedAt >= run.beganAt + limits.settledAfterMs).map((p) => p.ms))} ms; ` +
-      `back: /readyz ${run.readyAfterMs} ms, reads ${run.readAfterMs} ms after the database; console ${run.consoleEchoed}/${run.consoleSent} echoed`,
+      `back: /readyz ${run.readyAfterMs} ms, reads ${run.readAfterMs} ms after the database; console ${run.consoleEchoed}/${run.consoleSent} and VNC ${run.vncEchoed}/${run.vncSent} echoed`,
   );
 
   // Every answer is a success or the precise 503 envelope: never a 500, never a dropped connection.
@@ -60,6 +60,10 @@ export async function checkOutage(t: ExecutionContext, stand: OutageStand, run: 
   t.true(run.consoleSent >= 3);
   const stillOpen = await Promise.race([stand.console.closed.then((c) => `closed ${c.code} ${c.reason}`), Promise.resolve('open')]);
   t.is(stillOpen, 'open');
+  // So did the VNC viewer's stream, which needs no database once open.
+  t.is(run.vncEchoed, run.vncSent, 'every VNC payload came back while the database was away');
+  t.true(run.vncSent >= 3);
+  t.is(await Promise.race([stand.viewer.closed.then((c) => `closed ${c.code} ${c.reason}`), Promise.resolve('open')]), 'open');
 
   // Nothing acknowledged is lost; nothing refused is half there.
   const names = (await stand.query<{ username: string }>('SELECT username FROM users')).map((r) => r.username);

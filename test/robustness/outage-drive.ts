@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bearer, json } from '../helpers/auth.ts';
 import { consoleLine, type OutageStand } from './outage-stand.ts';
@@ -28,6 +29,9 @@ export interface OutageRun {
   /** Console commands sent over the already-open socket during the outage, and how many the game echoed. */
   consoleSent: number;
   consoleEchoed: number;
+  /** Payloads sent by the VNC viewer during the outage, and how many came back whole. */
+  vncSent: number;
+  vncEchoed: number;
   /** Usernames created (201) before the outage began. */
   createdBefore: string[];
 }
@@ -63,7 +67,7 @@ async function send(stand: OutageStand, what: Probe['what'], username: string): 
 /**
  * Takes the database away with `begin`, keeps it away for `outageMs`, brings it back with `end`,
  * and meanwhile asks the API what a portal would: readiness and a read every 200 ms, a write
- * (a new user) every 700 ms, a console command every 2 s over the socket opened before. Runs
+ * (a new user) every 700 ms, a console command and 4 KiB through the VNC viewer every 2 s over the sockets opened before. Runs
  * until readiness and reads answer 200 again (at most 30 s after `end`), then lets every
  * request in flight finish.
  */
@@ -108,6 +112,21 @@ export async function driveOutage(stand: OutageStand, scenario: { name: string; 
       await sleep(2_000);
     }
   })();
+  let vncSent = 0;
+  let vncEchoed = 0;
+  const vncLoop = (async () => {
+    // The simulated VNC server echoes: every payload comes back, after the 12 bytes of its version.
+    let expected = stand.viewer.received().length;
+    while (probing) {
+      const payload = randomBytes(4_096);
+      vncSent += 1;
+      expected += payload.length;
+      stand.viewer.ws.send(payload, { binary: true });
+      const got = await stand.viewer.waitBytes(expected, 5_000).catch(() => null);
+      if (got?.subarray(expected - payload.length, expected).equals(payload)) vncEchoed += 1;
+      await sleep(2_000);
+    }
+  })();
   const loops = [loop(200, 'readyz'), loop(200, 'read'), loop(700, 'create')];
 
   await sleep(300);
@@ -120,7 +139,7 @@ export async function driveOutage(stand: OutageStand, scenario: { name: string; 
   for (const deadline = Date.now() + 30_000; Date.now() < deadline && !(isBack('readyz') && isBack('read')); ) await sleep(100);
   await sleep(500);
   probing = false;
-  await Promise.all([...loops, consoleLoop]);
+  await Promise.all([...loops, consoleLoop, vncLoop]);
   await Promise.all([...inFlight]);
 
   const backOf = (what: Probe['what']): number | null => {
@@ -138,6 +157,8 @@ export async function driveOutage(stand: OutageStand, scenario: { name: string; 
     readAfterMs: backOf('read'),
     consoleSent,
     consoleEchoed,
+    vncSent,
+    vncEchoed,
     createdBefore,
   };
 }

@@ -11,6 +11,8 @@ import { openSse, type SseClient } from '../helpers/sse-client.ts';
 import { expectOpen, type TestSocket } from '../helpers/ws-client.ts';
 import type { ApiEndpoint } from '../helpers/start-test-app.ts';
 import { call, createServer, killLocalAgents, openConsole, waitForServer } from '../plugins/game/game-helpers.ts';
+import { call as v1Call, connectAgent, v1, v1Login, v1User, waitState } from '../plugins/streamspace/ss-helpers.ts';
+import { handshake, openViewer, type Viewer } from '../plugins/streamspace/vnc-viewer.ts';
 
 const adminPassword = 'admin-password-for-outage-tests';
 export const metricsToken = 'metrics-token-for-outage-tests';
@@ -19,7 +21,8 @@ export const metricsToken = 'metrics-token-for-outage-tests';
  * One API process (started as `npm start` starts it) on a PostgreSQL server of its own, with
  * what a portal keeps open: a game server running on a real reference agent, its console
  * WebSocket, and the user's event stream. `viaProxy` puts a TCP proxy between the API and the
- * server, so the network path can be blackholed.
+ * server, so the network path can be blackholed. Also a StreamSpace session on a simulated
+ * agent (connected to the API over its agent socket) with a VNC viewer open on it.
  */
 export interface OutageStand {
   postgres: PrivatePostgres;
@@ -30,6 +33,8 @@ export interface OutageStand {
   user: Session;
   serverId: string;
   console: TestSocket;
+  /** A StreamSpace VNC viewer, relayed to a simulated agent's echoing VNC server, past its handshake. */
+  viewer: Viewer;
   events: SseClient;
   /** What the API wrote to stdout (its JSON log) and stderr. */
   output(): string;
@@ -70,7 +75,8 @@ export async function startOutageStand(options: { viaProxy: boolean }): Promise<
         DATABASE_URL: databaseUrl,
         DATA_DIR: dataDir,
         PROVISIONER: 'local',
-        PLUGINS: 'game',
+        PLUGINS: 'game,streamspace',
+        PANEL_PLUGINS_CONFIG: JSON.stringify({ streamspace: { heartbeat_interval_s: 2, sweep_every_ms: 200, state_wait_ms: 3000 } }),
         ADMIN_USERNAME: 'admin',
         ADMIN_EMAIL: 'admin@example.com',
         ADMIN_PASSWORD: adminPassword,
@@ -93,6 +99,16 @@ export async function startOutageStand(options: { viaProxy: boolean }): Promise<
     await waitForServer(endpoint, user, server.id, (s) => s.state.status === 'running', 'the server running');
     const console = expectOpen(await openConsole(endpoint, user, server.id));
     cleanups.push(() => console.ws.terminate());
+    const ssAdmin = await v1Login(endpoint, 'admin', adminPassword);
+    const agent = await connectAgent(endpoint, ssAdmin, { agentId: 'sim-outage', platform: 'sim-outage' });
+    cleanups.push(() => agent.stop());
+    const ssUser = await v1User(endpoint, ssAdmin);
+    const session = await v1Call(endpoint, 'POST', `${v1}/sessions`, ssUser.token, { template: 'firefox-browser', platform: 'sim-outage' });
+    if (session.status !== 202) throw new Error(`a StreamSpace session answered ${session.status}`);
+    await waitState(endpoint, ssUser.token, session.body.id as string, 'running');
+    const viewer = await openViewer(api.url, session.body.id as string, ssUser.token);
+    cleanups.push(() => viewer.ws.terminate());
+    await handshake(viewer);
     const events = await openSse(`${api.url}/api/events`, { Authorization: `Bearer ${user.access_token}` });
     cleanups.push(() => events.close());
     const query = async <R extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> => {
@@ -104,7 +120,7 @@ export async function startOutageStand(options: { viaProxy: boolean }): Promise<
         await client.end();
       }
     };
-    return { postgres, proxy, api, endpoint, admin, user, serverId: server.id, console, events, output: () => output, query, close: cleanup };
+    return { postgres, proxy, api, endpoint, admin, user, serverId: server.id, console, viewer, events, output: () => output, query, close: cleanup };
   } catch (err) {
     await cleanup();
     throw err;
