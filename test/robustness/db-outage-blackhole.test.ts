@@ -27,7 +27,8 @@ test.serial('30 s of a blackholed database: 503 within 2 s once known, no hang, 
     begin: async () => proxy.block(),
     end: async () => proxy.unblock(),
   });
-  // Requests already waiting on the database when it vanished wait out database.query_timeout_ms
-  // (15 s) + 1 s; everything after the health check's two missed pings (about 2 s) answers at once.
-  await checkOutage(t, stand, run, { refusedWithinMs: 2_500, settledAfterMs: 2_500, quickMs: 2_000, boundMs: 18_000, recoveredWithinMs: 5_000 });
+  // Requests that reach the database before the health check's two missed pings (at most about
+  // 2 s: 500 + 750 + 750 ms; 1.7-1.9 s measured) wait out database.query_timeout_ms (15 s) + 1 s;
+  // everything after answers at once. 3 s leaves room for a loaded CI machine's late timers.
+  await checkOutage(t, stand, run, { refusedWithinMs: 3_000, settledAfterMs: 3_000, quickMs: 2_000, boundMs: 18_000, recoveredWithinMs: 5_000 });
 });
