@@ -47,7 +47,8 @@ async function main(args: string[]): Promise<number> {
   const config = loadConfig();
   const prepared = preparePlugins(shippedPlugins, config.plugins.enabled, config.plugins.config);
   const sets: MigrationSet[] = [{ owner: 'core', dir: coreMigrationsDir }, ...pluginMigrationSets(prepared)];
-  const database = await openDatabase(config.database);
+  // A migration may run long (an index on a big table): no statement timeout for it.
+  const database = await openDatabase({ ...config.database, query_timeout_ms: 0 });
   const say = (m: { owner: string; name: string; direction: string }) => process.stdout.write(`${m.direction === 'up' ? 'applied ' : 'reverted'} ${m.owner}/${m.name}\n`);
   try {
     if (command === 'up') {

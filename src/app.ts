@@ -4,6 +4,7 @@ import { requestId } from './core/http/request-id.ts';
 import { accessLog, type HttpMetrics } from './core/http/access-log.ts';
 import { errorMiddleware } from './core/http/error-middleware.ts';
 import { cors } from './core/http/cors.ts';
+import { databaseGate } from './core/http/database-gate.ts';
 import { buildRouter, type MountOptions } from './core/http/mount-routes.ts';
 import type { MountedRoute } from './core/http/route.ts';
 import { rawHandlers, type MountedRawHandler } from './core/http/raw-handler.ts';
@@ -18,6 +19,8 @@ export interface AppOptions extends MountOptions {
   /** Proxies and other whole-request handlers, before CORS, routes and body parsers. */
   rawHandlers?: readonly MountedRawHandler[];
   isDraining(): boolean;
+  /** False while the database server does not answer: requests that need it answer 503 at once. */
+  databaseUp(): boolean;
 }
 
 /** The Koa app with every route mounted; no listen, so main and the tests share it. */
@@ -36,6 +39,7 @@ export function createApp(options: AppOptions): Koa {
   app.use(errorMiddleware(options.bodyLimitBytes));
   app.use(rawHandlers(options.rawHandlers ?? []));
   app.use(cors(options.allowedOrigins));
+  app.use(databaseGate(options.databaseUp));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -94,7 +94,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const stack = new ModuleStack(log);
   const grace = config.server.shutdown_grace_ms;
   try {
-    const { database, secrets, pendingMigrations } = stack.add(await createDatabaseModule({ config, log, database: options.database, pluginMigrations: pluginMigrationSets(prepared) }));
+    const { database, secrets, pendingMigrations, databaseUp } = stack.add(await createDatabaseModule({ config, log, database: options.database, pluginMigrations: pluginMigrationSets(prepared) }));
     const db = database.knex;
     const box = new SecretBox(secrets.encryptionKey);
     const replicaId = randomUUID();
@@ -110,7 +110,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // listening address once the HTTP server is up, unless cluster.internal_url says it.
     let listeningUrl: () => string | null = () => null;
     const cluster = stack.add(createClusterModule({ db, log, replicaId, internalUrl: () => config.cluster.internal_url ?? listeningUrl(), lockUrl: database.url, secret: secrets.clusterSecret }));
-    const limits = stack.add(createLimitsModule({ db, log, replicas: cluster.replicas }));
+    const limits = stack.add(createLimitsModule({ db, log, replicas: cluster.replicas, databaseUp }));
     const { instances, poller } = stack.add(createInstancesModule({ db, config, box, client: agents.client, bus, log, registry: metrics.registry, replicaId, provisioners: options.provisioners }));
     const billing = stack.add(createBillingModule({ db, config, bus, outbox, instances, agents: agents.client, log }));
     const { files } = stack.add(createFilesModule({ db, config, urlSigningKey: secrets.urlSigningKey, instances, agents: agents.client, streams: agents.streams, audit }));
@@ -126,7 +126,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const unknownLimits = checkRateLimitUses(routes, rateLimiter);
     if (unknownLimits.length > 0) throw new ConfigError(unknownLimits);
     const { rawHttp, frontHttp, websockets } = plugins.loaded;
-    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: [...cluster.websockets, ...websockets], allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining }));
+    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: [...cluster.websockets, ...websockets], allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, databaseUp }));
     listeningUrl = () => {
       try {
         return http.address().url;
@@ -134,7 +134,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         return null;
       }
     };
-    const { scheduler, schedule } = stack.add(createSchedulerModule({ db, log, registry: metrics.registry, replicaId }));
+    const { scheduler, schedule } = stack.add(createSchedulerModule({ db, log, registry: metrics.registry, replicaId, databaseUp }));
     schedule(stack.jobs);
 
     await stack.start();

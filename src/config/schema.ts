@@ -66,6 +66,9 @@ export const configSchema = z.strictObject({
     url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').nullable().describe('PostgreSQL server URL; unset means embedded PostgreSQL (PGlite) in data_dir.'),
     data_dir: z.string().min(1).describe('Directory for the embedded database, local instances and backups.'),
     pool_max: z.number().int().min(1).max(200).describe('Largest number of pooled connections to a PostgreSQL server.'),
+    connect_timeout_ms: z.number().int().min(100).describe('A new connection to the PostgreSQL server must be ready within this, or the attempt fails (503 DATABASE_UNAVAILABLE).'),
+    query_timeout_ms: z.number().int().min(0).describe('The server cancels a statement running longer (statement_timeout); the API gives up on the connection 1 s later if no answer comes at all. 0: no limit.'),
+    acquire_timeout_ms: z.number().int().min(100).describe('Longest wait for a pooled connection before the request answers 503 DATABASE_UNAVAILABLE.'),
   }),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).describe('pino log level.'),

@@ -1,4 +1,4 @@
-import type { TestApp } from './start-test-app.ts';
+import type { ApiEndpoint } from './start-test-app.ts';
 import { testAdminPassword } from './start-test-app.ts';
 
 export interface Session {
@@ -20,18 +20,18 @@ export const bearer = (token: string, init: RequestInit = {}): RequestInit => ({
   headers: { ...(init.headers as Record<string, string> | undefined), Authorization: `Bearer ${token}` },
 });
 
-export async function login(app: TestApp, loginName: string, password: string, ip?: string): Promise<Session> {
+export async function login(app: ApiEndpoint, loginName: string, password: string, ip?: string): Promise<Session> {
   const res = await app.request('/api/auth/login', json({ login: loginName, password }, ip ? { 'X-Forwarded-For': ip } : {}));
   if (res.status !== 200) throw new Error(`login as ${loginName} answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as Session;
 }
 
-export const loginAdmin = (app: TestApp): Promise<Session> => login(app, 'admin', testAdminPassword);
+export const loginAdmin = (app: ApiEndpoint): Promise<Session> => login(app, 'admin', testAdminPassword);
 
 let counter = 0;
 
 /** Creates a user through the admin API and signs them in. */
-export async function createUser(app: TestApp, admin: Session, overrides: { username?: string; password?: string; role?: 'admin' | 'user' } = {}): Promise<Session & { password: string }> {
+export async function createUser(app: ApiEndpoint, admin: Session, overrides: { username?: string; password?: string; role?: 'admin' | 'user' } = {}): Promise<Session & { password: string }> {
   counter += 1;
   const username = overrides.username ?? `user${process.pid}x${counter}`;
   const password = overrides.password ?? `password-${counter}-long`;

@@ -25,6 +25,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** What helpers that only send requests need: an in-process app, or an API process of its own. */
+export type ApiEndpoint = Pick<TestApp, 'url' | 'request'>;
+
 export interface StartTestAppOptions {
   plugins?: PanelPlugin[];
   /** Ids to enable; defaults to every plugin passed. */

@@ -19,9 +19,9 @@ export interface LimitsModule extends CoreModule {
  * replica registry (slots are tagged with this replica and counted only while it is live) and
  * stopped before it, so a clean stop frees this replica's slots before its row goes.
  */
-export function createLimitsModule(options: { db: Knex; log: Logger; replicas: ReplicaRegistry }): LimitsModule {
+export function createLimitsModule(options: { db: Knex; log: Logger; replicas: ReplicaRegistry; databaseUp?: () => boolean }): LimitsModule {
   const slots = new SocketSlots({ db: options.db, log: options.log.child({ component: 'socket-slots' }), replicaId: options.replicas.replicaId });
-  const buckets = new SharedTokenBuckets(options.db);
+  const buckets = new SharedTokenBuckets(options.db, {}, options.databaseUp);
   options.replicas.onHeartbeat((beat) => slots.afterHeartbeat(beat));
   return {
     name: 'limits',

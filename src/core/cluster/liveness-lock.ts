@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.ts';
  * locks, which no single-key lock of the migrator or the job ledger can collide with).
  */
 export const livenessLockSpace = 0x7265706c; // "repl"
+const lockConnectTimeoutMs = 2_000;
 
 /**
  * A session advisory lock `(livenessLockSpace, key)` held on a connection of its own for as long
@@ -25,7 +26,11 @@ export class LivenessLock {
   /** The key of the lock this replica holds, taking one first when it holds none. */
   async hold(): Promise<number> {
     if (this.client && this.heldKey !== null) return this.heldKey;
-    const client = new pg.Client({ connectionString: this.options.url, application_name: `panel replica ${this.options.replicaId}`.slice(0, 63), keepAlive: true });
+    const client = new pg.Client({ connectionString: this.options.url, application_name: `panel replica ${this.options.replicaId}`.slice(0, 63), keepAlive: true,
+      // Bounded, so a heartbeat during an outage fails and the next one tries again.
+      connectionTimeoutMillis: lockConnectTimeoutMs,
+      query_timeout: lockConnectTimeoutMs,
+    });
     const lost = (err?: unknown): void => {
       if (this.client !== client) return;
       this.client = null;

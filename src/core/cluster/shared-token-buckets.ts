@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { RateDecision, SharedRateRule } from '../../plugin-api/limits.ts';
+import { databaseUnavailable } from '../http/database-gate.ts';
 
 /** Tokens this replica took from one bucket and has not spent yet. */
 interface Lease {
@@ -20,6 +21,8 @@ export interface SharedTokenBucketSettings {
   maxBatch: number;
   /** A leased token not spent within this is dropped, so leftovers never add to a later burst. */
   leaseTtlMs: number;
+  /** Longest wait for a lease; past it `take` throws (the database is unreachable), and callers decide. */
+  maxWaitMs: number;
 }
 
 /** Buckets idle this long are deleted (a missing bucket is a full one); rules must refill within it. */
@@ -41,8 +44,10 @@ export class SharedTokenBuckets {
   constructor(
     private readonly db: Knex,
     settings: Partial<SharedTokenBucketSettings> = {},
+    /** False while the database server does not answer: `take` throws at once instead of queueing a lease. */
+    private readonly databaseUp: () => boolean = () => true,
   ) {
-    this.settings = { maxBatch: 8, leaseTtlMs: 1_000, ...settings };
+    this.settings = { maxBatch: 8, leaseTtlMs: 1_000, maxWaitMs: 1_000, ...settings };
   }
 
   async take(key: string, rule: SharedRateRule): Promise<RateDecision> {
@@ -56,13 +61,23 @@ export class SharedTokenBuckets {
       if (this.spend(lease)) return { allowed: true, retryAfterMs: 0 };
       if (Date.now() < lease.emptyUntil) return { allowed: false, retryAfterMs: Math.max(1, lease.emptyUntil - Date.now()) };
       // Takers of one bucket on this replica share a round trip; those who come during it share the next.
+      if (!this.databaseUp()) throw databaseUnavailable();
       lease.waiting += 1;
       lease.fetching ??= this.lease(key, rule, lease).finally(() => {
         lease.fetching = null;
       });
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await lease.fetching;
+        // A lease that never comes (a blackholed network, before the health check notices) must not
+        // hold a console command for the pool's whole query timeout.
+        await Promise.race([
+          lease.fetching,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(databaseUnavailable()), this.settings.maxWaitMs);
+          }),
+        ]);
       } finally {
+        clearTimeout(timer);
         lease.waiting -= 1;
       }
     }

@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CoreModule } from '../boot/core-module.ts';
-import { openDatabase, type Database } from './database.ts';
+import { connectPostgres, openDatabase, type Database } from './database.ts';
+import { DatabaseHealth } from './database-health.ts';
 import { countPending, migrateUp, type MigrationSet } from './migrator.ts';
 import { loadSecrets, type AppSecrets } from './secrets.ts';
 
@@ -11,6 +12,8 @@ export const coreMigrationsDir = fileURLToPath(new URL('../../../migrations', im
 export interface DatabaseModule extends CoreModule {
   database: Database;
   secrets: AppSecrets;
+  /** False while the PostgreSQL server does not answer (always true on the embedded database). */
+  databaseUp(): boolean;
   /** How many migrations of the core and the enabled plugins are not applied (for /readyz). */
   pendingMigrations(): Promise<number>;
 }
@@ -35,9 +38,28 @@ export async function createDatabaseModule(options: DatabaseModuleOptions): Prom
   try {
     log.info({ engine: database.engine }, 'database connected');
     const sets: MigrationSet[] = [{ owner: 'core', dir: coreMigrationsDir }, ...options.pluginMigrations];
-    await migrateUp(database.knex, sets, (m) => log.info(m, 'migration applied'));
+    // A migration may run long (an index on a big table), and a replica booting beside one that
+    // migrates waits for its lock: on a server of our own, migrations run without the statement timeout.
+    const migrating = ownsDatabase && database.url ? connectPostgres(database.url, 1, { ...config.database, query_timeout_ms: 0 }) : null;
+    try {
+      await migrateUp(migrating?.knex ?? database.knex, sets, (m) => log.info(m, 'migration applied'));
+    } finally {
+      await migrating?.close();
+    }
     const secrets = await loadSecrets(database.knex, config.secrets, (name) => log.info({ secret: name }, 'generated and stored a new secret'));
-    return { name: 'database', database, secrets, pendingMigrations: () => countPending(database.knex, sets), stop: close };
+    const health = database.url ? new DatabaseHealth(database.url, log.child({ component: 'database-health' })) : null;
+    return {
+      name: 'database',
+      database,
+      secrets,
+      databaseUp: () => health?.isUp() ?? true,
+      pendingMigrations: () => countPending(database.knex, sets),
+      start: async () => health?.start(),
+      stop: async () => {
+        await health?.stop();
+        await close();
+      },
+    };
   } catch (err) {
     // A failed boot must not leave a connection pool (or PGlite) keeping the process alive.
     await close().catch(() => undefined);

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
+import type pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 
 export type Engine = 'postgres' | 'pglite';
@@ -14,19 +15,66 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export interface DatabaseSettings {
+/** How long the API waits on a PostgreSQL server before calling it unavailable (docs/robustness.md#database-outages). */
+export interface DatabaseTimeouts {
+  /** A new connection must be ready (TCP, TLS, startup) within this. */
+  connect_timeout_ms: number;
+  /** The server cancels a statement running longer (statement_timeout); 0: never. */
+  query_timeout_ms: number;
+  /** A request waits this long at most for a pooled connection. */
+  acquire_timeout_ms: number;
+}
+
+export interface DatabaseSettings extends DatabaseTimeouts {
   url: string | null;
   data_dir: string;
   pool_max: number;
 }
 
-/** A PostgreSQL server through `pg`, pooled. */
-export function connectPostgres(url: string, poolMax: number): Database {
+export const defaultDatabaseTimeouts: DatabaseTimeouts = { connect_timeout_ms: 2_000, query_timeout_ms: 15_000, acquire_timeout_ms: 10_000 };
+
+/**
+ * The server cancels a slow statement itself (statement_timeout) and the connection stays
+ * usable. When no answer can come at all (the network path blackholes), pg's own read timeout,
+ * a second later, answers the caller, but leaves the connection waiting for the lost reply;
+ * such a connection is cut here, so the pool never hands it out again.
+ */
+function cutOnReadTimeout(connection: pg.Client): void {
+  const query = connection.query.bind(connection) as (...args: unknown[]) => unknown;
+  (connection as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const last = args.length - 1;
+    const callback = args[last];
+    if (typeof callback === 'function') {
+      args[last] = (err: unknown, result: unknown) => {
+        // pg's message for its query_timeout (client.js); the only error that leaves the reply owed.
+        if (err instanceof Error && err.message === 'Query read timeout') (connection as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        (callback as (e: unknown, r: unknown) => void)(err, result);
+      };
+    }
+    return query(...args);
+  };
+}
+
+/** A PostgreSQL server through `pg`, pooled, with every wait bounded (see DatabaseTimeouts). */
+export function connectPostgres(url: string, poolMax: number, timeouts: DatabaseTimeouts = defaultDatabaseTimeouts): Database {
+  const statementTimeout = timeouts.query_timeout_ms;
   const knex = knexFactory({
     client: 'pg',
-    connection: url,
-    pool: { min: 0, max: poolMax },
-    acquireConnectionTimeout: 10_000,
+    connection: {
+      connectionString: url,
+      connectionTimeoutMillis: timeouts.connect_timeout_ms,
+      keepAlive: true,
+      ...(statementTimeout > 0 ? { statement_timeout: statementTimeout, query_timeout: statementTimeout + 1_000 } : {}),
+    },
+    pool: {
+      min: 0,
+      max: poolMax,
+      afterCreate: (connection: pg.Client, done: (err: Error | null, connection: pg.Client) => void) => {
+        cutOnReadTimeout(connection);
+        done(null, connection);
+      },
+    },
+    acquireConnectionTimeout: timeouts.acquire_timeout_ms,
     // Otherwise knex puts the SQL with its bound values (hashes, tokens) into error messages.
     compileSqlOnError: false,
   });
@@ -58,7 +106,7 @@ export function wrapPglite(pglite: PGlite, onClose: () => void = () => {}): Data
 
 /** `DATABASE_URL` set → the server; otherwise embedded PostgreSQL in `<data_dir>/pglite`. */
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
-  if (settings.url !== null) return connectPostgres(settings.url, settings.pool_max);
+  if (settings.url !== null) return connectPostgres(settings.url, settings.pool_max, settings);
   const dir = resolve(settings.data_dir, 'pglite');
   mkdirSync(dir, { recursive: true });
   const unlock = lockDataDir(dir);

@@ -38,6 +38,8 @@ interface EventRow {
 }
 
 const channel = 'panel_events';
+const listenConnectTimeoutMs = 2_000;
+const maxReconnectDelayMs = 2_000;
 /** NOTIFY payloads must stay under 8000 bytes; bigger events travel as a reference. */
 const maxInlinePayload = 7_500;
 
@@ -83,7 +85,8 @@ export class EventBus {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.listenUrl as string });
+    // Bounded, so a blackholed network fails this attempt and the next one is scheduled.
+    const client = new pg.Client({ connectionString: this.listenUrl as string, connectionTimeoutMillis: listenConnectTimeoutMs, keepAlive: true });
     client.on('error', (err) => {
       this.log.warn({ err }, 'event listener connection failed; reconnecting');
       this.scheduleReconnect(client);
@@ -120,7 +123,9 @@ export class EventBus {
       this.connect().catch((err: unknown) => this.log.warn({ err }, 'event listener reconnect failed'));
     }, this.reconnectDelayMs);
     this.reconnectTimer.unref();
-    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, 30_000);
+    // Capped low: events are caught up from the table on reconnect, but until then this replica's
+    // subscribers hear nothing, so once the server is back it must be found within seconds.
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, maxReconnectDelayMs);
   }
 
   private async catchUp(): Promise<void> {

@@ -8,6 +8,7 @@ import {
   ServiceUnavailableError,
   UnsupportedMediaTypeError,
 } from './errors.ts';
+import { databaseUnavailable } from './database-gate.ts';
 
 /** The one error body of every non-2xx answer (API.md "Everywhere"). */
 export const errorEnvelopeSchema = z
@@ -41,7 +42,20 @@ export function envelopeFor(error: AppError, requestId: string): ErrorEnvelope {
  * Connection failures that reach the edge unwrapped come from the database: agent, Stripe and
  * proxy code wrap their own transport errors in domain errors before they get here.
  */
-const databaseDownCodes = new Set(['ECONNREFUSED', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+const databaseDownCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03', '57014', '08000', '08001', '08003', '08006']);
+/**
+ * What pg throws without a code when a connection is lost mid-query, cannot be made within
+ * `database.connect_timeout_ms`, or gets no reply within `database.query_timeout_ms` + 1 s
+ * (client.js, connection.js).
+ */
+const databaseDownMessages = new Set(['Connection terminated unexpectedly', 'Connection terminated', 'Connection terminated due to connection timeout', 'timeout expired', 'Query read timeout', 'Client was closed and is not queryable', 'Client has encountered a connection error and is not queryable']);
+
+/** knex puts the statement in front of the driver's message ("select ... - Query read timeout"). */
+function isDatabaseDownMessage(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const at = err.message.lastIndexOf(' - ');
+  return databaseDownMessages.has(err.message) || (at >= 0 && databaseDownMessages.has(err.message.slice(at + 3)));
+}
 
 function propertyOf(err: unknown, name: string): unknown {
   return typeof err === 'object' && err !== null ? (err as Record<string, unknown>)[name] : undefined;
@@ -71,8 +85,8 @@ export function toAppError(err: unknown, bodyLimitBytes: number): AppError | nul
   }
   const code = propertyOf(err, 'code');
   const name = propertyOf(err, 'name');
-  if ((typeof code === 'string' && databaseDownCodes.has(code)) || name === 'KnexTimeoutError') {
-    return new ServiceUnavailableError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry in a few seconds', 2);
+  if ((typeof code === 'string' && databaseDownCodes.has(code)) || name === 'KnexTimeoutError' || isDatabaseDownMessage(err)) {
+    return databaseUnavailable();
   }
   return null;
 }

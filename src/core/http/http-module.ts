@@ -37,6 +37,7 @@ export interface HttpModuleOptions {
   rateLimiter: RateLimiter;
   /** The service module's flag: set at shutdown, before anything drains. */
   isDraining(): boolean;
+  databaseUp(): boolean;
 }
 
 /**
@@ -58,6 +59,7 @@ export function createHttpModule(options: HttpModuleOptions): HttpModule {
     redeemTicket: options.redeemTicket,
     rateLimiter: options.rateLimiter,
     isDraining: options.isDraining,
+    databaseUp: options.databaseUp,
   });
   const dispatcher = new UpgradeDispatcher({ log, allowedOrigins: options.allowedOrigins, routes: options.websockets, proxyHops: config.server.proxy_hops });
   const server = createServer(frontDoor(options.frontHttp, app.callback(), { log, metrics: options.metrics.http, proxyHops: config.server.proxy_hops, isDraining: options.isDraining }));

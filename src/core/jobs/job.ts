@@ -22,4 +22,4 @@ export interface JobDefinition {
   run(ctx: JobContext): Promise<void>;
 }
 
-export type JobOutcome = 'ok' | 'failed' | 'timeout' | 'skipped_overlap' | 'skipped_claimed';
+export type JobOutcome = 'ok' | 'failed' | 'timeout' | 'skipped_overlap' | 'skipped_claimed' | 'skipped_database_down';

@@ -13,8 +13,8 @@ export interface SchedulerModule extends CoreModule {
 }
 
 /** Runs every module's jobs on their schedules; the last module to start, so jobs see a running server. */
-export function createSchedulerModule(options: { db: Knex; log: Logger; registry: Registry; replicaId: string }): SchedulerModule {
-  const scheduler = new Scheduler({ knex: options.db, log: options.log.child({ component: 'scheduler' }), registry: options.registry, replicaId: options.replicaId });
+export function createSchedulerModule(options: { db: Knex; log: Logger; registry: Registry; replicaId: string; databaseUp?: () => boolean }): SchedulerModule {
+  const scheduler = new Scheduler({ knex: options.db, log: options.log.child({ component: 'scheduler' }), registry: options.registry, replicaId: options.replicaId, databaseUp: options.databaseUp });
   return {
     name: 'scheduler',
     scheduler,

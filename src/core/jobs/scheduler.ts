@@ -19,6 +19,8 @@ export interface SchedulerDeps {
   registry: Registry;
   /** Written into the run ledger so an operator can see which replica ran a slot. */
   replicaId: string;
+  /** False while the database server does not answer: slots are skipped (every job needs it), not failed once a second. */
+  databaseUp?: () => boolean;
 }
 
 const jobIdPattern = /^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$/;
@@ -84,6 +86,11 @@ export class Scheduler {
     if (!state) throw new Error(`No job "${id}"`);
     const log = this.deps.log.child({ job: id, slot: slot.toISOString() });
     if (this.stopping) return 'skipped_overlap';
+    if (this.deps.databaseUp && !this.deps.databaseUp()) {
+      this.runs.inc({ job: id, outcome: 'skipped_database_down' });
+      log.debug('database unavailable; slot skipped');
+      return 'skipped_database_down';
+    }
     if (state.running) {
       this.runs.inc({ job: id, outcome: 'skipped_overlap' });
       log.debug('previous run still going; slot skipped');

@@ -1,7 +1,7 @@
 import { streamspacePlugin } from '../../../plugins/streamspace/index.ts';
 import { SimAgent, type SimAgentOptions } from '../../../scripts/lib/streamspace-sim-agent.ts';
 import type { PanelPlugin } from '../../../src/plugin-api/index.ts';
-import { startTestApp, testAdminPassword, type TestApp } from '../../helpers/start-test-app.ts';
+import { startTestApp, testAdminPassword, type ApiEndpoint, type TestApp } from '../../helpers/start-test-app.ts';
 import type { DeepPartial } from '../../../src/config/load.ts';
 import type { TestDatabase } from '../../helpers/test-database.ts';
 import type { Config } from '../../../src/config/schema.ts';
@@ -25,7 +25,7 @@ export async function startStreamspace(config: DeepPartial<Config> = {}, streams
   });
 }
 
-export async function call(app: TestApp, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Loose; headers: Headers }> {
+export async function call(app: ApiEndpoint, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Loose; headers: Headers }> {
   const res = await app.request(path, {
     method,
     headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
@@ -35,7 +35,7 @@ export async function call(app: TestApp, method: string, path: string, token?: s
   return { status: res.status, body: text === '' ? null : JSON.parse(text), headers: res.headers };
 }
 
-export async function v1Login(app: TestApp, username: string, password: string): Promise<V1Session> {
+export async function v1Login(app: ApiEndpoint, username: string, password: string): Promise<V1Session> {
   const res = await call(app, 'POST', `${v1}/auth/login`, undefined, { username, password });
   if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as V1Session;
@@ -44,7 +44,7 @@ export async function v1Login(app: TestApp, username: string, password: string):
 export const v1Admin = (app: TestApp): Promise<V1Session> => v1Login(app, 'admin', testAdminPassword);
 
 let users = 0;
-export async function v1User(app: TestApp, admin: V1Session, role: 'user' | 'admin' = 'user'): Promise<V1Session> {
+export async function v1User(app: ApiEndpoint, admin: V1Session, role: 'user' | 'admin' = 'user'): Promise<V1Session> {
   users += 1;
   const username = `ss.user${process.pid}x${users}`;
   const password = `password-${users}-long-enough`;
@@ -54,7 +54,7 @@ export async function v1User(app: TestApp, admin: V1Session, role: 'user' | 'adm
 }
 
 /** Issues a key and connects a simulated agent (in-process; the lifecycle test also runs the CLI). */
-export async function connectAgent(app: TestApp, admin: V1Session, options: Partial<SimAgentOptions> & { agentId: string }): Promise<SimAgent> {
+export async function connectAgent(app: ApiEndpoint, admin: V1Session, options: Partial<SimAgentOptions> & { agentId: string }): Promise<SimAgent> {
   const issued = await call(app, 'POST', `${v1}/admin/agent-keys`, admin.token, { agent_id: options.agentId });
   if (issued.status !== 201) throw new Error(`issue key: ${issued.status} ${JSON.stringify(issued.body)}`);
   const agent = new SimAgent({ url: app.url, key: issued.body.key, commandDelayMs: 20, ...options });
@@ -72,7 +72,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | null | u
   }
 }
 
-export async function waitState(app: TestApp, token: string, id: string, state: string, timeoutMs = 10_000): Promise<Loose> {
+export async function waitState(app: ApiEndpoint, token: string, id: string, state: string, timeoutMs = 10_000): Promise<Loose> {
   return waitFor(`session ${id} to be ${state}`, async () => {
     const res = await call(app, 'GET', `${v1}/sessions/${id}`, token);
     return res.body?.state === state ? res.body : null;
