@@ -7,6 +7,7 @@ export type Mutation =
   | { kind: 'drop-field'; at: number }
   | { kind: 'extra-field'; name: string; value: unknown }
   | { kind: 'string'; target: 'body' | 'query'; at: number; value: string }
+  | { kind: 'nul'; target: 'body' | 'query' | 'param'; at: number }
   | { kind: 'number'; at: number; literal: string }
   | { kind: 'invalid-utf8'; at: number }
   | { kind: 'array-for-object' }
@@ -93,6 +94,9 @@ export function mutationOf(shape: { json: boolean; raw: boolean; params: number;
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('string' as const), target: fc.constant('query' as const), at: index, value: fc.constantFrom(...nastyStrings.map((s) => s.slice(0, 4000))) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('repeat-query' as const), at: index, value: fc.constantFrom('1', '', 'x', 'a\u0000b') }) },
   ];
+  // NUL gets a mutation of its own: it is the one character PostgreSQL's text cannot hold, so it is tried in every place often.
+  const nulTargets = [...(shape.json ? ['body' as const] : []), ...(shape.query > 0 ? ['query' as const] : []), ...(shape.params > 0 ? ['param' as const] : [])];
+  if (nulTargets.length > 0) options.push({ weight: 3, arbitrary: fc.record({ kind: fc.constant('nul' as const), target: fc.constantFrom(...nulTargets), at: index }) });
   if (shape.params > 0) options.push({ weight: 3, arbitrary: fc.record({ kind: fc.constant('bad-param' as const), at: index, segment: fc.constantFrom(...nastySegments) }) });
   if (shape.json || shape.raw) {
     options.push(

@@ -24,6 +24,23 @@ function jsonText(value: unknown, raws: string[]): string {
   return text;
 }
 
+/** Percent-encodes like encodeURIComponent, except that a lone surrogate goes out as its WTF-8 bytes: invalid UTF-8 on purpose. */
+export function percentEncode(text: string): string {
+  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|[^\ud800-\udfff]+|[\ud800-\udbff][\udc00-\udfff]/g, (part) => {
+    if (part.length !== 1 || part.charCodeAt(0) < 0xd800 || part.charCodeAt(0) > 0xdfff) return encodeURIComponent(part);
+    const c = part.charCodeAt(0);
+    return [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
+  });
+}
+
+/** The value with a NUL inside: in a string, in each string of an array, or a string of its own. */
+function nulInto(value: unknown): unknown {
+  if (typeof value === 'string') return `${value.slice(0, 1)}\u0000${value.slice(1)}`;
+  if (Array.isArray(value) && value.length > 0) return value.map(nulInto);
+  if (isObject(value) && Object.keys(value).length > 0) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, nulInto(v)]));
+  return 'a\u0000b';
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The body's top-level keys, or the one key a mutation adds when it has none. */
@@ -44,18 +61,24 @@ export function buildRequest(op: Operation, draft: Draft, bodyLimitBytes: number
     const p = op.pathParams[m.at % op.pathParams.length] as { name: string };
     params[p.name] = m.segment;
   }
-  const path = op.path.replace(/\{([^}]+)\}/g, (_all, name: string) => (m.kind === 'bad-param' && params[name] !== draft.params[name] ? (params[name] as string) : encodeURIComponent(params[name] ?? '')));
+  if (m.kind === 'nul' && m.target === 'param' && op.pathParams.length > 0) {
+    const p = op.pathParams[m.at % op.pathParams.length] as { name: string };
+    params[p.name] = `${percentEncode(draft.params[p.name] ?? '')}%00`;
+  }
+  const path = op.path.replace(/\{([^}]+)\}/g, (_all, name: string) => (params[name] !== draft.params[name] ? (params[name] as string) : percentEncode(params[name] ?? '')));
   const pairs: Array<[string, string]> = [];
   for (const [name, value] of Object.entries(draft.query)) for (const text of queryText(value)) pairs.push([name, text]);
-  if ((m.kind === 'string' && m.target === 'query') || m.kind === 'repeat-query') {
+  if ((m.kind === 'string' && m.target === 'query') || (m.kind === 'nul' && m.target === 'query') || m.kind === 'repeat-query') {
     const name = op.query.length > 0 ? (op.query[m.at % op.query.length] as { name: string }).name : 'q';
-    if (m.kind === 'string') {
+    if (m.kind === 'repeat-query') pairs.push([name, m.value], [name, m.value === '' ? 'x' : '']);
+    else {
       const kept = pairs.filter(([n]) => n !== name);
+      const old = pairs.find(([n]) => n === name)?.[1] ?? 'a';
       pairs.length = 0;
-      pairs.push(...kept, [name, m.value]);
-    } else pairs.push([name, m.value], [name, m.value === '' ? 'x' : '']);
+      pairs.push(...kept, [name, m.kind === 'nul' ? `${old}\u0000b` : m.value]);
+    }
   }
-  const search = pairs.map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`).join('&');
+  const search = pairs.map(([n, v]) => `${percentEncode(n)}=${percentEncode(v)}`).join('&');
   const headers: Record<string, string> = {};
   if (draft.authorization !== undefined) headers.Authorization = draft.authorization;
   if (m.kind === 'request-id') {
@@ -67,10 +90,11 @@ export function buildRequest(op: Operation, draft: Draft, bodyLimitBytes: number
     headers['Content-Type'] = 'application/json';
     let value = draft.body;
     const raws: string[] = [];
-    if (m.kind === 'wrong-type' || m.kind === 'string' || m.kind === 'number') {
-      if (m.kind !== 'string' || m.target === 'body') {
+    if (m.kind === 'wrong-type' || m.kind === 'string' || m.kind === 'number' || m.kind === 'nul') {
+      if ((m.kind !== 'string' && m.kind !== 'nul') || m.target === 'body') {
         const key = keyAt(value, m.at);
-        const replacement = m.kind === 'number' ? (raws.push(m.literal), rawMarker(0)) : m.value;
+        const old = isObject(value) ? value[key] : undefined;
+        const replacement = m.kind === 'number' ? (raws.push(m.literal), rawMarker(0)) : m.kind === 'nul' ? nulInto(old) : m.value;
         value = { ...(isObject(value) ? value : {}), [key]: replacement };
       }
     } else if (m.kind === 'drop-field' && isObject(value)) {

@@ -35,6 +35,8 @@ export interface FuzzFailure {
 export interface FuzzFigures {
   seed: number;
   runs_per_operation: number;
+  /** Operations in the served document (or in --operation). */
+  operations_total: number;
   operations_covered: number;
   requests_sent: number;
   failures: number;
@@ -133,17 +135,23 @@ export async function runFuzz(stand: Stand, options: FuzzOptions): Promise<FuzzR
     }
     const replayOf = (path: string): string => `--seed ${options.seed} --operation ${op.id} --path ${path}`;
     let lastPath = '';
+    const before = failures.length;
     const result = await fc.check(
       fc.asyncProperty(caseOf(op, stand, allowed, mutationOf(shape)), async (c) => attempt(op, c, replayOf(lastPath))),
       { seed, numRuns: options.runs, endOnFailure: true, ...(options.path ? { path: options.path } : {}) },
     );
     if (result.failed) {
       lastPath = result.counterexamplePath ?? '';
-      const last = failures.filter((f) => f.operation === op.id).at(-1);
+      const last = failures.slice(before).filter((f) => f.operation === op.id).at(-1);
       if (last) last.replay = replayOf(lastPath);
+      else {
+        // The fuzzer itself threw (or a check it could not make): a failure too, never a silent pass.
+        const c = (result.counterexample?.[0] ?? { identity: 'anonymous', draft: { mutation: { kind: 'none' } } }) as Case;
+        failures.push({ operation: op.id, identity: c.identity, mutation: c.draft.mutation, request: { method: op.method, path: op.path, headers: {}, body: '' }, status: null, problems: [`the case threw: ${String(result.errorInstance)}`], replay: replayOf(lastPath) });
+      }
     }
     await healthy(op.id);
-    options.progress?.(`[${n}/${ops.length}] ${op.method} ${op.path}: ${requests} requests so far, ${failures.length} failures`);
+    options.progress?.(`[${n}/${ops.length}] ${op.method} ${op.path}: ${result.numRuns} cases; ${requests} requests so far, ${failures.length} failures`);
   };
 
   const queue = [...ops.entries()];
@@ -153,7 +161,7 @@ export async function runFuzz(stand: Stand, options: FuzzOptions): Promise<FuzzR
   await Promise.all(workers);
   await healthy('the whole run');
   return {
-    figures: { seed: options.seed, runs_per_operation: options.runs, operations_covered: covered.size, requests_sent: requests, failures: failures.length, seconds: Math.round((Date.now() - started) / 100) / 10 },
+    figures: { seed: options.seed, runs_per_operation: options.runs, operations_total: ops.length, operations_covered: covered.size, requests_sent: requests, failures: failures.length, seconds: Math.round((Date.now() - started) / 100) / 10 },
     failures,
   };
 }

@@ -135,6 +135,9 @@ export async function startStand(): Promise<Stand> {
       const lifecycle = (b: Record<string, unknown>): unknown => ((Object.values(b)[0] as { state?: { lifecycle?: string } }).state ?? {}).lifecycle;
       return states.every((s) => lifecycle(s) === 'active') ? true : undefined;
     }, 30_000);
+    // A running workload, so console commands and logs reach it instead of stopping at 409.
+    await post(app, `/api/game/servers/${gameId}/start`, {}, owner.core);
+    await until('the game server to run', async () => (((await get(app, `/api/game/servers/${gameId}`, owner.core)).server as { state: { status?: string } }).state.status === 'running' ? true : undefined), 20_000);
     const backup = await post(app, `/api/game/servers/${gameId}/backups`, {}, owner.core);
     const backupId = await until('the backup', async () => {
       const list = (await get(app, `/api/game/servers/${gameId}/backups`, owner.core)).backups as Array<{ id: string }> | undefined;
