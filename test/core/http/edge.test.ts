@@ -175,6 +175,7 @@ test('openapi.json describes the routes from their validating schemas', async (t
   const create = doc.paths['/api/example/notes']?.post;
   t.is(create?.requestBody?.content['application/json']?.schema.properties.text?.maxLength, 200);
   t.truthy(create?.responses['413']);
+  t.truthy(create?.responses['415'], 'a JSON body route documents the media-type and content-encoding refusals');
   t.truthy(doc.paths['/api/example/limited']?.get?.responses['429']);
   t.truthy(doc.paths['/healthz']?.get);
 });
