@@ -9,6 +9,8 @@ export interface Sent {
   mustBeUnauthorized: boolean;
   /** Another user using the owner's ids: any 2xx is a leak. */
   mustBeRefused: boolean;
+  /** A signed-in user who is not an admin on an admin route: 403 and nothing else. */
+  mustBeForbidden: boolean;
   /** The X-Request-Id sent, when it was a valid one to echo. */
   requestId: string | undefined;
 }
@@ -31,6 +33,7 @@ export function judge(op: Operation, sent: Sent, answer: FuzzAnswer, secrets: st
   const { status } = answer;
   if (status >= 500 && (status === 500 || !op.declared.has(status))) problems.push(`answered ${status}, which is not a 5xx this operation declares`);
   if (sent.mustBeUnauthorized && status !== 401) problems.push(`answered ${status} to a caller who is not signed in (401 expected first)`);
+  if (sent.mustBeForbidden && status !== 403) problems.push(`answered ${status} to a user who is not an admin on an admin route (403 expected first)`);
   if (sent.mustBeRefused && status >= 200 && status < 300) problems.push(`answered ${status} to another user on the owner's ids`);
   const header = answer.headers['x-request-id'];
   if (typeof header !== 'string' || header === '') problems.push('no X-Request-Id header');

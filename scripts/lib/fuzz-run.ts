@@ -97,6 +97,7 @@ export async function runFuzz(stand: Stand, options: FuzzOptions): Promise<FuzzR
     const owned = ownedParams(op);
     const sent: Sent = {
       mustBeUnauthorized: !op.public && unauthenticated.has(c.identity) && paramsIntact,
+      mustBeForbidden: /^\/api\/(v1\/)?admin\//.test(op.path) && (c.identity === 'owner' || c.identity === 'other') && paramsIntact,
       mustBeRefused: !op.public && c.identity === 'other' && paramsIntact && owned.some((name) => c.draft.params[name] === stand.realId(op.path, name)),
       requestId: req.headers['X-Request-Id'] === draft.requestId ? draft.requestId : undefined,
     };
