@@ -72,8 +72,16 @@ export class V1Api {
           refusal = err;
         }
       }
+      if (refusal) {
+        // Authentication comes first, as on the portal's routes: a caller who is not signed in
+        // hears 401 whatever the limit says. The hit is still counted, so the 401 carries the
+        // headers like every answer.
+        await this.count(ctx, bucket, `ip:${ctx.ip}`).catch((err: unknown) => {
+          if (!(err instanceof AppError && err.status === 429)) throw err;
+        });
+        throw refusal;
+      }
       await this.count(ctx, bucket, principal ? `user:${principal.userId}` : `ip:${ctx.ip}`);
-      if (refusal) throw refusal;
       return principal;
     };
     return { ...spec, tags: spec.tags ?? ['streamspace'], guard, invalid: v1Invalid };

@@ -1,9 +1,10 @@
 import Router from '@koa/router';
-import bodyParser from 'koa-bodyparser';
 import type { Context, Middleware } from 'koa';
 import type { z } from 'zod';
 import type { Logger } from '../log/logger.ts';
-import { ForbiddenError, RateLimitedError, UnsupportedMediaTypeError, ValidationError, type ValidationIssue } from './errors.ts';
+import { ForbiddenError, RateLimitedError, ValidationError, type ValidationIssue } from './errors.ts';
+import { jsonBodyParser } from './json-body.ts';
+import { nulIssues } from './nul-strings.ts';
 import type { Authenticator, Principal, TicketRedeemer } from './principal.ts';
 import type { RateLimiter, RateLimitState } from './rate-limiter.ts';
 import type { MountedRoute, RouteDefinition, RouteIssue, RouteRequest, RouteResult } from './route.ts';
@@ -40,19 +41,6 @@ function invalidInput(route: RouteDefinition, issues: RouteIssue[]): Error {
   if (route.invalid) return route.invalid(issues);
   const flat: ValidationIssue[] = issues.map((i) => ({ path: [i.location, ...i.path.map(String)].join('.'), message: i.message }));
   return new ValidationError(flat);
-}
-
-function hasBody(ctx: Context): boolean {
-  const length = ctx.get('content-length');
-  return ctx.get('transfer-encoding') !== '' || (length !== '' && length !== '0');
-}
-
-function jsonBodyParser(limitBytes: number): Middleware {
-  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: String(limitBytes), strict: true });
-  return async (ctx, next) => {
-    if (hasBody(ctx) && !ctx.is('application/json', '+json')) throw new UnsupportedMediaTypeError('application/json');
-    await parse(ctx, next);
-  };
 }
 
 function setRateLimitHeaders(ctx: Context, state: RateLimitState): void {
@@ -100,7 +88,7 @@ function checkResponse(route: RouteDefinition, result: RouteResult, status: numb
 
 function handle(route: RouteDefinition, options: MountOptions): Middleware {
   return async (ctx) => {
-    const issues: RouteIssue[] = [];
+    const issues: RouteIssue[] = [...nulIssues('params', ctx.params), ...nulIssues('query', ctx.query), ...nulIssues('body', ctx.request.body)];
     const params = parsePart('params', route.request?.params, ctx.params, issues);
     const query = parsePart('query', route.request?.query, ctx.query, issues);
     const body = parsePart('body', route.request?.body, ctx.request.body, issues);

@@ -42,11 +42,14 @@ function responsesOf({ route }: MountedRoute): JsonSchema {
   }
   for (const [status, description] of Object.entries(route.errors ?? {})) out[status] ??= errorResponse(description);
   const hasInput = route.request?.body !== undefined || route.request?.query !== undefined || route.request?.params !== undefined;
-  if (hasInput) out['400'] ??= errorResponse('Validation failed (VALIDATION_FAILED) or malformed JSON (INVALID_JSON)');
+  if (hasInput) out['400'] ??= errorResponse('Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING)');
   if (route.auth !== 'none') out['401'] ??= errorResponse('Missing, invalid or expired access token');
   if (route.auth === 'admin') out['403'] ??= errorResponse('Admins only (AUTH_INSUFFICIENT_PERMISSIONS)');
   if (route.request?.params !== undefined) out['404'] ??= errorResponse('No such resource, or it belongs to another user (NOT_FOUND)');
-  if (route.request?.body !== undefined && (route.bodyMode ?? 'json') === 'json') out['413'] ??= errorResponse('Body over the configured limit (PAYLOAD_TOO_LARGE)');
+  if (route.request?.body !== undefined && (route.bodyMode ?? 'json') === 'json') {
+    out['413'] ??= errorResponse('Body over the configured limit (PAYLOAD_TOO_LARGE)');
+    out['415'] ??= errorResponse('Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING)');
+  }
   if ((route.rateLimits ?? []).length > 0) {
     out['429'] ??= {
       ...errorResponse('Rate limit exceeded (RATE_LIMIT_EXCEEDED); details.retry_after and Retry-After say when to retry'),

@@ -99,3 +99,14 @@ test('a stored hash made with weaker settings is upgraded on the next login', as
   // Still the same password.
   await t.notThrowsAsync(login(app, user.user.username, user.password));
 });
+
+test('a NUL in the login name or in an admin filter is a 400 VALIDATION_FAILED naming the field, not a 500 from PostgreSQL', async (t) => {
+  const res = await app.request('/api/auth/login', json({ login: 'a\u0000b', password: 'whatever-password' }));
+  t.is(res.status, 400);
+  const body = (await res.json()) as { code: string; details: { issues: Array<{ path: string }> } };
+  t.is(body.code, 'VALIDATION_FAILED');
+  t.deepEqual(body.details.issues.map((i) => i.path), ['body.login']);
+  const audit = await app.request('/api/admin/audit?action=a%00b', bearer(admin.access_token));
+  t.is(audit.status, 400);
+  t.deepEqual(((await audit.json()) as typeof body).details.issues.map((i) => i.path), ['query.action']);
+});

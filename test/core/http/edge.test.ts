@@ -175,6 +175,27 @@ test('openapi.json describes the routes from their validating schemas', async (t
   const create = doc.paths['/api/example/notes']?.post;
   t.is(create?.requestBody?.content['application/json']?.schema.properties.text?.maxLength, 200);
   t.truthy(create?.responses['413']);
+  t.truthy(create?.responses['415'], 'a JSON body route documents the media-type and content-encoding refusals');
   t.truthy(doc.paths['/api/example/limited']?.get?.responses['429']);
   t.truthy(doc.paths['/healthz']?.get);
+});
+
+test('a NUL character anywhere in the input is a 400 naming the field, never a database error', async (t) => {
+  const body = await envelopeOf(t, await app.request('/api/example/notes', postJson('{"text":"a\\u0000b"}')), 400, 'VALIDATION_FAILED');
+  t.deepEqual((body.details.issues as Array<{ path: string; message: string }>).map((i) => i.path), ['body.text']);
+  t.regex((body.details.issues as Array<{ message: string }>)[0]?.message ?? '', /NUL/);
+  const inPath = await envelopeOf(t, await app.request('/api/example/notes/0b7e7dd4-5d1f-4c1e-9a8a-3f6f1c1e2b3c%00'), 400, 'VALIDATION_FAILED');
+  t.true((inPath.details.issues as Array<{ path: string }>).some((i) => i.path === 'params.id'));
+});
+
+test('a body whose Content-Encoding lies is a 400, an encoding we cannot undo a 415, and real gzip works', async (t) => {
+  const { gzipSync } = await import('node:zlib');
+  const note = Buffer.from(JSON.stringify({ text: 'zipped' }));
+  const send = (encoding: string, bytes: Buffer) => app.request('/api/example/notes', { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Encoding': encoding }, body: bytes });
+  await envelopeOf(t, await send('gzip', note), 400, 'INVALID_CONTENT_ENCODING');
+  await envelopeOf(t, await send('deflate', Buffer.from([0x78, 0x9c, 1, 2, 3])), 400, 'INVALID_CONTENT_ENCODING');
+  const unknown = await envelopeOf(t, await send('x-fuzz', note), 415, 'UNSUPPORTED_CONTENT_ENCODING');
+  t.deepEqual(unknown.details.supported, ['identity', 'gzip', 'deflate', 'br']);
+  await envelopeOf(t, await send('gzip, x-fuzz', gzipSync(note)), 415, 'UNSUPPORTED_CONTENT_ENCODING');
+  t.is((await send('GZIP', gzipSync(note))).status, 201, 'encoding names are case-insensitive');
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { TestApp } from '../../helpers/start-test-app.ts';
+import { testAdminPassword, type TestApp } from '../../helpers/start-test-app.ts';
 import { runJob } from '../../helpers/run-job.ts';
 import { call, connectAgent, startStreamspace, v1, v1Admin, v1User, waitFor, waitState, withAgent, type V1Session } from './ss-helpers.ts';
 
@@ -199,4 +199,32 @@ test('a failed start ends failed, never stuck pending; a session created hiberna
     await waitState(app, user.token, id, 'hibernated');
     t.is((await call(app, 'PATCH', `${v1}/sessions/${id}`, user.token, { state: 'running' })).body.state, 'running');
   });
+});
+
+test('a NUL in a body field or a query filter is refused in the seed\'s vocabulary, naming the field, before PostgreSQL sees it', async (t) => {
+  const user = await v1User(app, admin);
+  const created = await create(user.token, { user: 'a\u0000b' });
+  t.is(created.status, 400);
+  t.like(created.body, { code: 'VALIDATION_FAILED', details: { field: 'user' } });
+  for (const [path, field] of [[`${v1}/sessions?tags=a%00b`, 'tags'], [`${v1}/templates?category=a%00b`, 'category']] as const) {
+    const res = await call(app, 'GET', path, user.token);
+    t.is(res.status, 400, path);
+    t.like(res.body, { code: 'INVALID_PARAMETER', details: { field } });
+  }
+});
+
+test('a forged or foreign token answers 401 even once the IP is past the session-create limit, with the limit headers', async (t) => {
+  const limited = await startStreamspace({ rate_limits: { streamspace_session_create: { limit: 2, window_s: 3600 } } });
+  try {
+    const forged = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"x","role":"admin"}').toString('base64url')}.`;
+    const portalToken = ((await (await limited.request('/api/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ login: 'admin', password: testAdminPassword }) })).json()) as { access_token: string }).access_token;
+    for (let i = 1; i <= 5; i += 1) {
+      const res = await call(limited, 'POST', `${v1}/sessions`, i % 2 === 0 ? portalToken : forged, { template: 'firefox-browser' });
+      t.is(res.status, 401, `attempt ${i}`);
+      t.is(res.body.code, 'AUTH_TOKEN_INVALID');
+      t.regex(res.headers.get('X-RateLimit-Limit') ?? '', /^2$/);
+    }
+  } finally {
+    await limited.close();
+  }
 });
