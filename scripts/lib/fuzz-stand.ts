@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readPidFile, signalGroup } from '../../src/contracts/pid-file.ts';
+import { killLocalAgents } from '../../src/core/instances/local-provisioner.ts';
 import { shippedPlugins } from '../../plugins/index.ts';
 import { startTestApp, testAdminPassword, type TestApp } from '../../test/helpers/start-test-app.ts';
 import { SimAgent } from './streamspace-sim-agent.ts';
@@ -61,18 +61,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: n
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Local agents are detached process groups: a stand that ends must not leave one running. */
-function killLocalAgents(dataDir: string): void {
-  const root = join(dataDir, 'instances');
-  if (!existsSync(root)) return;
-  for (const id of readdirSync(root)) {
-    for (const file of ['agent.json', 'workload.pid', 'ide.pid']) {
-      const record = readPidFile(join(root, id, file));
-      if (record) signalGroup(record, 'SIGKILL');
-    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isRunning, readPidFile, signalGroup, writePidFile, type PidRecord } from '../../contracts/pid-file.ts';
 import { join, resolve } from 'node:path';
@@ -122,5 +122,20 @@ export class LocalProvisioner implements Provisioner {
       revived += 1;
     }
     return revived;
+  }
+}
+
+/**
+ * SIGKILLs every local agent under `dataDir` with its workload and IDE (detached process groups
+ * of their own): for a test or a fuzz stand that ends, failed or not, so none outlives it.
+ */
+export function killLocalAgents(dataDir: string): void {
+  const root = join(dataDir, 'instances');
+  if (!existsSync(root)) return;
+  for (const id of readdirSync(root)) {
+    for (const file of ['agent.json', 'workload.pid', 'ide.pid']) {
+      const record = readPidFile(join(root, id, file));
+      if (record) signalGroup(record, 'SIGKILL');
+    }
   }
 }

@@ -1,5 +1,3 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { readPidFile, signalGroup } from '../../../src/contracts/pid-file.ts';
 import { join } from 'node:path';
 import type { DeepPartial } from '../../../src/config/load.ts';
 import type { Config } from '../../../src/config/schema.ts';
@@ -72,14 +70,4 @@ export async function deleteAndWait(app: ApiEndpoint, session: Session, id: stri
   await eventually(async () => (await call(app, session, 'GET', `${base}/${id}`)).status === 404, 30_000, 'the instance to be gone');
 }
 
-/** Kills every local agent (and its workload) under `dataDir`: a failed test must not leave detached agents running. */
-export function killLocalAgents(dataDir: string): void {
-  const root = join(dataDir, 'instances');
-  if (!existsSync(root)) return;
-  for (const id of readdirSync(root)) {
-    for (const file of ['agent.json', 'workload.pid', 'ide.pid']) {
-      const record = readPidFile(join(root, id, file));
-      if (record) signalGroup(record, 'SIGKILL');
-    }
-  }
-}
+export { killLocalAgents } from '../../../src/core/instances/local-provisioner.ts';
