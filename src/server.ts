@@ -126,7 +126,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const unknownLimits = checkRateLimitUses(routes, rateLimiter);
     if (unknownLimits.length > 0) throw new ConfigError(unknownLimits);
     const { rawHttp, frontHttp, websockets } = plugins.loaded;
-    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: [...cluster.websockets, ...websockets], allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, databaseUp }));
+    const upgradeRate = { burst: config.server.upgrade_rate_burst, refillMs: config.server.upgrade_rate_refill_ms };
+    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: [...cluster.websockets, ...websockets], allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, admitUpgrade: (ip) => limits.buckets.take(`core:upgrade-ip:${ip}`, upgradeRate), databaseUp }));
     listeningUrl = () => {
       try {
         return http.address().url;
