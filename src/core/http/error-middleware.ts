@@ -42,6 +42,9 @@ export function errorMiddleware(bodyLimitBytes: number): Middleware {
       }
       ctx.status = appError.status;
       ctx.set(appError.headers);
+      // The body is still coming (a 413 cut it at the limit, or the route refused before reading it):
+      // Node would read the rest to reuse the connection, all 100 MB of it. Close instead.
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
       ctx.remove('Content-Disposition');
       ctx.body = envelopeFor(appError, String(ctx.state.requestId));
     }
