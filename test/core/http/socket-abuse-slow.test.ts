@@ -33,7 +33,7 @@ test.serial('slowloris: 200 connections sending headers a byte a second; others 
   const timedOut = held.filter((h) => h.responses()[0]?.status === 408);
   t.log(`others: p50 ${others.p50.toFixed(1)} ms, max ${others.max.toFixed(1)} ms; attacker: ${refused.length} refused at once, ${timedOut.length} cut by the headers timeout`);
   t.true(others.statuses.every((s) => s === 200), 'every other client was served');
-  t.true(others.max < 500, `other clients stay fast (max ${others.max.toFixed(0)} ms)`);
+  t.true(others.max < 1_000, `other clients stay fast (max ${others.max.toFixed(0)} ms)`);
   t.is(refused.length, 200 - capPerAddress, 'connections past the per-address cap are refused with 429');
   t.is(timedOut.length, capPerAddress, 'the rest are answered 408 when their headers time out');
   const [first] = refused;
@@ -56,7 +56,7 @@ test.serial('1,000 idle connections from 20 addresses: others are served, and th
   const cutAfter = held.map((h) => h.closedAfterMs ?? Infinity);
   t.log(`1,000 idle: others p50 ${others.p50.toFixed(1)} ms, max ${others.max.toFixed(1)} ms; ${openWhileServing} still open while they were served; closed after ${Math.min(...cutAfter).toFixed(0)}-${Math.max(...cutAfter).toFixed(0)} ms`);
   t.true(others.statuses.every((s) => s === 200));
-  t.true(others.max < 500);
+  t.true(others.max < 1_000);
   t.true(openWhileServing > 900, 'the idle connections were really held while others were served');
   t.true(cutAfter.every((ms) => ms < headersTimeoutMs + 2_000), 'none outlives the headers timeout by more than the check interval');
   t.true(held.every((h) => h.responses()[0]?.status === 408));
