@@ -35,6 +35,7 @@ import { createFilesModule } from './core/files/files-module.ts';
 import { createPluginsModule } from './core/plugin-host/plugins-module.ts';
 import { checkRateLimitUses } from './core/http/rate-limit-uses.ts';
 import { createHttpModule } from './core/http/http-module.ts';
+import type { MountedWebSocketRoute } from './core/ws/websocket-route.ts';
 import { createServiceModule } from './core/http/service-module.ts';
 import type { MountedRoute } from './core/http/route.ts';
 import { allowedOriginSet } from './core/http/origins.ts';
@@ -73,6 +74,8 @@ export interface RunningServer {
   relay: ReplicaRelay;
   app: Koa;
   http: Server;
+  /** Every WebSocket route the upgrade dispatcher serves (the core's and the plugins'). */
+  websockets: readonly MountedWebSocketRoute[];
   /** Drains and stops everything; safe to call twice. */
   shutdown(reason: string): Promise<void>;
 }
@@ -126,7 +129,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const unknownLimits = checkRateLimitUses(routes, rateLimiter);
     if (unknownLimits.length > 0) throw new ConfigError(unknownLimits);
     const { rawHttp, frontHttp, websockets } = plugins.loaded;
-    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: [...cluster.websockets, ...websockets], allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, databaseUp }));
+    const upgradeRate = { burst: config.server.upgrade_rate_burst, refillMs: config.server.upgrade_rate_refill_ms };
+    const mountedSockets = [...cluster.websockets, ...websockets];
+    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: mountedSockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, admitUpgrade: (ip) => limits.buckets.take(`core:upgrade-ip:${ip}`, upgradeRate), databaseUp }));
     listeningUrl = () => {
       try {
         return http.address().url;
@@ -150,7 +155,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         await stack.shutdown(grace);
         log.info('stopped');
       })());
-    return { url, port, database, secrets, auth, events: bus, catalogue, instances, poller, scheduler, replicas: cluster.replicas, relay: cluster.relay, app: http.app, http: http.server, shutdown };
+    return { url, port, database, secrets, auth, events: bus, catalogue, instances, poller, scheduler, replicas: cluster.replicas, relay: cluster.relay, app: http.app, http: http.server, websockets: mountedSockets, shutdown };
   } catch (err) {
     // Port taken, a plugin that failed: undo whatever was opened before giving up.
     await stack.shutdown(grace);

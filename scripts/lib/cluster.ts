@@ -94,6 +94,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     // The same page opened as localhost instead of 127.0.0.1 may still open WebSockets.
     ALLOWED_ORIGINS: `http://localhost:${port}`,
     PANEL_SERVER_PROXY_HOPS: '1',
+    // Every connection comes from nginx: a per-address cap would cap nginx, not its clients (docs/robustness.md).
+    PANEL_SERVER_MAX_CONNECTIONS_PER_IP: '0',
     PANEL_CLUSTER_INTERNAL_URL: `http://127.0.0.1:${ports[number - 1]}`,
     DEV_IDE_SUFFIX: 'localhost',
     PANEL_IDE_SCHEME: 'http',

@@ -58,6 +58,14 @@ export const configSchema = z.strictObject({
     body_limit_bytes: z.number().int().positive().describe('Largest JSON request body accepted; larger answers 413.'),
     shutdown_grace_ms: z.number().int().nonnegative().describe('How long in-flight requests may run after SIGTERM before connections are cut.'),
     validate_responses: z.boolean().describe('Check every JSON response against its declared schema (tests turn this on).'),
+    headers_timeout_ms: z.number().int().min(100).describe('A request whose headers are not all in by then (from its first byte, or from the connection on a new one) is answered 408 and its connection closed: slow-header (slowloris) connections.'),
+    request_timeout_ms: z.number().int().min(0).describe('A request (headers and body) not fully received by then is answered 408 and closed; 0: no limit. Uploads must finish within it.'),
+    keep_alive_timeout_ms: z.number().int().min(100).describe('An idle keep-alive connection is closed after this; behind a proxy that pools connections, keep it above the proxy\'s idle timeout.'),
+    max_connections_per_ip: z.number().int().min(0).describe('Open TCP connections per peer address (the socket\'s, never X-Forwarded-For); more are answered 429 TOO_MANY_CONNECTIONS and closed. 0: no cap. Behind a proxy it counts the proxy\'s connections.'),
+    upgrade_rate_burst: z.number().int().min(1).describe('WebSocket upgrade attempts per client IP (past proxy_hops) at once, on all replicas together; past it 429 UPGRADE_RATE_LIMITED.'),
+    upgrade_rate_refill_ms: z.number().int().min(1).max(60_000).describe('One more upgrade attempt per client IP every this many ms.'),
+  }).superRefine((s, ctx) => {
+    if (s.request_timeout_ms > 0 && s.headers_timeout_ms > s.request_timeout_ms) ctx.addIssue({ code: 'custom', path: ['headers_timeout_ms'], message: 'must not be longer than request_timeout_ms' });
   }),
   cluster: z.strictObject({
     internal_url: urlString.nullable().describe("Where the other replicas reach this one (recorded in the replica registry); unset: the address it listens on, as seen from this machine."),

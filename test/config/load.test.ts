@@ -75,3 +75,9 @@ test('every setting has a unique env name and a description', (t) => {
   t.is(new Set(settings.map((s) => s.env)).size, settings.length);
   for (const s of settings) t.true(s.description.length > 10, `${s.key} needs a description`);
 });
+
+test('a headers timeout longer than the request timeout stops boot (Node would refuse it later, less clearly)', (t) => {
+  const err = t.throws(() => loadConfig({ env: { PANEL_SERVER_HEADERS_TIMEOUT_MS: '5000', PANEL_SERVER_REQUEST_TIMEOUT_MS: '1000' } }), { instanceOf: ConfigError });
+  t.regex(err?.message ?? '', /server\.headers_timeout_ms .*not be longer than request_timeout_ms/);
+  t.is(loadConfig({ env: { PANEL_SERVER_HEADERS_TIMEOUT_MS: '5000', PANEL_SERVER_REQUEST_TIMEOUT_MS: '0' } }).server.request_timeout_ms, 0);
+});

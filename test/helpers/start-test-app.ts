@@ -51,7 +51,8 @@ export function captureLogs(): { logs: LogRecord[]; stream: Writable } {
 
 export function testConfig(overrides: DeepPartial<Config> = {}, enabled: string[] = []): Readonly<Config> {
   const base: DeepPartial<Config> = {
-    server: { port: 0, host: '127.0.0.1', validate_responses: true, shutdown_grace_ms: 2000 },
+    // Every test client is 127.0.0.1: the per-IP upgrade rate is raised like the auth limits; its own test sets real numbers.
+    server: { port: 0, host: '127.0.0.1', validate_responses: true, shutdown_grace_ms: 2000, upgrade_rate_burst: 100_000 },
     log: { level: 'debug' },
     bootstrap: { admin_username: 'admin', admin_email: 'admin@example.com', admin_password: testAdminPassword },
     // Fast enough for tests, still argon2id at OWASP's minimum.

@@ -3,6 +3,9 @@ import type { Logger } from '../log/logger.ts';
 import { AppError, MethodNotAllowedError, NotFoundError } from './errors.ts';
 import { envelopeFor, toAppError } from './error-envelope.ts';
 
+/** An unread body up to this is read and dropped to keep the connection; a longer one closes it. */
+const drainableBytes = 64 * 1024;
+
 class InternalError extends AppError {
   constructor() {
     super(500, 'INTERNAL_ERROR', 'Internal server error', 'Something went wrong on our side; retry, and quote the request id if it keeps happening');
@@ -42,6 +45,11 @@ export function errorMiddleware(bodyLimitBytes: number): Middleware {
       }
       ctx.status = appError.status;
       ctx.set(appError.headers);
+      // A big body is still coming (a 413 cut it at the limit, or the route refused before reading
+      // it): Node would read the rest to reuse the connection, all 100 MB of it. Close instead.
+      // A small declared one is cheaper to read and drop than the connection; a chunked one closes.
+      const declared = Number(ctx.get('Content-Length') || Number.NaN);
+      if (!ctx.req.complete && !(declared <= drainableBytes)) ctx.set('Connection', 'close');
       ctx.remove('Content-Disposition');
       ctx.body = envelopeFor(appError, String(ctx.state.requestId));
     }

@@ -12,6 +12,9 @@ import type { Authenticator, TicketRedeemer } from './principal.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { MountedRawHandler } from './raw-handler.ts';
 import { frontDoor, type MountedFrontHandler } from './front-door.ts';
+import { answerClientErrors } from './client-error.ts';
+import { capConnectionsPerAddress } from './connection-cap.ts';
+import type { RateDecision } from '../../plugin-api/limits.ts';
 import type { MountedRoute } from './route.ts';
 
 export interface HttpModule extends CoreModule {
@@ -38,6 +41,13 @@ export interface HttpModuleOptions {
   /** The service module's flag: set at shutdown, before anything drains. */
   isDraining(): boolean;
   databaseUp(): boolean;
+  /** Spends one upgrade attempt of a client IP (see UpgradeDispatcherOptions). */
+  admitUpgrade?(ip: string): Promise<RateDecision>;
+}
+
+/** How often Node looks for requests past their headers or request timeout: often enough that short test timeouts hold. */
+function checkingIntervalMs(server: Config['server']): number {
+  return Math.max(50, Math.min(1_000, Math.floor(server.headers_timeout_ms / 4)));
 }
 
 /**
@@ -61,9 +71,19 @@ export function createHttpModule(options: HttpModuleOptions): HttpModule {
     isDraining: options.isDraining,
     databaseUp: options.databaseUp,
   });
-  const dispatcher = new UpgradeDispatcher({ log, allowedOrigins: options.allowedOrigins, routes: options.websockets, proxyHops: config.server.proxy_hops });
-  const server = createServer(frontDoor(options.frontHttp, app.callback(), { log, metrics: options.metrics.http, proxyHops: config.server.proxy_hops, isDraining: options.isDraining }));
-  server.on('upgrade', (req, socket, head) => dispatcher.handle(req, socket, head));
+  const dispatcher = new UpgradeDispatcher({ log, allowedOrigins: options.allowedOrigins, routes: options.websockets, proxyHops: config.server.proxy_hops, admitUpgrade: options.admitUpgrade });
+  const listener = frontDoor(options.frontHttp, app.callback(), { log, metrics: options.metrics.http, proxyHops: config.server.proxy_hops, isDraining: options.isDraining });
+  const server = createServer({
+    headersTimeout: config.server.headers_timeout_ms,
+    requestTimeout: config.server.request_timeout_ms,
+    keepAliveTimeout: config.server.keep_alive_timeout_ms,
+    connectionsCheckingInterval: checkingIntervalMs(config.server),
+  });
+  const cap = capConnectionsPerAddress(server, config.server.max_connections_per_ip, log);
+  answerClientErrors(server, log);
+  // A connection over the cap was answered 429 when it opened: nothing it sends is served.
+  server.on('request', (req, res) => (cap.refused(req.socket) ? req.socket.destroy() : listener(req, res)));
+  server.on('upgrade', (req, socket, head) => (cap.refused(socket) ? socket.destroy() : dispatcher.handle(req, socket, head)));
   let address: { url: string; port: number } | null = null;
   return {
     name: 'http',

@@ -1,15 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log/logger.ts';
 import { redactUrl } from '../log/redact-url.ts';
 import { AppError, ForbiddenError, NotFoundError, ServiceUnavailableError } from '../http/errors.ts';
-import { envelopeFor } from '../http/error-envelope.ts';
+import { rawErrorResponse } from '../http/raw-error-response.ts';
 import { requestIdFrom } from '../http/request-id.ts';
 import { matchPath } from '../http/path-pattern.ts';
 import type { MountedWebSocketRoute, UpgradeContext } from './websocket-route.ts';
 import { clientIp } from '../http/client-ip.ts';
+import type { RateDecision } from '../../plugin-api/limits.ts';
 
 const defaultMaxPayload = 64 * 1024;
 const authorizeTimeoutMs = 10_000;
@@ -29,6 +29,11 @@ export interface UpgradeDispatcherOptions {
   allowedOrigins: ReadonlySet<string>;
   routes: readonly MountedWebSocketRoute[];
   proxyHops: number;
+  /**
+   * Spends one of the client IP's upgrade attempts (a shared token bucket); checked before
+   * anything else, so a flood is refused from memory once the IP's bucket is empty. Absent: no limit.
+   */
+  admitUpgrade?(ip: string): Promise<RateDecision>;
 }
 
 function hostnameOf(req: IncomingMessage): string {
@@ -87,7 +92,8 @@ export class UpgradeDispatcher {
     socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
     const path = redactUrl(req.url ?? '/');
     const finish = (status: number): void => {
-      log.info({ method: req.method, path, status, upgrade: true, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 }, 'upgrade');
+      // A flood's refusals stay out of the info log: each line would cost more than the refusal.
+      log[status === 429 ? 'debug' : 'info']({ method: req.method, path, status, upgrade: true, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 }, 'upgrade');
     };
     this.route(req, socket, head, requestId, log).then(
       (status) => finish(status),
@@ -103,6 +109,8 @@ export class UpgradeDispatcher {
 
   private async route(req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, log: Logger): Promise<number> {
     if (this.draining) throw new ServiceUnavailableError('SHUTTING_DOWN', 'This instance is shutting down; reconnect', 1);
+    const ip = clientIp(req, this.options.proxyHops);
+    await this.admit(ip, log);
     const url = new URL(req.url ?? '/', 'http://upgrade.invalid');
     const found = this.match(req, url);
     if (!found) throw new NotFoundError('WebSocket endpoint');
@@ -113,7 +121,7 @@ export class UpgradeDispatcher {
       url,
       params: found.params,
       requestId,
-      ip: clientIp(req, this.options.proxyHops),
+      ip,
       origin: typeof originHeader === 'string' ? originHeader : null,
       log,
     };
@@ -145,6 +153,21 @@ export class UpgradeDispatcher {
     return 101;
   }
 
+  private async admit(ip: string, log: Logger): Promise<void> {
+    if (!this.options.admitUpgrade) return;
+    let decision: RateDecision;
+    try {
+      decision = await this.options.admitUpgrade(ip);
+    } catch (err) {
+      // The database is down: authorising needs it too and will refuse; the limit must not turn an outage into 500s.
+      log.debug({ err }, 'upgrade rate not checked');
+      return;
+    }
+    if (decision.allowed) return;
+    const retryAfterS = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    throw new AppError(429, 'UPGRADE_RATE_LIMITED', 'Too many requests', `Too many WebSocket upgrades from this address; retry in ${retryAfterS} s`, { retry_after: retryAfterS }, { 'Retry-After': String(retryAfterS) });
+  }
+
   private originAllowed(rule: 'panel' | 'any' | ((origin: string, ctx: UpgradeContext) => boolean), origin: string, ctx: UpgradeContext): boolean {
     if (rule === 'any') return true;
     if (rule === 'panel') return this.options.allowedOrigins.has(origin);
@@ -153,13 +176,7 @@ export class UpgradeDispatcher {
 
   private refuse(socket: Duplex, error: AppError, requestId: string): void {
     if (socket.destroyed) return;
-    const body = JSON.stringify(envelopeFor(error, requestId));
-    const extra = Object.entries(error.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    socket.end(
-      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
-        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${requestId}\r\n${extra}Connection: close\r\n\r\n${body}`,
-    );
+    socket.end(rawErrorResponse(error, requestId));
   }
 
   /** Refuses new upgrades and closes open sockets with 1001 ("going away"); cuts laggards after `graceMs`. */
