@@ -3,11 +3,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.ts';
 import { AppError } from './errors.ts';
 import { envelopeFor } from './error-envelope.ts';
+import { lingeringEnd } from './lingering-close.ts';
 import { rawErrorResponse } from './raw-error-response.ts';
 import { requestIdFrom } from './request-id.ts';
-
-/** After the answer, how long the rest of what the client is still sending is read and dropped. */
-const lingerMs = 1_000;
 
 type ParserError = Error & { code?: string; reason?: string; rawPacket?: Buffer };
 
@@ -70,10 +68,7 @@ export function answerClientErrors(server: Server, log: Logger): void {
     }
     const requestId = requestIdIn(err.rawPacket);
     log[found.level]({ request_id: requestId, status: found.error.status, code: found.error.code, parser_error: err.code, reason: err.reason, remote_address: remote }, 'refused below the app');
-    socket.end(rawErrorResponse(found.error, requestId));
-    const cut = setTimeout(() => socket.destroy(), lingerMs).unref();
-    socket.once('close', () => clearTimeout(cut));
-    socket.once('end', () => socket.destroy());
+    lingeringEnd(socket, rawErrorResponse(found.error, requestId));
   });
   // An Expect other than 100-continue: Node would answer a bare 417 and keep the connection.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {

@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from '../log/logger.ts';
 import { AppError, MethodNotAllowedError, NotFoundError } from './errors.ts';
 import { envelopeFor, toAppError } from './error-envelope.ts';
+import { lingerWhenClosed } from './lingering-close.ts';
 
 /** An unread body up to this is read and dropped to keep the connection; a longer one closes it. */
 const drainableBytes = 64 * 1024;
@@ -48,8 +49,12 @@ export function errorMiddleware(bodyLimitBytes: number): Middleware {
       // A big body is still coming (a 413 cut it at the limit, or the route refused before reading
       // it): Node would read the rest to reuse the connection, all 100 MB of it. Close instead.
       // A small declared one is cheaper to read and drop than the connection; a chunked one closes.
+      // The close lingers, so a client (or nginx) still sending reads our answer, not a reset.
       const declared = Number(ctx.get('Content-Length') || Number.NaN);
-      if (!ctx.req.complete && !(declared <= drainableBytes)) ctx.set('Connection', 'close');
+      if (!ctx.req.complete && !(declared <= drainableBytes)) {
+        ctx.set('Connection', 'close');
+        lingerWhenClosed(ctx.req.socket);
+      }
       ctx.remove('Content-Disposition');
       ctx.body = envelopeFor(appError, String(ctx.state.requestId));
     }
