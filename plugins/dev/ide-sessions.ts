@@ -134,7 +134,9 @@ export class IdeSessions {
     let instance: Instance;
     try {
       instance = await this.instances.get(row.instance_id, row.role === 'admin' ? null : row.user_id, 'dev container');
-    } catch {
+    } catch (err) {
+      // Not found (deleted, or no longer this user's) ends the session; a database error is not an answer.
+      if (!(err instanceof AppError && err.status === 404)) throw err;
       throw new IdeAccessError('IDE_SESSION_INVALID', `This dev container is no longer yours, or was deleted. ${openFromPortal}`);
     }
     if (instance.state.lifecycle !== 'active') throw new IdeAccessError('IDE_NOT_ACTIVE', `This dev container is ${instance.state.lifecycle}; try again from the portal once it is active`, 409);
@@ -187,7 +189,9 @@ export class IdeSessions {
     for (const [idHash, set] of [...this.sockets]) {
       this.cache.delete(idHash);
       const row = await this.db<SessionRow>('dev_ide_sessions').where({ id_hash: idHash }).whereNull('revoked_at').where('expires_at', '>', this.db.fn.now()).first();
-      const valid = row ? await this.check(row).then(() => true, () => false) : false;
+      // Only an answer of "no longer valid" closes sockets; a check that could not be made (the
+      // database away for a moment) keeps them, and the next recheck asks again.
+      const valid = row ? await this.check(row).then(() => true, (err: unknown) => !(err instanceof IdeAccessError)) : false;
       if (valid) continue;
       for (const socket of set) socket.destroy();
       closed += set.size;

@@ -1,4 +1,4 @@
-import type { JobDefinition, PluginContext } from '../../../src/plugin-api/index.ts';
+import { AppError, type JobDefinition, type PluginContext } from '../../../src/plugin-api/index.ts';
 import type { SessionService } from '../sessions/session-service.ts';
 import type { VncMux } from '../vnc/vnc-mux.ts';
 
@@ -10,7 +10,8 @@ export interface VncRecheckJobOptions {
 
 /**
  * Events end viewers at once; this catches what no event announces (a demoted admin watching
- * someone else's session). Every replica checks the viewers it relays.
+ * someone else's session). Every replica checks the viewers it relays. A check that cannot be
+ * made (the database unreachable) closes nothing: the run fails and the next one asks again.
  */
 export function vncRecheckJob({ vnc, sessions, auth }: VncRecheckJobOptions): JobDefinition {
   return {
@@ -22,7 +23,15 @@ export function vncRecheckJob({ vnc, sessions, auth }: VncRecheckJobOptions): Jo
     run: async () =>
       void (await vnc.recheck(async (principal, sessionId) => {
         if (!(await auth.stillValid(principal))) return false;
-        return sessions.visible(sessionId, principal).then(() => true, () => false);
+        // Only "no such session for you" ends a viewer. Any other failure (the database away for a
+        // moment) fails this run and keeps every viewer: its stream needs no database.
+        return sessions.visible(sessionId, principal).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof AppError && err.status === 404) return false;
+            throw err;
+          },
+        );
       })),
   };
 }
