@@ -11,8 +11,9 @@ let app: TestApp;
 let admin: V1Session;
 
 test.before(async () => {
-  // A short reconnect wait, so a stop for an agent that is away times out within the test.
-  app = await startStreamspace({}, { commands: { reconnect_wait_ms: 600 } });
+  // A reconnect wait a little over one heartbeat interval: a stop for an agent that just went
+  // away is accepted (it heartbeated within the wait) and times out within the test.
+  app = await startStreamspace({}, { commands: { reconnect_wait_ms: heartbeatMs + 500 } });
   admin = await v1Admin(app);
 });
 test.after.always(async () => {
@@ -63,12 +64,12 @@ test('an agent that comes back still running a session terminated meanwhile gets
     await waitAgent(app, admin, platform, (a) => a.status === 'offline', 'offline');
     // A graceful stop while the agent is away times out (reconnect_wait_ms): terminated here, still running there.
     t.is((await call(app, 'DELETE', `${v1}/sessions/${id}`, admin.token)).status, 204);
-    const terminated = await waitState(app, admin.token, id, 'terminated', 5000);
+    const terminated = await waitState(app, admin.token, id, 'terminated', 10_000);
     t.regex(terminated.status.message, /without the agent's confirmation/);
     t.true(agent.sessions.has(id), 'the simulator still runs it');
 
     await agent.reconnect();
-    await waitFor('the simulator to stop the session', async () => !agent.sessions.has(id), heartbeatMs);
+    await waitFor('the simulator to stop the session', async () => !agent.sessions.has(id), 5000);
     const stops = (await commandLog(app, admin, id)).filter((c) => c.command_type === 'stop_session');
     t.deepEqual(stops.map((c) => c.status), ['timed_out', 'completed']);
     t.deepEqual(await audited(id), ['streamspace.session_reconciled_stop']);
