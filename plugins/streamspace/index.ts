@@ -15,6 +15,7 @@ import { reconcileJob } from './jobs/reconcile.ts';
 import { sweepJob } from './jobs/sweep.ts';
 import { vncRecheckJob } from './jobs/vnc-recheck.ts';
 import { sessionRoutes } from './sessions/session-routes.ts';
+import { SessionInventory } from './sessions/session-inventory.ts';
 import { SessionReports } from './sessions/session-reports.ts';
 import { SessionService } from './sessions/session-service.ts';
 import { SessionStore } from './sessions/session-store.ts';
@@ -85,6 +86,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       heartbeatIntervalS: config.heartbeat_interval_s,
       keyIsCurrent: (agentId, keyHash) => keys.isCurrent(agentId, keyHash),
       onSessionStatus: (agentId, message) => reports.received(agentId, message),
+      onInventory: (agentId, sessions): Promise<number> => inventory.received(agentId, sessions),
       replicaId: ctx.cluster.replicaId,
       log: log.child({ component: 'streamspace-agents' }),
     });
@@ -92,6 +94,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
     acceptRelayedViewers(ctx.cluster, { hub, vnc, log: log.child({ component: 'streamspace-vnc' }) });
     const commands = new Commands({ db: ctx.db, transport: hub, config: config.commands, log: log.child({ component: 'streamspace-commands' }) });
     hub.useCommands(commands);
+    const inventory = new SessionInventory({ db: ctx.db, store, commands, events, audit: ctx.audit, log });
     const sessions = new SessionService({ db: ctx.db, store, templates, agents, commands, accounts: ctx.auth.accounts, events, config, log });
 
     new Gauge({ name: 'panel_streamspace_agent_connections', help: 'StreamSpace agents connected to this replica', registers: [ctx.metrics], collect() { this.set(hub.size); } });

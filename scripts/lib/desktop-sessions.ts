@@ -3,7 +3,7 @@ import { isAlive, stopGroup } from './desktop-processes.ts';
 import { desktopSpec } from './desktop-spec.ts';
 import { DesktopStore, safeSessionId, type DesktopRecord } from './desktop-store.ts';
 import { PerKeyQueue } from './per-key-queue.ts';
-import { failed, type CommandOutcome, type SessionBackend, type SessionReport } from './streamspace-session-backend.ts';
+import { byId, failed, type CommandOutcome, type InventoryItem, type SessionBackend, type SessionReport } from './streamspace-session-backend.ts';
 
 export interface DesktopSessionsOptions {
   dataDir: string;
@@ -67,6 +67,10 @@ export class DesktopSessions implements SessionBackend {
   vncPort(sessionId: string): number | null {
     const record = this.records.get(sessionId);
     return record?.state === 'running' ? record.port : null;
+  }
+
+  inventory(): InventoryItem[] {
+    return [...this.records.values()].map((r) => ({ session_id: r.sessionId, state: r.state, vnc_port: r.state === 'running' ? r.port : null })).sort(byId);
   }
 
   /** The sessions on this agent and their state, for tests and operators. */

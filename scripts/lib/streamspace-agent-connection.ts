@@ -52,6 +52,8 @@ export class AgentConnection {
   private stopped = false;
   private intervalMs = 10_000;
   private isRegistered = false;
+  /** The inventory as last told (register or heartbeat), as JSON: a heartbeat carries it again only when it differs. */
+  private toldInventory = '';
 
   constructor(
     private readonly options: AgentConnectionOptions,
@@ -155,7 +157,9 @@ export class AgentConnection {
       });
       ws.on('open', () => {
         const capacity = { max_sessions: this.opts.maxSessions, max_cpu: this.opts.maxSessions, max_memory: this.opts.maxSessions * 2 };
-        sendJson(ws, { type: 'register', agent_id: this.opts.agentId, platform: this.opts.platform, ...(this.opts.region ? { region: this.opts.region } : {}), capacity, metadata: this.opts.metadata });
+        const sessions = this.backend.inventory();
+        this.toldInventory = JSON.stringify(sessions);
+        sendJson(ws, { type: 'register', agent_id: this.opts.agentId, platform: this.opts.platform, ...(this.opts.region ? { region: this.opts.region } : {}), capacity, metadata: this.opts.metadata, sessions });
       });
       ws.on('message', (data, isBinary) => {
         if (this.conn === conn) this.onMessage(conn, data, isBinary);
@@ -237,7 +241,10 @@ export class AgentConnection {
     if (conn.heartbeat) clearInterval(conn.heartbeat);
     conn.heartbeat = setInterval(() => {
       if (!this.heartbeatsOn) return;
-      sendJson(conn.ws, { type: 'heartbeat', agent_id: this.opts.agentId, timestamp: new Date().toISOString(), capacity: { current_sessions: this.backend.running } });
+      const sessions = this.backend.inventory();
+      const text = JSON.stringify(sessions);
+      const changed = text !== this.toldInventory;
+      if (sendJson(conn.ws, { type: 'heartbeat', agent_id: this.opts.agentId, timestamp: new Date().toISOString(), capacity: { current_sessions: this.backend.running }, ...(changed ? { sessions } : {}) }) && changed) this.toldInventory = text;
     }, this.intervalMs);
     this.log('registered', { agent_id: this.opts.agentId, heartbeat_interval: interval ?? null });
     for (const report of this.unsentReports.splice(0)) this.report(report);

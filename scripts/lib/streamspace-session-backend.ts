@@ -10,6 +10,14 @@ export interface SessionReport {
   reason: string;
 }
 
+/** One session the agent has, as `register` and `heartbeat` tell it (docs/streamspace.md, "Inventory"). */
+export interface InventoryItem {
+  session_id: string;
+  /** running, starting, hibernated, failed: whatever the agent holds it as. */
+  state: string;
+  vnc_port: number | null;
+}
+
 /**
  * Where an agent's sessions really run: fake VNC servers (the simulator) or real desktops (the
  * desktop agent). The agent connection speaks the protocol; the backend does the work.
@@ -17,6 +25,8 @@ export interface SessionReport {
 export interface SessionBackend {
   /** Sessions running now, for the heartbeat's current_sessions. */
   readonly running: number;
+  /** Every session the agent has, sorted by id (so two lists compare as text). */
+  inventory(): InventoryItem[];
   /** The VNC port of a running session, or null. */
   vncPort(sessionId: string): number | null;
   /** Runs one session command; commands on one session run one after another. */
@@ -28,3 +38,5 @@ export interface SessionBackend {
 }
 
 export const failed = (error: string, error_code: string): CommandOutcome => ({ status: 'failed', error, error_code });
+
+export const byId = (a: InventoryItem, b: InventoryItem): number => (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0);

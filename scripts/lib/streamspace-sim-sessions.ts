@@ -1,5 +1,5 @@
 import { PerKeyQueue } from './per-key-queue.ts';
-import { failed as fail, type CommandOutcome, type SessionBackend } from './streamspace-session-backend.ts';
+import { byId, failed as fail, type CommandOutcome, type InventoryItem, type SessionBackend } from './streamspace-session-backend.ts';
 import { startSimVnc, type SimVncMode, type SimVncServer } from './streamspace-sim-vnc.ts';
 
 export type SimSessionState = 'running' | 'hibernated';
@@ -39,6 +39,10 @@ export class SimSessions implements SessionBackend {
     let n = 0;
     for (const s of this.sessions.values()) if (s.state === 'running') n += 1;
     return n;
+  }
+
+  inventory(): InventoryItem[] {
+    return [...this.sessions].map(([id, s]) => ({ session_id: id, state: s.state, vnc_port: s.server?.port ?? null })).sort(byId);
   }
 
   snapshot(): Map<string, SimSessionInfo> {

@@ -49,11 +49,13 @@ export function streamspaceAgentContractSuite(name: string, start: (url: string,
     t.is(register.platform, agent.platform);
     t.true(Number.isInteger((register.capacity as { max_sessions?: number }).max_sessions));
     t.is(typeof (register.metadata as { agent_version?: unknown }).agent_version, 'string');
+    t.deepEqual(register.sessions, [], 'the inventory: no sessions yet');
     const beat = await plane.next((m) => m.type === 'heartbeat');
     t.is((beat.capacity as { current_sessions?: number }).current_sessions, 0);
   });
 
   test.serial(`${name}: start_session is acknowledged, then completed with the VNC port; a re-sent command id and a second start answer the same desktop`, async (t) => {
+    const before = plane.messages.length;
     plane.command('start-1', 'start_session', sessionId, startData);
     const first = await plane.result('start-1', 30_000);
     const ackAt = plane.messages.findIndex((m) => m.type === 'command_ack' && m.command_id === 'start-1');
@@ -72,6 +74,11 @@ export function streamspaceAgentContractSuite(name: string, start: (url: string,
     t.is((again.result as { vnc_port?: unknown }).vnc_port, port, 'no second desktop');
     const beat = await plane.next((m) => m.type === 'heartbeat', 5000, plane.messages.length);
     t.is((beat.capacity as { current_sessions?: number }).current_sessions, 1);
+    // (A desktop agent may first tell it `starting`.)
+    const told = await plane.next((m) => m.type === 'heartbeat' && Array.isArray(m.sessions) && (m.sessions as Array<{ state?: unknown }>)[0]?.state === 'running', 5000, before);
+    t.deepEqual(told.sessions, [{ session_id: sessionId, state: 'running', vnc_port: port }], 'a heartbeat tells the changed inventory');
+    const later = plane.messages.filter((m, i) => i > plane.messages.indexOf(told) && m.type === 'heartbeat');
+    t.true(later.every((m) => m.sessions === undefined), 'and only once: unchanged, heartbeats carry no list');
   });
 
   test.serial(`${name}: a VNC stream opens to the session's server (RFB greeting in binary frames) and closes on vnc_proxy_close; an unknown session gets vnc_proxy_error`, async (t) => {
@@ -135,16 +142,27 @@ export function streamspaceAgentContractSuite(name: string, start: (url: string,
     const before = plane.connections;
     const from = plane.messages.length;
     plane.closeAgent(4408, 'stale');
-    await plane.next((m) => m.type === 'register', 10_000, from);
+    const register = await plane.next((m) => m.type === 'register', 10_000, from);
     t.is(plane.connections, before + 1);
+    t.like((register.sessions as unknown[])[0], { session_id: sessionId, state: 'running' }, 'the new register tells the session it kept');
     t.is((await viewStream()).ready.type, 'vnc_proxy_ready', 'the session survived the reconnect');
   });
 
   test.serial(`${name}: stop_session ends the session for good`, async (t) => {
+    const from = plane.messages.length;
     plane.command('stop-1', 'stop_session', sessionId, { graceful: true, timeout: '30s' });
     t.is((await plane.result('stop-1', 30_000)).status, 'completed');
     t.is((await viewStream()).ready.type, 'vnc_proxy_error');
     plane.command('stop-2', 'get_session_logs', sessionId, {});
     t.like(await plane.result('stop-2'), { status: 'failed', error_code: 'SESSION_NOT_FOUND' });
+    const emptied = await plane.next((m) => m.type === 'heartbeat' && Array.isArray(m.sessions) && m.sessions.length === 0, 5000, from);
+    t.deepEqual(emptied.sessions, []);
+  });
+
+  test.serial(`${name}: a stop or forced stop of a session it does not have answers SESSION_NOT_FOUND (the control plane counts that as done)`, async (t) => {
+    plane.command('stop-3', 'stop_session', randomUUID(), { graceful: true, timeout: '30s' });
+    t.like(await plane.result('stop-3'), { status: 'failed', error_code: 'SESSION_NOT_FOUND' });
+    plane.command('stop-4', 'stop_session', sessionId, { graceful: false, timeout: '0s' });
+    t.like(await plane.result('stop-4'), { status: 'failed', error_code: 'SESSION_NOT_FOUND' });
   });
 }

@@ -29,6 +29,8 @@ export interface AgentHubOptions {
   keyIsCurrent: KeyCheck;
   /** `session_status` messages of registered agents go here. */
   onSessionStatus: (agentId: string, message: Extract<AgentMessage, { type: 'session_status' }>) => Promise<void>;
+  /** The sessions an agent says it has (register, or a heartbeat after a change); never called for an agent that tells none. */
+  onInventory: (agentId: string, sessions: NonNullable<Extract<AgentMessage, { type: 'heartbeat' }>['sessions']>) => Promise<unknown>;
   /** Recorded with each registration, so the other replicas know where the agent's socket is. */
   replicaId: string;
   log: Logger;
@@ -63,11 +65,12 @@ export class AgentHub implements CommandTransport {
   private readonly heartbeatIntervalS: number;
   private readonly keyIsCurrent: KeyCheck;
   private readonly onSessionStatus: AgentHubOptions['onSessionStatus'];
+  private readonly onInventory: AgentHubOptions['onInventory'];
   private readonly replicaId: string;
   private readonly log: Logger;
 
   constructor(options: AgentHubOptions) {
-    ({ store: this.store, vnc: this.vnc, events: this.events, heartbeatIntervalS: this.heartbeatIntervalS, keyIsCurrent: this.keyIsCurrent, onSessionStatus: this.onSessionStatus, replicaId: this.replicaId, log: this.log } = options);
+    ({ store: this.store, vnc: this.vnc, events: this.events, heartbeatIntervalS: this.heartbeatIntervalS, keyIsCurrent: this.keyIsCurrent, onSessionStatus: this.onSessionStatus, onInventory: this.onInventory, replicaId: this.replicaId, log: this.log } = options);
   }
 
   useCommands(commands: Commands): void {
@@ -182,7 +185,11 @@ export class AgentHub implements CommandTransport {
       }
       case 'heartbeat':
         if (!conn.registered) return;
-        if (!(await this.store.heartbeat(conn.agentId, conn.connId, message.capacity))) conn.ws.close(agentCloseCodes.stale, 'this connection no longer speaks for the agent; reconnect and register');
+        if (!(await this.store.heartbeat(conn.agentId, conn.connId, message.capacity))) {
+          conn.ws.close(agentCloseCodes.stale, 'this connection no longer speaks for the agent; reconnect and register');
+          return;
+        }
+        if (message.sessions) await this.onInventory(conn.agentId, message.sessions);
         return;
       case 'command_ack':
         await commands.acknowledged(conn.agentId, message.command_id);
@@ -219,6 +226,8 @@ export class AgentHub implements CommandTransport {
     conn.send({ type: 'register_ack', agent_id: conn.agentId, status: 'registered', heartbeat_interval: `${this.heartbeatIntervalS}s` });
     this.log.info({ agent_id: conn.agentId, conn_id: conn.connId, platform: message.platform, replaced: previous !== undefined || replaced !== null }, 'agent registered');
     await (this.commands as Commands).resume(conn.agentId, conn.connId);
+    // After the resume: what was already on its way is not sent twice by reconciliation.
+    if (message.sessions) await this.onInventory(conn.agentId, message.sessions);
   }
 
   /**

@@ -18,6 +18,19 @@ const capacity = z.looseObject({
 
 export const agentIdSchema = agentId;
 
+/**
+ * Our addition (a seed control plane ignores unknown fields): the sessions an agent has, in
+ * `register` and in a `heartbeat` whenever the list changed since the one before. Absent means
+ * an older agent that tells nothing; `[]` means it has none. States other than these mean "present".
+ */
+export const inventoryEntry = z.looseObject({
+  session_id: z.string().min(1).max(128),
+  state: z.string().min(1).max(32),
+  vnc_port: z.number().int().nullish(),
+});
+export const inventorySchema = z.array(inventoryEntry).max(10_000);
+export type InventoryEntry = z.infer<typeof inventoryEntry>;
+
 export const registerMessage = z.looseObject({
   type: z.literal('register'),
   agent_id: agentId,
@@ -26,6 +39,7 @@ export const registerMessage = z.looseObject({
   region: z.string().max(64).nullish().transform((r) => r || undefined),
   capacity: capacity.default({}),
   metadata: z.record(z.string(), z.unknown()).default({}),
+  sessions: inventorySchema.optional(),
 });
 
 export const heartbeatMessage = z.looseObject({
@@ -33,6 +47,7 @@ export const heartbeatMessage = z.looseObject({
   agent_id: agentId.optional(),
   timestamp: z.string().optional(),
   capacity: capacity.optional(),
+  sessions: inventorySchema.optional(),
 });
 
 export const commandAckMessage = z.looseObject({

@@ -61,7 +61,12 @@ export function planDelete(from: SessionState, force: boolean): Plan {
 export interface Outcome {
   state: SessionState;
   message: string;
+  /** The command failed on the agent but its aim holds anyway (a stop of a session the agent does not have). */
+  settled?: boolean;
 }
+
+/** The agent's answer to a command for a session it does not have (docs/streamspace.md, "Idempotent commands"). */
+export const sessionNotFoundCode = 'SESSION_NOT_FOUND';
 
 /**
  * Where a command's end takes a session that is still in the state the command was sent
@@ -71,7 +76,7 @@ export interface Outcome {
 export function afterCommand(
   command: CommandType,
   current: SessionState,
-  end: { status: 'completed' | 'failed' | 'timed_out'; error: string | null; initialState?: SessionState },
+  end: { status: 'completed' | 'failed' | 'timed_out'; error: string | null; errorCode?: string | null; initialState?: SessionState },
 ): Outcome | null {
   const ok = end.status === 'completed';
   const why = end.status === 'timed_out' ? `the agent did not answer in time${end.error ? ` (${end.error})` : ''}` : (end.error ?? 'the agent reported a failure');
@@ -89,6 +94,8 @@ export function afterCommand(
     case 'stop_session':
       if (current !== 'terminating') return null;
       if (ok) return { state: 'terminated', message: 'Session terminated' };
+      // Nothing to stop is a done stop: the agent lost it (a restart), so it is gone either way.
+      if (end.status === 'failed' && end.errorCode === sessionNotFoundCode) return { state: 'terminated', message: 'Session terminated (its agent no longer had it)', settled: true };
       // The user asked for it gone: an agent that never answers does not keep it alive here.
       if (end.status === 'timed_out') return { state: 'terminated', message: `Terminated without the agent's confirmation: ${why}` };
       return { state: 'failed', message: `Stop failed: ${why}; delete it again, or with ?force=true` };

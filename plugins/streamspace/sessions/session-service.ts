@@ -233,9 +233,9 @@ export class SessionService {
     const row = await this.store.get(command.session_id, trx);
     if (!row) return;
     const initialState = command.data.state === 'hibernated' ? 'hibernated' : undefined;
-    const outcome = afterCommand(command.command_type, row.state, { status: command.status as 'completed' | 'failed' | 'timed_out', error: command.error, initialState });
+    const outcome = afterCommand(command.command_type, row.state, { status: command.status as 'completed' | 'failed' | 'timed_out', error: command.error, errorCode: command.error_code, initialState });
     if (!outcome) return;
-    const status: Partial<SessionStatus> = { message: outcome.message, error_code: command.status === 'completed' ? null : (command.error_code ?? (command.status === 'timed_out' ? 'AGENT_TIMEOUT' : 'SESSION_PROVISIONING_FAILED')) };
+    const status: Partial<SessionStatus> = { message: outcome.message, error_code: command.status === 'completed' || outcome.settled ? null : (command.error_code ?? (command.status === 'timed_out' ? 'AGENT_TIMEOUT' : 'SESSION_PROVISIONING_FAILED')) };
     const result = command.result ?? {};
     if (command.status === 'completed' && (command.command_type === 'start_session' || command.command_type === 'wake_session')) {
       const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);

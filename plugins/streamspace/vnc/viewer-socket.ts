@@ -39,6 +39,12 @@ export function viewerSocket({ v1, vncTokens, rateLimiter, auth, viewerPlaces, h
     path: '/vnc-viewer/:session_id',
     origin: 'panel',
     maxPayloadBytes: 1024 * 1024,
+    // The relay passes raw RFB bytes in binary frames: `binary` (what noVNC offers) or nothing.
+    subprotocol: (offered) => {
+      if (offered.length === 0) return null;
+      if (offered.includes('binary')) return 'binary';
+      throw v1Errors.subprotocolUnsupported(offered);
+    },
     authorize: async (up) => {
       await limitUpgrade(rateLimiter, buckets.vnc, up.ip);
       const token = up.url.searchParams.get('token');

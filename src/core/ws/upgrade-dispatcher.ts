@@ -53,6 +53,8 @@ export class UpgradeDispatcher {
   /** Upgrades handed over raw (proxied whole); destroyed at shutdown. */
   readonly rawSockets = new Set<Duplex>();
   private readonly servers = new Map<number, WebSocketServer>();
+  /** The subprotocol a route chose for an upgrade (false: none), read by the server's handleProtocols. */
+  private readonly chosenProtocols = new WeakMap<IncomingMessage, string | false>();
   private draining = false;
 
   constructor(private readonly options: UpgradeDispatcherOptions) {}
@@ -60,7 +62,12 @@ export class UpgradeDispatcher {
   private serverFor(maxPayload: number): WebSocketServer {
     let server = this.servers.get(maxPayload);
     if (!server) {
-      server = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
+      server = new WebSocketServer({
+        noServer: true,
+        maxPayload,
+        perMessageDeflate: false,
+        handleProtocols: (offered, req) => (this.chosenProtocols.has(req) ? (this.chosenProtocols.get(req) as string | false) : (offered.values().next().value ?? false)),
+      });
       this.servers.set(maxPayload, server);
     }
     return server;
@@ -127,6 +134,10 @@ export class UpgradeDispatcher {
     };
     if (ctx.origin !== null && !this.originAllowed(route.origin ?? 'panel', ctx.origin, ctx)) {
       throw new ForbiddenError('ORIGIN_NOT_ALLOWED', 'This page\'s origin may not open this WebSocket');
+    }
+    if (route.subprotocol) {
+      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+      this.chosenProtocols.set(req, route.subprotocol(offered) ?? false);
     }
     const grant = await withDeadline(route.authorize(ctx), authorizeTimeoutMs);
     if (socket.destroyed) return 499;

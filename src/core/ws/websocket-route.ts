@@ -29,6 +29,12 @@ export interface WebSocketRoute<T = unknown> {
   origin?: 'panel' | 'any' | ((origin: string, ctx: UpgradeContext) => boolean);
   /** Largest inbound message; bigger closes the socket with 1009. Default 64 KiB. */
   maxPayloadBytes?: number;
+  /**
+   * Picks the subprotocol from those the client offered (Sec-WebSocket-Protocol), before
+   * `authorize`: a name to select it, null for none; throw an AppError to refuse the upgrade.
+   * Absent: the first one offered is selected (the ws default).
+   */
+  subprotocol?(offered: readonly string[]): string | null;
   authorize(ctx: UpgradeContext): Promise<T>;
   /** Called once the socket is open; an `error` listener is already attached. */
   onConnection?(ws: WebSocket, ctx: UpgradeContext, grant: T): void;

@@ -1,8 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import test from 'ava';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { TestApp } from '../../helpers/start-test-app.ts';
+import { isRefusal, openSocket } from '../../helpers/ws-client.ts';
 import { call, startStreamspace, v1, v1Admin, v1User, waitFor, type V1Session } from './ss-helpers.ts';
 import { connectDesktopAgent, removeDesktopAgent, runningDesktop } from './desktop-helpers.ts';
 import type { DesktopAgent } from '../../../scripts/lib/desktop-agent.ts';
@@ -17,20 +19,44 @@ let app: TestApp;
 let admin: V1Session;
 let browser: Browser;
 let desktop: { agent: DesktopAgent; agentId: string; dataDir: string };
+/** Another origin, listed in ALLOWED_ORIGINS, serving the own-page example of docs/streamspace.md. */
+let ownSite: Server;
+let ownOrigin: string;
 
 test.before(async () => {
   // The viewer socket checks Origin against PUBLIC_URL, so the API serves at the URL it knows as its own.
   const port = await freeLoopbackPort();
-  app = await startStreamspace({ server: { port, public_url: `http://127.0.0.1:${port}` } }, { state_wait_ms: 15_000 });
+  const ownPort = await freeLoopbackPort();
+  ownOrigin = `http://localhost:${ownPort}`;
+  app = await startStreamspace({ server: { port, public_url: `http://127.0.0.1:${port}`, allowed_origins: [ownOrigin] } }, { state_wait_ms: 15_000 });
+  ownSite = await serveOwnPage(ownPort, app.url);
   admin = await v1Admin(app);
   desktop = await connectDesktopAgent(app, admin);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 });
 test.after.always(async () => {
   await browser?.close();
+  ownSite?.close();
   if (desktop) await removeDesktopAgent(desktop.agent, desktop.dataDir);
   await app?.close();
 });
+
+/** The docs' example page, aimed at this API, with noVNC's files from the installed package next to it. */
+function serveOwnPage(port: number, api: string): Promise<Server> {
+  const docs = readFileSync('docs/streamspace.md', 'utf8');
+  const example = /\*\*Your own noVNC page\.\*\*[\s\S]*?```html\n([\s\S]*?)```/.exec(docs)?.[1];
+  if (!example) throw new Error('docs/streamspace.md has no own-page example');
+  const html = example.replace("'https://panel.example.com'", JSON.stringify(api));
+  const novnc = join('node_modules', '@novnc', 'novnc');
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/desktop.html') return void res.writeHead(200, { 'Content-Type': 'text/html' }).end(html);
+    const file = /^\/novnc\/((?:core|vendor)\/[\w./-]+\.js)$/.exec(path)?.[1];
+    if (!file || file.includes('..') || !existsSync(join(novnc, file))) return void res.writeHead(404).end();
+    res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(readFileSync(join(novnc, file)));
+  });
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+}
 
 async function openViewerPage(sessionId: string, token: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -126,4 +152,20 @@ test.serial("another user's token and a logged-out token are refused, and the pa
   } finally {
     await loggedOut.close();
   }
+});
+
+test.serial('the docs\' own noVNC page, served from an origin in ALLOWED_ORIGINS, shows the desktop; Origin: null (a file:// page) is refused', async (t) => {
+  const user = await v1User(app, admin);
+  const session = await runningDesktop(app, user.token, desktop.agentId);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  try {
+    await page.addInitScript((token: string) => (globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }).sessionStorage.setItem('streamspace_token', token), user.token);
+    await page.goto(`${ownOrigin}/desktop.html?session=${session.id}`);
+    t.true((await waitDrawn(page)) > 1, 'the canvas is not blank');
+  } finally {
+    await page.close();
+  }
+  const fromFile = await openSocket(`${app.url.replace(/^http/, 'ws')}/vnc-viewer/${session.id}?token=${encodeURIComponent(user.token)}`, { Origin: 'null' });
+  t.true(isRefusal(fromFile));
+  if (isRefusal(fromFile)) t.like(fromFile, { status: 403, body: { code: 'ORIGIN_NOT_ALLOWED' } });
 });

@@ -12,9 +12,9 @@ export interface Viewer {
 }
 
 /** A VNC viewer (like noVNC) on `/vnc-viewer/{id}?token=`; rejects with `HTTP <status> <code>` when refused. */
-export function openViewer(baseUrl: string, sessionId: string, token: string, headers: Record<string, string> = {}): Promise<Viewer> {
+export function openViewer(baseUrl: string, sessionId: string, token: string, headers: Record<string, string> = {}, protocols: string[] = []): Promise<Viewer> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/vnc-viewer/${sessionId}?token=${encodeURIComponent(token)}`, { headers });
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/vnc-viewer/${sessionId}?token=${encodeURIComponent(token)}`, protocols, { headers });
     const chunks: Buffer[] = [];
     let total = 0;
     let binary = true;
