@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listSettings } from '../../src/config/settings.ts';
+import { probePostgres, targetOf } from '../../src/core/db/postgres-probe.ts';
 import { startPrivatePostgres } from '../helpers/private-postgres.ts';
 import { runToExit, type FinishedProcess } from '../helpers/spawn-server.ts';
 import { createEmptyDatabase, postgresServerUrl, testEngine } from '../helpers/test-database.ts';
@@ -118,5 +119,19 @@ if (testEngine === 'postgres') {
     const run = await runToExit('src/main.ts', [], pgEnv(t, `postgres://postgres:wrong-password@127.0.0.1:${server.port}/postgres`));
     assertOneLine(t, run, new RegExp(`^cannot start: DATABASE_URL: PostgreSQL at 127\\.0\\.0\\.1:${server.port} rejected user "postgres": password authentication failed; fix the user name and password in DATABASE_URL$`));
     t.false(run.stderr.includes('wrong-password'), 'the password is not echoed');
+    // The same server without any password in the URL (in process: the probe is what main.ts runs).
+    const noPassword = await t.throwsAsync(probePostgres(`postgres://postgres@127.0.0.1:${server.port}/postgres`, 2_000));
+    t.is(noPassword?.message, `DATABASE_URL: PostgreSQL at 127.0.0.1:${server.port} asks user "postgres" for a password and DATABASE_URL has none; add it (postgres://user:password@host/db)`);
   });
 }
+
+test('the createdb command and the messages name the host, port, user and database the URL means', (t) => {
+  t.deepEqual(targetOf('postgres://panel:secret@db.example:6543/panel_prod'), { host: 'db.example', port: 6543, user: 'panel', database: 'panel_prod' });
+  t.deepEqual(targetOf('postgresql:///panel?host=/run/postgresql'), { host: '/run/postgresql', port: 5432, user: null, database: 'panel' });
+  t.deepEqual(targetOf('postgres://ops%40corp@[::1]/'), { host: '::1', port: 5432, user: 'ops@corp', database: 'ops@corp' });
+});
+
+test('a host that does not resolve: one line naming the host', async (t) => {
+  const err = await t.throwsAsync(probePostgres('postgres://postgres@panel-no-such-host.invalid:5432/panel', 2_000));
+  t.is(err?.message, 'DATABASE_URL: host "panel-no-such-host.invalid" not found; fix the host in DATABASE_URL');
+});
