@@ -7,7 +7,9 @@ import type { Database } from './core/db/database.ts';
 import type { AppSecrets } from './core/db/secrets.ts';
 import { ConfigError } from './config/load.ts';
 import { ModuleStack } from './core/boot/module-stack.ts';
+import { checkDataDir } from './core/boot/data-dir.ts';
 import { createDatabaseModule } from './core/db/database-module.ts';
+import { reservePort } from './core/http/port-reservation.ts';
 import { createMetricsModule } from './core/http/metrics-module.ts';
 import { createRateLimitsModule } from './core/http/rate-limits-module.ts';
 import { createSchedulerModule } from './core/jobs/scheduler-module.ts';
@@ -97,6 +99,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const stack = new ModuleStack(log);
   const grace = config.server.shutdown_grace_ms;
   try {
+    // What the environment must provide, checked before anything is migrated or created: the
+    // port is bound (and held, for the HTTP module), DATA_DIR is written, the database answers.
+    const reservation = stack.add(await reservePort(config.server.host, config.server.port));
+    checkDataDir(config.database.data_dir);
     const { database, secrets, pendingMigrations, databaseUp } = stack.add(await createDatabaseModule({ config, log, database: options.database, pluginMigrations: pluginMigrationSets(prepared) }));
     const db = database.knex;
     const box = new SecretBox(secrets.encryptionKey);
@@ -131,7 +137,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const { rawHttp, frontHttp, websockets } = plugins.loaded;
     const upgradeRate = { burst: config.server.upgrade_rate_burst, refillMs: config.server.upgrade_rate_refill_ms };
     const mountedSockets = [...cluster.websockets, ...websockets];
-    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: mountedSockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, admitUpgrade: (ip) => limits.buckets.take(`core:upgrade-ip:${ip}`, upgradeRate), databaseUp }));
+    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp, frontHttp, websockets: mountedSockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, admitUpgrade: (ip) => limits.buckets.take(`core:upgrade-ip:${ip}`, upgradeRate), databaseUp, reservedSocket: reservation.take }));
     listeningUrl = () => {
       try {
         return http.address().url;
@@ -157,7 +163,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       })());
     return { url, port, database, secrets, auth, events: bus, catalogue, instances, poller, scheduler, replicas: cluster.replicas, relay: cluster.relay, app: http.app, http: http.server, websockets: mountedSockets, shutdown };
   } catch (err) {
-    // Port taken, a plugin that failed: undo whatever was opened before giving up.
+    // A plugin that failed, a database that does not answer: undo whatever was opened before giving up.
     await stack.shutdown(grace);
     throw err;
   }

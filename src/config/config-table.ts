@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { defaultConfigPath } from './load.ts';
 import { listSettings } from './settings.ts';
 
-function defaultOf(key: string, defaults: unknown): string {
+/** A setting's default in config/default.json, as text (`unset`, `empty`, a comma list or JSON). */
+export function defaultOf(key: string, defaults: unknown): string {
   let node = defaults;
   for (const part of key.split('.')) node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined;
   if (node === null || node === undefined) return 'unset';

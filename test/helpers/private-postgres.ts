@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +51,12 @@ async function postgresUid(): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+export interface PrivatePostgresOptions {
+  /** Connections over TCP must give this password for `postgres` (scram-sha-256) instead of being trusted. */
+  password?: string;
+}
+
+export async function startPrivatePostgres(settings: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
   const bin = binDir();
   const asRoot = process.getuid?.() === 0;
   const dir = mkdtempSync(join(tmpdir(), 'panel-private-pg-'));
@@ -63,7 +68,13 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const program = (name: string, args: string[]) => (asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, name), ...args]) : run(join(bin, name), args));
   const port = await freePort();
   // No fsync: a test's data need not survive a power cut, and the shared disk is slow.
-  await program('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-N']);
+  const auth = ['--auth=trust'];
+  if (settings.password !== undefined) {
+    const pwfile = join(dir, 'password');
+    writeFileSync(pwfile, `${settings.password}\n`, { mode: 0o644 });
+    auth.splice(0, 1, '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`);
+  }
+  await program('initdb', ['-D', data, '-U', 'postgres', ...auth, '-N']);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
   const start = async (): Promise<void> => {
     await program('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start']);
@@ -71,7 +82,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const stop = async (mode: 'fast' | 'immediate' = 'fast'): Promise<void> => {
     await program('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '30', 'stop']);
   };
-  const url = (database = 'postgres'): string => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  const credentials = settings.password !== undefined ? `postgres:${encodeURIComponent(settings.password)}` : 'postgres';
+  const url = (database = 'postgres'): string => `postgres://${credentials}@127.0.0.1:${port}/${database}`;
   const admin = async <T>(work: (client: pg.Client) => Promise<T>): Promise<T> => {
     const client = new pg.Client({ connectionString: url(), connectionTimeoutMillis: 5_000 });
     await client.connect();

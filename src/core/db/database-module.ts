@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.ts';
 import type { CoreModule } from '../boot/core-module.ts';
 import { connectPostgres, openDatabase, type Database } from './database.ts';
 import { DatabaseHealth } from './database-health.ts';
+import { targetOf } from './postgres-probe.ts';
 import { countPending, migrateUp, type MigrationSet } from './migrator.ts';
 import { loadSecrets, type AppSecrets } from './secrets.ts';
 
@@ -36,7 +37,9 @@ export async function createDatabaseModule(options: DatabaseModuleOptions): Prom
     if (ownsDatabase) await database.close();
   };
   try {
-    log.info({ engine: database.engine }, 'database connected');
+    // openDatabase answers once a query went through (PostgreSQL) or PGlite is open: connected, really.
+    const where = database.url ? (({ host, port, database: name }) => ({ host, port, database: name }))(targetOf(database.url)) : {};
+    log.info({ engine: database.engine, ...where }, 'database connected');
     const sets: MigrationSet[] = [{ owner: 'core', dir: coreMigrationsDir }, ...options.pluginMigrations];
     // A migration may run long (an index on a big table), and a replica booting beside one that
     // migrates waits for its lock: on a server of our own, migrations run without the statement timeout.

@@ -4,6 +4,8 @@ import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import type pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import { StartupError } from '../boot/startup-error.ts';
+import { probePostgres } from './postgres-probe.ts';
 
 export type Engine = 'postgres' | 'pglite';
 
@@ -104,9 +106,15 @@ export function wrapPglite(pglite: PGlite, onClose: () => void = () => {}): Data
   };
 }
 
-/** `DATABASE_URL` set → the server; otherwise embedded PostgreSQL in `<data_dir>/pglite`. */
+/**
+ * `DATABASE_URL` set → the server, once one real connection has answered a query (a wrong URL
+ * is a StartupError naming what to fix); otherwise embedded PostgreSQL in `<data_dir>/pglite`.
+ */
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
-  if (settings.url !== null) return connectPostgres(settings.url, settings.pool_max, settings);
+  if (settings.url !== null) {
+    await probePostgres(settings.url, settings.connect_timeout_ms);
+    return connectPostgres(settings.url, settings.pool_max, settings);
+  }
   const dir = resolve(settings.data_dir, 'pglite');
   mkdirSync(dir, { recursive: true });
   const unlock = lockDataDir(dir);
@@ -141,7 +149,7 @@ function lockDataDir(dir: string): () => void {
   } catch {
     const holder = Number(readFileSync(file, 'utf8'));
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
-      throw new Error(`The embedded database in ${dir} is in use by process ${holder}. Stop that process first, or set DATABASE_URL to a PostgreSQL server that several processes can share.`);
+      throw new StartupError('DATA_DIR', `the embedded database in ${dir} is in use by process ${holder}; stop that process first, or set DATABASE_URL to a PostgreSQL server that several processes can share`);
     }
     writeFileSync(file, String(process.pid));
   }

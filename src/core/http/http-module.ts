@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type Koa from 'koa';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
@@ -43,6 +43,8 @@ export interface HttpModuleOptions {
   databaseUp(): boolean;
   /** Spends one upgrade attempt of a client IP (see UpgradeDispatcherOptions). */
   admitUpgrade?(ip: string): Promise<RateDecision>;
+  /** The socket bound at the start of the boot (port-reservation.ts); listens on config.server.port itself without one. */
+  reservedSocket?: () => NetServer;
 }
 
 /** How often Node looks for requests past their headers or request timeout: often enough that short test timeouts hold. */
@@ -96,10 +98,12 @@ export function createHttpModule(options: HttpModuleOptions): HttpModule {
     start: async () => {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(config.server.port, config.server.host, () => {
+        const listening = (): void => {
           server.off('error', reject);
           resolve();
-        });
+        };
+        if (options.reservedSocket) server.listen(options.reservedSocket(), listening);
+        else server.listen(config.server.port, config.server.host, listening);
       });
       const port = (server.address() as AddressInfo).port;
       const shownHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;

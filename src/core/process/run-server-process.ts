@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../../config/load.ts';
+import { StartupError } from '../boot/startup-error.ts';
 import { createLogger } from '../log/logger.ts';
 import { PluginBootError } from '../plugin-host/plugin-host.ts';
 import type { PanelPlugin } from '../plugin-host/plugin.ts';
@@ -64,7 +65,11 @@ export async function runServerProcess(availablePlugins: readonly PanelPlugin[])
   try {
     server = await startServer({ config, log, availablePlugins });
   } catch (err) {
-    if (err instanceof PluginBootError || err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    if (err instanceof StartupError) {
+      // One line for the operator; the error underneath, with its stack, for LOG_LEVEL=debug.
+      process.stderr.write(`cannot start: ${err.message}\n`);
+      log.debug({ err: err.cause ?? err, setting: err.setting }, 'could not start');
+    } else if (err instanceof PluginBootError || err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
     else log.fatal({ err }, 'could not start');
     log.flush();
     process.exit(1);
