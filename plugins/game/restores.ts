@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import {
   backupUpdated,
+  AppError,
   ConflictError,
   type Agents,
   type AgentStatus,
@@ -70,9 +71,12 @@ export class Restores {
   private async finish(server: ServerRef, outcome: RestoreOutcome, error: string | null): Promise<void> {
     const row = await this.db<RestoreRow>('game_restores').where({ server_id: server.id }).first();
     const backup = row ? await this.db<BackupRow>('game_backups').where({ id: row.backup_id }).first() : undefined;
-    await this.db('game_restores').where({ server_id: server.id }).delete();
     const reason = outcome === 'completed' || outcome === 'not_started' ? null : `restore ${outcome === 'timed_out' ? 'timed out' : 'failed'}${error ? `: ${error}` : ''}`;
+    // The server first, then the record: a process that dies between the two leaves a record of
+    // a settled server, which the next pass drops; the other order left a server restoring with
+    // no record, which only unstick() freed, an accept window later.
     await this.instances.setLifecycle(server.id, 'active', reason, ['restoring_backup']);
+    await this.db('game_restores').where({ server_id: server.id }).delete();
     if (backup && outcome !== 'not_started') {
       await this.events.publish(backupUpdated, server.ownerId, { server_id: server.id, backup: toBackup(backup), restore: { state: outcome, error } });
     }
@@ -90,7 +94,12 @@ export class Restores {
   }
 
   private async check(row: RestoreRow): Promise<void> {
-    const instance = await this.instances.get(row.server_id, null, 'server').catch(() => null);
+    // Only "not found" means deleted; any other failure (the database away) throws, and the
+    // record is kept for the next pass.
+    const instance = await this.instances.get(row.server_id, null, 'server').catch((err: unknown) => {
+      if (err instanceof AppError && err.status === 404) return null;
+      throw err;
+    });
     if (!instance || instance.state.lifecycle !== 'restoring_backup') {
       // Deleted meanwhile, or already settled: nothing to hold.
       await this.db('game_restores').where({ server_id: row.server_id }).delete();
