@@ -85,9 +85,9 @@ test(`a DATA_DIR this user cannot write stops the boot in one line (${testEngine
   t.false(existsSync(dataDir));
 });
 
-// The cases below are about DATABASE_URL, which only the PostgreSQL engine's run sets: they
-// would repeat word for word on the PGlite run.
-if (testEngine === 'postgres') {
+// The cases below are about DATABASE_URL: they need a PostgreSQL server whatever the run's
+// engine (like the multi-process tests), and run the same on both runs of the suite.
+{
   const pgEnv = (t: ExecutionContext, url: string): Record<string, string> => ({ DATABASE_URL: url, DATA_DIR: freshDataDir(t).dataDir });
 
   test('a database that does not exist: one line with the createdb command, the full error in the debug log', async (t) => {
