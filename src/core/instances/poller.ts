@@ -264,14 +264,20 @@ export class Poller {
     for (let i = 0; i < due.length; i += flushBatch) await this.write(due.slice(i, i + flushBatch));
   }
 
-  /** One JSON document per batch: pg's per-element escaping of a text[] of JSON was half of a flush's time (profile). */
+  /**
+   * One JSON document per batch: pg's per-element escaping of a text[] of JSON was half of a flush's time (profile).
+   * A state already stored from a later poll is kept: a visible change is written at once by
+   * its own transaction, and a batch that began before that poll finished must not put the
+   * older state back over it (ISO timestamps of one format compare as text).
+   */
   private async write(items: Tracked[]): Promise<void> {
     if (items.length === 0) return;
     const written = items.map((t) => t.polled);
     await this.db.raw(
       `UPDATE instances AS i SET state = v.state
          FROM jsonb_to_recordset(?::jsonb) AS v(id uuid, state jsonb)
-        WHERE i.id = v.id`,
+        WHERE i.id = v.id
+          AND (i.state->>'checked_at' IS NULL OR v.state->>'checked_at' IS NULL OR i.state->>'checked_at' <= v.state->>'checked_at')`,
       [JSON.stringify(items.map((t, n) => ({ id: t.id, state: written[n] })))],
     );
     const at = Date.now();
