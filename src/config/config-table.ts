@@ -7,7 +7,10 @@ export function defaultOf(key: string, defaults: unknown): string {
   let node = defaults;
   for (const part of key.split('.')) node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined;
   if (node === null || node === undefined) return 'unset';
-  if (Array.isArray(node)) return node.length === 0 ? 'empty' : node.join(',');
+  if (Array.isArray(node)) {
+    if (node.length === 0) return 'empty';
+    return node.every((item) => typeof item !== 'object' || item === null) ? node.join(',') : JSON.stringify(node);
+  }
   return typeof node === 'object' ? JSON.stringify(node) : String(node);
 }
 

@@ -31,7 +31,8 @@ function unwrap(schema: z.ZodType): { inner: z.ZodType; nullable: boolean; descr
 function kindOf(schema: z.ZodType): SettingKind {
   if (schema instanceof z.ZodNumber) return 'number';
   if (schema instanceof z.ZodBoolean) return 'boolean';
-  if (schema instanceof z.ZodArray) return 'list';
+  // A list of objects (billing.plans) is JSON in env; only lists of plain values are comma-separated.
+  if (schema instanceof z.ZodArray) return schema.element instanceof z.ZodObject || schema.element instanceof z.ZodRecord ? 'json' : 'list';
   if (schema instanceof z.ZodRecord || schema instanceof z.ZodObject) return 'json';
   return 'string';
 }

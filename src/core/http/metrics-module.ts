@@ -11,6 +11,10 @@ export interface MetricsModule extends CoreModule {
 export function createMetricsModule(): MetricsModule {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client names three gauges like counters (promtool check metrics rejects a `_total` that
+  // is not a counter). Each is the sum of a gauge it also exports by type, without the suffix:
+  // sum(nodejs_active_handles) is nodejs_active_handles_total.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   return {
     name: 'metrics',
     registry,
