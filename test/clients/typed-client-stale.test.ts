@@ -10,10 +10,12 @@ import { clientSchemaPath, renderClientSchema, servedOpenApiDocument } from '../
  */
 let document: OpenAPI3;
 let committed: string;
+let fresh: string;
 
 test.before(async () => {
   document = await servedOpenApiDocument();
   committed = readFileSync(clientSchemaPath, 'utf8');
+  fresh = await renderClientSchema(document);
 });
 
 /** Where two texts first differ, as the line numbers and both lines, so the failure says what changed. */
@@ -26,8 +28,7 @@ function firstDifference(expected: string, actual: string): string {
   return 'no difference';
 }
 
-test('clients/typescript/src/schema.d.ts is what GET /openapi.json gives now', async (t) => {
-  const fresh = await renderClientSchema(document);
+test('clients/typescript/src/schema.d.ts is what GET /openapi.json gives now', (t) => {
   if (fresh !== committed) t.fail(`clients/typescript/src/schema.d.ts is stale: run \`npm run client:generate\` and commit it (first difference at ${firstDifference(committed, fresh)})`);
   else t.pass();
 });
@@ -38,8 +39,8 @@ test('the comparison notices a changed summary, and generating twice gives the s
   const login = item !== undefined && 'post' in item ? item.post : undefined;
   if (!login) return t.fail('the document has no POST /api/auth/login');
   login.summary = `${login.summary ?? ''} (changed)`;
-  const [once, again, other] = await Promise.all([renderClientSchema(document), renderClientSchema(document), renderClientSchema(changed)]);
-  t.is(once, again);
-  t.not(other, once);
-  t.regex(firstDifference(once, other), /\(changed\)/);
+  const [again, other] = await Promise.all([renderClientSchema(document), renderClientSchema(changed)]);
+  t.is(again, fresh);
+  t.not(other, fresh);
+  t.regex(firstDifference(fresh, other), /\(changed\)/);
 });
