@@ -48,6 +48,11 @@ export function boundaryViolations(base: string, pluginDirs: string[]): string[]
   for (const file of sourceFiles(join(base, 'scripts'))) {
     check(file, (target) => pluginDirs.every((dir) => !inside(target, dir) || inside(target, join(dir, 'contract'))));
   }
+  // clients/typescript is what API users copy into their own projects: its own files, openapi-fetch, ws and Node's modules, nothing of the API's.
+  const client = join(base, 'clients', 'typescript');
+  for (const file of sourceFiles(client)) {
+    check(file, (target) => inside(target, client), (name) => name === 'openapi-fetch' || name === 'ws' || name.startsWith('node:'));
+  }
   for (const file of sourceFiles(src)) {
     if (file === join(src, 'main.ts')) continue; // the composition root lists the plugins
     if (inside(file, join(src, 'contracts'))) check(file, (target) => inside(target, join(src, 'contracts')));
@@ -69,11 +74,11 @@ function pluginDirsOf(base: string): string[] {
   return dirs;
 }
 
-test('plugins import the core only through src/plugin-api, the core never imports a plugin, and scripts reach a plugin only through its contract/', (t) => {
+test('plugins import the core only through src/plugin-api, the core never imports a plugin, scripts reach a plugin only through its contract/, and the typed client stands alone', (t) => {
   t.deepEqual(boundaryViolations(root, pluginDirsOf(root)), []);
 });
 
-test('the check catches a plugin reaching into core internals or another plugin, the core reaching into a plugin, a contract/ reaching outside itself, and a script reaching past a contract/', (t) => {
+test('the check catches a plugin reaching into core internals or another plugin, the core reaching into a plugin, a contract/ reaching outside itself, a script reaching past a contract/, and the typed client reaching into the API', (t) => {
   const base = mkdtempSync(join(tmpdir(), 'boundaries-'));
   t.teardown(() => rmSync(base, { recursive: true, force: true }));
   const write = (path: string, text: string) => {
@@ -98,8 +103,11 @@ test('the check catches a plugin reaching into core internals or another plugin,
     "import { wire } from '../plugins/game/contract/wire.ts';\nimport { openDatabase } from '../src/core/db/database.ts';\nimport { shipped } from '../plugins/index.ts';\nimport { hub } from '../plugins/game/hub.ts';\nimport { fake } from '../test/fakes/fake.ts';\n",
   );
   write('scripts/lib/deep.ts', "import { ws } from 'ws';\nimport { other } from '../../plugins/dev/index.ts';\nimport { frames } from '../../plugins/game/contract/frames.ts';\n");
+  write('clients/typescript/src/client.ts', "import createClient from 'openapi-fetch';\nimport { ws } from 'ws';\nimport type { paths } from './schema.d.ts';\nimport { z } from 'zod';\nimport { errorEnvelopeSchema } from '../../../src/core/http/error-envelope.ts';\n");
   const found = boundaryViolations(base, [join(base, 'plugins', 'game'), join(base, 'plugins', 'dev')]);
   t.deepEqual(found.sort(), [
+    'clients/typescript/src/client.ts: ../../../src/core/http/error-envelope.ts',
+    'clients/typescript/src/client.ts: zod',
     'plugins/dev/index.ts: ../game/index.ts',
     'plugins/game/contract/wire.ts: ../../../src/plugin-api/index.ts',
     'plugins/game/contract/wire.ts: ../hub.ts',
