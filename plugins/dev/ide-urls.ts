@@ -14,25 +14,28 @@ type IdeSettings = PluginContext<unknown>['core']['ide'];
 
 /**
  * Where a container's IDE lives as the browser sees it: `dev-<vmid>.<suffix>` (hosted) or
- * `<path host>/__ide/<id>/` (path mode), with the configured scheme and port.
+ * `<path host>/__ide/<id>/` (path mode). The scheme and port are `ide.scheme` and
+ * `ide.public_port` when set; unset, they are PUBLIC_URL's, so a plain `npm start`
+ * (`http://localhost:8080`) hands out `http://dev-<vmid>.localhost:8080/` links that open, and
+ * a panel behind TLS (`https://panel.example.com`) hands out `https://dev-<vmid>.<suffix>/`.
  */
 export class IdeUrls {
   private readonly hostedEnd: string;
+  readonly scheme: 'http' | 'https';
+  /** `:8080`, or '' for the scheme's default port. */
+  private readonly portPart: string;
 
   constructor(
     private readonly ide: IdeSettings,
     private readonly publicUrl: string,
   ) {
     this.hostedEnd = `.${ide.suffix}`;
-  }
-
-  get scheme(): 'http' | 'https' {
-    return this.ide.scheme;
-  }
-
-  private get portPart(): string {
-    const port = this.ide.public_port;
-    return port === null || (this.ide.scheme === 'https' && port === 443) || (this.ide.scheme === 'http' && port === 80) ? '' : `:${port}`;
+    const base = new URL(publicUrl);
+    const publicScheme = base.protocol === 'http:' ? 'http' : 'https';
+    this.scheme = ide.scheme ?? publicScheme;
+    // PUBLIC_URL's port only goes with PUBLIC_URL's scheme: an https IDE beside an http API on :8080 is on 443.
+    const port = ide.public_port ?? (this.scheme === publicScheme && base.port !== '' ? Number(base.port) : null);
+    this.portPart = port === null || (this.scheme === 'https' && port === 443) || (this.scheme === 'http' && port === 80) ? '' : `:${port}`;
   }
 
   /** `dev-7.ide.example.com[:port]`: the Host (and X-Forwarded-Host) of a hosted IDE. */
@@ -41,12 +44,12 @@ export class IdeUrls {
   }
 
   hostedOrigin(vmid: number): string {
-    return `${this.ide.scheme}://${this.hostedHost(vmid)}`;
+    return `${this.scheme}://${this.hostedHost(vmid)}`;
   }
 
   /** Whether a browser Origin is this IDE's own (scheme and hostname; the port is ignored, as for tokens). */
   isHostedOrigin(origin: string, vmid: number): boolean {
-    return sameSite(origin, this.ide.scheme, `dev-${vmid}.${this.ide.suffix}`);
+    return sameSite(origin, this.scheme, `dev-${vmid}.${this.ide.suffix}`);
   }
 
   isPathOrigin(origin: string): boolean {
@@ -75,7 +78,7 @@ export class IdeUrls {
   }
 
   get pathOrigin(): string {
-    return this.ide.path_mode_host ? `${this.ide.scheme}://${this.pathHost}` : new URL(this.publicUrl).origin;
+    return this.ide.path_mode_host ? `${this.scheme}://${this.pathHost}` : new URL(this.publicUrl).origin;
   }
 
   get pathModeEnabled(): boolean {

@@ -29,7 +29,7 @@ export const devPlugin: PanelPlugin<DevConfig> = definePlugin({
   setup: (ctx) => {
     const urls = new IdeUrls(ctx.core.ide, ctx.core.publicUrl);
     const local = /(^|\.)localhost$/.test(ctx.core.ide.suffix);
-    if (ctx.core.ide.scheme === 'http' && !local) {
+    if (urls.scheme === 'http' && !local) {
       ctx.log.warn({ suffix: ctx.core.ide.suffix }, 'IDE over http on a host that is not localhost: the IDE session cookie cannot be Secure and travels in clear; use https outside local development');
     }
     const sessions = new IdeSessions(ctx.db, ctx.instances, ctx.auth.stillValid, { tokenTtlS: ctx.config.token_ttl_s, sessionTtlS: ctx.config.session_ttl_s, cacheMs: 10_000 }, ctx.log.child({ component: 'ide-sessions' }));

@@ -139,8 +139,8 @@ export const configSchema = z.strictObject({
   ide: z.strictObject({
     suffix: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a DNS name such as ide.example.com').describe('Hosted IDEs are served at dev-<vmid>.<suffix> (a wildcard DNS name pointing at the API).'),
     return_hosted_url: z.boolean().describe('IDE links use the hosted form (dev-<vmid>.<suffix>); false: the path form (<path host>/__ide/<id>/).'),
-    scheme: z.enum(['https', 'http']).describe('Scheme of IDE URLs as browsers see them (http only for local development).'),
-    public_port: z.number().int().min(1).max(65535).nullable().describe('Port of IDE URLs as browsers see them; unset: the scheme\'s default.'),
+    scheme: z.enum(['https', 'http']).nullable().describe('Scheme of IDE URLs as browsers see them; unset: PUBLIC_URL\'s (https in production, http only for local development).'),
+    public_port: z.number().int().min(1).max(65535).nullable().describe('Port of IDE URLs as browsers see them; unset: PUBLIC_URL\'s port when the IDE scheme is PUBLIC_URL\'s, else the scheme\'s default.'),
     path_mode_enabled: z.boolean().describe('Serve IDEs under /__ide/<id>/ too. Off by default: path mode shares an origin with whatever else that host serves.'),
     path_mode_host: z.string().nullable().describe('Only serve path mode on this host (a separate tunnel host, with port if any); unset: PUBLIC_URL\'s host.'),
   }),

@@ -127,7 +127,7 @@ export function createAuthModule(options: AuthModuleOptions): AuthModule {
     },
     start: async () => {
       const created = await ensureAdmin(db, users, hasher, config.bootstrap);
-      if (created) announceAdmin(created, log, options.write);
+      if (created) announceAdmin(created, log, options.write, config.server.public_url);
     },
     stop: async () => {
       await running?.catch(() => undefined);

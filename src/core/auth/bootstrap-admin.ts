@@ -48,10 +48,20 @@ export async function ensureAdmin(db: Knex, users: UserStore, hasher: PasswordHa
   });
 }
 
-/** The one time a generated password is shown: on the console, not in the JSON log. */
-export function announceAdmin(created: CreatedAdmin, log: Logger, write: (text: string) => void): void {
+/**
+ * The one time a generated password is shown: on the console, not in the JSON log. It says
+ * where to use it (PUBLIC_URL's sign-in route and its `login` field), so whoever ran
+ * `npm start` can sign in without reading the API reference first.
+ */
+export function announceAdmin(created: CreatedAdmin, log: Logger, write: (text: string) => void, publicUrl: string): void {
   log.info({ username: created.username, email: created.email, generated_password: created.generatedPassword !== null }, 'created the first admin');
   if (created.generatedPassword !== null) {
-    write(`\n  First admin created.\n    username: ${created.username}\n    password: ${created.generatedPassword}\n  This is shown once. Sign in and change it.\n\n`);
+    const signIn = `${publicUrl.replace(/\/+$/, '')}/api/auth/login`;
+    write(
+      `\n  First admin created.\n    username: ${created.username}\n    password: ${created.generatedPassword}\n` +
+        `  Sign in: POST ${signIn} with {"login": "${created.username}", "password": "<the password above>"}\n` +
+        `    ("login" takes the username or the email, ${created.email}).\n` +
+        `  This is shown once. Sign in and change it.\n\n`,
+    );
   }
 }

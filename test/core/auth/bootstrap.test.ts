@@ -11,14 +11,25 @@ import { json, login } from '../../helpers/auth.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-test('with no admin and no ADMIN_PASSWORD, the first start prints a generated password once; it works; the next start prints nothing', async (t) => {
-  const noAdmin = { bootstrap: { admin_username: null, admin_email: null, admin_password: null } };
+test('with no admin and no ADMIN_PASSWORD, the first start prints a generated password once with where to sign in; it works; the next start prints nothing', async (t) => {
+  const noAdmin = { bootstrap: { admin_username: null, admin_email: null, admin_password: null }, server: { public_url: 'https://panel.example.com' } };
   const first = await startTestApp({ config: noAdmin });
   t.teardown(() => first.close());
   const banner = first.consoleOutput.join('');
   const password = /password: (\S+)/.exec(banner)?.[1] ?? '';
   t.true(password.length >= 16);
   t.false(JSON.stringify(first.logs).includes(password), 'the password is not in the JSON log');
+  // The banner names the sign-in route under PUBLIC_URL and the body's fields, with the username in `login`.
+  const signIn = /Sign in: POST (\S+) with (\{.*\})/.exec(banner);
+  t.is(signIn?.[1], 'https://panel.example.com/api/auth/login');
+  const body = JSON.parse(signIn?.[2] ?? '{}') as Record<string, string>;
+  t.deepEqual(Object.keys(body), ['login', 'password']);
+  t.is(body.login, 'admin');
+  t.regex(banner, /"login" takes the username or the email, admin@localhost\.localdomain/);
+  // Exactly what it says, against this app's address (PUBLIC_URL is where browsers reach it).
+  const res = await fetch(`${first.url}${new URL(signIn?.[1] ?? 'x:').pathname}`, json({ ...body, password }));
+  t.is(res.status, 200);
+  t.is(((await res.json()) as { user: { role: string } }).user.role, 'admin');
   const session = await login(first, 'admin', password);
   t.is(session.user.role, 'admin');
   const second = await startTestApp({ testDatabase: first.testDatabase, config: noAdmin });

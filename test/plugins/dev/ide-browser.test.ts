@@ -49,7 +49,12 @@ test.after.always(async () => {
   }
 });
 
-/** The API on a port known in advance, so IDE links carry it: `http://dev-<vmid>.localhost:<port>/` or `http://localhost:<port>/__ide/<id>/`. */
+/**
+ * The API on a port known in advance and PUBLIC_URL `http://localhost:<port>`, as `npm start`
+ * has it (PORT, PUBLIC_URL). Hosted mode keeps every IDE setting at its default, so the link is
+ * exactly what a plain `npm start` hands out (`http://dev-<vmid>.localhost:<port>/`, PUBLIC_URL's
+ * scheme and port); path mode only turns path links on (`http://localhost:<port>/__ide/<id>/`).
+ */
 async function startPanel(mode: 'hosted' | 'path'): Promise<Panel> {
   const port = await freeLoopbackPort();
   // Short: code-server's session socket lives in its user-data dir, and Node silently cuts a
@@ -62,7 +67,7 @@ async function startPanel(mode: 'hosted' | 'path'): Promise<Panel> {
       {
         server: { port, public_url: `http://localhost:${port}` },
         database: { data_dir: dataDir },
-        ide: { suffix: 'localhost', scheme: 'http', public_port: port, return_hosted_url: mode === 'hosted', path_mode_enabled: mode === 'path', path_mode_host: null },
+        ide: mode === 'hosted' ? {} : { return_hosted_url: false, path_mode_enabled: true },
       },
       { templates: { default: template } },
     ),
@@ -82,12 +87,14 @@ const random = () => Math.floor(Math.random() * 1e9);
 
 /** Opens the container's IDE link in a fresh browser context: the token is spent, the cookie set, and the 303 lands on the workbench. */
 async function openInBrowser(panel: Panel, box: DevContainer): Promise<{ context: BrowserContext; page: Page; troubles: Troubles; link: URL }> {
-  const link = new URL((await ideLink(panel.app, panel.user, box.id)).url);
+  const { url } = await ideLink(panel.app, panel.user, box.id);
+  const link = new URL(url);
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   await context.addInitScript({ content: socketCloseRecorder });
   const troubles = watchContext(context, codeServerOwnMisses);
   const page = await context.newPage();
-  const answer = await page.goto(link.toString());
+  // The link as the API answered it, verbatim: what the portal opens.
+  const answer = await page.goto(url);
   // The redirects' first request is the link's: the panel answers it 303 (then code-server adds its ?folder=).
   let first = answer?.request() ?? null;
   while (first?.redirectedFrom()) first = first.redirectedFrom();
@@ -128,7 +135,7 @@ function assertNoTroubles(t: { deepEqual: (a: unknown, b: unknown, message?: str
   t.deepEqual(troubles.console, [], 'no console error');
 }
 
-test.serial('hosted mode: the workbench of a real code-server loads from an IDE link, and its terminal runs a command in the workspace', async (t) => {
+test.serial('hosted mode with the default IDE settings: the workbench of a real code-server loads from the IDE link verbatim, and its terminal runs a command in the workspace', async (t) => {
   t.timeout(180_000);
   const started = Date.now();
   const panel = await startPanel('hosted');
@@ -137,7 +144,7 @@ test.serial('hosted mode: the workbench of a real code-server loads from an IDE 
   t.log(`container active with code-server running in ${Date.now() - started} ms`);
   const { context, page, troubles, link } = await openInBrowser(panel, box);
   try {
-    t.is(link.host, `dev-${box.vmid}.localhost:${new URL(panel.app.url).port}`);
+    t.is(link.origin, `http://dev-${box.vmid}.localhost:${new URL(panel.app.url).port}`, 'PUBLIC_URL\'s scheme and port');
     t.is(new URL(page.url()).host, link.host);
     t.false(page.url().includes('ide_token'), 'the token is gone from the address bar');
     const cookies = await context.cookies(link.origin);
