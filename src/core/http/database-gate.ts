@@ -1,8 +1,8 @@
 import type { Middleware } from 'koa';
 import { ServiceUnavailableError } from './errors.ts';
 
-/** What answers without the database: liveness (a restart would not help), metrics and the API's own description. */
-const answeredWithoutDatabase = new Set(['/healthz', '/metrics', '/openapi.json']);
+/** What answers without the database: liveness (a restart would not help), metrics and the API's own description and its reference page. */
+const answeredWithoutDatabase = new Set(['/healthz', '/metrics', '/openapi.json', '/docs']);
 
 /** The answer of every request that needs the database while the server is unreachable. */
 export const databaseUnavailable = (): ServiceUnavailableError => new ServiceUnavailableError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry in a few seconds', 2);

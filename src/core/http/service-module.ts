@@ -3,6 +3,9 @@ import type { Registry } from 'prom-client';
 import type { CoreModule } from '../boot/core-module.ts';
 import type { EventCatalogue } from '../events/event-catalogue.ts';
 import type { MountedRoute } from './route.ts';
+import type { MountedRawHandler } from './raw-handler.ts';
+import { docsAssets } from './docs-page/docs-assets.ts';
+import { docsPageRoute } from './docs-page/docs-page.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { serviceRoutes } from './service-routes.ts';
@@ -12,6 +15,8 @@ export interface ServiceModule extends CoreModule {
   isDraining(): boolean;
   /** The service routes, placed (before the plugins, so a plugin cannot take their paths). */
   mounted: MountedRoute[];
+  /** The files of the reference page (`/docs/assets/`), served ahead of the routes. */
+  rawHttp: MountedRawHandler[];
 }
 
 export interface ServiceModuleOptions {
@@ -24,11 +29,12 @@ export interface ServiceModuleOptions {
   openApiTags(): ReadonlyArray<{ name: string; description: string }>;
 }
 
-/** Health, readiness, the OpenAPI document and metrics: what operators and clients ask the server about itself. */
+/** Health, readiness, the OpenAPI document (and its reference page) and metrics: what operators and clients ask the server about itself. */
 export function createServiceModule(options: ServiceModuleOptions): ServiceModule {
   const { config } = options;
   let draining = false;
   let openApi: Record<string, unknown> | null = null;
+  const docs = docsAssets();
   const routes = serviceRoutes({
     isDraining: () => draining,
     checkReady: async () => {
@@ -52,7 +58,8 @@ export function createServiceModule(options: ServiceModuleOptions): ServiceModul
   return {
     name: 'service',
     isDraining: () => draining,
-    mounted: routes.map((route) => ({ owner: 'core', fullPath: route.path, route })),
+    mounted: [...routes, docsPageRoute(docs.base)].map((route) => ({ owner: 'core', fullPath: route.path, route })),
+    rawHttp: [{ owner: 'core', handler: docs.handler }],
     drain: async () => {
       draining = true;
     },

@@ -18,7 +18,7 @@ export class PluginBootError extends Error {
 }
 
 /** URL space the core keeps for itself; no plugin may mount inside it. */
-export const corePrefixes = ['/api/auth', '/api/admin', '/api/billing', '/api/events', '/healthz', '/readyz', '/openapi.json', '/metrics'];
+export const corePrefixes = ['/api/auth', '/api/admin', '/api/billing', '/api/events', '/healthz', '/readyz', '/openapi.json', '/docs', '/metrics'];
 
 const idPattern = /^[a-z][a-z0-9-]{1,31}$/;
 
