@@ -14,6 +14,8 @@ export interface AppOptions extends MountOptions {
   metrics: HttpMetrics;
   /** Trusted reverse proxies: the client IP is the entry this far from the right of X-Forwarded-For. */
   proxyHops: number;
+  /** Named on every access line. */
+  replicaId: string;
   allowedOrigins: ReadonlySet<string>;
   routes: readonly MountedRoute[];
   /** Proxies and other whole-request handlers, before CORS, routes and body parsers. */
@@ -35,7 +37,7 @@ export function createApp(options: AppOptions): Koa {
     // Draining: this request finishes, but its connection is not kept for another one.
     if (options.isDraining()) ctx.set('Connection', 'close');
   });
-  app.use(accessLog(options.log, options.metrics));
+  app.use(accessLog(options.log, options.metrics, { proxyHops: options.proxyHops, replicaId: options.replicaId }));
   app.use(errorMiddleware(options.bodyLimitBytes));
   app.use(rawHandlers(options.rawHandlers ?? []));
   app.use(cors(options.allowedOrigins));

@@ -137,7 +137,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const { rawHttp, frontHttp, websockets } = plugins.loaded;
     const upgradeRate = { burst: config.server.upgrade_rate_burst, refillMs: config.server.upgrade_rate_refill_ms };
     const mountedSockets = [...cluster.websockets, ...websockets];
-    const http = stack.add(createHttpModule({ config, log, metrics, routes, rawHttp: [...service.rawHttp, ...rawHttp], frontHttp, websockets: mountedSockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, admitUpgrade: (ip) => limits.buckets.take(`core:upgrade-ip:${ip}`, upgradeRate), databaseUp, reservedSocket: reservation.take }));
+    const http = stack.add(createHttpModule({ config, log, replicaId, metrics, routes, rawHttp: [...service.rawHttp, ...rawHttp], frontHttp, websockets: mountedSockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, admitUpgrade: (ip) => limits.buckets.take(`core:upgrade-ip:${ip}`, upgradeRate), databaseUp, reservedSocket: reservation.take }));
     listeningUrl = () => {
       try {
         return http.address().url;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, defineRoute, type Entitlements, type Instances, type PluginContext, type RouteDefinition } from '../../src/plugin-api/index.ts';
+import { ConflictError, defineRoute, RANGE_DESCRIPTION, RANGE_ERROR, type Entitlements, type Instances, type PluginContext, type RouteDefinition } from '../../src/plugin-api/index.ts';
 import { requireLifecycle, serverIdParams, visibleServer, type GameSpec } from './game-server.ts';
 import { backupSchema, toBackup, type BackupStore } from './backup-store.ts';
 import type { GameConfig } from './config.ts';
@@ -21,9 +21,10 @@ export function backupArchiveRoutes(ctx: PluginContext<GameConfig>, instances: I
       summary: 'Downloads a backup\'s archive (.tar.gz), streamed, with X-Checksum-Sha256',
       tags: ['game'],
       auth: 'user',
+      description: RANGE_DESCRIPTION,
       request: { params: backupParams },
-      responses: { 200: null },
-      errors: { 409: 'The backup is not completed (BACKUP_NOT_READY) or the server is not active (INSTANCE_NOT_ACTIVE)', ...agentErrors },
+      responses: { 200: null, 206: null },
+      errors: { 409: 'The backup is not completed (BACKUP_NOT_READY) or the server is not active (INSTANCE_NOT_ACTIVE)', ...agentErrors, 416: RANGE_ERROR },
       handler: async ({ params, principal, requestId, ctx: koa, ip }) => {
         const server = await visibleServer(instances, params.id, principal);
         requireLifecycle(server, ['active', 'suspended']);

@@ -61,6 +61,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
   invariants: streamspaceInvariants,
   setup: async (ctx) => {
     const { config, events } = ctx;
+    // Sub-components bind their own component on ctx.log, not on this one: pino would write the key twice.
     const log = ctx.log.child({ component: 'streamspace' });
     const missing = Object.values(buckets).filter((name) => !ctx.rateLimiter.has(name));
     if (missing.length > 0) throw new Error(`rate_limits lacks ${missing.join(', ')}, which the streamspace plugin counts against; add them (config/default.json has the seed's numbers)`);
@@ -75,7 +76,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       readyTimeoutMs: config.vnc.ready_timeout_ms,
       activityWriteMs: config.vnc.activity_write_ms,
       touch: (id) => void store.touch(id).catch((err: unknown) => log.warn({ err }, 'could not record VNC activity')),
-      log: log.child({ component: 'streamspace-vnc' }),
+      log: ctx.log.child({ component: 'streamspace-vnc' }),
     });
     const keys = new AgentKeys(ctx.db);
     const reports = new SessionReports({ db: ctx.db, store, events, audit: ctx.audit, log });
@@ -88,11 +89,11 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       onSessionStatus: (agentId, message) => reports.received(agentId, message),
       onInventory: (agentId, sessions): Promise<number> => inventory.received(agentId, sessions),
       replicaId: ctx.cluster.replicaId,
-      log: log.child({ component: 'streamspace-agents' }),
+      log: ctx.log.child({ component: 'streamspace-agents' }),
     });
     const relayed = new RelayedViewers();
-    acceptRelayedViewers(ctx.cluster, { hub, vnc, log: log.child({ component: 'streamspace-vnc' }) });
-    const commands = new Commands({ db: ctx.db, transport: hub, config: config.commands, log: log.child({ component: 'streamspace-commands' }) });
+    acceptRelayedViewers(ctx.cluster, { hub, vnc, log: ctx.log.child({ component: 'streamspace-vnc' }) });
+    const commands = new Commands({ db: ctx.db, transport: hub, config: config.commands, log: ctx.log.child({ component: 'streamspace-commands' }) });
     hub.useCommands(commands);
     const inventory = new SessionInventory({ db: ctx.db, store, commands, events, audit: ctx.audit, log });
     const sessions = new SessionService({ db: ctx.db, store, templates, agents, commands, accounts: ctx.auth.accounts, events, config, log });
@@ -125,7 +126,7 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       openApiTags: [streamspaceTag],
       websockets: [
         agentSocket({ rateLimiter: ctx.rateLimiter, keys, hub }),
-        viewerSocket({ v1, vncTokens, rateLimiter: ctx.rateLimiter, auth: ctx.auth, viewerPlaces: new ViewerPlaces(ctx.limits, { perSession: config.vnc.max_viewers_per_session, perUser: config.vnc.max_viewers_per_user }), hub, vnc, sessions, cluster: ctx.cluster, relayed, log: log.child({ component: 'streamspace-vnc' }) }),
+        viewerSocket({ v1, vncTokens, rateLimiter: ctx.rateLimiter, auth: ctx.auth, viewerPlaces: new ViewerPlaces(ctx.limits, { perSession: config.vnc.max_viewers_per_session, perUser: config.vnc.max_viewers_per_user }), hub, vnc, sessions, cluster: ctx.cluster, relayed, log: ctx.log.child({ component: 'streamspace-vnc' }) }),
       ],
       jobs: [
         sweepJob({ agents, commands, hub, events, heartbeatIntervalS: config.heartbeat_interval_s, everyMs: config.sweep_every_ms, log }),

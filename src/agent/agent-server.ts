@@ -126,7 +126,7 @@ export function createAgentServer(options: AgentServerOptions): Server {
       case 'GET /files':
         return send(res, 200, await options.files.list(url.searchParams.get('path') ?? '/'));
       case 'GET /files/content':
-        return options.files.download(url.searchParams.get('path') ?? '', res);
+        return options.files.download(url.searchParams.get('path') ?? '', req, res);
       case 'PUT /files/content':
         return send(res, 201, { entry: await options.files.upload(url.searchParams.get('path') ?? '', req) });
       case 'DELETE /files':
@@ -141,7 +141,7 @@ export function createAgentServer(options: AgentServerOptions): Server {
         break;
     }
     const archive = /^\/backups\/([^/]+)\/archive$/.exec(url.pathname);
-    if (req.method === 'GET' && archive) return backups.sendArchive(decodeURIComponent(archive[1] as string), res);
+    if (req.method === 'GET' && archive) return backups.sendArchive(decodeURIComponent(archive[1] as string), req, res);
     if (req.method === 'PUT' && url.pathname === '/backups/upload') {
       return send(res, 201, { backup: await backups.importArchive(url.searchParams.get('name') ?? '', req, options.maxUploadBytes) });
     }

@@ -8,6 +8,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { basename, dirname, join } from 'node:path';
 import type { AgentBackup, LastRestore } from '../contracts/agent.ts';
 import type { Workload } from './workload.ts';
+import { sendFileRange } from './ranges.ts';
 
 export class BackupError extends Error {
   constructor(
@@ -161,13 +162,13 @@ export class Backups {
   }
 
   /** Streams a completed backup's archive, with its size and checksum in the headers. */
-  async sendArchive(id: string, res: ServerResponse): Promise<void> {
+  async sendArchive(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const backup = await this.get(id);
     if (backup.state !== 'completed') throw new BackupError(409, 'not_ready', `backup ${id} is ${backup.state}`);
     const file = this.archiveFile(id);
-    const size = (await stat(file)).size;
-    res.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Length': size, 'X-Checksum-Sha256': backup.sha256 ?? '' });
-    await pipeline(createReadStream(file), res);
+    const s = await stat(file);
+    // An archive never changes once complete: its checksum is a strong entity tag.
+    await sendFileRange(req, res, file, s.size, { etag: `"${backup.sha256 ?? s.size.toString(36)}"`, lastModified: s.mtime }, { 'Content-Type': 'application/gzip', 'X-Checksum-Sha256': backup.sha256 ?? '' });
   }
 
   /**

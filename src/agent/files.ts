@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import { sendFileRange } from './ranges.ts';
 
 export class FileError extends Error {
   constructor(
@@ -80,12 +81,13 @@ export class Files {
     return { path: `/${relative(await realpath(this.root), dir).split(sep).join('/')}`.replace(/\/$/, '') || '/', entries };
   }
 
-  async download(path: string, res: ServerResponse): Promise<void> {
+  /** Streams a file, whole or the one byte range asked for (ranges.ts); the ETag changes with any write (a rename makes a new inode). */
+  async download(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const file = await this.resolve(path, true);
     const s = await stat(file);
     if (s.isDirectory()) throw new FileError(400, 'is_a_directory', 'the path is a directory');
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': s.size });
-    await pipeline(createReadStream(file), res);
+    const etag = `"${s.ino.toString(36)}-${s.size.toString(36)}-${Math.round(s.mtimeMs * 1000).toString(36)}"`;
+    await sendFileRange(req, res, file, s.size, { etag, lastModified: s.mtime }, { 'Content-Type': 'application/octet-stream' });
   }
 
   async upload(path: string, req: IncomingMessage): Promise<FileEntry> {

@@ -25,6 +25,7 @@ export {
   PayloadTooLargeError,
 } from '../core/http/errors.ts';
 export { paginationQuery, paginationOf, paginationSchema } from '../core/http/pagination.ts';
+export { RANGE_DESCRIPTION, RANGE_ERROR } from '../core/files/download-ranges.ts';
 export type { Instance, NewInstance } from '../core/instances/instance-records.ts';
 export type { Instances, InstanceFilter } from './instances.ts';
 export type { Agents } from './agents.ts';

@@ -19,6 +19,8 @@ export interface TestApp {
   testDatabase: TestDatabase;
   /** Every log line the app wrote, parsed. */
   logs: LogRecord[];
+  /** The same lines as written, for what parsing hides (a key written twice). */
+  logLines: string[];
   /** What the app printed to the console outside the log (the first-admin banner). */
   consoleOutput: string[];
   request(path: string, init?: RequestInit): Promise<Response>;
@@ -38,15 +40,20 @@ export interface StartTestAppOptions {
 }
 
 /** Log lines as objects, so tests can assert on what the app logged. */
-export function captureLogs(): { logs: LogRecord[]; stream: Writable } {
+export function captureLogs(): { logs: LogRecord[]; lines: string[]; stream: Writable } {
   const logs: LogRecord[] = [];
+  const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as LogRecord);
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() === '') continue;
+        lines.push(line);
+        logs.push(JSON.parse(line) as LogRecord);
+      }
       done();
     },
   });
-  return { logs, stream };
+  return { logs, lines, stream };
 }
 
 export function testConfig(overrides: DeepPartial<Config> = {}, enabled: string[] = []): Readonly<Config> {
@@ -74,7 +81,7 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
   const ownsDatabase = options.testDatabase === undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'panel-test-'));
   const config = testConfig({ ...options.config, database: { data_dir: dataDir, ...options.config?.database } }, options.enabled ?? plugins.map((p) => p.id));
-  const { logs, stream } = captureLogs();
+  const { logs, lines, stream } = captureLogs();
   const consoleOutput: string[] = [];
   let server: RunningServer;
   try {
@@ -95,6 +102,7 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
     server,
     testDatabase,
     logs,
+    logLines: lines,
     consoleOutput,
     request: (path, init) => fetch(`${server.url}${path}`, init),
     close: async () => {

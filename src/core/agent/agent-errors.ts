@@ -37,3 +37,11 @@ export class AgentNotReadyError extends AppError {
     super(503, 'AGENT_NOT_READY', 'Agent not ready', `The instance's agent is not ready yet (${reason}); retry shortly`, { reason });
   }
 }
+
+/** The agent's 416: the asked range is not inside the file; `Content-Range: bytes *\/<size>` tells the client its size. */
+export class RangeNotSatisfiableError extends AppError {
+  constructor(contentRange: string | undefined) {
+    const size = /^bytes \*\/(\d+)$/.exec(contentRange ?? '')?.[1];
+    super(416, 'RANGE_NOT_SATISFIABLE', 'Range not satisfiable', 'The requested byte range is not inside the file; see details.size_bytes', size === undefined ? {} : { size_bytes: Number(size) }, contentRange === undefined ? { 'Accept-Ranges': 'bytes' } : { 'Content-Range': contentRange, 'Accept-Ranges': 'bytes' });
+  }
+}

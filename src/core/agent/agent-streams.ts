@@ -3,7 +3,7 @@ import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'koa';
 import type { AgentTarget } from './agent-client.ts';
-import { AgentBadResponseError, AgentRequestError, AgentTimeoutError, AgentUnreachableError } from './agent-errors.ts';
+import { AgentBadResponseError, AgentRequestError, AgentTimeoutError, AgentUnreachableError, RangeNotSatisfiableError } from './agent-errors.ts';
 import { isUnreachableCode } from './network-errors.ts';
 import { AppError, PayloadTooLargeError } from '../http/errors.ts';
 
@@ -126,8 +126,8 @@ export class AgentStreams {
   }
 
   /** Pipes an agent's download to the client; errors before the first byte throw (the caller answers the envelope), later ones cut the connection. */
-  async download(target: AgentTarget, call: StreamCall, res: ServerResponse, extraHeaders: Record<string, string>, range?: string): Promise<void> {
-    const req = this.open(target, 'GET', call, range ? { Range: range } : {});
+  async download(target: AgentTarget, call: StreamCall, res: ServerResponse, extraHeaders: Record<string, string>, conditions: Record<string, string> = {}): Promise<void> {
+    const req = this.open(target, 'GET', call, conditions);
     res.once('close', () => {
       if (!res.writableFinished) req.destroy();
     });
@@ -136,6 +136,10 @@ export class AgentStreams {
       req.once('error', (err) => reject(transportError(err)));
       req.end();
     });
+    if (answer.statusCode === 416) {
+      answer.resume();
+      throw new RangeNotSatisfiableError(typeof answer.headers['content-range'] === 'string' ? answer.headers['content-range'] : undefined);
+    }
     if (answer.statusCode !== 200 && answer.statusCode !== 206) throw await agentFailure(answer);
     const headers: Record<string, string> = { ...extraHeaders };
     for (const name of passedOn) {
@@ -155,9 +159,12 @@ export class AgentStreams {
    */
   async respond(koa: Context, target: AgentTarget, call: StreamCall, headers: Record<string, string>): Promise<void> {
     koa.respond = false;
-    const range = typeof koa.headers.range === 'string' ? koa.headers.range : undefined;
+    // A resumed download: the agent answers the range (206), or why not (416, or 200 whole when If-Range no longer holds).
+    const conditions: Record<string, string> = {};
+    if (typeof koa.headers.range === 'string') conditions.Range = koa.headers.range;
+    if (typeof koa.headers['if-range'] === 'string') conditions['If-Range'] = koa.headers['if-range'];
     try {
-      await this.download(target, call, koa.res, headers, range);
+      await this.download(target, call, koa.res, headers, conditions);
     } catch (err) {
       if (koa.res.headersSent) return;
       koa.respond = true;

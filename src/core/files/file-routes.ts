@@ -9,6 +9,7 @@ import type { AgentStreams } from '../agent/agent-streams.ts';
 import type { InstanceService } from '../instances/instance-service.ts';
 import { requireLifecycle, visibleInstance } from '../instances/instance-access.ts';
 import type { Direction, SignedUrls } from './signed-urls.ts';
+import { RANGE_DESCRIPTION, RANGE_ERROR } from './download-ranges.ts';
 
 /**
  * A path inside the instance's data directory, checked before it reaches the agent: no NUL,
@@ -108,12 +109,13 @@ export function fileRoutes(deps: FileRouteDeps, options: FileRouteOptions): Rout
     defineRoute({
       method: 'get',
       path: `${options.base}/files/content`,
-      summary: 'Downloads a file, streamed (Content-Disposition: attachment)',
+      summary: 'Downloads a file, streamed (Content-Disposition: attachment), whole or one byte range',
+      description: RANGE_DESCRIPTION,
       tags: [options.tag],
       auth: 'user',
       request: { params, query: pathQuery },
-      responses: { 200: null },
-      errors: agentErrors,
+      responses: { 200: null, 206: null },
+      errors: { ...agentErrors, 416: RANGE_ERROR },
       handler: async ({ params: p, query, principal, requestId, ctx }) => {
         await ready(p.id, principal);
         const name = posix.basename(query.path) || 'download';

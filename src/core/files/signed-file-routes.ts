@@ -9,6 +9,7 @@ import type { AgentStreams } from '../agent/agent-streams.ts';
 import type { InstanceService } from '../instances/instance-service.ts';
 import { requireLifecycle, visibleInstance } from '../instances/instance-access.ts';
 import type { SignedUrls } from './signed-urls.ts';
+import { RANGE_DESCRIPTION, RANGE_ERROR } from './download-ranges.ts';
 
 const tokenQuery = z.object({ token: z.string().min(20).max(2000).describe('the signed token from download-url / upload-url') });
 const entrySchema = z.object({ name: z.string(), type: z.enum(['file', 'dir']), size_bytes: z.number().int(), modified_at: z.string() });
@@ -34,8 +35,9 @@ export function signedFileRoutes(db: Knex, signed: SignedUrls, instances: Instan
       tags: ['files'],
       auth: 'none',
       request: { query: tokenQuery },
-      responses: { 200: null },
-      errors: { 401: 'The link is invalid, expired or used up (SIGNED_URL_INVALID)', 409: 'The instance is not `active` (INSTANCE_NOT_ACTIVE)' },
+      description: RANGE_DESCRIPTION,
+      responses: { 200: null, 206: null },
+      errors: { 401: 'The link is invalid, expired or used up (SIGNED_URL_INVALID)', 409: 'The instance is not `active` (INSTANCE_NOT_ACTIVE)', 416: RANGE_ERROR },
       handler: async ({ query, requestId, ctx, ip }) => {
         const { grant, instance } = await grantFor(query.token, 'download');
         const archive = grant.kind === 'archive';

@@ -48,6 +48,7 @@ export interface FrontDoorOptions {
   log: Logger;
   metrics: HttpMetrics;
   proxyHops: number;
+  replicaId: string;
   isDraining(): boolean;
 }
 
@@ -84,6 +85,7 @@ export function frontDoor(handlers: readonly MountedFrontHandler[], app: Request
     const started = process.hrtime.bigint();
     const requestId = requestIdFrom(req.headers['x-request-id']);
     const log = options.log.child({ request_id: requestId });
+    const ip = clientIp(req, options.proxyHops);
     res.setHeader('X-Request-Id', requestId);
     if (options.isDraining()) res.setHeader('Connection', 'close');
     let done = false;
@@ -94,14 +96,14 @@ export function frontDoor(handlers: readonly MountedFrontHandler[], app: Request
       const labels = { method: req.method ?? '', route: handler.name, status: String(res.statusCode) };
       options.metrics.requests.inc(labels);
       options.metrics.duration.observe(labels, seconds);
-      const line = { method: req.method, host: partial.host, path: redactUrl(req.url ?? '/'), status: res.statusCode, duration_ms: Math.round(seconds * 1e6) / 1e3, aborted: !res.writableFinished };
+      const line = { method: req.method, host: partial.host, path: redactUrl(req.url ?? '/'), status: res.statusCode, duration_ms: Math.round(seconds * 1e6) / 1e3, aborted: !res.writableFinished, ip, replica_id: options.replicaId };
       if (handler.accessLogLevel === 'debug') log.debug(line, 'request');
       else log.info(line, 'request');
     };
     res.once('finish', finish);
     res.once('close', finish);
     try {
-      await handler.serve({ ...partial, requestId, clientIp: clientIp(req, options.proxyHops), log });
+      await handler.serve({ ...partial, requestId, clientIp: ip, log });
     } catch (err) {
       log.error({ err, handler: handler.name }, 'front handler failed');
       if (res.headersSent) return void res.destroy();

@@ -27,6 +27,8 @@ export interface HttpModule extends CoreModule {
 export interface HttpModuleOptions {
   config: Readonly<Config>;
   log: Logger;
+  /** This replica's id, named on every access line. */
+  replicaId: string;
   metrics: { http: HttpMetrics };
   /** Every route, the service routes first. */
   routes: readonly MountedRoute[];
@@ -64,6 +66,7 @@ export function createHttpModule(options: HttpModuleOptions): HttpModule {
     routes: options.routes,
     rawHandlers: options.rawHttp,
     proxyHops: config.server.proxy_hops,
+    replicaId: options.replicaId,
     allowedOrigins: options.allowedOrigins,
     bodyLimitBytes: config.server.body_limit_bytes,
     validateResponses: config.server.validate_responses,
@@ -74,7 +77,7 @@ export function createHttpModule(options: HttpModuleOptions): HttpModule {
     databaseUp: options.databaseUp,
   });
   const dispatcher = new UpgradeDispatcher({ log, allowedOrigins: options.allowedOrigins, routes: options.websockets, proxyHops: config.server.proxy_hops, admitUpgrade: options.admitUpgrade });
-  const listener = frontDoor(options.frontHttp, app.callback(), { log, metrics: options.metrics.http, proxyHops: config.server.proxy_hops, isDraining: options.isDraining });
+  const listener = frontDoor(options.frontHttp, app.callback(), { log, metrics: options.metrics.http, proxyHops: config.server.proxy_hops, replicaId: options.replicaId, isDraining: options.isDraining });
   const server = createServer({
     headersTimeout: config.server.headers_timeout_ms,
     requestTimeout: config.server.request_timeout_ms,

@@ -1,4 +1,4 @@
-import bodyParser from 'koa-bodyparser';
+import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
 import { AppError, UnsupportedMediaTypeError } from './errors.ts';
 
@@ -30,11 +30,14 @@ const isZlibError = (err: unknown): boolean => {
 
 /**
  * JSON bodies: the type first (415), then the encoding (415 for one we cannot undo, 400 when
- * the bytes are not what it says), then co-body's own checks (400 INVALID_JSON, 413). Errors of
+ * the bytes are not what it says), then co-body's own checks (400 INVALID_JSON, 413), through
+ * @koa/bodyparser (the maintained successor of koa-bodyparser; same co-body underneath). Errors of
  * the layers below (the handler) pass through untouched.
  */
 export function jsonBodyParser(limitBytes: number): Middleware {
-  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: String(limitBytes), strict: true });
+  // Every method, as koa-bodyparser did (its successor parses only POST, PUT and PATCH by default), so a
+  // route's body schema sees the same `{}` or parsed body whatever its method. Strict: only objects and arrays.
+  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: String(limitBytes), jsonStrict: true, parsedMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] });
   return async (ctx, next) => {
     if (!hasBody(ctx)) return parse(ctx, next);
     if (!ctx.is('application/json', '+json')) throw new UnsupportedMediaTypeError('application/json');

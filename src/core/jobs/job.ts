@@ -17,8 +17,6 @@ export interface JobDefinition {
   timeout_ms: number;
   /** Run each slot on one replica only, claimed in the run ledger. */
   once_across_replicas: boolean;
-  /** Log successful runs at debug, not info (jobs that run every few seconds). Failures are always logged. */
-  quiet?: boolean;
   run(ctx: JobContext): Promise<void>;
 }
 

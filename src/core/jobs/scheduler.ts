@@ -23,6 +23,15 @@ export interface SchedulerDeps {
   databaseUp?: () => boolean;
 }
 
+/**
+ * When a successful run counts as long, and is logged at info rather than debug: 1 s, or a
+ * quarter of the interval of a job that runs more often than every 4 s (a 1 s poll taking
+ * 250 ms is already eating its own schedule).
+ */
+export function longRunMs(job: Pick<JobDefinition, 'every_ms'>): number {
+  return job.every_ms === undefined ? 1_000 : Math.min(1_000, job.every_ms / 4);
+}
+
 const jobIdPattern = /^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$/;
 
 /**
@@ -153,8 +162,10 @@ export class Scheduler {
     const ms = performance.now() - started;
     this.runs.inc({ job: job.id, outcome });
     this.duration.observe({ job: job.id }, ms / 1000);
-    const fields = { outcome, duration_ms: Math.round(ms) };
-    if (outcome === 'ok' && job.quiet) log.debug(fields, 'job run');
+    const long = longRunMs(job);
+    const fields = { outcome, duration_ms: Math.round(ms), ...(ms >= long ? { long_run_ms: long } : {}) };
+    // A run that went as usual is noise at info (most lines of a quiet hour were these); one that failed or took long is not.
+    if (outcome === 'ok' && ms < long) log.debug(fields, 'job run');
     else log.info(fields, 'job run');
     if (job.once_across_replicas) {
       await recordOutcome(this.deps.knex, job.id, slot, outcome, ms, error).catch((err: unknown) => log.warn({ err }, 'could not record job outcome'));

@@ -6,5 +6,5 @@ import type { JobDefinition } from '../../jobs/job.ts';
  * next request's timing reveal the account.
  */
 export function dispatchMailJob(processMail: (signal?: AbortSignal) => Promise<void>): JobDefinition {
-  return { id: 'core.mail-dispatch', every_ms: 5_000, timeout_ms: 60_000, once_across_replicas: false, quiet: true, run: async ({ signal }) => processMail(signal) };
+  return { id: 'core.mail-dispatch', every_ms: 5_000, timeout_ms: 60_000, once_across_replicas: false, run: async ({ signal }) => processMail(signal) };
 }

@@ -3,5 +3,5 @@ import type { Poller } from '../poller.ts';
 
 /** Every second: the poller's heartbeat, reload and due polls (each replica its own share). */
 export function pollAgentsJob(poller: Poller): JobDefinition {
-  return { id: 'core.poll-agents', every_ms: 1_000, timeout_ms: 30_000, once_across_replicas: false, quiet: true, run: () => poller.tick() };
+  return { id: 'core.poll-agents', every_ms: 1_000, timeout_ms: 30_000, once_across_replicas: false, run: () => poller.tick() };
 }
