@@ -8,6 +8,7 @@ export function defaultOf(key: string, defaults: unknown): string {
   for (const part of key.split('.')) node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined;
   if (node === null || node === undefined) return 'unset';
   if (Array.isArray(node)) return node.length === 0 ? 'empty' : node.join(',');
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects are written as JSON: a primitive is left
   return typeof node === 'object' ? JSON.stringify(node) : String(node);
 }
 

@@ -48,7 +48,7 @@ export interface FrontDoorOptions {
   log: Logger;
   metrics: HttpMetrics;
   proxyHops: number;
-  isDraining(): boolean;
+  isDraining: () => boolean;
 }
 
 function hostnameOf(host: string): string {

@@ -36,7 +36,7 @@ const isZlibError = (err: unknown): boolean => {
 export function jsonBodyParser(limitBytes: number): Middleware {
   const parse = bodyParser({ enableTypes: ['json'], jsonLimit: String(limitBytes), strict: true });
   return async (ctx, next) => {
-    if (!hasBody(ctx)) return parse(ctx, next);
+    if (!hasBody(ctx)) return parse(ctx, next) as Promise<void>;
     if (!ctx.is('application/json', '+json')) throw new UnsupportedMediaTypeError('application/json');
     const encoding = ctx.get('content-encoding').trim().toLowerCase();
     if (encoding !== '' && !supportedEncodings.includes(encoding)) throw new UnsupportedContentEncodingError(encoding);
