@@ -20,8 +20,9 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
-      // A switch over a union names every member, or has a default that says what the rest do.
-      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      // A switch over a union names every member or has a default that says what the rest do (Stripe's
+      // event type has hundreds); a switch over a plain string or number always has a default.
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true, requireDefaultForNonUnion: true }],
       // `Promise.all(items.map((x) => x.thing?.close()))`: undefined for an item without one is meant.
       '@typescript-eslint/await-thenable': ['error', { allowMixedPromiseArrays: true }],
       // ws hands messages over as RawData, which includes ArrayBuffer only with binaryType
