@@ -7,4 +7,4 @@ import { streamspacePlugin } from './streamspace/index.ts';
  * Every plugin this build ships. `plugins.enabled` in config picks among them. Only the
  * composition roots (src/main.ts, scripts/) import this list; the core never does.
  */
-export const shippedPlugins: PanelPlugin[] = [gamePlugin as PanelPlugin, devPlugin as PanelPlugin, streamspacePlugin as PanelPlugin];
+export const shippedPlugins: PanelPlugin[] = [gamePlugin, devPlugin, streamspacePlugin];

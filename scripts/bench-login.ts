@@ -96,14 +96,15 @@ async function main(server: BenchServer): Promise<void> {
 }
 
 const server = await startBenchServer(databaseUrl);
-main(server).then(
-  () => {
-    server.stop();
-    process.exit(0);
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    server.stop();
-    process.exit(1);
-  },
-);
+// The server is stopped (and waited for) before exiting: process.exit right after a stop that was
+// not awaited could leave the server's process running.
+let exitCode = 0;
+try {
+  await main(server);
+} catch (err) {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  exitCode = 1;
+} finally {
+  await server.stop();
+}
+process.exit(exitCode);

@@ -48,5 +48,5 @@ try {
   // One status and body for both kinds is the point: more than one would tell the kinds apart.
   process.stdout.write(`${JSON.stringify({ bench: 'reset', rounds, distinct_answers: bodies.size, ...figures })}\n`);
 } finally {
-  server.stop();
+  await server.stop();
 }

@@ -93,7 +93,6 @@ async function steady(since: number): Promise<{ at: number; owners: Map<string, 
   }
 }
 
-const labelOf = (id: string | null): string => replicas.all.find((r) => r.id === id)?.label ?? String(id);
 const shares = (owners: Map<string, string | null>): string =>
   replicas.live.map((r) => `${r.label} ${[...owners.values()].filter((o) => o === r.id).length}`).join(', ');
 

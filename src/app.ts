@@ -20,9 +20,9 @@ export interface AppOptions extends MountOptions {
   routes: readonly MountedRoute[];
   /** Proxies and other whole-request handlers, before CORS, routes and body parsers. */
   rawHandlers?: readonly MountedRawHandler[];
-  isDraining(): boolean;
+  isDraining: () => boolean;
   /** False while the database server does not answer: requests that need it answer 503 at once. */
-  databaseUp(): boolean;
+  databaseUp: () => boolean;
 }
 
 /** The Koa app with every route mounted; no listen, so main and the tests share it. */

@@ -24,7 +24,7 @@ export function ideRoutes(base: string, instances: Instances, agents: Agents, en
       responses: { 202: z.object({ container_id: z.uuid(), action: z.enum(actions), codeserver: z.object({ state: z.string() }) }) },
       errors: { 409: 'The container is not `active` (INSTANCE_NOT_ACTIVE), or the agent refused (AGENT_ERROR)', ...agentErrors },
       examples: { responses: { 202: { container_id: '5d0c8a3e-1f2b-4c6d-8e9f-0a1b2c3d4e5f', action, codeserver: { state: action === 'stop' ? 'stopped' : 'running' } } } },
-      handler: async ({ params, principal, requestId, log }) => {
+      handler: async ({ params, principal, requestId }) => {
         const container = await visibleContainer(instances, params.id, principal);
         requireActive(container);
         if (action !== 'stop' && principal?.role !== 'admin') await entitlements.assertMayRun(container.ownerId);

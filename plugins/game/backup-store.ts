@@ -97,7 +97,8 @@ export class BackupStore {
       const used = Number(counted[0]?.n ?? 0);
       if (used >= limit) throw new ConflictError('BACKUP_LIMIT_REACHED', `This server keeps at most ${limit} backups and has ${used}; delete one (unlock it first if it is locked)`, { limit, used });
       const [row] = await trx('game_backups').insert({ server_id: server.id, name, locked, state: 'in_progress' }).returning<BackupRow[]>('*');
-      return row as BackupRow;
+      if (!row) throw new Error('INSERT ... RETURNING gave no row');
+      return row;
     });
   }
 
@@ -127,8 +128,8 @@ export class BackupStore {
     return this.db.transaction(async (trx) => {
       const [row] = await trx('game_backups').where({ server_id: server.id, id }).update({ locked, updated_at: trx.fn.now() }).returning<BackupRow[]>('*');
       if (!row) throw new NotFoundError('backup', id);
-      await this.announce(server, row as BackupRow, trx);
-      return row as BackupRow;
+      await this.announce(server, row, trx);
+      return row;
     });
   }
 
@@ -191,7 +192,7 @@ export class BackupStore {
       if (ownerId === null) continue;
       await this.db.transaction(async (trx) => {
         const [failed] = await trx('game_backups').where({ id: row.id, state: 'in_progress' }).update({ state: 'failed', error: 'did not finish in time', completed_at: trx.fn.now(), updated_at: trx.fn.now() }).returning<BackupRow[]>('*');
-        if (failed) await this.announce({ id: row.server_id, ownerId }, failed as BackupRow, trx);
+        if (failed) await this.announce({ id: row.server_id, ownerId }, failed, trx);
       });
     }
     return stale.length;

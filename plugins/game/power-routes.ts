@@ -21,7 +21,7 @@ export function powerRoutes(instances: Instances, agents: Agents, entitlements: 
       responses: { 202: z.object({ server_id: z.uuid(), action: z.enum(actions), status: z.string().describe('what the agent expects next: starting, stopping') }) },
       errors: { 402: 'The owner\'s payment is overdue beyond the grace period (BILLING_PAST_DUE); not for stop', 409: notActive, ...agentErrors },
       examples: { responses: { 202: { server_id: '0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40', action, status: action === 'stop' ? 'stopping' : 'starting' } } },
-      handler: async ({ params, principal, requestId, log }) => {
+      handler: async ({ params, principal, requestId }) => {
         const server = await visibleServer(instances, params.id, principal);
         requireLifecycle(server);
         // An overdue payment stops starts (the owner's account; admins act for anyone).

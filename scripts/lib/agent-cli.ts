@@ -60,7 +60,7 @@ type Values<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<type
 export function parseAgentArgs<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, help: string): Values<O> | number {
   let values: Values<O>;
   try {
-    values = parseArgs({ args, options }).values as Values<O>;
+    values = parseArgs({ args, options }).values;
   } catch (err) {
     return usageError(err instanceof Error ? err.message : String(err));
   }

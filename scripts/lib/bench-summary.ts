@@ -8,6 +8,7 @@ export function flatten(value: unknown, prefix = ''): Array<[string, unknown]> {
   return [[prefix, value]];
 }
 
+// eslint-disable-next-line @typescript-eslint/no-base-to-string -- cells are the figures of a bench's JSON line: numbers, strings, booleans
 const cell = (v: unknown): string => (v === null || v === undefined ? '-' : String(v).replace(/\|/g, '\\|').replace(/\n/g, ' '));
 
 /**

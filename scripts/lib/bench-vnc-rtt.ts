@@ -1,5 +1,5 @@
 import { percentiles, type Percentiles } from './bench-vnc-latency.ts';
-import type { ByteTransport, OpenedTransport } from './rfb-transport.ts';
+import type { OpenedTransport } from './rfb-transport.ts';
 
 /** The simulator's echo VNC server greets with its RFB version and echoes everything after the client's. */
 const version = Buffer.from('RFB 003.008\n', 'ascii');
@@ -48,7 +48,7 @@ async function echoPath(open: () => Promise<OpenedTransport>): Promise<EchoPath>
       await until(target);
       return performance.now() - sentAt;
     },
-    close: () => (transport as ByteTransport).close(),
+    close: () => transport.close(),
   };
 }
 

@@ -77,5 +77,6 @@ export function queryText(value: unknown): string[] {
   if (value === undefined) return [];
   if (Array.isArray(value)) return value.flatMap(queryText);
   if (typeof value === 'object' && value !== null) return [JSON.stringify(value)];
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects were written as JSON above: a primitive is left
   return [String(value)];
 }

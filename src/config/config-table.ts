@@ -11,6 +11,7 @@ export function defaultOf(key: string, defaults: unknown): string {
     if (node.length === 0) return 'empty';
     return node.every((item) => typeof item !== 'object' || item === null) ? node.join(',') : JSON.stringify(node);
   }
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects are written as JSON: a primitive is left
   return typeof node === 'object' ? JSON.stringify(node) : String(node);
 }
 

@@ -99,7 +99,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     if (setting.kind === 'json' && isPlainObject(value) && isPlainObject(current)) value = deepMerge(current, value);
     setPath(merged, setting.key, value);
   }
-  for (const layer of options.overrides ?? []) merged = deepMerge(merged, layer as Json);
+  for (const layer of options.overrides ?? []) merged = deepMerge(merged, layer);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const result = configSchema.safeParse(merged);

@@ -42,7 +42,7 @@ function collect(shape: Record<string, z.ZodType>, prefix: string, out: Setting[
     const key = prefix ? `${prefix}.${name}` : name;
     const { inner, nullable, description } = unwrap(field);
     if (inner instanceof z.ZodObject) {
-      collect(inner.shape as Record<string, z.ZodType>, key, out);
+      collect(inner.shape, key, out);
       continue;
     }
     out.push({ key, env: envNameFor(key), kind: kindOf(inner), nullable, secret: secretKeys.has(key), description: description ?? '' });
@@ -52,7 +52,7 @@ function collect(shape: Record<string, z.ZodType>, prefix: string, out: Setting[
 /** Every leaf setting of the config schema, in declaration order: the env table and README table come from here. */
 export function listSettings(): Setting[] {
   const out: Setting[] = [];
-  collect(configSchema.shape as Record<string, z.ZodType>, '', out);
+  collect(configSchema.shape, '', out);
   return out;
 }
 

@@ -52,7 +52,7 @@ export async function startTestCluster(options: { alwaysPostgres?: boolean; env?
     await database?.drop();
     rmSync(dir, { recursive: true, force: true });
     const said = [...stderr].map(([n, text]) => `replica ${n} stderr:\n${text}`).join('\n');
-    throw new Error(`${err instanceof Error ? err.message : String(err)}${said ? `\n${said}` : ''}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}${said ? `\n${said}` : ''}`, { cause: err });
   }
 }
 

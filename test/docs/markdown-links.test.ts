@@ -99,7 +99,7 @@ test('the check catches a broken link, a link out of the repository and a mentio
       '',
     ].join('\n'),
   );
-  write('docs/architecture.md', '# Layers\n\nBack to the [README](../README.md); see [the missing one](./plugins.md#writing \"title\").\n');
+  write('docs/architecture.md', '# Layers\n\nBack to the [README](../README.md); see [the missing one](./plugins.md#writing "title").\n');
   write('node_modules/pkg/README.md', '[ignored](nowhere.md)\n');
   write('data/notes.md', '[ignored](nowhere.md)\n');
   t.deepEqual(markdownProblems(base), [

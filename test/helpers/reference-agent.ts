@@ -15,7 +15,7 @@ export interface ReferenceAgent {
   dataDir: string;
   backupDir: string;
   child: ChildProcess;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** The reference agent as a real child process, hosting the sample game server. */

@@ -21,7 +21,7 @@ export class AgentKeys {
   }
 
   async isCurrent(agentId: string, keyHash: string): Promise<boolean> {
-    const row = await this.db('streamspace_agent_keys').where({ agent_id: agentId, key_hash: keyHash }).first('agent_id');
+    const row: unknown = await this.db('streamspace_agent_keys').where({ agent_id: agentId, key_hash: keyHash }).first('agent_id');
     return row !== undefined;
   }
 

@@ -221,7 +221,7 @@ export class Commands {
     // A forced stop waits for its agent however long it is away: the session is already gone
     // here, and the agent must still be told to stop what it runs.
     await timeOut(
-      (db) => db('streamspace_commands').where({ status: 'pending' }).where('created_at', '<', secs(c.reconnect_wait_ms)).whereNot((q) => q.where({ command_type: 'stop_session' }).whereRaw(`data->>'graceful' = 'false'`)),
+      (db) => db('streamspace_commands').where({ status: 'pending' }).where('created_at', '<', secs(c.reconnect_wait_ms)).whereNot((q) => void q.where({ command_type: 'stop_session' }).whereRaw(`data->>'graceful' = 'false'`)),
       'the agent was not connected',
       'AGENT_OFFLINE',
     );

@@ -79,7 +79,7 @@ export class SessionInventory {
     // Locks the session row, so two inventories (or a user's change) never both send one.
     const locked = await trx('streamspace_sessions').where({ id: row.id, state: row.state }).forUpdate().first<SessionRow | undefined>();
     if (!locked) return null;
-    const inFlight = await trx('streamspace_commands').where({ session_id: row.id, agent_id: agentId }).whereIn('status', ['pending', 'sent', 'acknowledged']).first();
+    const inFlight: unknown = await trx('streamspace_commands').where({ session_id: row.id, agent_id: agentId }).whereIn('status', ['pending', 'sent', 'acknowledged']).first();
     if (inFlight) return null;
     await commands.add(trx, { agentId, sessionId: row.id, type: wanted, data: { name: row.name, namespace: row.namespace, ...(wanted === 'stop_session' ? { graceful: false, timeout: '0s' } : {}) } });
     return wanted === 'stop_session'

@@ -101,7 +101,7 @@ export class SessionStore {
   }
 
   async get(id: string, db: Knex = this.db): Promise<SessionRow | undefined> {
-    return this.base(db).where('s.id', id).first();
+    return this.base(db).where('s.id', id).first<SessionRow | undefined>();
   }
 
   async list(filter: SessionFilter, sort: keyof typeof sortColumns, order: 'asc' | 'desc', page: number, limit: number): Promise<{ rows: SessionRow[]; total: number }> {
@@ -116,10 +116,11 @@ export class SessionStore {
       else void b.whereNot('s.state', 'terminated');
       if (filter.tags && filter.tags.length > 0) void b.whereRaw('s.tags @> ?::jsonb', [JSON.stringify(filter.tags)]);
     });
-    const [rows, count] = await Promise.all([
+    // The rows come back untyped (any); `unknown` until they are cast to the row type below.
+    const [rows, count] = (await Promise.all([
       q.clone().orderBy(sortColumns[sort], order).orderBy('s.id', order).limit(limit).offset((page - 1) * limit),
       q.clone().clearSelect().clearOrder().count<Array<{ n: string | number }>>('* as n'),
-    ]);
+    ])) as [unknown, Array<{ n: string | number }>];
     return { rows: rows as SessionRow[], total: Number(count[0]?.n ?? 0) };
   }
 

@@ -92,7 +92,7 @@ export class Templates {
   /** Refused while live sessions use it; the row lock keeps a session from being created under it meanwhile (see getForUse). */
   async remove(name: string): Promise<void> {
     return this.db.transaction(async (trx) => {
-      const template = await trx('streamspace_templates').where({ name }).forUpdate().first('id');
+      const template: unknown = await trx('streamspace_templates').where({ name }).forUpdate().first('id');
       if (!template) throw v1Errors.templateNotFound(name, 404);
       const live = await trx('streamspace_sessions').where({ template: name }).whereIn('state', liveStates).count<Array<{ n: string | number }>>('* as n');
       const n = Number(live[0]?.n ?? 0);

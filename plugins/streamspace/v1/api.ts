@@ -63,7 +63,7 @@ export class V1Api {
   route(spec: RouteDefinition, bucket: Bucket = buckets.api): RouteDefinition {
     const guard = async (ctx: Context, route: RouteDefinition): Promise<Principal | null> => {
       let principal: Principal | null = null;
-      let refusal: unknown = null;
+      let refusal: AppError | null = null;
       if (route.auth !== 'none') {
         try {
           principal = await this.authenticate(ctx.get('authorization') || undefined);

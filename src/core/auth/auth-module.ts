@@ -28,12 +28,12 @@ import { pruneAuthJob } from './jobs/prune-auth.ts';
 
 export interface AuthModule extends CoreModule {
   authenticate: Authenticator;
-  verifyAccessToken(token: string): Promise<Principal>;
+  verifyAccessToken: (token: string) => Promise<Principal>;
   tickets: Tickets;
   redeemTicket: TicketRedeemer;
-  stillValid(principal: Principal): Promise<boolean>;
+  stillValid: (principal: Principal) => Promise<boolean>;
   /** Tokens for a plugin's own API audience (same users, same revocation). */
-  audience(name: string, ttlS: number): AudienceSessions;
+  audience: (name: string, ttlS: number) => AudienceSessions;
   accounts: Accounts;
   users: UserStore;
   audit: AuditLog;
@@ -58,7 +58,7 @@ export interface AuthModuleOptions {
   audit: AuditLog;
   outbox: MailOutbox;
   /** Where the one-time first-admin password is printed at start. */
-  write(text: string): void;
+  write: (text: string) => void;
 }
 
 /** Users, sign-in sessions, tickets and password reset: built once, handed to the app and the jobs. */

@@ -40,12 +40,12 @@ export async function sessionStillValid(db: Knex, principal: Principal): Promise
   const user = await db('users').where({ id: principal.userId }).first<{ role: Role; disabled: boolean } | undefined>('role', 'disabled');
   if (!user || user.disabled || user.role !== principal.role) return false;
   if (principal.tokenId.startsWith('ticket:')) return true;
-  const revoked = await db('revoked_access_tokens').where({ jti: principal.tokenId }).first('jti');
-  const family = await db('refresh_families').where({ id: principal.familyId, user_id: principal.userId }).whereNull('revoked_at').first('id');
+  const revoked: unknown = await db('revoked_access_tokens').where({ jti: principal.tokenId }).first('jti');
+  const family: unknown = await db('refresh_families').where({ id: principal.familyId, user_id: principal.userId }).whereNull('revoked_at').first('id');
   return !revoked && family !== undefined;
 }
 
-export function createAuthenticator(tokens: AccessTokens, db: Knex): Authenticator & { verifyToken(token: string): Promise<Principal> } {
+export function createAuthenticator(tokens: AccessTokens, db: Knex): Authenticator & { verifyToken: (token: string) => Promise<Principal> } {
   const verifyToken = async (token: string): Promise<Principal> => {
     const claims = await tokens.verify(token);
     const result = await db.raw<{ rows: SessionRow[] }>(

@@ -32,16 +32,16 @@ export function bootstrapProblems(settings: BootstrapSettings): string[] {
  * advisory lock, so exactly one admin is created.
  */
 export async function ensureAdmin(db: Knex, users: UserStore, hasher: PasswordHasher, settings: BootstrapSettings): Promise<CreatedAdmin | null> {
-  const exists = await db('users').where({ role: 'admin' }).first('id');
+  const exists: unknown = await db('users').where({ role: 'admin' }).first('id');
   if (exists) return null;
-  const generatedPassword = settings.admin_password === null ? randomBytes(15).toString('base64url') : null;
-  const password = settings.admin_password ?? (generatedPassword as string);
+  const password = settings.admin_password ?? randomBytes(15).toString('base64url');
+  const generatedPassword = settings.admin_password === null ? password : null;
   const passwordHash = await hasher.hash(password);
   const username = settings.admin_username ?? 'admin';
   const email = settings.admin_email ?? 'admin@localhost.localdomain';
   return db.transaction(async (trx) => {
     await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('panel:bootstrap-admin'))`);
-    const raced = await trx('users').where({ role: 'admin' }).first('id');
+    const raced: unknown = await trx('users').where({ role: 'admin' }).first('id');
     if (raced) return null;
     await users.create({ username, email, passwordHash, role: 'admin' }, trx);
     return { username, email, generatedPassword };

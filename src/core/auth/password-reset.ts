@@ -74,7 +74,7 @@ export class PasswordReset {
 
   /** Cheap check before hashing a new password, so junk tokens cost us no argon2 work. */
   async isUsable(token: string): Promise<boolean> {
-    const row = await this.db('password_reset_tokens').where({ token_hash: hashToken(token) }).whereNull('used_at').where('expires_at', '>', this.db.fn.now()).first('user_id');
+    const row: unknown = await this.db('password_reset_tokens').where({ token_hash: hashToken(token) }).whereNull('used_at').where('expires_at', '>', this.db.fn.now()).first('user_id');
     return row !== undefined;
   }
 

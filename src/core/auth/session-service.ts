@@ -141,7 +141,7 @@ export class SessionService {
       await this.refresh.revokeFamily(principal.familyId, 'logout', trx);
       if (otherFamily && otherFamily !== principal.familyId) {
         // Only the caller's own families: a stolen token of someone else must not be a kill switch.
-        const owned = await trx('refresh_families').where({ id: otherFamily, user_id: principal.userId }).first('id');
+        const owned: unknown = await trx('refresh_families').where({ id: otherFamily, user_id: principal.userId }).first('id');
         if (owned) await this.refresh.revokeFamily(otherFamily, 'logout', trx);
       }
       await this.onSessionsEnded(principal.userId, { reason: 'logout', familyIds: [principal.familyId, ...(otherFamily && otherFamily !== principal.familyId ? [otherFamily] : [])] }, trx);

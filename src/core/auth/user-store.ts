@@ -51,8 +51,9 @@ export class UserStore {
     try {
       const [row] = await trx('users')
         .insert({ username: user.username, email: user.email, password_hash: user.passwordHash, role: user.role })
-        .returning('*');
-      return row as UserRow;
+        .returning<UserRow[]>('*');
+      if (!row) throw new Error('INSERT ... RETURNING gave no row');
+      return row;
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError('USER_EXISTS', 'That username or email is already taken');
       throw err;
@@ -82,8 +83,8 @@ export class UserStore {
 
   async update(id: string, patch: Partial<Pick<UserRow, 'email' | 'role' | 'disabled' | 'password_hash' | 'last_login_at'>> & { sessions_valid_after?: Knex.Raw }, trx: Knex = this.db): Promise<UserRow | undefined> {
     try {
-      const [row] = await trx('users').where({ id }).update({ ...patch, updated_at: trx.fn.now() }).returning('*');
-      return row as UserRow | undefined;
+      const [row] = await trx('users').where({ id }).update({ ...patch, updated_at: trx.fn.now() }).returning<UserRow[]>('*');
+      return row;
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError('USER_EXISTS', 'That email is already taken');
       throw err;

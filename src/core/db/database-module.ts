@@ -14,9 +14,9 @@ export interface DatabaseModule extends CoreModule {
   database: Database;
   secrets: AppSecrets;
   /** False while the PostgreSQL server does not answer (always true on the embedded database). */
-  databaseUp(): boolean;
+  databaseUp: () => boolean;
   /** How many migrations of the core and the enabled plugins are not applied (for /readyz). */
-  pendingMigrations(): Promise<number>;
+  pendingMigrations: () => Promise<number>;
 }
 
 export interface DatabaseModuleOptions {

@@ -82,7 +82,7 @@ export async function migrateUp(knex: Knex, sets: readonly MigrationSet[], onApp
       const mod = await loadModule(migration.file);
       const ran = await knex.transaction(async (trx) => {
         await trx.raw(lockSql);
-        const already = await trx(ledger).where({ owner: set.owner, name: migration.name }).first();
+        const already: unknown = await trx(ledger).where({ owner: set.owner, name: migration.name }).first();
         if (already) return false;
         await mod.up(trx);
         await trx(ledger).insert({ owner: set.owner, name: migration.name });

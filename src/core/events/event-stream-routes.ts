@@ -9,7 +9,7 @@ import type { EventCatalogue } from './event-catalogue.ts';
 
 export interface EventStreamSettings {
   /** Checked at every heartbeat: a stream ends when its session does. */
-  stillValid(principal: Principal): Promise<boolean>;
+  stillValid: (principal: Principal) => Promise<boolean>;
   heartbeatMs: number;
   publicUrl: string;
   /** A client this far behind (bytes queued) is cut off; it reconnects with Last-Event-ID. */

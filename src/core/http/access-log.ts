@@ -26,7 +26,7 @@ export interface AccessLogOptions {
 export function accessLog(log: Logger, metrics: HttpMetrics, options: AccessLogOptions): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
-    const requestLog = log.child({ request_id: ctx.state.requestId });
+    const requestLog = log.child({ request_id: ctx.state.requestId as string });
     ctx.state.log = requestLog;
     let done = false;
     const finish = (): void => {

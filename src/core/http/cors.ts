@@ -7,7 +7,7 @@ import type { Middleware } from 'koa';
 export function cors(allowedOrigins: ReadonlySet<string>): Middleware {
   return async (ctx, next) => {
     const origin = ctx.get('Origin');
-    if (origin === '' || !allowedOrigins.has(origin)) return next();
+    if (origin === '' || !allowedOrigins.has(origin)) return next() as Promise<void>;
     ctx.vary('Origin');
     ctx.set('Access-Control-Allow-Origin', origin);
     ctx.set('Access-Control-Expose-Headers', 'X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After');

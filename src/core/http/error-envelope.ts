@@ -5,7 +5,6 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
-  ServiceUnavailableError,
   UnsupportedMediaTypeError,
 } from './errors.ts';
 import { databaseUnavailable } from './database-gate.ts';

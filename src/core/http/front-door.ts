@@ -49,7 +49,7 @@ export interface FrontDoorOptions {
   metrics: HttpMetrics;
   proxyHops: number;
   replicaId: string;
-  isDraining(): boolean;
+  isDraining: () => boolean;
 }
 
 function hostnameOf(host: string): string {

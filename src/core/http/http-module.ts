@@ -41,10 +41,10 @@ export interface HttpModuleOptions {
   redeemTicket: TicketRedeemer;
   rateLimiter: RateLimiter;
   /** The service module's flag: set at shutdown, before anything drains. */
-  isDraining(): boolean;
-  databaseUp(): boolean;
+  isDraining: () => boolean;
+  databaseUp: () => boolean;
   /** Spends one upgrade attempt of a client IP (see UpgradeDispatcherOptions). */
-  admitUpgrade?(ip: string): Promise<RateDecision>;
+  admitUpgrade?: (ip: string) => Promise<RateDecision>;
   /** The socket bound at the start of the boot (port-reservation.ts); listens on config.server.port itself without one. */
   reservedSocket?: () => NetServer;
 }
@@ -77,7 +77,9 @@ export function createHttpModule(options: HttpModuleOptions): HttpModule {
     databaseUp: options.databaseUp,
   });
   const dispatcher = new UpgradeDispatcher({ log, allowedOrigins: options.allowedOrigins, routes: options.websockets, proxyHops: config.server.proxy_hops, admitUpgrade: options.admitUpgrade });
-  const listener = frontDoor(options.frontHttp, app.callback(), { log, metrics: options.metrics.http, proxyHops: config.server.proxy_hops, replicaId: options.replicaId, isDraining: options.isDraining });
+  const handle = app.callback();
+  // Koa answers a failed request itself (ctx.onerror) and resolves, so nothing is left to catch here.
+  const listener = frontDoor(options.frontHttp, (req, res) => void handle(req, res), { log, metrics: options.metrics.http, proxyHops: config.server.proxy_hops, replicaId: options.replicaId, isDraining: options.isDraining });
   const server = createServer({
     headersTimeout: config.server.headers_timeout_ms,
     requestTimeout: config.server.request_timeout_ms,

@@ -39,7 +39,7 @@ export function jsonBodyParser(limitBytes: number): Middleware {
   // route's body schema sees the same `{}` or parsed body whatever its method. Strict: only objects and arrays.
   const parse = bodyParser({ enableTypes: ['json'], jsonLimit: String(limitBytes), jsonStrict: true, parsedMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] });
   return async (ctx, next) => {
-    if (!hasBody(ctx)) return parse(ctx, next);
+    if (!hasBody(ctx)) return parse(ctx, next) as Promise<void>;
     if (!ctx.is('application/json', '+json')) throw new UnsupportedMediaTypeError('application/json');
     const encoding = ctx.get('content-encoding').trim().toLowerCase();
     if (encoding !== '' && !supportedEncodings.includes(encoding)) throw new UnsupportedContentEncodingError(encoding);

@@ -62,13 +62,15 @@ async function enforce(ctx: Context, limiter: RateLimiter, hits: Array<{ name: s
   }
 }
 
+const idParam = (params: Record<string, unknown>): string | null => (typeof params.id === 'string' ? params.id : null);
+
 /** Runs before the body parser, so an anonymous caller cannot make us read a large body. */
 function authorize(route: RouteDefinition, options: MountOptions): Middleware {
   return async (ctx, next) => {
     const ticket = typeof ctx.query.ticket === 'string' ? ctx.query.ticket : undefined;
     const useTicket = route.ticketPurpose !== undefined && ticket !== undefined && ctx.headers.authorization === undefined;
     const principal: Principal = useTicket
-      ? await options.redeemTicket(ticket as string, route.ticketPurpose as string, typeof ctx.params.id === 'string' ? ctx.params.id : null)
+      ? await options.redeemTicket(ticket, route.ticketPurpose as string, idParam(ctx.params as Record<string, unknown>))
       : await options.authenticate(ctx.headers);
     if (route.auth === 'admin' && principal.role !== 'admin') throw new ForbiddenError();
     ctx.state.principal = principal;

@@ -24,9 +24,10 @@ export function paginationOf(page: number, limit: number, total: number): z.infe
  * the count sees only `filtered`.
  */
 export async function fetchPage<Row>(filtered: Knex.QueryBuilder, page: number, limit: number, rowsOf: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<{ rows: Row[]; total: number }> {
-  const [rows, count] = await Promise.all([
+  // The rows come back untyped (any); `unknown` until they are cast to the row type below.
+  const [rows, count] = (await Promise.all([
     rowsOf(filtered.clone()).limit(limit).offset((page - 1) * limit),
     filtered.clone().count<Array<{ n: string | number }>>('* as n'),
-  ]);
+  ])) as [unknown, Array<{ n: string | number }>];
   return { rows: rows as Row[], total: Number(count[0]?.n ?? 0) };
 }

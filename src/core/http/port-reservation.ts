@@ -6,7 +6,7 @@ export interface PortReservation extends CoreModule {
   /** The bound port (the one the OS picked when PORT is 0). */
   port: number;
   /** Hands the bound socket to the HTTP server (`server.listen(take())`); it is then that server's to close. */
-  take(): Server;
+  take: () => Server;
 }
 
 function explainListenError(err: unknown, host: string, port: number): StartupError {

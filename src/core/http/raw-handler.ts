@@ -28,7 +28,7 @@ export function rawHandlers(mounted: readonly MountedRawHandler[]): Middleware {
   const byHost = mounted.filter((m) => m.handler.host);
   const byPrefix = mounted.filter((m) => !m.handler.host && m.handler.pathPrefix);
   return async (ctx, next) => {
-    if (mounted.length === 0) return next();
+    if (mounted.length === 0) return next() as Promise<void>;
     for (const { handler } of byHost) {
       const params = handler.host?.(ctx.hostname.toLowerCase());
       if (!params) continue;
@@ -42,6 +42,6 @@ export function rawHandlers(mounted: readonly MountedRawHandler[]): Middleware {
       ctx.state.routePattern = handler.name;
       return handler.handle(ctx, {});
     }
-    return next();
+    return next() as Promise<void>;
   };
 }

@@ -28,7 +28,7 @@ export interface RouteRequest<P = unknown, Q = unknown, B = unknown, A extends R
   /** Aborted when the client goes away, so long work can stop early. */
   signal: AbortSignal;
   /** Counts one hit against a configured limit (for keys known only inside the handler); throws 429 past it. */
-  limit(name: string, subject: string): Promise<void>;
+  limit: (name: string, subject: string) => Promise<void>;
   /** The raw Koa context, for routes that stream (`body: 'raw'`). Prefer the fields above. */
   ctx: Context;
 }
@@ -103,7 +103,7 @@ export type RouteDefinition = RouteSpec<Schema, Schema, Schema, RouteAuth>;
 export function defineRoute<P extends Schema = undefined, Q extends Schema = undefined, B extends Schema = undefined, const A extends RouteAuth = RouteAuth>(
   spec: RouteSpec<P, Q, B, A>,
 ): RouteDefinition {
-  return spec as unknown as RouteDefinition;
+  return spec;
 }
 
 /** A route placed in the app: its absolute path and who contributed it. */

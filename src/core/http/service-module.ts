@@ -12,7 +12,7 @@ import { serviceRoutes } from './service-routes.ts';
 
 export interface ServiceModule extends CoreModule {
   /** True from the first moment of shutdown: /readyz answers 503 and new requests are refused. */
-  isDraining(): boolean;
+  isDraining: () => boolean;
   /** The service routes, placed (before the plugins, so a plugin cannot take their paths). */
   mounted: MountedRoute[];
   /** The files of the reference page (`/docs/assets/`), served ahead of the routes. */
@@ -23,7 +23,7 @@ export interface ServiceModuleOptions {
   config: Readonly<Config>;
   registry: Registry;
   catalogue: EventCatalogue;
-  pendingMigrations(): Promise<number>;
+  pendingMigrations: () => Promise<number>;
   /** Everything the server mounts, for the OpenAPI document (read on the first request for it). */
   routes(): readonly MountedRoute[];
   openApiTags(): ReadonlyArray<{ name: string; description: string }>;

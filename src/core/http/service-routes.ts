@@ -7,7 +7,7 @@ import { defineRoute, type RouteDefinition } from './route.ts';
 export interface ServiceRouteDeps {
   /** Throws when the database is unreachable or migrations are pending. */
   checkReady(): Promise<void>;
-  isDraining(): boolean;
+  isDraining: () => boolean;
   openApiDocument(): Record<string, unknown>;
   metricsRegistry: Registry;
   metricsToken: string | null;

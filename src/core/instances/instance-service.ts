@@ -115,10 +115,11 @@ export class InstanceService implements Instances {
           worker_lease_until: new Date(Date.now() + this.settings.leaseMs),
         })
         .returning<InstanceRow[]>('*');
+      if (!row) throw new Error('INSERT ... RETURNING gave no row');
       // The plugin's own rows (a vmid, say) commit with the instance or not at all.
-      if (options.withinTransaction) await options.withinTransaction(trx, (row as InstanceRow).id);
-      await this.announce(row as InstanceRow, trx);
-      return row as InstanceRow;
+      if (options.withinTransaction) await options.withinTransaction(trx, row.id);
+      await this.announce(row, trx);
+      return row;
     });
     this.work.start(created.id, 'provision');
     return this.present(created);

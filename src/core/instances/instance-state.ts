@@ -70,7 +70,7 @@ export function normalizePoll(outcome: PollOutcome, previous: PolledState, now: 
     checked_at: at,
     last_ok_at: error === null ? at : previous.last_ok_at,
     error,
-    details: outcome.status.ok ? (outcome.status.body as Record<string, unknown>) : previous.details,
+    details: outcome.status.ok ? outcome.status.body : previous.details,
   };
 }
 

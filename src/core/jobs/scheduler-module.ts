@@ -9,7 +9,7 @@ import { pruneJobLedgerJob } from './jobs/prune-job-ledger.ts';
 export interface SchedulerModule extends CoreModule {
   scheduler: Scheduler;
   /** Registers every module's jobs; called once all modules are built. */
-  schedule(jobs: readonly JobDefinition[]): void;
+  schedule: (jobs: readonly JobDefinition[]) => void;
 }
 
 /** Runs every module's jobs on their schedules; the last module to start, so jobs see a running server. */

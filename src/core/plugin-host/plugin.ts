@@ -56,13 +56,13 @@ export interface PluginContext<C> {
   cluster: Cluster;
   /** For WebSocket upgrades and other places Koa's route auth does not reach. */
   auth: {
-    verifyAccessToken(token: string): Promise<Principal>;
+    verifyAccessToken: (token: string) => Promise<Principal>;
     redeemTicket: TicketRedeemer;
     tickets: Tickets;
     /** Whether a principal authenticated earlier still holds (not logged out, reset, disabled, demoted). */
-    stillValid(principal: Principal): Promise<boolean>;
+    stillValid: (principal: Principal) => Promise<boolean>;
     /** Tokens for the plugin's own API audience (its own login route), over the core's users. */
-    audience(name: string, ttlS: number): AudienceSessions;
+    audience: (name: string, ttlS: number) => AudienceSessions;
     /** The core's accounts, for a plugin's own user administration. */
     accounts: Accounts;
   };

@@ -21,7 +21,7 @@ export interface ProxyCall {
   publicProto: 'http' | 'https';
   clientIp: string;
   /** Cookie names of the panel's own that must never reach the upstream. */
-  isPanelCookie(name: string): boolean;
+  isPanelCookie: (name: string) => boolean;
   /** Headers added to every answer (a CSP for path mode). */
   responseHeaders?: Record<string, string>;
   /** Answers a failure before the upstream's answer started (status 502/504, a code and a message). */

@@ -33,7 +33,7 @@ export interface UpgradeDispatcherOptions {
    * Spends one of the client IP's upgrade attempts (a shared token bucket); checked before
    * anything else, so a flood is refused from memory once the IP's bucket is empty. Absent: no limit.
    */
-  admitUpgrade?(ip: string): Promise<RateDecision>;
+  admitUpgrade?: (ip: string) => Promise<RateDecision>;
 }
 
 function hostnameOf(req: IncomingMessage): string {

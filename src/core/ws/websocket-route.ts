@@ -54,5 +54,5 @@ export interface MountedWebSocketRoute {
 
 /** Lets TypeScript carry the grant's type from `authorize` to `onConnection`. */
 export function defineWebSocket<T>(route: WebSocketRoute<T>): WebSocketRoute {
-  return route as WebSocketRoute;
+  return route;
 }

@@ -30,7 +30,7 @@ const maxPayloadOf = (path: string): number => {
 interface Target {
   path: string;
   /** An authenticated socket, a small valid message for it, and what shows the route acted on the whole of that message. */
-  open(): Promise<{ socket: TestSocket; message: string; acted(): Promise<unknown> }>;
+  open(): Promise<{ socket: TestSocket; message: string; acted: () => Promise<unknown> }>;
 }
 
 const targets: Target[] = [

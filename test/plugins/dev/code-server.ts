@@ -174,6 +174,6 @@ export interface SocketClose {
 
 /** Closes the page recorded that were not normal (1000) or a page leaving (1001). */
 export async function abnormalCloses(page: Page): Promise<SocketClose[]> {
-  const closes = await page.evaluate('window.__panelSocketCloses || []') as SocketClose[];
+  const closes = await page.evaluate<SocketClose[]>('window.__panelSocketCloses || []');
   return closes.filter((c) => c.code !== 1000 && c.code !== 1001);
 }

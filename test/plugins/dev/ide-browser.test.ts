@@ -103,7 +103,7 @@ async function openInBrowser(panel: Panel, box: DevContainer): Promise<{ context
   try {
     await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
   } catch (error) {
-    throw new Error(`no workbench at ${page.url()}: ${String(error)}\n${JSON.stringify(troubles, null, 2)}\nIDE log:\n${ideLogOf(panel, box)}`);
+    throw new Error(`no workbench at ${page.url()}: ${String(error)}\n${JSON.stringify(troubles, null, 2)}\nIDE log:\n${ideLogOf(panel, box)}`, { cause: error });
   }
   return { context, page, troubles, link };
 }

@@ -5,7 +5,7 @@ import { bearer, createUser, json, loginAdmin, type Session } from '../../helper
 import { eventually } from '../../helpers/agent-core.ts';
 import { startReferenceAgent, type ReferenceAgent } from '../../helpers/reference-agent.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
-import { expectOpen, isRefusal, type RefusedUpgrade, type TestSocket } from '../../helpers/ws-client.ts';
+import { expectOpen, isRefusal, type TestSocket } from '../../helpers/ws-client.ts';
 import { closeAndFree, slotRows as countSlots } from '../../helpers/socket-slots.ts';
 import { replicaStaleSeconds } from '../../../src/core/cluster/replica-registry.ts';
 import { call, createServer, deleteAndWait, gameTestConfig, openConsole, startGameApp, waitForServer } from './game-helpers.ts';

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { DeepPartial } from '../../../src/config/load.ts';
 import type { Config } from '../../../src/config/schema.ts';
 import { gamePlugin } from '../../../plugins/game/index.ts';

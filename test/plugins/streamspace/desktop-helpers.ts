@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DesktopAgent, type DesktopAgentOptions } from '../../../scripts/lib/desktop-agent.ts';
 import type { TestApp } from '../../helpers/start-test-app.ts';
-import { call, v1, waitFor, waitState, type Loose, type V1Session } from './ss-helpers.ts';
+import { call, v1, waitFor, type Loose, type V1Session } from './ss-helpers.ts';
 
 let agents = 0;
 

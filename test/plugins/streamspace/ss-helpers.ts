@@ -1,6 +1,5 @@
 import { streamspacePlugin } from '../../../plugins/streamspace/index.ts';
 import { SimAgent, type SimAgentOptions } from '../../../scripts/lib/streamspace-sim-agent.ts';
-import type { PanelPlugin } from '../../../src/plugin-api/index.ts';
 import { startTestApp, testAdminPassword, type ApiEndpoint, type TestApp } from '../../helpers/start-test-app.ts';
 import type { DeepPartial } from '../../../src/config/load.ts';
 import type { TestDatabase } from '../../helpers/test-database.ts';
@@ -20,8 +19,8 @@ export interface V1Session {
 export async function startStreamspace(config: DeepPartial<Config> = {}, streamspace: Record<string, unknown> = {}, testDatabase?: TestDatabase): Promise<TestApp> {
   return startTestApp({
     testDatabase,
-    plugins: [streamspacePlugin as PanelPlugin],
-    config: { ...config, plugins: { config: { streamspace: { heartbeat_interval_s: 2, sweep_every_ms: 200, state_wait_ms: 3000, ...streamspace } } } } as DeepPartial<Config>,
+    plugins: [streamspacePlugin],
+    config: { ...config, plugins: { config: { streamspace: { heartbeat_interval_s: 2, sweep_every_ms: 200, state_wait_ms: 3000, ...streamspace } } } },
   });
 }
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { TestApp } from '../../helpers/start-test-app.ts';
 import { streamspaceConfigSchema } from '../../../plugins/streamspace/config.ts';
-import { call, startStreamspace, v1, v1Admin, v1User, waitState, withAgent, type Loose, type V1Session } from './ss-helpers.ts';
+import { call, startStreamspace, v1, v1Admin, v1User, waitState, withAgent, type V1Session } from './ss-helpers.ts';
 import { handshake, openViewer, rfbVersion } from './vnc-viewer.ts';
 
 let app: TestApp;
@@ -73,7 +73,7 @@ test('an id that is not a UUID is 404 SESSION_NOT_FOUND with the JSON envelope',
 });
 
 test('/openapi.json lists the page with a text/html answer, and documents viewer_url on the vnc-token route', async (t) => {
-  const doc = (await call(app, 'GET', '/openapi.json')).body as Loose;
+  const doc = (await call(app, 'GET', '/openapi.json')).body;
   const page = doc.paths['/vnc-viewer/{session_id}'].get;
   t.deepEqual(Object.keys(page.responses['200'].content), ['text/html']);
   t.is(page.responses['200'].content['text/html'].schema.type, 'string');

@@ -46,7 +46,7 @@ test('two sessions on one agent streamed at once arrive intact (4 MiB each way, 
   await withAgent(app, admin, {}, async (agent, agentId) => {
     const user = await v1User(app, admin);
     const [a, b] = await Promise.all([runningSession(user.token, agentId), runningSession(user.token, agentId)]);
-    const viewers = await Promise.all([openViewer(app.url, a as string, user.token), openViewer(app.url, b as string, user.token)]);
+    const viewers = await Promise.all([openViewer(app.url, a, user.token), openViewer(app.url, b, user.token)]);
     await Promise.all(viewers.map(handshake));
     const payloads = [randomBytes(4 * 1024 * 1024), randomBytes(4 * 1024 * 1024)];
     await Promise.all(viewers.map((v, i) => pump(v, payloads[i] as Buffer)));
@@ -60,10 +60,10 @@ test('a slow viewer slows only its own stream: another session on the same agent
   await withAgent(app, admin, { mode: 'pattern' }, async (agent, agentId) => {
     const user = await v1User(app, admin);
     const [slowId, fastId] = await Promise.all([runningSession(user.token, agentId), runningSession(user.token, agentId)]);
-    const slow = await openViewer(app.url, slowId as string, user.token);
+    const slow = await openViewer(app.url, slowId, user.token);
     await handshake(slow);
     slow.ws.pause();
-    const fast = await openViewer(app.url, fastId as string, user.token);
+    const fast = await openViewer(app.url, fastId, user.token);
     await handshake(fast);
     const want = rfbVersion.length + 8 * 1024 * 1024;
     const got = await fast.waitBytes(want, 30_000);
