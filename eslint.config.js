@@ -58,7 +58,8 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['plugins/streamspace/vnc/page/**/*.js'],
-    languageOptions: { globals: { ...globals.browser } },
+    // Pages served to browsers: the noVNC viewer and the /docs reference (Redoc is the bundle's global).
+    files: ['plugins/streamspace/vnc/page/**/*.js', 'src/core/http/docs-page/page/**/*.js'],
+    languageOptions: { globals: { ...globals.browser, Redoc: 'readonly' } },
   },
 );

@@ -13,6 +13,7 @@ export function duplicateKeys(text: string): string[] {
     while (at < text.length && ' \t\n\r'.includes(text[at] as string)) at += 1;
   };
   const string = (): string => {
+    // eslint-disable-next-line no-control-regex -- JSON forbids raw control characters in strings: matching them is the point
     const match = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(text.slice(at));
     if (!match) return fail('bad string');
     at += match[0].length;

@@ -99,7 +99,7 @@ export async function waitForInstanceState(client: PanelClient, instanceId: stri
     }
     throw new Error(`the event stream ended before instance ${instanceId} reached the state awaited`);
   } catch (err) {
-    if (aborter.signal.aborted) throw new Error(`instance ${instanceId} did not reach the state awaited within ${timeoutMs} ms (last: ${JSON.stringify(last ?? null)})`);
+    if (aborter.signal.aborted) throw new Error(`instance ${instanceId} did not reach the state awaited within ${timeoutMs} ms (last: ${JSON.stringify(last ?? null)})`, { cause: err });
     throw err;
   } finally {
     clearTimeout(timer);
