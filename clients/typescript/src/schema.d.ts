@@ -602,7 +602,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Downloads a file, streamed (Content-Disposition: attachment) */
+        /**
+         * Downloads a file, streamed (Content-Disposition: attachment), whole or one byte range
+         * @description Resumable: send `Range: bytes=a-b` (or `bytes=a-`, or `bytes=-n` for the last n bytes; one range only) and optionally `If-Range` with the `ETag` or `Last-Modified` of an earlier answer. 206 carries `Content-Range: bytes a-b/<size>` and only those bytes; 200 sends the whole file with `Accept-Ranges: bytes` when there is no range, the header is not one single byte range (several ranges are ignored, as RFC 9110 allows), or If-Range no longer matches (the file changed); 416 when the range starts at or past the end.
+         */
         get: operations["getApiDevIdFilesContent"];
         /**
          * Uploads a file: the raw body is streamed to the agent (temporary file, then renamed into place)
@@ -745,7 +748,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Downloads through a signed URL (from .../files/download-url or .../backups/:id/download-url); usable a few times within 5 minutes, for resumed downloads */
+        /**
+         * Downloads through a signed URL (from .../files/download-url or .../backups/:id/download-url); usable a few times within 5 minutes, for resumed downloads
+         * @description Resumable: send `Range: bytes=a-b` (or `bytes=a-`, or `bytes=-n` for the last n bytes; one range only) and optionally `If-Range` with the `ETag` or `Last-Modified` of an earlier answer. 206 carries `Content-Range: bytes a-b/<size>` and only those bytes; 200 sends the whole file with `Accept-Ranges: bytes` when there is no range, the header is not one single byte range (several ranges are ignored, as RFC 9110 allows), or If-Range no longer matches (the file changed); 416 when the range starts at or past the end.
+         */
         get: operations["getApiFilesSigned"];
         /** Uploads through a signed URL (from .../files/upload-url); usable once within 5 minutes */
         put: operations["putApiFilesSigned"];
@@ -841,7 +847,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Downloads a backup's archive (.tar.gz), streamed, with X-Checksum-Sha256 */
+        /**
+         * Downloads a backup's archive (.tar.gz), streamed, with X-Checksum-Sha256
+         * @description Resumable: send `Range: bytes=a-b` (or `bytes=a-`, or `bytes=-n` for the last n bytes; one range only) and optionally `If-Range` with the `ETag` or `Last-Modified` of an earlier answer. 206 carries `Content-Range: bytes a-b/<size>` and only those bytes; 200 sends the whole file with `Accept-Ranges: bytes` when there is no range, the header is not one single byte range (several ranges are ignored, as RFC 9110 allows), or If-Range no longer matches (the file changed); 416 when the range starts at or past the end.
+         */
         get: operations["getApiGameServersIdBackupsBackupIdDownload"];
         put?: never;
         post?: never;
@@ -987,7 +996,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Downloads a file, streamed (Content-Disposition: attachment) */
+        /**
+         * Downloads a file, streamed (Content-Disposition: attachment), whole or one byte range
+         * @description Resumable: send `Range: bytes=a-b` (or `bytes=a-`, or `bytes=-n` for the last n bytes; one range only) and optionally `If-Range` with the `ETag` or `Last-Modified` of an earlier answer. 206 carries `Content-Range: bytes a-b/<size>` and only those bytes; 200 sends the whole file with `Accept-Ranges: bytes` when there is no range, the header is not one single byte range (several ranges are ignored, as RFC 9110 allows), or If-Range no longer matches (the file changed); 416 when the range starts at or past the end.
+         */
         get: operations["getApiGameServersIdFilesContent"];
         /**
          * Uploads a file: the raw body is streamed to the agent (temporary file, then renamed into place)
@@ -1422,6 +1434,26 @@ export interface paths {
          * @description A duplicate username or email answers 409 USER_EXISTS.
          */
         post: operations["postApiV1Users"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This API's reference, browsable (an HTML page rendering /openapi.json)
+         * @description Open it in a browser: Redoc, served by the API itself under `/docs/assets/`, renders GET /openapi.json. Nothing is loaded from another origin; the page has a strict Content-Security-Policy.
+         */
+        get: operations["getDocs"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -5506,6 +5538,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description HTTP 206 */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The path is not valid or leaves the data directory (VALIDATION_FAILED, or AGENT_ERROR with agent code path_outside_root) */
             400: {
                 headers: {
@@ -5535,6 +5574,15 @@ export interface operations {
             };
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The range starts at or past the end of the file (RANGE_NOT_SATISFIABLE, with `Content-Range: bytes *\/<size>`) */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6276,6 +6324,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description HTTP 206 */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
             400: {
                 headers: {
@@ -6296,6 +6351,15 @@ export interface operations {
             };
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The range starts at or past the end of the file (RANGE_NOT_SATISFIABLE, with `Content-Range: bytes *\/<size>`) */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7475,6 +7539,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description HTTP 206 */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
             400: {
                 headers: {
@@ -7504,6 +7575,15 @@ export interface operations {
             };
             /** @description The backup is not completed (BACKUP_NOT_READY) or the server is not active (INSTANCE_NOT_ACTIVE) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The range starts at or past the end of the file (RANGE_NOT_SATISFIABLE, with `Content-Range: bytes *\/<size>`) */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8379,6 +8459,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description HTTP 206 */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The path is not valid or leaves the data directory (VALIDATION_FAILED, or AGENT_ERROR with agent code path_outside_root) */
             400: {
                 headers: {
@@ -8408,6 +8495,15 @@ export interface operations {
             };
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The range starts at or past the end of the file (RANGE_NOT_SATISFIABLE, with `Content-Range: bytes *\/<size>`) */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11891,6 +11987,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getDocs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The reference page (HTML; strict Content-Security-Policy, no-store) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
             /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
