@@ -10,7 +10,8 @@ import { createScratchDatabase } from './lib/scratch-database.ts';
 const help = `Usage: npm run bench:footprint -- [--runs N] [--idle-s S] [--database-url URL] [--engines pglite,postgres]
 
 Measures what one API process costs to start and to keep: for each engine it runs the production
-start (\`npm start\`, as an operator would) N times, each on a fresh store, and measures
+start (\`npm start\`, as an operator would) N times on a fresh store (creating and migrating it),
+each followed by a restart on the same store, and for both measures
   - boot: wall time from spawning \`npm start\` to the first 200 on GET /healthz (polled every 20 ms);
   - idle RSS: after S seconds of idling, VmRSS from /proc/<pid>/status of the server process and
     its children (npm and the shell it starts are left out), with the V8 heap and external memory
@@ -21,7 +22,7 @@ Engines:
   - pglite: the embedded default, DATA_DIR a fresh temporary directory (removed afterwards);
   - postgres: a fresh database created on the server --database-url names and dropped afterwards.
 It builds dist/ first (npm run build) so no run pays for a build, then reports per engine the
-median and max of each figure against the goals (issue 19): idle RSS under 300 MiB embedded and
+median and max of each figure, for first starts and restarts apart, against the goals (issue 19): idle RSS under 300 MiB embedded and
 under 150 MiB on PostgreSQL, boot under 2 s on both; met or missed.
 Progress goes to stdout; the last line is one JSON object with every figure.
 
@@ -63,11 +64,20 @@ function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[mid] as number) : Math.round((((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2) * 10) / 10;
 }
 
-async function oneStart(engine: Engine): Promise<StartFigures> {
+type Kind = 'first' | 'restart';
+const kinds: Kind[] = ['first', 'restart'];
+
+/** A start on a fresh store (creating and migrating it), then a restart on the same store. */
+async function twoStarts(engine: Engine): Promise<Record<Kind, StartFigures>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'panel-footprint-'));
   const db = engine === 'postgres' ? await createScratchDatabase(serverUrl, 'panel_footprint') : null;
+  const start = (): Promise<StartFigures> => measureStart({ env: { DATA_DIR: dataDir, DATABASE_URL: db?.url ?? '' }, idleMs: idleS * 1000, timeoutMs: 120_000, log });
   try {
-    return await measureStart({ env: { DATA_DIR: dataDir, DATABASE_URL: db?.url ?? '' }, idleMs: idleS * 1000, timeoutMs: 120_000, log });
+    log('  first start, on a fresh store');
+    const first = await start();
+    log(`  idle RSS ${first.idle_rss_mib} MiB`);
+    log('  restart, on the same store');
+    return { first, restart: await start() };
   } finally {
     await db?.drop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -84,34 +94,41 @@ if (pkg.scripts.build) {
 
 const report: Record<string, unknown> = { bench: 'footprint', runs, idle_s: idleS, start_script: pkg.scripts.start };
 let allMet = true;
+const round = (n: number): number => Math.round(n * 10) / 10;
+const say = (met: boolean, value: number, limit: number, unit: string): string => (met ? 'met' : `missed by ${round(value - limit)} ${unit}`);
 for (const engine of engines as Engine[]) {
-  const figures: StartFigures[] = [];
+  const figures: Record<Kind, StartFigures[]> = { first: [], restart: [] };
   for (let i = 1; i <= runs; i += 1) {
-    log(`${engine}: start ${i}/${runs}`);
-    const run = await oneStart(engine);
-    for (const p of run.processes) log(`    pid ${p.pid} ${p.rss_mib} MiB (anon ${p.anon_mib}, file ${p.file_mib}): ${p.command.slice(0, 100)}`);
-    log(`  idle RSS ${run.idle_rss_mib} MiB (heap used ${run.heap_used_mib} of ${run.heap_total_mib} MiB, external ${run.external_mib} MiB) in ${run.processes.length} process(es)`);
-    figures.push(run);
+    log(`${engine}: run ${i}/${runs}`);
+    const pair = await twoStarts(engine);
+    for (const kind of kinds) {
+      const run = pair[kind];
+      for (const p of run.processes) log(`    ${kind}: pid ${p.pid} ${p.rss_mib} MiB (anon ${p.anon_mib}, file ${p.file_mib}): ${p.command.slice(0, 100)}`);
+      log(`  ${kind}: boot ${run.boot_ms} ms (${run.boot_cpu_ms} ms CPU), idle RSS ${run.idle_rss_mib} MiB (heap used ${run.heap_used_mib} of ${run.heap_total_mib} MiB, external ${run.external_mib} MiB)`);
+      figures[kind].push(run);
+    }
   }
-  const boot = figures.map((f) => f.boot_ms);
-  const rss = figures.map((f) => f.idle_rss_mib);
-  const cpu = figures.map((f) => f.boot_cpu_ms);
   const goal = goals[engine];
-  const bootMet = Math.max(...boot) < goal.boot_ms;
-  const rssMet = Math.max(...rss) < goal.idle_rss_mib;
-  allMet &&= bootMet && rssMet;
-  const say = (met: boolean, value: number, limit: number, unit: string): string => (met ? 'met' : `missed by ${Math.round((value - limit) * 10) / 10} ${unit}`);
-  log(`${engine}: boot median ${median(boot)} ms, max ${Math.max(...boot)} ms (goal < ${goal.boot_ms} ms: ${say(bootMet, Math.max(...boot), goal.boot_ms, 'ms')})`);
-  log(`${engine}: boot CPU median ${median(cpu)} ms, max ${Math.max(...cpu)} ms (the server's user + system time until /healthz)`);
-  log(`${engine}: idle RSS median ${median(rss)} MiB, max ${Math.max(...rss)} MiB (goal < ${goal.idle_rss_mib} MiB: ${say(rssMet, Math.max(...rss), goal.idle_rss_mib, 'MiB')})`);
-  report[engine] = {
-    boot_ms: { median: median(boot), max: Math.max(...boot), goal: goal.boot_ms, met: bootMet },
-    boot_cpu_ms: { median: median(cpu), max: Math.max(...cpu) },
-    idle_rss_mib: { median: median(rss), max: Math.max(...rss), goal: goal.idle_rss_mib, met: rssMet },
-    heap_used_mib: median(figures.map((f) => f.heap_used_mib ?? 0)),
-    external_mib: median(figures.map((f) => f.external_mib ?? 0)),
-    runs: figures.map((f) => ({ boot_ms: f.boot_ms, boot_cpu_ms: f.boot_cpu_ms, idle_rss_mib: f.idle_rss_mib, anon_mib: f.processes.reduce((s, p) => s + p.anon_mib, 0), processes: f.processes.length })),
-  };
+  const out: Record<string, unknown> = {};
+  for (const kind of kinds) {
+    const boot = figures[kind].map((f) => f.boot_ms);
+    const cpu = figures[kind].map((f) => f.boot_cpu_ms);
+    const rss = figures[kind].map((f) => f.idle_rss_mib);
+    const bootMet = Math.max(...boot) < goal.boot_ms;
+    const rssMet = Math.max(...rss) < goal.idle_rss_mib;
+    allMet &&= bootMet && rssMet;
+    log(`${engine} ${kind}: boot median ${median(boot)} ms, max ${Math.max(...boot)} ms (goal < ${goal.boot_ms} ms: ${say(bootMet, Math.max(...boot), goal.boot_ms, 'ms')}); CPU median ${median(cpu)} ms`);
+    log(`${engine} ${kind}: idle RSS median ${median(rss)} MiB, max ${Math.max(...rss)} MiB (goal < ${goal.idle_rss_mib} MiB: ${say(rssMet, Math.max(...rss), goal.idle_rss_mib, 'MiB')})`);
+    out[kind] = {
+      boot_ms: { median: median(boot), max: Math.max(...boot), goal: goal.boot_ms, met: bootMet },
+      boot_cpu_ms: { median: median(cpu), max: Math.max(...cpu) },
+      idle_rss_mib: { median: median(rss), max: Math.max(...rss), goal: goal.idle_rss_mib, met: rssMet },
+      heap_used_mib: median(figures[kind].map((f) => f.heap_used_mib ?? 0)),
+      external_mib: median(figures[kind].map((f) => f.external_mib ?? 0)),
+      runs: figures[kind].map((f) => ({ boot_ms: f.boot_ms, boot_cpu_ms: f.boot_cpu_ms, idle_rss_mib: f.idle_rss_mib, anon_mib: round(f.processes.reduce((s, p) => s + p.anon_mib, 0)) })),
+    };
+  }
+  report[engine] = out;
 }
 report.all_goals_met = allMet;
 log(JSON.stringify(report));

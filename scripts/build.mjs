@@ -107,7 +107,12 @@ export async function build({ ifStale = false, log = (line) => process.stderr.wr
     log('building dist/ from the sources (tsc -p tsconfig.build.json)');
     const outDir = join(root, `.dist-build-${process.pid}`);
     rmSync(outDir, { recursive: true, force: true });
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+    let tsc;
+    try {
+      tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+    } catch {
+      throw new Error('dist/ must be built, and TypeScript is not installed (a devDependency: npm install without --omit=dev), or run npm run build where it is and ship dist/ along');
+    }
     const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     if (run.status !== 0) {
       rmSync(outDir, { recursive: true, force: true });
