@@ -75,6 +75,10 @@ async function withLock(fn) {
       writeFileSync(join(lockDir, 'pid'), String(process.pid));
       break;
     } catch (err) {
+      if (err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EPERM') {
+        // A read-only checkout (deploy/hosting-panel.service): whoever owns it builds.
+        throw new Error(`dist/ must be built and this user cannot write ${root}; run npm run build there as its owner`);
+      }
       if (err.code !== 'EEXIST') throw err;
       const holder = Number(readFileSync(join(lockDir, 'pid'), { encoding: 'utf8', flag: 'a+' }));
       if (holder > 0 && !alive(holder)) rmSync(lockDir, { recursive: true, force: true });

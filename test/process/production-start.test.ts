@@ -18,7 +18,7 @@ test.before('npm run build compiles dist/ (or finds it up to date)', async () =>
 });
 
 test('the build holds the compiled server, migrations, plugins and the viewer page, and a stamp npm start accepts', async (t) => {
-  for (const file of ['dist/src/main.js', 'dist/migrations/20261123000000_foundation.js', 'dist/plugins/index.js', 'dist/plugins/streamspace/vnc/page/viewer.html', 'dist/.build-stamp']) {
+  for (const file of ['dist/src/main.js', 'dist/migrations/20261123000000_foundation.js', 'dist/plugins/index.js', 'dist/plugins/streamspace/vnc/page/viewer.html', 'dist/src/core/http/docs-page/page/docs.html', 'dist/.build-stamp']) {
     t.true(existsSync(join(root, file)), file);
   }
   const { isStale } = (await import(join(root, 'scripts/build.mjs'))) as { isStale: () => boolean };
@@ -32,7 +32,7 @@ test(`npm start runs the compiled server: it creates the database, migrates, ser
     await db?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const env = { DATA_DIR: dataDir, ...(db ? { DATABASE_URL: db.url } : {}) };
+  const env = { DATA_DIR: dataDir, ...(db?.url ? { DATABASE_URL: db.url } : {}) };
   const server = await spawnServer('scripts/start.mjs', env, 90_000, plainNode);
   t.teardown(() => void server.child.kill('SIGKILL'));
   t.is((await fetch(`${server.url}/healthz`)).status, 200);
@@ -42,6 +42,7 @@ test(`npm start runs the compiled server: it creates the database, migrates, ser
   const page = await fetch(`${server.url}/vnc-viewer/00000000-0000-4000-8000-000000000000`);
   t.is(page.status, 200);
   t.regex(await page.text(), /vnc-viewer\/_assets\//);
+  t.is((await fetch(`${server.url}/docs`)).status, 200, 'and the API reference page beside the compiled core');
   server.child.kill('SIGTERM');
   t.is(await server.exited, 0);
 
