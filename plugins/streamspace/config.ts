@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { projectRoot } from '../../src/plugin-api/index.ts';
 import { newTemplate, type NewTemplate } from './templates/template-schema.ts';
 
 /** `plugins.config.streamspace`: timings of the agent protocol, VNC limits and the seed templates. */
@@ -63,7 +64,8 @@ export const streamspaceConfigSchema = z.strictObject({
 });
 /** The templates shipped in config/, used when `templates` is not set. */
 export function shippedTemplates(): NewTemplate[] {
-  const path = fileURLToPath(new URL('../../config/streamspace-templates.json', import.meta.url));
+  // The checkout's config/, also when the plugin runs compiled from dist/.
+  const path = join(projectRoot, 'config/streamspace-templates.json');
   return z.array(newTemplate).parse(JSON.parse(readFileSync(path, 'utf8')));
 }
 

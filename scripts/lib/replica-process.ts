@@ -6,13 +6,14 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
- * The node flags `npm start` gives the server (those between `node` and `--import`), so a
+ * The node flags `npm start` gives the server (those between `node` and its script), so a
  * replica runs as in production, GC settings included.
  */
 export function startScriptNodeFlags(): string[] {
   const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const words = scripts.start.split(/\s+/);
-  return words.slice(1, words.indexOf('--import'));
+  // `node <flags> scripts/start.mjs`: the words after node that are flags.
+  const words = scripts.start.split(/\s+/).slice(1);
+  return words.slice(0, words.findIndex((w) => !w.startsWith('-')));
 }
 
 export interface ReplicaOptions {

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { projectRoot } from '../lib/project-root.ts';
 import { configSchema, secretKeys, type Config } from './schema.ts';
 import { listSettings, parseEnvValue } from './settings.ts';
 
-export const defaultConfigPath = fileURLToPath(new URL('../../config/default.json', import.meta.url));
+// From the checkout's config/, whether this runs from src/ or from the build in dist/.
+export const defaultConfigPath = join(projectRoot, 'config/default.json');
 
 /** Boot stops with this: one message naming every bad key, where it came from, and what is expected. */
 export class ConfigError extends Error {

@@ -77,6 +77,8 @@ export const configSchema = z.strictObject({
     connect_timeout_ms: z.number().int().min(100).describe('A new connection to the PostgreSQL server must be ready within this, or the attempt fails (503 DATABASE_UNAVAILABLE).'),
     query_timeout_ms: z.number().int().min(0).describe('The server cancels a statement running longer (statement_timeout); the API gives up on the connection 1 s later if no answer comes at all. 0: no limit.'),
     acquire_timeout_ms: z.number().int().min(100).describe('Longest wait for a pooled connection before the request answers 503 DATABASE_UNAVAILABLE.'),
+    pglite_shared_buffers_mb: z.number().int().min(1).max(1024).describe("Embedded database only: PostgreSQL's shared_buffers in MB, all of it resident in the API's process for good."),
+    pglite_optimize_wasm: z.boolean().describe("Embedded database only: let V8 recompile PGlite's hot WebAssembly with its optimising tier (more RSS and CPU at start; off: baseline code only)."),
   }),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).describe('pino log level.'),

@@ -37,6 +37,7 @@ export type { Cluster } from './cluster.ts';
 export { pipeWebSockets } from '../core/ws/socket-pipe.ts';
 export type { PipeOptions, CloseMapping } from '../core/ws/socket-pipe.ts';
 export type { Limits, SlotCap, SlotConnection, SlotAcquisition, SocketSlot, SharedRateRule, RateDecision } from './limits.ts';
+export { projectRoot } from '../lib/project-root.ts';
 export { defineInvariant } from '../core/invariants/invariant.ts';
 export type { Invariant, InvariantContext } from '../core/invariants/invariant.ts';
 export { defineEvent } from '../core/events/event-definition.ts';

@@ -11,9 +11,12 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts an entry point as `npm start` would (node --import tsx) and waits for its "listening" line. */
-export function spawnServer(entry: string, env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+/**
+ * Starts an entry point from the sources (node --import tsx) and waits for its "listening" line;
+ * `loader` [] runs plain JavaScript, as `npm start` runs scripts/start.mjs.
+ */
+export function spawnServer(entry: string, env: Record<string, string>, timeoutMs = 60_000, loader: string[] = ['--import', 'tsx']): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...loader, entry], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

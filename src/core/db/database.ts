@@ -6,6 +6,8 @@ import type pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { StartupError } from '../boot/startup-error.ts';
 import { probePostgres } from './postgres-probe.ts';
+import { createPgliteInChild, hasDatabase } from './pglite-create.ts';
+import { chooseWasmTier, defaultPgliteTuning, pgliteOptions, type PgliteTuning } from './pglite-tuning.ts';
 
 export type Engine = 'postgres' | 'pglite';
 
@@ -31,6 +33,9 @@ export interface DatabaseSettings extends DatabaseTimeouts {
   url: string | null;
   data_dir: string;
   pool_max: number;
+  /** Sizing of the embedded database (pglite-tuning.ts); unset: the shipped defaults. */
+  pglite_shared_buffers_mb?: number;
+  pglite_optimize_wasm?: boolean;
 }
 
 export const defaultDatabaseTimeouts: DatabaseTimeouts = { connect_timeout_ms: 2_000, query_timeout_ms: 15_000, acquire_timeout_ms: 10_000 };
@@ -119,7 +124,13 @@ export async function openDatabase(settings: DatabaseSettings): Promise<Database
   mkdirSync(dir, { recursive: true });
   const unlock = lockDataDir(dir);
   try {
-    const pglite = new PGlite(dir);
+    const tuning: PgliteTuning = {
+      shared_buffers_mb: settings.pglite_shared_buffers_mb ?? defaultPgliteTuning.shared_buffers_mb,
+      optimize_wasm: settings.pglite_optimize_wasm ?? defaultPgliteTuning.optimize_wasm,
+    };
+    chooseWasmTier(tuning);
+    if (!hasDatabase(dir)) await createPgliteInChild(dir, tuning);
+    const pglite = new PGlite(dir, pgliteOptions(tuning));
     await pglite.waitReady;
     return wrapPglite(pglite, unlock);
   } catch (err) {

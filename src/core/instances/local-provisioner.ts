@@ -4,23 +4,29 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { rm } from 'node:fs/promises';
 import { isRunning, readPidFile, signalGroup, writePidFile, type PidRecord } from '../../contracts/pid-file.ts';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.ts';
 import type { Allocation, InstanceForProvisioner, Provisioner } from './provisioner.ts';
 import { freePort } from '../../lib/free-port.ts';
+import { compiled, projectRoot } from '../../lib/project-root.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const agentEntry = join(root, 'src/agent/main.ts');
-const tsxLoader = import.meta.resolve('tsx');
+/**
+ * The agent and the sample programs run as the API does: compiled from dist/ under `npm start`
+ * (no TypeScript loader in every agent: less memory, faster start), from the sources through
+ * tsx otherwise.
+ */
+const loaderArgs: string[] = compiled ? [] : ['--import', import.meta.resolve('tsx')];
+const program = (source: string): string => (compiled ? join(projectRoot, 'dist', source.replace(/\.ts$/, '.js')) : join(projectRoot, source));
+const nodeCommand = (source: string): string => [process.execPath, ...loaderArgs, program(source)].map((word) => `"${word}"`).join(' ');
+const agentEntry = program('src/agent/main.ts');
 
 /** The sample game server, so a fresh install has something real to host. */
-export const sampleGameCommand = `"${process.execPath}" --import "${tsxLoader}" "${join(root, 'src/agent/sample/game-server.ts')}"`;
+export const sampleGameCommand = nodeCommand('src/agent/sample/game-server.ts');
 
 /** Sample programs for templates that name none: the game server, an IDE stand-in, an idle dev workload. */
 export const sampleCommands = {
   game: sampleGameCommand,
-  ide: `"${process.execPath}" --import "${tsxLoader}" "${join(root, 'src/agent/sample/ide-stand-in.ts')}"`,
+  ide: nodeCommand('src/agent/sample/ide-stand-in.ts'),
   devWorkload: `"${process.execPath}" -e "console.log('Dev container ready'); setInterval(() => {}, 1 << 30)"`,
   devReadyPattern: 'Dev container ready',
 } as const;
@@ -62,7 +68,7 @@ export class LocalProvisioner implements Provisioner {
 
   private launch(id: string, files: Omit<AgentFiles, 'agent'>, spec: Record<string, unknown>): number {
     const command = typeof spec.command === 'string' ? spec.command : sampleGameCommand;
-    const args = ['--import', tsxLoader, agentEntry, '--port', String(files.port), '--data-dir', join(files.dir, 'data'), '--backup-dir', join(files.dir, 'backups'), '--token-file', join(files.dir, 'token'), '--command', command];
+    const args = [...loaderArgs, agentEntry, '--port', String(files.port), '--data-dir', join(files.dir, 'data'), '--backup-dir', join(files.dir, 'backups'), '--token-file', join(files.dir, 'token'), '--command', command];
     if (typeof spec.ready_pattern === 'string') args.push('--ready-pattern', spec.ready_pattern);
     else if (spec.command === undefined) args.push('--ready-pattern', 'Server ready');
     if (typeof spec.install_command === 'string') args.push('--install-command', spec.install_command);
