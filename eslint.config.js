@@ -53,8 +53,8 @@ export default tseslint.config(
     },
   },
   {
-    // Plain JavaScript outside tsconfig.json (this file, the browser viewer page): no type information.
-    files: ['**/*.js'],
+    // Plain JavaScript outside tsconfig.json (this file, the browser pages, the build and start scripts): no type information.
+    files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
   {

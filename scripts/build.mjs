@@ -77,7 +77,7 @@ async function withLock(fn) {
     } catch (err) {
       if (err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EPERM') {
         // A read-only checkout (deploy/hosting-panel.service): whoever owns it builds.
-        throw new Error(`dist/ must be built and this user cannot write ${root}; run npm run build there as its owner`);
+        throw new Error(`dist/ must be built and this user cannot write ${root}; run npm run build there as its owner`, { cause: err });
       }
       if (err.code !== 'EEXIST') throw err;
       const holder = Number(readFileSync(join(lockDir, 'pid'), { encoding: 'utf8', flag: 'a+' }));
