@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { CoreModule } from '../boot/core-module.ts';
 import type { EventCatalogue } from '../events/event-catalogue.ts';
 import type { MountedRoute } from './route.ts';
+import type { MountedWebSocketRoute } from '../ws/websocket-route.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { serviceRoutes } from './service-routes.ts';
@@ -21,6 +22,8 @@ export interface ServiceModuleOptions {
   pendingMigrations(): Promise<number>;
   /** Everything the server mounts, for the OpenAPI document (read on the first request for it). */
   routes(): readonly MountedRoute[];
+  /** The WebSocket endpoints, for the same document. */
+  websockets(): readonly MountedWebSocketRoute[];
   openApiTags(): ReadonlyArray<{ name: string; description: string }>;
 }
 
@@ -41,6 +44,7 @@ export function createServiceModule(options: ServiceModuleOptions): ServiceModul
         version: '1',
         description: 'Game servers, dev containers and streamed desktops. Errors use the Error envelope; lists paginate with ?page&limit (limit clamped to 100).',
         serverUrl: config.server.public_url,
+        websockets: options.websockets(),
         tags: [...options.openApiTags()],
         events: options.catalogue.list().map(({ owner, definition }) => ({ id: definition.id, owner, audience: definition.audience, description: definition.description })),
       });
