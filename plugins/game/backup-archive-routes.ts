@@ -3,7 +3,7 @@ import { ConflictError, defineRoute, type Entitlements, type Instances, type Plu
 import { requireLifecycle, serverIdParams, visibleServer, type GameSpec } from './game-server.ts';
 import { backupSchema, toBackup, type BackupStore } from './backup-store.ts';
 import type { GameConfig } from './config.ts';
-import { agentErrors, exampleBackup } from './examples.ts';
+import { agentErrors, exampleBackup, exampleServer } from './examples.ts';
 
 const backupParams = serverIdParams.extend({ backupId: z.uuid() });
 
@@ -22,7 +22,10 @@ export function backupArchiveRoutes(ctx: PluginContext<GameConfig>, instances: I
       tags: ['game'],
       auth: 'user',
       request: { params: backupParams },
-      responses: { 200: null },
+      // Streamed by the handler from the agent's archive.
+      contentType: 'application/gzip',
+      responses: { 200: z.string().meta({ format: 'binary', description: 'The backup as .tar.gz, with Content-Disposition and X-Checksum-Sha256' }) },
+      examples: { params: { id: exampleServer.id, backupId: exampleBackup.id } },
       errors: { 409: 'The backup is not completed (BACKUP_NOT_READY) or the server is not active (INSTANCE_NOT_ACTIVE)', ...agentErrors },
       handler: async ({ params, principal, requestId, ctx: koa, ip }) => {
         const server = await visibleServer(instances, params.id, principal);

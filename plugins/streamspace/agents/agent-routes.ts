@@ -23,7 +23,7 @@ export const agentSchema = z.object({
   last_heartbeat: z.iso.datetime().nullable(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
-});
+}).meta({ id: 'StreamspaceAgent' });
 
 const exampleAgent = {
   id: '660e8400-e29b-41d4-a716-446655440001',

@@ -9,7 +9,7 @@ import { templateView, type Templates } from './template-store.ts';
 
 const base = '/api/v1/templates';
 
-export const templateSchema = newTemplate.extend({ id: z.uuid(), created_at: z.iso.datetime(), updated_at: z.iso.datetime(), description: z.string(), environment: z.record(z.string(), z.string()), tags: z.array(z.string()), icon_url: z.string().nullable() });
+export const templateSchema = newTemplate.extend({ id: z.uuid(), created_at: z.iso.datetime(), updated_at: z.iso.datetime(), description: z.string(), environment: z.record(z.string(), z.string()), tags: z.array(z.string()), icon_url: z.string().nullable() }).meta({ id: 'StreamspaceTemplate' });
 
 const exampleTemplate = {
   id: '880e8400-e29b-41d4-a716-446655440003',

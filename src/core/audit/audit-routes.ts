@@ -12,7 +12,7 @@ const entrySchema = z.object({
   ip: z.string().nullable(),
   request_id: z.string().nullable(),
   details: z.record(z.string(), z.unknown()),
-});
+}).meta({ id: 'AuditEntry' });
 
 export function auditRoutes(audit: AuditLog): RouteDefinition[] {
   return [

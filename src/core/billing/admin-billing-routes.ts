@@ -15,7 +15,7 @@ const accountSchema = subscriptionFields.extend({
   subscription_id: z.string().nullable(),
   last_synced_at: z.iso.datetime().nullable(),
 });
-const eventSchema = z.object({ id: z.string(), type: z.string(), user_id: z.uuid().nullable(), stripe_created_at: z.iso.datetime(), received_at: z.iso.datetime(), outcome: z.string(), detail: z.string().nullable() });
+const eventSchema = z.object({ id: z.string(), type: z.string(), user_id: z.uuid().nullable(), stripe_created_at: z.iso.datetime(), received_at: z.iso.datetime(), outcome: z.string(), detail: z.string().nullable() }).meta({ id: 'StripeEvent' });
 const userParams = z.object({ user_id: z.uuid() });
 
 type Row = Partial<AccountRow> & { id: string; username: string; email: string; role: string };

@@ -14,7 +14,7 @@ const instanceSchema = z.object({
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
   state: instanceStateSchema,
-});
+}).meta({ id: 'AdminInstance' });
 
 /** Operators' view of every instance of every plugin, with its normalized state from the cache. */
 export function adminInstanceRoutes(instances: InstanceService): RouteDefinition[] {
