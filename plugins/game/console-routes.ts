@@ -82,6 +82,14 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
         [closeCodes.notActive]: 'the server left `active`',
         [closeCodes.tooSlow]: 'output read too slowly',
       },
+      examples: {
+        params: { id: '0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40' },
+        frames: [
+          { from: 'client', data: { type: 'command', command: 'say hello' } },
+          { from: 'server', data: { type: 'line', data: '[Server] hello' } },
+          { from: 'server', data: { type: 'state', state: 'running' } },
+        ],
+      },
     },
     // The dispatcher has already checked Origin against PUBLIC_URL and ALLOWED_ORIGINS.
     authorize: async (up) => {

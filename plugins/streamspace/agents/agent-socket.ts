@@ -49,6 +49,13 @@ export function agentSocket({ rateLimiter, keys, hub }: AgentSocketOptions): Web
         [agentCloseCodes.stale]: 'silent for 3 heartbeat intervals, or no longer speaking for the agent (reconnect and register)',
         [agentCloseCodes.replaced]: 'replaced by a newer connection',
       },
+      examples: {
+        params: { agent_id: 'docker-host-01', platform: 'docker', region: 'us-east-1' },
+        frames: [
+          { from: 'client', data: { type: 'register', agent_id: 'docker-host-01', platform: 'docker', region: 'us-east-1', capacity: { max_sessions: 50, current_sessions: 0 } } },
+          { from: 'server', data: { type: 'register_ack', agent_id: 'docker-host-01', status: 'registered', heartbeat_interval: '10s' } },
+        ],
+      },
     },
     authorize: async (up) => {
       await limitUpgrade(rateLimiter, buckets.agentSocket, up.ip);

@@ -17,13 +17,14 @@ export function upgradeResponse(docs: WebSocketDocs): { response: JsonSchema; ex
   if (docs.subprotocols.length > 0) headers['Sec-WebSocket-Protocol'] = { description: 'The selected subprotocol', schema: { type: 'string', enum: docs.subprotocols } };
   return {
     response: { description: `Switching Protocols: the WebSocket is open. Close codes: ${closeCodeText(docs.closeCodes)}.`, headers },
-    extension: { subprotocols: docs.subprotocols, closeCodes: Object.fromEntries(Object.entries(docs.closeCodes)), auth: docs.security.name },
+    extension: { subprotocols: docs.subprotocols, closeCodes: Object.fromEntries(Object.entries(docs.closeCodes)), auth: docs.security.name, ...(docs.examples?.frames ? { frames: docs.examples.frames } : {}) },
   };
 }
 
 function parametersOf(fullPath: string, docs: WebSocketDocs): JsonSchema[] {
-  const path = [...fullPath.matchAll(/:([A-Za-z0-9_]+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
-  const query = (docs.query ?? []).map((q) => ({ name: q.name, in: 'query', required: q.required, description: q.description, schema: { type: 'string' } }));
+  const example = (name: string) => (docs.examples?.params?.[name] === undefined ? {} : { example: docs.examples.params[name] });
+  const path = [...fullPath.matchAll(/:([A-Za-z0-9_]+)/g)].map(([, name]) => ({ name: name as string, in: 'path', required: true, schema: { type: 'string' }, ...example(name as string) }));
+  const query = (docs.query ?? []).map((q) => ({ name: q.name, in: 'query', required: q.required, description: q.description, schema: { type: 'string' }, ...example(q.name) }));
   const headers = [
     { name: 'Upgrade', in: 'header', required: true, description: 'Must be `websocket`', schema: { type: 'string', const: 'websocket' } },
     ...(docs.subprotocols.length > 0

@@ -64,6 +64,8 @@ export interface WebSocketDocs {
   errors: Record<number, string>;
   /** Close codes after the upgrade → meaning. */
   closeCodes: Record<number, string>;
+  /** Example path/query parameter values, and example frames (`x-websocket.frames`). */
+  examples?: { params?: Record<string, string>; frames?: Array<{ from: 'client' | 'server'; data: unknown }> };
 }
 
 export interface MountedWebSocketRoute {
