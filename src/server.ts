@@ -125,7 +125,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const { files } = stack.add(createFilesModule({ db, config, urlSigningKey: secrets.urlSigningKey, instances, agents: agents.client, streams: agents.streams, audit }));
     let routes: MountedRoute[] = [];
     let openApiTags: ReadonlyArray<{ name: string; description: string }> = [];
-    const service = stack.add(createServiceModule({ config, registry: metrics.registry, catalogue, pendingMigrations, routes: () => routes, openApiTags: () => openApiTags }));
+    let sockets: MountedWebSocketRoute[] = [];
+    const service = stack.add(createServiceModule({ config, registry: metrics.registry, catalogue, pendingMigrations, routes: () => routes, websockets: () => sockets, openApiTags: () => openApiTags }));
     const coreRoutes = [...service.mounted, ...stack.routes.map((route) => ({ owner: 'core', fullPath: route.path, route }))];
     const allowedOrigins = allowedOriginSet(config.server.public_url, config.server.allowed_origins);
     const services = { config, log, db, registry: metrics.registry, rateLimiter, limits, allowedOrigins, instances, entitlements: billing.entitlements, agents: agents.client, bus, audit, files, auth, relay: cluster.relay };
@@ -137,6 +138,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const { rawHttp, frontHttp, websockets } = plugins.loaded;
     const upgradeRate = { burst: config.server.upgrade_rate_burst, refillMs: config.server.upgrade_rate_refill_ms };
     const mountedSockets = [...cluster.websockets, ...websockets];
+    sockets = mountedSockets;
     const http = stack.add(createHttpModule({ config, log, replicaId, metrics, routes, rawHttp: [...service.rawHttp, ...rawHttp], frontHttp, websockets: mountedSockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, admitUpgrade: (ip) => limits.buckets.take(`core:upgrade-ip:${ip}`, upgradeRate), databaseUp, reservedSocket: reservation.take }));
     listeningUrl = () => {
       try {

@@ -13,7 +13,7 @@ export const containerSchema = z.object({
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
   state: instanceStateSchema,
-});
+}).meta({ id: 'DevContainer' });
 export type DevContainer = z.infer<typeof containerSchema>;
 
 export interface DevSpec {

@@ -3,7 +3,7 @@ import { ConflictError, defineRoute, RANGE_DESCRIPTION, RANGE_ERROR, type Entitl
 import { requireLifecycle, serverIdParams, visibleServer, type GameSpec } from './game-server.ts';
 import { backupSchema, toBackup, type BackupStore } from './backup-store.ts';
 import type { GameConfig } from './config.ts';
-import { agentErrors, exampleBackup } from './examples.ts';
+import { agentErrors, exampleBackup, exampleServer } from './examples.ts';
 
 const backupParams = serverIdParams.extend({ backupId: z.uuid() });
 
@@ -23,7 +23,10 @@ export function backupArchiveRoutes(ctx: PluginContext<GameConfig>, instances: I
       auth: 'user',
       description: RANGE_DESCRIPTION,
       request: { params: backupParams },
-      responses: { 200: null, 206: null },
+      // Streamed by the handler from the agent's archive.
+      contentType: 'application/gzip',
+      responses: { 200: z.string().meta({ format: 'binary', description: 'The backup as .tar.gz, with Content-Disposition and X-Checksum-Sha256' }), 206: z.string().meta({ format: 'binary', description: 'The asked byte range, with Content-Range' }) },
+      examples: { params: { id: exampleServer.id, backupId: exampleBackup.id } },
       errors: { 409: 'The backup is not completed (BACKUP_NOT_READY) or the server is not active (INSTANCE_NOT_ACTIVE)', ...agentErrors, 416: RANGE_ERROR },
       handler: async ({ params, principal, requestId, ctx: koa, ip }) => {
         const server = await visibleServer(instances, params.id, principal);

@@ -4,7 +4,7 @@ import { requireLifecycle, serverIdParams, visibleServer, type GameSpec } from '
 import { backupSchema, toBackup, type BackupStore } from './backup-store.ts';
 import type { BackupSync } from './backup-sync.ts';
 import type { Restores } from './restores.ts';
-import { agentErrors, exampleBackup } from './examples.ts';
+import { agentErrors, exampleBackup, exampleServer } from './examples.ts';
 
 const backupParams = serverIdParams.extend({ backupId: z.uuid().describe('Backup id') });
 const backupName = z.string().trim().min(1).max(100).regex(/^[^\0/\\]+$/, 'no NUL, / or \\');
@@ -107,6 +107,7 @@ export function backupRoutes(instances: Instances, agents: Agents, entitlements:
       auth: 'user',
       request: { params: backupParams },
       responses: { 204: null },
+      examples: { params: { id: exampleServer.id, backupId: exampleBackup.id } },
       errors: { 409: `The backup is locked (BACKUP_LOCKED), the server is not active (INSTANCE_NOT_ACTIVE), or ${agentRefusal}`, ...agentErrors },
       handler: async ({ params, principal, requestId }) => {
         const { instance, ref } = await serverFor(params.id, principal);

@@ -12,7 +12,7 @@ export const backupSchema = z.object({
   locked: z.boolean(),
   created_at: z.iso.datetime(),
   completed_at: z.iso.datetime().nullable(),
-});
+}).meta({ id: 'Backup' });
 export type Backup = z.infer<typeof backupSchema>;
 
 export interface BackupRow {

@@ -56,6 +56,41 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
   const websocket = defineWebSocket({
     path: '/servers/:id/console',
     maxPayloadBytes: settings.max_message_bytes,
+    docs: {
+      operationId: 'openGameServerConsole',
+      summary: 'The server console as a WebSocket (relayed to the agent\'s /console)',
+      description:
+        'Client frames (text, JSON): {"type":"command","command":"..."} (1..4096 characters). Server frames: {"type":"line","data":"..."}, {"type":"state","state":"running"}, ' +
+        '{"type":"throttled","scope":"socket"|"server","retry_after_ms":N}, {"type":"error","code":"BAD_FRAME"}. The Origin must be PUBLIC_URL\'s or in ALLOWED_ORIGINS.',
+      security: { name: 'ticket', scheme: { type: 'apiKey', in: 'query', name: 'ticket', description: 'A single-use ticket (POST .../ticket), for clients that cannot send headers (EventSource, browser WebSockets)' } },
+      subprotocols: [],
+      errors: {
+        401: 'No ticket (TICKET_MISSING), or it is invalid, used or expired (TICKET_INVALID)',
+        403: 'The Origin is not allowed (ORIGIN_NOT_ALLOWED)',
+        404: 'No such server, or not yours (NOT_FOUND)',
+        409: 'The server is not `active` (INSTANCE_NOT_ACTIVE)',
+        429: 'Too many consoles open on this server (CONSOLE_SOCKET_LIMIT), or too many upgrades from this IP (RATE_LIMIT_EXCEEDED)',
+        504: 'The agent cannot be reached (AGENT_UNREACHABLE)',
+      },
+      closeCodes: {
+        1001: 'the API is restarting (reconnect)',
+        1009: 'a message over the size limit',
+        [closeCodes.agentLost]: "the agent's console went away (get a new ticket and reconnect)",
+        [closeCodes.throttled]: 'this socket sent too many messages',
+        [closeCodes.serverGone]: 'the server was deleted',
+        [closeCodes.accessRevoked]: 'your sessions ended',
+        [closeCodes.notActive]: 'the server left `active`',
+        [closeCodes.tooSlow]: 'output read too slowly',
+      },
+      examples: {
+        params: { id: '0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40' },
+        frames: [
+          { from: 'client', data: { type: 'command', command: 'say hello' } },
+          { from: 'server', data: { type: 'line', data: '[Server] hello' } },
+          { from: 'server', data: { type: 'state', state: 'running' } },
+        ],
+      },
+    },
     // The dispatcher has already checked Origin against PUBLIC_URL and ALLOWED_ORIGINS.
     authorize: async (up) => {
       const { url, params } = up;

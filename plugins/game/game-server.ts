@@ -13,7 +13,7 @@ export const serverSchema = z.object({
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
     state: instanceStateSchema,
-  });
+  }).meta({ id: 'GameServer' });
 export type GameServer = z.infer<typeof serverSchema>;
 
 /** What the plugin keeps in the instance's `spec` at creation (a later template edit does not change a running server). */

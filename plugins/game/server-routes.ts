@@ -21,6 +21,7 @@ export function serverRoutes(config: GameConfig, instances: Instances, entitleme
       tags: ['game'],
       auth: 'user',
       responses: { 200: z.object({ templates: z.array(templateSchema), default_template: z.string() }) },
+      examples: { responses: { 200: { templates: [{ id: 'small', display_name: 'Small (1 core, 1 GB)', resources: exampleServer.resources, backup_limit: 5 }], default_template: 'small' } } },
       handler: async () => ({
         body: {
           templates: Object.entries(config.templates).map(([id, t]) => ({ id, display_name: t.display_name, resources: t.resources, backup_limit: t.backup_limit })),

@@ -10,7 +10,7 @@ export type { AudienceSessions, Accounts, AccountView } from '../core/auth/audie
 export type { Principal } from '../core/http/principal.ts';
 export type { JobDefinition, JobContext } from '../core/jobs/job.ts';
 export { defineWebSocket } from '../core/ws/websocket-route.ts';
-export type { WebSocketRoute, UpgradeContext } from '../core/ws/websocket-route.ts';
+export type { WebSocketRoute, WebSocketDocs, UpgradeContext } from '../core/ws/websocket-route.ts';
 export type { Logger } from '../core/log/logger.ts';
 export type { RateLimiter, RateLimitState } from '../core/http/rate-limiter.ts';
 export {

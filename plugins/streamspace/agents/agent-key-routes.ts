@@ -46,6 +46,7 @@ export function agentKeyRoutes({ v1, keys, events, audit }: AgentKeyRouteOptions
         auth: 'admin',
         request: { params: z.object({ agent_id: agentIdSchema }) },
         responses: { 204: null },
+        examples: { params: { agent_id: 'docker-host-01' } },
         errors: { 404: 'AGENT_NOT_FOUND (no key for this agent_id)' },
         handler: async (req) => {
           if (!(await keys.revoke(req.params.agent_id))) throw v1Errors.agentNotFound(req.params.agent_id);

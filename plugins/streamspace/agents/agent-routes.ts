@@ -23,7 +23,7 @@ export const agentSchema = z.object({
   last_heartbeat: z.iso.datetime().nullable(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
-});
+}).meta({ id: 'StreamspaceAgent' });
 
 const exampleAgent = {
   id: '660e8400-e29b-41d4-a716-446655440001',
@@ -78,6 +78,11 @@ export function agentRoutes(v1: V1Api, agents: AgentStore, sessions: SessionStor
             utilization: z.object({ percentage: z.number(), sessions_available: z.number().int() }),
           }),
         },
+        examples: {
+          responses: {
+            200: { total_agents: 3, online_agents: 2, offline_agents: 1, draining_agents: 0, by_platform: { docker: 2, kubernetes: 1 }, total_capacity: { max_sessions: 100, current_sessions: 5 }, utilization: { percentage: 5, sessions_available: 95 } },
+          },
+        },
         handler: async () => {
           const all = await agents.all();
           const count = (s: string) => all.filter((a) => statusOf(a) === s).length;
@@ -114,6 +119,7 @@ export function agentRoutes(v1: V1Api, agents: AgentStore, sessions: SessionStor
           }),
         },
         errors: { 404: 'AGENT_NOT_FOUND' },
+        examples: { responses: { 200: { ...exampleAgent, uptime_seconds: 86_400, sessions: [{ id: '770e8400-e29b-41d4-a716-446655440002', name: 'john-doe-firefox-browser-abc123', user: 'john.doe', template: 'firefox-browser', state: 'running' }] } } },
         handler: async (req) => {
           const row = await agents.get(req.params.agent_id);
           if (!row) throw v1Errors.agentNotFound(req.params.agent_id);

@@ -54,6 +54,7 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         auth: 'user',
         request: { query: sessionListQuery },
         responses: { 200: sessionListSchema },
+        examples: { responses: { 200: { sessions: [exampleSession], pagination: { page: 1, limit: 20, total: 1, total_pages: 1 } } } },
         handler: async (req) => {
           const me = req.principal;
           const q = req.query;
@@ -72,6 +73,7 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         request: { params: idParams },
         responses: { 200: sessionSchema },
         errors: { 404: 'SESSION_NOT_FOUND' },
+        examples: { responses: { 200: exampleSession } },
         handler: async (req) => ({ body: sessionView(await service.visible(req.params.id, req.principal)) }),
       }),
     ),
@@ -110,6 +112,7 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         auth: 'user',
         request: { params: idParams, query: z.object({ force: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').default(false) }) },
         responses: { 204: null },
+        examples: { params: { id: exampleSession.id, force: 'false' } },
         errors: { 404: 'SESSION_NOT_FOUND', 409: 'SESSION_TERMINATING', 503: 'AGENT_OFFLINE (graceful only; use force=true)' },
         handler: async (req) => {
           await service.remove(req.params.id, req.query.force, req.principal);
@@ -148,6 +151,16 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
           }),
         },
         errors: { 404: 'SESSION_NOT_FOUND' },
+        examples: {
+          responses: {
+            200: {
+              token: 'vnc_4c1e7a9b2d5f8a3c6e9b1d4f7a2c5e8b',
+              expires_at: '2025-11-22T10:46:00Z',
+              vnc_url: `/vnc-viewer/${exampleSession.id}?token=vnc_4c1e7a9b2d5f8a3c6e9b1d4f7a2c5e8b`,
+              viewer_url: `/vnc-viewer/${exampleSession.id}#token=vnc_4c1e7a9b2d5f8a3c6e9b1d4f7a2c5e8b`,
+            },
+          },
+        },
         handler: async (req) => {
           const session = await service.visible(req.params.id, req.principal);
           const issued = await vncTokens.issue(req.principal, session.id, vncTokenTtlS);
@@ -181,6 +194,11 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
           }),
         },
         errors: { 404: 'SESSION_NOT_FOUND' },
+        examples: {
+          responses: {
+            200: { commands: [{ command_id: 'cmd-7f3a9c', command_type: 'start_session', status: 'completed', attempts: 1, sent_at: '2025-11-22T10:45:01Z', acknowledged_at: '2025-11-22T10:45:01Z', completed_at: '2025-11-22T10:45:14Z', error: null, error_code: null }] },
+          },
+        },
         handler: async (req) => {
           await service.visible(req.params.id, req.principal);
           const iso = (d: Date | null): string | null => (d === null ? null : new Date(d).toISOString());

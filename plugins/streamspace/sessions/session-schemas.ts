@@ -47,7 +47,7 @@ export const sessionSchema = z.object({
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
   last_activity: z.iso.datetime(),
-});
+}).meta({ id: 'StreamspaceSession' });
 
 export const sessionListQuery = pageQuery(20).extend({
   user: z.string().min(1).max(64).optional(),

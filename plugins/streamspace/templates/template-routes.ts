@@ -9,7 +9,7 @@ import { templateView, type Templates } from './template-store.ts';
 
 const base = '/api/v1/templates';
 
-export const templateSchema = newTemplate.extend({ id: z.uuid(), created_at: z.iso.datetime(), updated_at: z.iso.datetime(), description: z.string(), environment: z.record(z.string(), z.string()), tags: z.array(z.string()), icon_url: z.string().nullable() });
+export const templateSchema = newTemplate.extend({ id: z.uuid(), created_at: z.iso.datetime(), updated_at: z.iso.datetime(), description: z.string(), environment: z.record(z.string(), z.string()), tags: z.array(z.string()), icon_url: z.string().nullable() }).meta({ id: 'StreamspaceTemplate' });
 
 const exampleTemplate = {
   id: '880e8400-e29b-41d4-a716-446655440003',
@@ -104,6 +104,7 @@ export function templateRoutes(v1: V1Api, templates: Templates, audit: PluginCon
         request: { params: nameParams, body: templatePatch },
         responses: { 200: templateSchema },
         errors: { 400: 'TEMPLATE_INVALID', 404: 'TEMPLATE_NOT_FOUND' },
+        examples: { body: { idle_timeout: '1h' }, responses: { 200: { ...exampleTemplate, idle_timeout: '1h' } } },
         handler: async (req) => {
           if (Object.keys(req.body).length === 0) throw new AppError(400, 'MISSING_REQUIRED_FIELD', 'Missing required field', 'Send at least one field to change', { field: 'body' });
           const updated = await templates.update(req.params.name, req.body);
@@ -120,6 +121,7 @@ export function templateRoutes(v1: V1Api, templates: Templates, audit: PluginCon
         auth: 'admin',
         request: { params: nameParams },
         responses: { 204: null },
+        examples: { params: { name: exampleTemplate.name } },
         errors: { 404: 'TEMPLATE_NOT_FOUND', 409: 'TEMPLATE_IN_USE' },
         handler: async (req) => {
           await templates.remove(req.params.name);

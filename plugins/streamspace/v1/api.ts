@@ -14,6 +14,8 @@ import { buckets, type Bucket } from './buckets.ts';
 export const bearerOf = (header: string | undefined): string | null => /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1] ?? null;
 
 /** The core's auth errors in the seed's vocabulary (a revoked token is an invalid one). */
+const streamspaceToken = { name: 'streamspaceToken', scheme: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The StreamSpace token from POST /api/v1/auth/login (24 h; portal tokens are refused)' } };
+
 export function v1AuthError(err: unknown): unknown {
   if (err instanceof AppError && err.code === 'AUTH_TOKEN_REVOKED') return new UnauthorizedError('AUTH_TOKEN_INVALID', 'This token was revoked (logged out or the password changed); log in again');
   return err;
@@ -84,6 +86,8 @@ export class V1Api {
       await this.count(ctx, bucket, principal ? `user:${principal.userId}` : `ip:${ctx.ip}`);
       return principal;
     };
-    return { ...spec, tags: spec.tags ?? ['streamspace'], guard, invalid: v1Invalid };
+    // The document names the credential: this API's own 24-hour token, not the portal's.
+    const securityScheme = spec.auth === 'none' ? undefined : streamspaceToken;
+    return { ...spec, tags: spec.tags ?? ['streamspace'], guard, invalid: v1Invalid, ...(securityScheme ? { securityScheme } : {}) };
   }
 }

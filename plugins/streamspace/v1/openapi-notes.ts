@@ -1,6 +1,7 @@
 /**
- * The StreamSpace contract notes in the OpenAPI document: the WebSocket endpoints (which
- * OpenAPI cannot describe) and every choice made where the seed is open or contradicts itself.
+ * The StreamSpace contract notes in the OpenAPI document: the WebSocket protocols in prose (the
+ * endpoints themselves are GET operations answering 101, from their `docs`) and every choice
+ * made where the seed is open or contradicts itself.
  */
 export const streamspaceTag = {
   name: 'streamspace',

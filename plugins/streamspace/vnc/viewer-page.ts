@@ -51,6 +51,7 @@ export function viewerPage({ assetsBase, frameAncestors }: ViewerPageOptions): R
     tags: ['streamspace'],
     auth: 'none',
     request: { params: z.object({ session_id: z.string().describe('The session id (a UUID)') }) },
+    examples: { params: { session_id: '770e8400-e29b-41d4-a716-446655440002' } },
     contentType: 'text/html',
     responses: { 200: z.string().describe('The viewer page (HTML; strict Content-Security-Policy, no-store)') },
     errors: { 404: 'SESSION_NOT_FOUND: the id is not a UUID (whether the session exists is told by the socket, to a token that may see it)' },

@@ -12,7 +12,7 @@ const entrySchema = z.object({
   ip: z.string().nullable(),
   request_id: z.string().nullable(),
   details: z.record(z.string(), z.unknown()),
-});
+}).meta({ id: 'AuditEntry' });
 
 export function auditRoutes(audit: AuditLog): RouteDefinition[] {
   return [
@@ -32,6 +32,14 @@ export function auditRoutes(audit: AuditLog): RouteDefinition[] {
         }),
       },
       responses: { 200: z.object({ entries: z.array(entrySchema), pagination: paginationSchema }) },
+      examples: {
+        responses: {
+          200: {
+            entries: [{ id: 1042, at: '2026-11-23T09:00:00.000Z', action: 'auth.login', actor_user_id: '6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21', target_user_id: '6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21', ip: '203.0.113.7', request_id: '0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c', details: {} }],
+            pagination: { page: 1, limit: 20, total: 1, total_pages: 1 },
+          },
+        },
+      },
       handler: async ({ query }) => {
         const { rows, total } = await audit.list(
           {

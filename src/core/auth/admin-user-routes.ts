@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineRoute, type RouteDefinition, type RouteRequest } from '../http/route.ts';
 import { NotFoundError } from '../http/errors.ts';
 import { paginationOf, paginationQuery, paginationSchema } from '../http/pagination.ts';
+import { exampleUser, exampleUserId } from './examples.ts';
 import { emailSchema, passwordSchema, roleSchema, userBody, userSchema, usernameSchema } from './user-schemas.ts';
 import type { Actor, UserAdmin } from './user-admin.ts';
 import { toUser, type UserStore } from './user-store.ts';
@@ -21,6 +22,7 @@ export function adminUserRoutes(users: UserStore, userAdmin: UserAdmin): RouteDe
       auth: 'admin',
       request: { query: paginationQuery.extend({ role: roleSchema.optional() }) },
       responses: { 200: z.object({ users: z.array(userSchema), pagination: paginationSchema }) },
+      examples: { responses: { 200: { users: [exampleUser], pagination: { page: 1, limit: 20, total: 1, total_pages: 1 } } } },
       handler: async ({ query }) => {
         const { rows, total } = await users.list(query.page, query.limit, query.role);
         return { body: { users: rows.map(toUser), pagination: paginationOf(query.page, query.limit, total) } };
@@ -33,7 +35,9 @@ export function adminUserRoutes(users: UserStore, userAdmin: UserAdmin): RouteDe
       tags,
       auth: 'admin',
       request: { body: z.strictObject({ username: usernameSchema, email: emailSchema, password: passwordSchema, role: roleSchema.default('user') }) },
-      responses: { 201: userBody, 409: null },
+      responses: { 201: userBody },
+      examples: { body: { username: 'alice', email: 'alice@mail.test', password: 'correct horse battery', role: 'user' }, responses: { 201: { user: { ...exampleUser, last_login_at: null } } } },
+      errors: { 409: 'That username or email is already taken (USER_EXISTS)' },
       handler: async (req) => ({ status: 201, body: { user: toUser(await userAdmin.create(req.body, actorOf(req))) } }),
     }),
     defineRoute({
@@ -44,6 +48,7 @@ export function adminUserRoutes(users: UserStore, userAdmin: UserAdmin): RouteDe
       auth: 'admin',
       request: { params: idParams },
       responses: { 200: userBody },
+      examples: { responses: { 200: { user: exampleUser } } },
       handler: async ({ params }) => {
         const row = await users.byId(params.id);
         if (!row) throw new NotFoundError('user', params.id);
@@ -63,7 +68,9 @@ export function adminUserRoutes(users: UserStore, userAdmin: UserAdmin): RouteDe
           .strictObject({ role: roleSchema.optional(), disabled: z.boolean().optional(), email: emailSchema.optional() })
           .refine((b) => b.role !== undefined || b.disabled !== undefined || b.email !== undefined, 'send at least one of role, disabled, email'),
       },
-      responses: { 200: userBody, 409: null },
+      responses: { 200: userBody },
+      examples: { body: { disabled: true }, responses: { 200: { user: { ...exampleUser, disabled: true } } } },
+      errors: { 409: 'That email is already taken (USER_EXISTS), or the change would leave no active admin (LAST_ADMIN)' },
       handler: async (req) => ({ body: { user: toUser(await userAdmin.patch(req.params.id, req.body, actorOf(req))) } }),
     }),
     defineRoute({
@@ -73,7 +80,8 @@ export function adminUserRoutes(users: UserStore, userAdmin: UserAdmin): RouteDe
       tags,
       auth: 'admin',
       request: { params: idParams },
-      responses: { 204: null, 409: null },
+      responses: { 204: null },
+      examples: { params: { id: exampleUserId } },
       errors: { 409: 'LAST_ADMIN, USER_HAS_INSTANCES (delete their instances first)' },
       handler: async (req) => {
         await userAdmin.remove(req.params.id, actorOf(req));

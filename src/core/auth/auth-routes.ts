@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../http/route.ts';
 import { BadRequestError, ForbiddenError, UnauthorizedError } from '../http/errors.ts';
 import type { Principal } from '../http/principal.ts';
+import { exampleTokens, exampleUser } from './examples.ts';
 import { emailSchema, passwordSchema, userBody, userSchema, usernameSchema } from './user-schemas.ts';
 import type { SessionService } from './session-service.ts';
 import type { UserAdmin } from './user-admin.ts';
@@ -27,7 +28,7 @@ const tokenBody = z.object({
   refresh_token: z.string(),
   refresh_expires_at: z.iso.datetime(),
   user: userSchema,
-});
+}).meta({ id: 'TokenPair' });
 
 const acceptedBody = z.object({ status: z.literal('accepted'), message: z.string() });
 const tags = ['auth'];
@@ -46,7 +47,9 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       tags,
       auth: 'none',
       request: { body: z.strictObject({ email: emailSchema, username: usernameSchema, password: passwordSchema }) },
-      responses: { 201: userBody, 403: null, 409: null },
+      responses: { 201: userBody },
+      examples: { body: { email: 'alice@mail.test', username: 'alice', password: 'correct horse battery' }, responses: { 201: { user: { ...exampleUser, last_login_at: null } } } },
+      errors: { 403: 'Self-registration is turned off (REGISTRATION_DISABLED)', 409: 'That username or email is already taken (USER_EXISTS)' },
       rateLimits: [{ name: 'auth_register_ip', key: (req) => req.ip }],
       handler: async ({ body, ip, requestId }) => {
         if (!deps.registrationEnabled) throw new ForbiddenError('REGISTRATION_DISABLED', 'Self-registration is turned off; ask an administrator for an account');
@@ -62,7 +65,9 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       tags,
       auth: 'none',
       request: { body: z.strictObject({ login: z.string().min(1).max(254), password: z.string().min(1).max(1024) }) },
-      responses: { 200: tokenBody, 401: null, 403: null },
+      responses: { 200: tokenBody },
+      examples: { body: { login: 'alice', password: 'correct horse battery' }, responses: { 200: exampleTokens } },
+      errors: { 401: 'The login or password is wrong (AUTH_INVALID_CREDENTIALS)', 403: 'This account is disabled (AUTH_USER_DISABLED)' },
       rateLimits: [
         { name: 'auth_login_account_ip', key: (req) => `${String((req.body as { login: string }).login).toLowerCase()}|${req.ip}` },
         { name: 'auth_login_ip', key: (req) => req.ip },
@@ -78,7 +83,9 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       tags,
       auth: 'none',
       request: { body: z.strictObject({ refresh_token: z.string().min(16).max(256) }) },
-      responses: { 200: tokenBody, 401: null, 403: null },
+      responses: { 200: tokenBody },
+      examples: { body: { refresh_token: 'rt_9c4f0e2b7a1d4e6f8b3c5a7d9e1f2a4b' }, responses: { 200: exampleTokens } },
+      errors: { 401: 'The refresh token is invalid or expired (AUTH_REFRESH_INVALID), or was used twice, which ends its whole session family (AUTH_REFRESH_REUSED)', 403: 'This account is disabled (AUTH_USER_DISABLED)' },
       rateLimits: [{ name: 'auth_refresh_ip', key: (req) => req.ip }],
       handler: async (req) => {
         const family = await deps.sessions.familyOf(req.body.refresh_token);
@@ -94,6 +101,7 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       auth: 'user',
       request: { body: z.strictObject({ refresh_token: z.string().min(16).max(256).optional() }) },
       responses: { 204: null },
+      examples: { body: { refresh_token: 'rt_9c4f0e2b7a1d4e6f8b3c5a7d9e1f2a4b' } },
       handler: async ({ principal, body, ip, requestId }) => {
         await deps.sessions.logout(principalOf(principal), body.refresh_token, { ip, requestId });
         return { status: 204 };
@@ -108,6 +116,7 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       auth: 'none',
       request: { body: z.strictObject({ email: emailSchema }) },
       responses: { 202: acceptedBody },
+      examples: { body: { email: 'alice@mail.test' }, responses: { 202: { status: 'accepted', message: 'If that address has an account, a reset mail is on its way' } } },
       rateLimits: [
         { name: 'auth_reset_email', key: (req) => String((req.body as { email: string }).email).toLowerCase() },
         { name: 'auth_reset_ip', key: (req) => req.ip },
@@ -124,7 +133,9 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       tags,
       auth: 'none',
       request: { body: z.strictObject({ token: z.string().min(16).max(256), password: passwordSchema }) },
-      responses: { 204: null, 400: null },
+      responses: { 204: null },
+      examples: { body: { token: 'pr_5e7a9c1b3d5f7a9c1e3b5d7f9a1c3e5b', password: 'a new long passphrase' } },
+      errors: { 400: 'The reset token is invalid, used or expired (RESET_TOKEN_INVALID), or the body is invalid (VALIDATION_FAILED)' },
       rateLimits: [{ name: 'auth_reset_confirm_ip', key: (req) => req.ip }],
       handler: async ({ body, ip, requestId }) => {
         const invalid = new BadRequestError('RESET_TOKEN_INVALID', 'This reset link is invalid, used or expired; ask for a new one');
@@ -141,6 +152,7 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       tags,
       auth: 'user',
       responses: { 200: userBody },
+      examples: { responses: { 200: { user: exampleUser } } },
       handler: async ({ principal }) => {
         const row = await deps.users.byId(principalOf(principal).userId);
         if (!row) throw new UnauthorizedError('AUTH_TOKEN_INVALID', 'This account no longer exists');

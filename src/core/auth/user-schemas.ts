@@ -23,7 +23,7 @@ export const userSchema = z.object({
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
   last_login_at: z.iso.datetime().nullable(),
-});
+}).meta({ id: 'User' });
 
 export type User = z.infer<typeof userSchema>;
 export type Role = z.infer<typeof roleSchema>;

@@ -14,9 +14,26 @@ const accountSchema = subscriptionFields.extend({
   stripe_customer_id: z.string().nullable(),
   subscription_id: z.string().nullable(),
   last_synced_at: z.iso.datetime().nullable(),
-});
-const eventSchema = z.object({ id: z.string(), type: z.string(), user_id: z.uuid().nullable(), stripe_created_at: z.iso.datetime(), received_at: z.iso.datetime(), outcome: z.string(), detail: z.string().nullable() });
+}).meta({ id: 'BillingAccount' });
+const eventSchema = z.object({ id: z.string(), type: z.string(), user_id: z.uuid().nullable(), stripe_created_at: z.iso.datetime(), received_at: z.iso.datetime(), outcome: z.string(), detail: z.string().nullable() }).meta({ id: 'StripeEvent' });
 const userParams = z.object({ user_id: z.uuid() });
+
+/** For the OpenAPI document. */
+const exampleAccount = {
+  user_id: '6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21',
+  username: 'alice',
+  email: 'alice@mail.test',
+  plan: 'pro',
+  status: 'active',
+  exempt: false,
+  current_period_end: '2026-12-20T08:00:00.000Z',
+  cancel_at_period_end: false,
+  pending_plan: null,
+  stripe_customer_id: 'cus_R2x9QeXample',
+  subscription_id: 'sub_1QeXampleAbc',
+  last_synced_at: '2026-11-23T09:00:00.000Z',
+};
+const exampleEvent = { id: 'evt_1QeXampleAbc', type: 'customer.subscription.updated', user_id: exampleAccount.user_id, stripe_created_at: '2026-11-20T08:00:01.000Z', received_at: '2026-11-20T08:00:02.000Z', outcome: 'applied', detail: null };
 
 type Row = Partial<AccountRow> & { id: string; username: string; email: string; role: string };
 type EventRow = { id: string; type: string; user_id: string | null; stripe_created_at: Date; received_at: Date; outcome: string; detail: string | null };
@@ -55,6 +72,7 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
       auth: 'admin',
       request: { query: paginationQuery.extend({ status: z.enum(billingStatuses).optional(), q: z.string().max(100).optional().describe('part of a username or email') }) },
       responses: { 200: z.object({ accounts: z.array(accountSchema), pagination: paginationSchema }) },
+      examples: { responses: { 200: { accounts: [exampleAccount], pagination: { page: 1, limit: 20, total: 1, total_pages: 1 } } } },
       handler: async ({ query }) => {
         const base = accounts().modify((qb) => {
           if (query.status === 'none') void qb.where((w) => void w.whereNull('a.status').orWhere('a.status', 'none'));
@@ -73,6 +91,7 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
       auth: 'admin',
       request: { params: userParams },
       responses: { 200: z.object({ account: accountSchema, events: z.array(eventSchema) }) },
+      examples: { responses: { 200: { account: exampleAccount, events: [exampleEvent] } } },
       handler: async ({ params }) => {
         const account = await one(params.user_id);
         const events = await db<EventRow>('billing_events').where({ user_id: params.user_id }).orderBy('received_at', 'desc').limit(20);
@@ -87,6 +106,7 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
       auth: 'admin',
       request: { params: userParams, body: z.strictObject({ exempt: z.boolean() }) },
       responses: { 200: z.object({ account: accountSchema }) },
+      examples: { body: { exempt: true }, responses: { 200: { account: { ...exampleAccount, exempt: true } } } },
       handler: async ({ params, body }) => {
         await one(params.user_id);
         const row = await billing.accounts.setExempt(params.user_id, body.exempt);
@@ -102,6 +122,7 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
       auth: 'admin',
       request: { params: userParams },
       responses: { 200: z.object({ account: accountSchema }) },
+      examples: { responses: { 200: { account: exampleAccount } } },
       errors: { 409: 'The user has no subscription (NO_SUBSCRIPTION)', 503: 'Stripe is not configured (BILLING_NOT_CONFIGURED)' },
       handler: async ({ params }) => {
         const account = await one(params.user_id);
@@ -118,6 +139,7 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
       auth: 'admin',
       request: { query: paginationQuery.extend({ type: z.string().max(100).optional(), outcome: z.string().max(40).optional(), user_id: z.uuid().optional() }) },
       responses: { 200: z.object({ events: z.array(eventSchema), pagination: paginationSchema }) },
+      examples: { responses: { 200: { events: [exampleEvent], pagination: { page: 1, limit: 20, total: 1, total_pages: 1 } } } },
       handler: async ({ query }) => {
         const base = db<EventRow>('billing_events').modify((qb) => {
           if (query.type) void qb.where({ type: query.type });
@@ -135,6 +157,7 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
       tags: ['admin', 'billing'],
       auth: 'admin',
       responses: { 200: z.object({ checked: z.number().int(), replayed: z.number().int() }) },
+      examples: { responses: { 200: { checked: 12, replayed: 1 } } },
       handler: async () => ({ body: await runReconcile() }),
     }),
   ];

@@ -4,7 +4,7 @@ import { PayloadTooLargeError } from '../http/errors.ts';
 import type { BillingService } from './billing-service.ts';
 import { billingStatuses } from './billing-accounts.ts';
 
-const limitsSchema = z.object({ game_servers: z.number().int(), dev_containers: z.number().int(), backups_per_server: z.number().int() });
+const limitsSchema = z.object({ game_servers: z.number().int(), dev_containers: z.number().int(), backups_per_server: z.number().int() }).meta({ id: 'PlanLimits' });
 /** The subscription fields every billing answer shares (the portal's state, the admin's account). */
 export const subscriptionFields = z.object({
   plan: z.string(),

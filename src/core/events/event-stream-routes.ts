@@ -20,6 +20,11 @@ export interface EventStreamSettings {
 
 const ticketPurpose = 'events';
 
+/** One event as the stream's `data:` carries it (the OpenAPI item schema of the stream). */
+const panelEventSchema = z
+  .object({ id: z.number().int(), type: z.string(), user_id: z.uuid().nullable(), data: z.unknown(), created_at: z.iso.datetime() })
+  .describe('One Server-Sent Event: `id` and `event` (its type) repeat the fields below; `data` is this object as JSON');
+
 function frame(event: PanelEvent): string {
   return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event })}\n\n`;
 }
@@ -51,6 +56,7 @@ export function eventStreamRoutes(bus: EventBus, tickets: Tickets, streams: Even
       tags: ['events'],
       auth: 'user',
       responses: { 201: z.object({ ticket: z.string(), expires_at: z.iso.datetime(), url: z.string() }) },
+      examples: { responses: { 201: { ticket: 'tkt_3f9c2a7e5b1d4c8a', expires_at: '2026-11-23T09:01:00.000Z', url: 'https://panel.example.org/api/events?ticket=tkt_3f9c2a7e5b1d4c8a' } } },
       handler: async ({ principal }) => {
         const issued = await tickets.issue(principal.userId, ticketPurpose, null, 60);
         const url = `${settings.publicUrl.replace(/\/$/, '')}/api/events?ticket=${encodeURIComponent(issued.ticket)}`;
@@ -77,7 +83,13 @@ export function eventStreamRoutes(bus: EventBus, tickets: Tickets, streams: Even
           last_event_id: z.coerce.number().int().nonnegative().optional(),
         }),
       },
-      responses: { 200: null },
+      contentType: 'text/event-stream',
+      responses: { 200: panelEventSchema },
+      examples: {
+        responses: {
+          200: 'id: 42\nevent: instance.state\ndata: {"id":42,"type":"instance.state","user_id":"6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21","data":{"instance_id":"5d0c8a3e-1f2b-4c6d-8e9f-0a1b2c3d4e5f","lifecycle":"active"},"created_at":"2026-11-23T09:00:41.000Z"}\n\n',
+        },
+      },
       handler: async ({ principal, query, headers, ctx }) => {
         const me = principal;
         if (query.user_id !== undefined && me.role !== 'admin' && query.user_id !== me.userId) throw new ForbiddenError();

@@ -26,7 +26,7 @@ export const instancePath = z
   .transform((p) => posix.normalize(`/${p}`).replace(/\/$/, '') || '/')
   .describe('path inside the data directory; "/" is its root');
 
-const entrySchema = z.object({ name: z.string(), type: z.enum(['file', 'dir']), size_bytes: z.number().int(), modified_at: z.string() });
+const entrySchema = z.object({ name: z.string(), type: z.enum(['file', 'dir']), size_bytes: z.number().int(), modified_at: z.string() }).meta({ id: 'FileEntry' });
 const pathQuery = z.object({ path: instancePath });
 const agentErrors = {
   400: 'The path is not valid or leaves the data directory (VALIDATION_FAILED, or AGENT_ERROR with agent code path_outside_root)',
@@ -114,7 +114,10 @@ export function fileRoutes(deps: FileRouteDeps, options: FileRouteOptions): Rout
       tags: [options.tag],
       auth: 'user',
       request: { params, query: pathQuery },
-      responses: { 200: null, 206: null },
+      // Streamed by the handler with the agent's Content-Type (bytes, usually application/octet-stream).
+      contentType: 'application/octet-stream',
+      responses: { 200: z.string().meta({ format: 'binary', description: 'The file\'s bytes, with Content-Disposition: attachment' }), 206: z.string().meta({ format: 'binary', description: 'The asked byte range, with Content-Range' }) },
+      examples: { params: { path: '/server.properties' } },
       errors: { ...agentErrors, 416: RANGE_ERROR },
       handler: async ({ params: p, query, principal, requestId, ctx }) => {
         await ready(p.id, principal);
@@ -151,6 +154,7 @@ export function fileRoutes(deps: FileRouteDeps, options: FileRouteOptions): Rout
       auth: 'user',
       request: { params, query: pathQuery },
       responses: { 204: null },
+      examples: { params: { path: '/logs/old' } },
       errors: agentErrors,
       handler: async ({ params: p, query, principal, requestId, ip }) => {
         const instance = await ready(p.id, principal);

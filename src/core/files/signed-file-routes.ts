@@ -36,7 +36,10 @@ export function signedFileRoutes(db: Knex, signed: SignedUrls, instances: Instan
       auth: 'none',
       request: { query: tokenQuery },
       description: RANGE_DESCRIPTION,
-      responses: { 200: null, 206: null },
+      // Streamed by the handler with the agent's Content-Type (bytes, usually application/octet-stream).
+      contentType: 'application/octet-stream',
+      responses: { 200: z.string().meta({ format: 'binary', description: 'The file or archive, with Content-Disposition: attachment' }), 206: z.string().meta({ format: 'binary', description: 'The asked byte range, with Content-Range' }) },
+      examples: { params: { token: 'eyJ1IjoiNmExZDJhOGUiLCJwIjoiL3dvcmxkIn0.c2lnbmF0dXJlLWZvci1leGFtcGxl' } },
       errors: { 401: 'The link is invalid, expired or used up (SIGNED_URL_INVALID)', 409: 'The instance is not `active` (INSTANCE_NOT_ACTIVE)', 416: RANGE_ERROR },
       handler: async ({ query, requestId, ctx, ip }) => {
         const { grant, instance } = await grantFor(query.token, 'download');
@@ -57,6 +60,7 @@ export function signedFileRoutes(db: Knex, signed: SignedUrls, instances: Instan
       bodyMode: 'raw',
       request: { query: tokenQuery },
       responses: { 201: z.object({ entry: entrySchema }) },
+      examples: { responses: { 201: { entry: { name: 'server.properties', type: 'file', size_bytes: 1180, modified_at: '2026-11-23T10:00:00.000Z' } } } },
       errors: { 401: 'The link is invalid, expired or already used (SIGNED_URL_INVALID)', 413: 'Over the upload limit (PAYLOAD_TOO_LARGE)' },
       handler: async ({ query, requestId, ctx, ip }) => {
         const { grant, instance } = await grantFor(query.token, 'upload');

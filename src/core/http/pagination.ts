@@ -12,7 +12,7 @@ export const paginationSchema = z.object({
   limit: z.number().int(),
   total: z.number().int(),
   total_pages: z.number().int(),
-});
+}).meta({ id: 'Pagination' });
 
 export function paginationOf(page: number, limit: number, total: number): z.infer<typeof paginationSchema> {
   return { page, limit, total, total_pages: Math.ceil(total / limit) };

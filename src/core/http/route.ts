@@ -69,6 +69,8 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
   /** Relative to the owner's prefix for plugins without declared prefixes; absolute otherwise. */
   path: string;
   summary: string;
+  /** The OpenAPI operationId; default `<method><Path>` in camelCase (`getApiAdminUsersId`). Set it only to keep an id stable across a path change. */
+  operationId?: string;
   description?: string;
   tags?: string[];
   auth: A;
@@ -77,18 +79,32 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
    * issued for this purpose is accepted instead of the bearer header, once.
    */
   ticketPurpose?: string;
+  /**
+   * For the OpenAPI document: the credential this route takes when it is not the portal's
+   * bearer token (a plugin's own token, the metrics token), as a named security scheme.
+   */
+  securityScheme?: { name: string; scheme: Record<string, unknown> };
   /** `json` parses and validates the body; `raw` leaves the request stream to the handler. */
   bodyMode?: 'json' | 'raw';
   request?: { params?: P; query?: Q; body?: B };
-  /** Status → body schema (null: no body). Drives the OpenAPI document and test-time checks. */
+  /**
+   * Status → success body schema (null: no body). Drives the OpenAPI document and test-time
+   * checks. Error statuses belong in `errors`: every 4xx/5xx is the error envelope, whatever is here.
+   */
   responses: Record<number, z.ZodType | null>;
-  /** The media type of the success bodies (default `application/json`): a page answers `text/html` with a string body. */
+  /**
+   * The media type of the success bodies (default `application/json`): a page answers `text/html`
+   * with a string body; `text/event-stream` documents the 200 schema as the schema of one event.
+   */
   contentType?: string;
   rateLimits?: RateLimitUse[];
-  /** Error answers this route gives beyond the common ones, status → description naming the codes (OpenAPI). */
+  /**
+   * Error answers this route gives beyond the common ones (400, 401, 403, 404, 413, 415, 429 and
+   * 500 are added from the route's shape), status → description naming the codes (OpenAPI).
+   */
   errors?: Record<number, string>;
-  /** Example request body and success bodies, shown in the OpenAPI document. */
-  examples?: { body?: unknown; responses?: Record<number, unknown> };
+  /** Example request body and success bodies, shown in the OpenAPI document (every route has at least one; a test checks). */
+  examples?: { body?: unknown; responses?: Record<number, unknown>; params?: Record<string, unknown> };
   /** Replaces the core's authentication and rate limiting for this route (see RouteGuard). */
   guard?: RouteGuard;
   /** Maps invalid input to the route's own error; default: 400 VALIDATION_FAILED with details.issues. */

@@ -6,6 +6,7 @@ import type { MountedRoute } from './route.ts';
 import type { MountedRawHandler } from './raw-handler.ts';
 import { docsAssets } from './docs-page/docs-assets.ts';
 import { docsPageRoute } from './docs-page/docs-page.ts';
+import type { MountedWebSocketRoute } from '../ws/websocket-route.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { serviceRoutes } from './service-routes.ts';
@@ -26,6 +27,8 @@ export interface ServiceModuleOptions {
   pendingMigrations: () => Promise<number>;
   /** Everything the server mounts, for the OpenAPI document (read on the first request for it). */
   routes(): readonly MountedRoute[];
+  /** The WebSocket endpoints, for the same document. */
+  websockets(): readonly MountedWebSocketRoute[];
   openApiTags(): ReadonlyArray<{ name: string; description: string }>;
 }
 
@@ -47,6 +50,7 @@ export function createServiceModule(options: ServiceModuleOptions): ServiceModul
         version: '1',
         description: 'Game servers, dev containers and streamed desktops. Errors use the Error envelope; lists paginate with ?page&limit (limit clamped to 100).',
         serverUrl: config.server.public_url,
+        websockets: options.websockets(),
         tags: [...options.openApiTags()],
         events: options.catalogue.list().map(({ owner, definition }) => ({ id: definition.id, owner, audience: definition.audience, description: definition.description })),
       });

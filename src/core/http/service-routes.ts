@@ -21,6 +21,8 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 const statusBody = z.object({ status: z.enum(['ok']) });
+/** prom-client's Registry.contentType for the text format, as the OpenAPI media type of /metrics. */
+const metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
 
 export function serviceRoutes(deps: ServiceRouteDeps): RouteDefinition[] {
   return [
@@ -31,6 +33,7 @@ export function serviceRoutes(deps: ServiceRouteDeps): RouteDefinition[] {
       tags: ['service'],
       auth: 'none',
       responses: { 200: statusBody },
+      examples: { responses: { 200: { status: 'ok' } } },
       handler: async () => ({ body: { status: 'ok' } }),
     }),
     defineRoute({
@@ -39,7 +42,9 @@ export function serviceRoutes(deps: ServiceRouteDeps): RouteDefinition[] {
       summary: 'Readiness: database reachable and migrated, not shutting down',
       tags: ['service'],
       auth: 'none',
-      responses: { 200: statusBody, 503: null },
+      responses: { 200: statusBody },
+      examples: { responses: { 200: { status: 'ok' } } },
+      errors: { 503: 'Shutting down (SHUTTING_DOWN), migrations pending (MIGRATIONS_PENDING) or the database unreachable (DATABASE_UNAVAILABLE)' },
       handler: async () => {
         if (deps.isDraining()) throw new ServiceUnavailableError('SHUTTING_DOWN', 'This instance is shutting down; send traffic elsewhere');
         await deps.checkReady();
@@ -52,7 +57,8 @@ export function serviceRoutes(deps: ServiceRouteDeps): RouteDefinition[] {
       summary: 'This API as an OpenAPI 3.1 document',
       tags: ['service'],
       auth: 'none',
-      responses: { 200: z.record(z.string(), z.unknown()) },
+      responses: { 200: z.record(z.string(), z.unknown()).describe('An OpenAPI 3.1 document') },
+      examples: { responses: { 200: { openapi: '3.1.0', info: { title: 'Hosting panel API', version: '1' }, paths: {} } } },
       handler: async () => ({ body: deps.openApiDocument() }),
     }),
     defineRoute({
@@ -60,8 +66,13 @@ export function serviceRoutes(deps: ServiceRouteDeps): RouteDefinition[] {
       path: '/metrics',
       summary: 'Prometheus metrics (bearer METRICS_TOKEN; 404 when no token is configured)',
       tags: ['service'],
+      // Not a user's token: the handler checks the configured metrics token itself.
       auth: 'none',
-      responses: { 200: null },
+      securityScheme: { name: 'metricsToken', scheme: { type: 'http', scheme: 'bearer', description: 'The configured metrics token (METRICS_TOKEN), not a user token' } },
+      contentType: metricsContentType,
+      responses: { 200: z.string().describe('The Prometheus text exposition format') },
+      errors: { 401: 'Missing or wrong metrics token (AUTH_TOKEN_INVALID)', 404: 'No metrics token is configured, so metrics are off (NOT_FOUND)' },
+      examples: { responses: { 200: '# HELP panel_http_requests_total HTTP requests by route and status\n# TYPE panel_http_requests_total counter\npanel_http_requests_total{method="GET",route="/healthz",status="200"} 3\n' } },
       handler: async ({ headers }) => {
         if (deps.metricsToken === null) throw new NotFoundError();
         const header = headers.authorization ?? '';

@@ -14,7 +14,10 @@ const agentSchema = z.object({
   instance_id: z.uuid().nullable(),
   needs_wipe: z.boolean().describe('Released by an instance: still holds its data until an admin wipes it and marks it ready for reuse'),
   created_at: z.iso.datetime(),
-});
+}).meta({ id: 'PoolAgent' });
+
+/** For the OpenAPI document. */
+const exampleAgent = { id: '3b6f1d2e-7a4c-4e8b-9f0a-1c2d3e4f5a6b', name: 'agent-7', base_url: 'https://10.0.0.7:8443', kind: 'game', instance_id: null, needs_wipe: false, created_at: '2026-11-20T08:00:00.000Z' };
 
 interface PoolRow {
   id: string;
@@ -39,6 +42,7 @@ export function agentPoolRoutes(db: Knex, box: SecretBox, client: AgentClient): 
       tags,
       auth: 'admin',
       responses: { 200: z.object({ agents: z.array(agentSchema) }) },
+      examples: { responses: { 200: { agents: [exampleAgent] } } },
       handler: async () => ({ body: { agents: (await db('agent_pool').orderBy('created_at').select<PoolRow[]>('id', 'name', 'base_url', 'kind', 'instance_id', 'needs_wipe', 'created_at')).map(present) } }),
     }),
     defineRoute({
@@ -55,7 +59,9 @@ export function agentPoolRoutes(db: Knex, box: SecretBox, client: AgentClient): 
           kind: z.enum(['game', 'dev', 'any']).default('any'),
         }),
       },
-      responses: { 201: z.object({ agent: agentSchema }), 409: null, 502: null, 503: null, 504: null },
+      responses: { 201: z.object({ agent: agentSchema }) },
+      examples: { responses: { 201: { agent: exampleAgent } } },
+      errors: { 502: 'The agent answered something outside the contract (AGENT_BAD_RESPONSE)', 503: 'The agent is up but not semantically ready (AGENT_NOT_READY)', 504: 'The agent cannot be reached (AGENT_UNREACHABLE) or did not answer in time (AGENT_TIMEOUT)', 409: 'An agent with this URL is already registered (AGENT_EXISTS)' },
       handler: async ({ body, requestId }) => {
         const target = { baseUrl: body.base_url.replace(/\/$/, ''), token: body.token };
         await client.call(target, 'health', { requestId, kind: 'action' });
@@ -76,7 +82,9 @@ export function agentPoolRoutes(db: Knex, box: SecretBox, client: AgentClient): 
       tags,
       auth: 'admin',
       request: { params: z.object({ id: z.uuid() }) },
-      responses: { 200: z.object({ agent: agentSchema }), 409: null, 502: null, 503: null, 504: null },
+      responses: { 200: z.object({ agent: agentSchema }) },
+      examples: { responses: { 200: { agent: exampleAgent } } },
+      errors: { 502: 'The agent answered something outside the contract (AGENT_BAD_RESPONSE)', 503: 'The agent is up but not semantically ready (AGENT_NOT_READY)', 504: 'The agent cannot be reached (AGENT_UNREACHABLE) or did not answer in time (AGENT_TIMEOUT)', 409: 'An instance uses this agent (AGENT_IN_USE)' },
       handler: async ({ params, requestId }) => {
         const row = await db('agent_pool').where({ id: params.id }).first<(PoolRow & { token_encrypted: string }) | undefined>();
         if (!row) throw new NotFoundError('agent', params.id);
@@ -96,7 +104,9 @@ export function agentPoolRoutes(db: Knex, box: SecretBox, client: AgentClient): 
       tags,
       auth: 'admin',
       request: { params: z.object({ id: z.uuid() }) },
-      responses: { 204: null, 409: null },
+      responses: { 204: null },
+      examples: { params: { id: exampleAgent.id } },
+      errors: { 409: 'An instance uses this agent; delete it first (AGENT_IN_USE)' },
       handler: async ({ params }) => {
         const row = await db('agent_pool').where({ id: params.id }).first<PoolRow | undefined>();
         if (!row) throw new NotFoundError('agent', params.id);

@@ -24,7 +24,7 @@ export const instanceStateSchema = z.object({
   stale: z.boolean(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   details: z.record(z.string(), z.unknown()),
-});
+}).meta({ id: 'InstanceState' });
 export type InstanceState = z.infer<typeof instanceStateSchema>;
 
 /** What the poller stores: the state without `lifecycle` (the panel's) and `stale` (computed on read). */

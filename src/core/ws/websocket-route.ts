@@ -43,6 +43,29 @@ export interface WebSocketRoute<T = unknown> {
    * as the IDE proxy does). The socket has an `error` listener; shutdown destroys it.
    */
   onUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: UpgradeContext, grant: T): void;
+  /** How the OpenAPI document describes this endpoint; an endpoint without it (internal relays, proxies) is left out. */
+  docs?: WebSocketDocs;
+}
+
+/** A WebSocket endpoint in the OpenAPI document: a GET answering 101, with what OpenAPI cannot say in `x-websocket`. */
+export interface WebSocketDocs {
+  operationId: string;
+  summary: string;
+  /** The frames each side sends, and anything else a client must know. */
+  description: string;
+  tags?: string[];
+  /** How the upgrade authenticates: a security scheme (e.g. `{ type: 'apiKey', in: 'query', name: 'ticket' }`) under its name. */
+  security: { name: string; scheme: Record<string, unknown> };
+  /** Query parameters besides the credential. */
+  query?: Array<{ name: string; description: string; required: boolean }>;
+  /** Subprotocols the server selects (Sec-WebSocket-Protocol); empty: none. */
+  subprotocols: string[];
+  /** Refusals answered before the upgrade, as the error envelope: status → description naming the codes. */
+  errors: Record<number, string>;
+  /** Close codes after the upgrade → meaning. */
+  closeCodes: Record<number, string>;
+  /** Example path/query parameter values, and example frames (`x-websocket.frames`). */
+  examples?: { params?: Record<string, string>; frames?: Array<{ from: 'client' | 'server'; data: unknown }> };
 }
 
 export interface MountedWebSocketRoute {

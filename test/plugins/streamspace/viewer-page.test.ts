@@ -78,7 +78,9 @@ test('/openapi.json lists the page with a text/html answer, and documents viewer
   t.deepEqual(Object.keys(page.responses['200'].content), ['text/html']);
   t.is(page.responses['200'].content['text/html'].schema.type, 'string');
   t.deepEqual(page.tags, ['streamspace']);
-  t.deepEqual(page.security, []);
+  // The page takes no credential (`{}`); the WebSocket on the same path takes the VNC token.
+  t.deepEqual(page.security, [{}, { vncToken: [] }]);
+  t.truthy(page.responses['101'], 'the upgrade on the same path is documented');
   t.truthy(page.responses['404']);
   const token = doc.paths['/api/v1/sessions/{id}/vnc-token'].get.responses['200'].content['application/json'].schema;
   t.deepEqual([...token.required].sort(), ['expires_at', 'token', 'viewer_url', 'vnc_url']);
