@@ -7,6 +7,28 @@
  */
 
 export interface paths {
+    "/agent/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agent control socket: a StreamSpace agent registers and takes commands
+         * @description One JSON message per text frame; the first must be `register` (answered `register_ack` with `heartbeat_interval`, like "10s"); malformed or unknown messages are logged and ignored. VNC streams ride binary frames that start with the 36-byte proxy_id (`vnc_proxy_request` / `_ready` / `_error` / `_window` / `_close`). No Origin check: agents are not browsers.
+         *
+         *     A WebSocket upgrade (RFC 6455): send `Connection: Upgrade` and `Upgrade: websocket`; refusals come as the error envelope before any upgrade.
+         */
+        get: operations["connectStreamspaceAgent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/agents": {
         parameters: {
             query?: never;
@@ -917,6 +939,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/game/servers/{id}/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The server console as a WebSocket (relayed to the agent's /console)
+         * @description Client frames (text, JSON): {"type":"command","command":"..."} (1..4096 characters). Server frames: {"type":"line","data":"..."}, {"type":"state","state":"running"}, {"type":"throttled","scope":"socket"|"server","retry_after_ms":N}, {"type":"error","code":"BAD_FRAME"}. The Origin must be PUBLIC_URL's or in ALLOWED_ORIGINS.
+         *
+         *     A WebSocket upgrade (RFC 6455): send `Connection: Upgrade` and `Upgrade: websocket`; refusals come as the error envelope before any upgrade.
+         */
+        get: operations["openGameServerConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/game/servers/{id}/console/command": {
         parameters: {
             query?: never;
@@ -1538,6 +1582,8 @@ export interface paths {
         /**
          * The browser viewer of a session (an HTML page running noVNC)
          * @description Open `/vnc-viewer/{session_id}#token=<token>` (the `viewer_url` of GET /api/v1/sessions/{id}/vnc-token, or the login token): the page reads the token from the fragment, which never reaches the server, and opens the WebSocket `/vnc-viewer/{session_id}?token=` on the same origin. Loading the page needs no token; the socket checks it. With an Upgrade header the same path is that WebSocket (see the streamspace tag). The page's script, style and noVNC are served under `/vnc-viewer/_assets/`.
+         *
+         *     With `Upgrade: websocket`: The session's VNC stream (raw RFB in binary frames). Pass ?token= (the login token, or a single-use one from GET /api/v1/sessions/{id}/vnc-token). The Origin must be the panel's.
          */
         get: operations["getVncViewerSessionId"];
         put?: never;
@@ -1552,6 +1598,88 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AdminInstance: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            kind: string;
+            lifecycle_reason: string | null;
+            name: string;
+            /** Format: uuid */
+            owner_id: string;
+            plugin: string;
+            state: components["schemas"]["InstanceState"];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        AuditEntry: {
+            action: string;
+            actor_user_id: string | null;
+            /** Format: date-time */
+            at: string;
+            details: {
+                [key: string]: unknown;
+            };
+            id: number;
+            ip: string | null;
+            request_id: string | null;
+            target_user_id: string | null;
+        };
+        Backup: {
+            completed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            locked: boolean;
+            name: string;
+            sha256: string | null;
+            size_bytes: number | null;
+            /** @enum {string} */
+            state: "in_progress" | "completed" | "failed";
+        };
+        BillingAccount: {
+            cancel_at_period_end: boolean;
+            current_period_end: string | null;
+            email: string;
+            exempt: boolean;
+            last_synced_at: string | null;
+            pending_plan: string | null;
+            plan: string;
+            /** @enum {string} */
+            status: "none" | "trialing" | "active" | "past_due" | "canceled" | "incomplete";
+            stripe_customer_id: string | null;
+            subscription_id: string | null;
+            /** Format: uuid */
+            user_id: string;
+            username: string;
+        };
+        DevContainer: {
+            /** @description the IDE, from the last poll */
+            codeserver: {
+                /** @enum {string} */
+                state: "running" | "stopped" | "unknown";
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            lifecycle_reason: string | null;
+            name: string;
+            /** Format: uuid */
+            owner_id: string;
+            resources: {
+                cpu_cores: number;
+                disk_mb: number;
+                memory_mb: number;
+            };
+            state: components["schemas"]["InstanceState"];
+            template: string;
+            /** Format: date-time */
+            updated_at: string;
+            vmid: number;
+        };
         /** @description Error envelope returned by every non-2xx answer */
         Error: {
             code: string;
@@ -1566,8 +1694,385 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
+        FileEntry: {
+            modified_at: string;
+            name: string;
+            size_bytes: number;
+            /** @enum {string} */
+            type: "file" | "dir";
+        };
+        GameServer: {
+            backup_limit: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            lifecycle_reason: string | null;
+            name: string;
+            /** Format: uuid */
+            owner_id: string;
+            resources: {
+                cpu_cores: number;
+                disk_mb: number;
+                memory_mb: number;
+            };
+            state: components["schemas"]["InstanceState"];
+            template: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        InstanceState: {
+            checked_at: string | null;
+            details: {
+                [key: string]: unknown;
+            };
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            last_seen_at: string | null;
+            /** @enum {string} */
+            lifecycle: "provisioning" | "active" | "failed" | "suspended" | "restoring_backup" | "deleting";
+            reachable: boolean;
+            ready: boolean;
+            stale: boolean;
+            /** @enum {string} */
+            status: "installing" | "stopped" | "starting" | "running" | "stopping" | "crashed" | "unknown";
+        };
+        Pagination: {
+            limit: number;
+            page: number;
+            total: number;
+            total_pages: number;
+        };
+        PlanLimits: {
+            backups_per_server: number;
+            dev_containers: number;
+            game_servers: number;
+        };
+        PoolAgent: {
+            base_url: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            instance_id: string | null;
+            kind: string;
+            name: string;
+            /** @description Released by an instance: still holds its data until an admin wipes it and marks it ready for reuse */
+            needs_wipe: boolean;
+        };
+        StreamspaceAgent: {
+            agent_id: string;
+            capacity: {
+                current_sessions: number;
+                max_sessions: number;
+            } & {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            last_heartbeat: string | null;
+            metadata: {
+                [key: string]: unknown;
+            };
+            platform: string;
+            region: string | null;
+            /** @enum {string} */
+            status: "online" | "offline" | "draining";
+            /** Format: date-time */
+            updated_at: string;
+            websocket_conn_id: string | null;
+        };
+        StreamspaceSession: {
+            agent_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            idle_timeout: string;
+            /** Format: date-time */
+            last_activity: string;
+            name: string;
+            namespace: string;
+            persistent_home: boolean;
+            platform: string;
+            platform_metadata: {
+                [key: string]: unknown;
+            };
+            region: string | null;
+            resources: {
+                [key: string]: string;
+            };
+            /** @enum {string} */
+            state: "pending" | "running" | "hibernating" | "hibernated" | "waking" | "terminating" | "terminated" | "failed";
+            status: {
+                container_id: string | null;
+                error_code: string | null;
+                message: string;
+                phase: string;
+                pod_ip: string | null;
+                pod_name: string | null;
+                started_at: string | null;
+                vnc_url: string | null;
+            };
+            tags: string[];
+            template: string;
+            /** Format: date-time */
+            updated_at: string;
+            user: string;
+        };
+        StreamspaceTemplate: {
+            base_image: string;
+            category: string;
+            /** Format: date-time */
+            created_at: string;
+            default_resources: {
+                cpu: string;
+                memory: string;
+                storage?: string;
+            };
+            description: string;
+            display_name: string;
+            environment: {
+                [key: string]: string;
+            };
+            icon_url: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @default 30m */
+            idle_timeout: string;
+            /** @default null */
+            local: {
+                command: string;
+                /** @default [] */
+                packages: string[];
+            } | null;
+            name: string;
+            /** @default true */
+            persistent_home: boolean;
+            tags: string[];
+            /** Format: date-time */
+            updated_at: string;
+            vnc: {
+                color_depth?: 8 | 16 | 24 | 32;
+                enabled: boolean;
+                port: number;
+                resolution?: string;
+            };
+        };
+        StreamspaceUser: {
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            email: string;
+            /** Format: uuid */
+            id: string;
+            last_login: string | null;
+            /** @enum {string} */
+            role: "admin" | "user";
+            username: string;
+        };
+        StripeEvent: {
+            detail: string | null;
+            id: string;
+            outcome: string;
+            /** Format: date-time */
+            received_at: string;
+            /** Format: date-time */
+            stripe_created_at: string;
+            type: string;
+            user_id: string | null;
+        };
+        TokenPair: {
+            access_token: string;
+            expires_in: number;
+            /** Format: date-time */
+            refresh_expires_at: string;
+            refresh_token: string;
+            /** @constant */
+            token_type: "Bearer";
+            user: components["schemas"]["User"];
+        };
+        User: {
+            /** Format: date-time */
+            created_at: string;
+            disabled: boolean;
+            email: string;
+            /** Format: uuid */
+            id: string;
+            last_login_at: string | null;
+            /** @enum {string} */
+            role: "admin" | "user";
+            /** Format: date-time */
+            updated_at: string;
+            username: string;
+        };
     };
-    responses: never;
+    responses: {
+        /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "AUTH_INSUFFICIENT_PERMISSIONS",
+                 *       "details": {},
+                 *       "error": "Forbidden",
+                 *       "message": "Admins only (AUTH_INSUFFICIENT_PERMISSIONS)",
+                 *       "request_id": "0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c",
+                 *       "timestamp": "2026-11-23T09:00:00.000Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
+        InternalError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "INTERNAL_ERROR",
+                 *       "details": {},
+                 *       "error": "Internal server error",
+                 *       "message": "Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL",
+                 *       "request_id": "0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c",
+                 *       "timestamp": "2026-11-23T09:00:00.000Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No such resource, or it belongs to another user (NOT_FOUND) */
+        NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "NOT_FOUND",
+                 *       "details": {},
+                 *       "error": "Not found",
+                 *       "message": "No such resource, or it belongs to another user (NOT_FOUND)",
+                 *       "request_id": "0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c",
+                 *       "timestamp": "2026-11-23T09:00:00.000Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
+        PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "PAYLOAD_TOO_LARGE",
+                 *       "details": {},
+                 *       "error": "Payload too large",
+                 *       "message": "Body over the configured limit (PAYLOAD_TOO_LARGE)",
+                 *       "request_id": "0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c",
+                 *       "timestamp": "2026-11-23T09:00:00.000Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Rate limit exceeded (RATE_LIMIT_EXCEEDED); details.retry_after and Retry-After say when to retry */
+        RateLimited: {
+            headers: {
+                /** @description Seconds until the limit resets */
+                "Retry-After"?: number;
+                /** @description Requests allowed in the window */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in the window */
+                "X-RateLimit-Remaining"?: number;
+                /** @description When the window ends, in Unix epoch seconds */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "RATE_LIMIT_EXCEEDED",
+                 *       "details": {},
+                 *       "error": "Rate limit exceeded",
+                 *       "message": "Rate limit exceeded (RATE_LIMIT_EXCEEDED); details.retry_after and Retry-After say when to retry",
+                 *       "request_id": "0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c",
+                 *       "timestamp": "2026-11-23T09:00:00.000Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Missing, invalid or expired access token (AUTH_TOKEN_MISSING, AUTH_TOKEN_INVALID, AUTH_TOKEN_EXPIRED) */
+        Unauthorized: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "AUTH_TOKEN_MISSING",
+                 *       "details": {},
+                 *       "error": "Unauthorized",
+                 *       "message": "Missing, invalid or expired access token (AUTH_TOKEN_MISSING, AUTH_TOKEN_INVALID, AUTH_TOKEN_EXPIRED)",
+                 *       "request_id": "0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c",
+                 *       "timestamp": "2026-11-23T09:00:00.000Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                 *       "details": {},
+                 *       "error": "Unsupported media type",
+                 *       "message": "Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING)",
+                 *       "request_id": "0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c",
+                 *       "timestamp": "2026-11-23T09:00:00.000Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
+        ValidationFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "VALIDATION_FAILED",
+                 *       "details": {},
+                 *       "error": "Validation failed",
+                 *       "message": "Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING)",
+                 *       "request_id": "0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c",
+                 *       "timestamp": "2026-11-23T09:00:00.000Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -1575,6 +2080,77 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    connectStreamspaceAgent: {
+        parameters: {
+            query: {
+                /**
+                 * @description The agent id the key was issued for (letters, digits, . _ : -)
+                 * @example docker-host-01
+                 */
+                agent_id: string;
+                /**
+                 * @description docker, kubernetes, ...
+                 * @example docker
+                 */
+                platform: string;
+                /**
+                 * @description Where the agent runs, for placement
+                 * @example us-east-1
+                 */
+                region?: string;
+            };
+            header: {
+                /** @description Must be `websocket` */
+                Upgrade: "websocket";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching Protocols: the WebSocket is open. Close codes: 1001 the control plane is shutting down; 1008 the first message was not register, or agent_id does not match the key; 1011 registration failed (reconnect); 4401 the key was revoked or rotated; 4408 silent for 3 heartbeat intervals, or no longer speaking for the agent (reconnect and register); 4409 replaced by a newer connection. */
+            101: {
+                headers: {
+                    /** @description Always `Upgrade` */
+                    Connection?: "Upgrade";
+                    /** @description RFC 6455 handshake answer */
+                    "Sec-WebSocket-Accept"?: string;
+                    /** @description Always `websocket` */
+                    Upgrade?: "websocket";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description agent_id or platform missing or malformed (INVALID_PARAMETER) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No agent key (AUTH_TOKEN_MISSING), or not the current key of that agent_id (AUTH_TOKEN_INVALID) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many upgrades from this IP (RATE_LIMIT_EXCEEDED) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
     getApiAdminAgents: {
         parameters: {
             query?: never;
@@ -1590,49 +2166,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agents": [
+                     *         {
+                     *           "base_url": "https://10.0.0.7:8443",
+                     *           "created_at": "2026-11-20T08:00:00.000Z",
+                     *           "id": "3b6f1d2e-7a4c-4e8b-9f0a-1c2d3e4f5a6b",
+                     *           "instance_id": null,
+                     *           "kind": "game",
+                     *           "name": "agent-7",
+                     *           "needs_wipe": false
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
-                        agents: {
-                            base_url: string;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            instance_id: string | null;
-                            kind: string;
-                            name: string;
-                            /** @description Released by an instance: still holds its data until an admin wipes it and marks it ready for reuse */
-                            needs_wipe: boolean;
-                        }[];
+                        agents: components["schemas"]["PoolAgent"][];
                     };
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAdminAgents: {
@@ -1664,103 +2220,65 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent": {
+                     *         "base_url": "https://10.0.0.7:8443",
+                     *         "created_at": "2026-11-20T08:00:00.000Z",
+                     *         "id": "3b6f1d2e-7a4c-4e8b-9f0a-1c2d3e4f5a6b",
+                     *         "instance_id": null,
+                     *         "kind": "game",
+                     *         "name": "agent-7",
+                     *         "needs_wipe": false
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        agent: {
-                            base_url: string;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            instance_id: string | null;
-                            kind: string;
-                            name: string;
-                            /** @description Released by an instance: still holds its data until an admin wipes it and marks it ready for reuse */
-                            needs_wipe: boolean;
-                        };
+                        agent: components["schemas"]["PoolAgent"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description HTTP 409 */
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description An agent with this URL is already registered (AGENT_EXISTS) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description HTTP 502 */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            /** @description The agent answered something outside the contract (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description HTTP 503 */
+            /** @description The agent is up but not semantically ready (AGENT_NOT_READY) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description HTTP 504 */
+            /** @description The agent cannot be reached (AGENT_UNREACHABLE) or did not answer in time (AGENT_TIMEOUT) */
             504: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -1769,71 +2287,34 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 3b6f1d2e-7a4c-4e8b-9f0a-1c2d3e4f5a6b */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 204 */
+            /** @description Done; no body */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description HTTP 409 */
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description An instance uses this agent; delete it first (AGENT_IN_USE) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAdminAgentsIdReadyForReuse: {
@@ -1853,67 +2334,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent": {
+                     *         "base_url": "https://10.0.0.7:8443",
+                     *         "created_at": "2026-11-20T08:00:00.000Z",
+                     *         "id": "3b6f1d2e-7a4c-4e8b-9f0a-1c2d3e4f5a6b",
+                     *         "instance_id": null,
+                     *         "kind": "game",
+                     *         "name": "agent-7",
+                     *         "needs_wipe": false
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        agent: {
-                            base_url: string;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            instance_id: string | null;
-                            kind: string;
-                            name: string;
-                            /** @description Released by an instance: still holds its data until an admin wipes it and marks it ready for reuse */
-                            needs_wipe: boolean;
-                        };
+                        agent: components["schemas"]["PoolAgent"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description HTTP 409 */
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description An instance uses this agent (AGENT_IN_USE) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
+            500: components["responses"]["InternalError"];
+            /** @description The agent answered something outside the contract (AGENT_BAD_RESPONSE) */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1921,26 +2375,23 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description HTTP 502 */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description HTTP 503 */
+            /** @description The agent is up but not semantically ready (AGENT_NOT_READY) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description HTTP 504 */
+            /** @description The agent cannot be reached (AGENT_UNREACHABLE) or did not answer in time (AGENT_TIMEOUT) */
             504: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -1972,65 +2423,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "action": "auth.login",
+                     *           "actor_user_id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *           "at": "2026-11-23T09:00:00.000Z",
+                     *           "details": {},
+                     *           "id": 1042,
+                     *           "ip": "203.0.113.7",
+                     *           "request_id": "0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c",
+                     *           "target_user_id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 20,
+                     *         "page": 1,
+                     *         "total": 1,
+                     *         "total_pages": 1
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        entries: {
-                            action: string;
-                            actor_user_id: string | null;
-                            /** Format: date-time */
-                            at: string;
-                            details: {
-                                [key: string]: unknown;
-                            };
-                            id: number;
-                            ip: string | null;
-                            request_id: string | null;
-                            target_user_id: string | null;
-                        }[];
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
+                        entries: components["schemas"]["AuditEntry"][];
+                        pagination: components["schemas"]["Pagination"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiAdminBillingAccounts: {
@@ -2056,68 +2480,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accounts": [
+                     *         {
+                     *           "cancel_at_period_end": false,
+                     *           "current_period_end": "2026-12-20T08:00:00.000Z",
+                     *           "email": "alice@mail.test",
+                     *           "exempt": false,
+                     *           "last_synced_at": "2026-11-23T09:00:00.000Z",
+                     *           "pending_plan": null,
+                     *           "plan": "pro",
+                     *           "status": "active",
+                     *           "stripe_customer_id": "cus_R2x9QeXample",
+                     *           "subscription_id": "sub_1QeXampleAbc",
+                     *           "user_id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *           "username": "alice"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 20,
+                     *         "page": 1,
+                     *         "total": 1,
+                     *         "total_pages": 1
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        accounts: {
-                            cancel_at_period_end: boolean;
-                            current_period_end: string | null;
-                            email: string;
-                            exempt: boolean;
-                            last_synced_at: string | null;
-                            pending_plan: string | null;
-                            plan: string;
-                            /** @enum {string} */
-                            status: "none" | "trialing" | "active" | "past_due" | "canceled" | "incomplete";
-                            stripe_customer_id: string | null;
-                            subscription_id: string | null;
-                            /** Format: uuid */
-                            user_id: string;
-                            username: string;
-                        }[];
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
+                        accounts: components["schemas"]["BillingAccount"][];
+                        pagination: components["schemas"]["Pagination"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiAdminBillingAccountsUserId: {
@@ -2137,82 +2535,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "account": {
+                     *         "cancel_at_period_end": false,
+                     *         "current_period_end": "2026-12-20T08:00:00.000Z",
+                     *         "email": "alice@mail.test",
+                     *         "exempt": false,
+                     *         "last_synced_at": "2026-11-23T09:00:00.000Z",
+                     *         "pending_plan": null,
+                     *         "plan": "pro",
+                     *         "status": "active",
+                     *         "stripe_customer_id": "cus_R2x9QeXample",
+                     *         "subscription_id": "sub_1QeXampleAbc",
+                     *         "user_id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *         "username": "alice"
+                     *       },
+                     *       "events": [
+                     *         {
+                     *           "detail": null,
+                     *           "id": "evt_1QeXampleAbc",
+                     *           "outcome": "applied",
+                     *           "received_at": "2026-11-20T08:00:02.000Z",
+                     *           "stripe_created_at": "2026-11-20T08:00:01.000Z",
+                     *           "type": "customer.subscription.updated",
+                     *           "user_id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
-                        account: {
-                            cancel_at_period_end: boolean;
-                            current_period_end: string | null;
-                            email: string;
-                            exempt: boolean;
-                            last_synced_at: string | null;
-                            pending_plan: string | null;
-                            plan: string;
-                            /** @enum {string} */
-                            status: "none" | "trialing" | "active" | "past_due" | "canceled" | "incomplete";
-                            stripe_customer_id: string | null;
-                            subscription_id: string | null;
-                            /** Format: uuid */
-                            user_id: string;
-                            username: string;
-                        };
-                        events: {
-                            detail: string | null;
-                            id: string;
-                            outcome: string;
-                            /** Format: date-time */
-                            received_at: string;
-                            /** Format: date-time */
-                            stripe_created_at: string;
-                            type: string;
-                            user_id: string | null;
-                        }[];
+                        account: components["schemas"]["BillingAccount"];
+                        events: components["schemas"]["StripeEvent"][];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
         };
     };
     patchApiAdminBillingAccountsUserId: {
@@ -2226,6 +2588,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "exempt": true
+                 *     }
+                 */
                 "application/json": {
                     exempt: boolean;
                 };
@@ -2238,89 +2605,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "account": {
+                     *         "cancel_at_period_end": false,
+                     *         "current_period_end": "2026-12-20T08:00:00.000Z",
+                     *         "email": "alice@mail.test",
+                     *         "exempt": true,
+                     *         "last_synced_at": "2026-11-23T09:00:00.000Z",
+                     *         "pending_plan": null,
+                     *         "plan": "pro",
+                     *         "status": "active",
+                     *         "stripe_customer_id": "cus_R2x9QeXample",
+                     *         "subscription_id": "sub_1QeXampleAbc",
+                     *         "user_id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *         "username": "alice"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        account: {
-                            cancel_at_period_end: boolean;
-                            current_period_end: string | null;
-                            email: string;
-                            exempt: boolean;
-                            last_synced_at: string | null;
-                            pending_plan: string | null;
-                            plan: string;
-                            /** @enum {string} */
-                            status: "none" | "trialing" | "active" | "past_due" | "canceled" | "incomplete";
-                            stripe_customer_id: string | null;
-                            subscription_id: string | null;
-                            /** Format: uuid */
-                            user_id: string;
-                            username: string;
-                        };
+                        account: components["schemas"]["BillingAccount"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAdminBillingAccountsUserIdSync: {
@@ -2340,62 +2654,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "account": {
+                     *         "cancel_at_period_end": false,
+                     *         "current_period_end": "2026-12-20T08:00:00.000Z",
+                     *         "email": "alice@mail.test",
+                     *         "exempt": false,
+                     *         "last_synced_at": "2026-11-23T09:00:00.000Z",
+                     *         "pending_plan": null,
+                     *         "plan": "pro",
+                     *         "status": "active",
+                     *         "stripe_customer_id": "cus_R2x9QeXample",
+                     *         "subscription_id": "sub_1QeXampleAbc",
+                     *         "user_id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *         "username": "alice"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        account: {
-                            cancel_at_period_end: boolean;
-                            current_period_end: string | null;
-                            email: string;
-                            exempt: boolean;
-                            last_synced_at: string | null;
-                            pending_plan: string | null;
-                            plan: string;
-                            /** @enum {string} */
-                            status: "none" | "trialing" | "active" | "past_due" | "canceled" | "incomplete";
-                            stripe_customer_id: string | null;
-                            subscription_id: string | null;
-                            /** Format: uuid */
-                            user_id: string;
-                            username: string;
-                        };
+                        account: components["schemas"]["BillingAccount"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             /** @description The user has no subscription (NO_SUBSCRIPTION) */
             409: {
                 headers: {
@@ -2405,15 +2690,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description Stripe is not configured (BILLING_NOT_CONFIGURED) */
             503: {
                 headers: {
@@ -2448,63 +2725,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "detail": null,
+                     *           "id": "evt_1QeXampleAbc",
+                     *           "outcome": "applied",
+                     *           "received_at": "2026-11-20T08:00:02.000Z",
+                     *           "stripe_created_at": "2026-11-20T08:00:01.000Z",
+                     *           "type": "customer.subscription.updated",
+                     *           "user_id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 20,
+                     *         "page": 1,
+                     *         "total": 1,
+                     *         "total_pages": 1
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        events: {
-                            detail: string | null;
-                            id: string;
-                            outcome: string;
-                            /** Format: date-time */
-                            received_at: string;
-                            /** Format: date-time */
-                            stripe_created_at: string;
-                            type: string;
-                            user_id: string | null;
-                        }[];
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
+                        events: components["schemas"]["StripeEvent"][];
+                        pagination: components["schemas"]["Pagination"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAdminBillingReconcile: {
@@ -2522,39 +2773,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "checked": 12,
+                     *       "replayed": 1
+                     *     }
+                     */
                     "application/json": {
                         checked: number;
                         replayed: number;
                     };
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiAdminInstances: {
@@ -2580,84 +2813,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "instances": [
+                     *         {
+                     *           "created_at": "2026-11-20T08:00:00.000Z",
+                     *           "id": "0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40",
+                     *           "kind": "game",
+                     *           "lifecycle_reason": null,
+                     *           "name": "Friday survival",
+                     *           "owner_id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *           "plugin": "game",
+                     *           "state": {
+                     *             "checked_at": "2026-11-23T09:15:02.000Z",
+                     *             "details": {},
+                     *             "error": null,
+                     *             "last_seen_at": "2026-11-23T09:15:02.000Z",
+                     *             "lifecycle": "active",
+                     *             "reachable": true,
+                     *             "ready": true,
+                     *             "stale": false,
+                     *             "status": "running"
+                     *           },
+                     *           "updated_at": "2026-11-23T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 20,
+                     *         "page": 1,
+                     *         "total": 1,
+                     *         "total_pages": 1
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        instances: {
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            kind: string;
-                            lifecycle_reason: string | null;
-                            name: string;
-                            /** Format: uuid */
-                            owner_id: string;
-                            plugin: string;
-                            state: {
-                                checked_at: string | null;
-                                details: {
-                                    [key: string]: unknown;
-                                };
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                last_seen_at: string | null;
-                                /** @enum {string} */
-                                lifecycle: "provisioning" | "active" | "failed" | "suspended" | "restoring_backup" | "deleting";
-                                reachable: boolean;
-                                ready: boolean;
-                                stale: boolean;
-                                /** @enum {string} */
-                                status: "installing" | "stopped" | "starting" | "running" | "stopping" | "crashed" | "unknown";
-                            };
-                            /** Format: date-time */
-                            updated_at: string;
-                        }[];
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
+                        instances: components["schemas"]["AdminInstance"][];
+                        pagination: components["schemas"]["Pagination"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiAdminUsers: {
@@ -2681,66 +2879,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pagination": {
+                     *         "limit": 20,
+                     *         "page": 1,
+                     *         "total": 1,
+                     *         "total_pages": 1
+                     *       },
+                     *       "users": [
+                     *         {
+                     *           "created_at": "2026-11-20T08:00:00.000Z",
+                     *           "disabled": false,
+                     *           "email": "alice@mail.test",
+                     *           "id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *           "last_login_at": "2026-11-23T09:00:00.000Z",
+                     *           "role": "user",
+                     *           "updated_at": "2026-11-22T17:30:00.000Z",
+                     *           "username": "alice"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
-                        users: {
-                            /** Format: date-time */
-                            created_at: string;
-                            disabled: boolean;
-                            email: string;
-                            /** Format: uuid */
-                            id: string;
-                            last_login_at: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "user";
-                            /** Format: date-time */
-                            updated_at: string;
-                            username: string;
-                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                        users: components["schemas"]["User"][];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAdminUsers: {
@@ -2752,6 +2922,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "alice@mail.test",
+                 *       "password": "correct horse battery",
+                 *       "role": "user",
+                 *       "username": "alice"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: email */
                     email: string;
@@ -2772,85 +2950,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "created_at": "2026-11-20T08:00:00.000Z",
+                     *         "disabled": false,
+                     *         "email": "alice@mail.test",
+                     *         "id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *         "last_login_at": null,
+                     *         "role": "user",
+                     *         "updated_at": "2026-11-22T17:30:00.000Z",
+                     *         "username": "alice"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        user: {
-                            /** Format: date-time */
-                            created_at: string;
-                            disabled: boolean;
-                            email: string;
-                            /** Format: uuid */
-                            id: string;
-                            last_login_at: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "user";
-                            /** Format: date-time */
-                            updated_at: string;
-                            username: string;
-                        };
+                        user: components["schemas"]["User"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description HTTP 409 */
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description That username or email is already taken (USER_EXISTS) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiAdminUsersId: {
@@ -2870,69 +3003,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "created_at": "2026-11-20T08:00:00.000Z",
+                     *         "disabled": false,
+                     *         "email": "alice@mail.test",
+                     *         "id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *         "last_login_at": "2026-11-23T09:00:00.000Z",
+                     *         "role": "user",
+                     *         "updated_at": "2026-11-22T17:30:00.000Z",
+                     *         "username": "alice"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        user: {
-                            /** Format: date-time */
-                            created_at: string;
-                            disabled: boolean;
-                            email: string;
-                            /** Format: uuid */
-                            id: string;
-                            last_login_at: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "user";
-                            /** Format: date-time */
-                            updated_at: string;
-                            username: string;
-                        };
+                        user: components["schemas"]["User"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
         };
     };
     deleteApiAdminUsersId: {
@@ -2940,71 +3034,34 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21 */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 204 */
+            /** @description Done; no body */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description HTTP 409 */
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description LAST_ADMIN, USER_HAS_INSTANCES (delete their instances first) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            500: components["responses"]["InternalError"];
         };
     };
     patchApiAdminUsersId: {
@@ -3018,6 +3075,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "disabled": true
+                 *     }
+                 */
                 "application/json": {
                     disabled?: boolean;
                     /** Format: email */
@@ -3034,94 +3096,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "created_at": "2026-11-20T08:00:00.000Z",
+                     *         "disabled": true,
+                     *         "email": "alice@mail.test",
+                     *         "id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *         "last_login_at": "2026-11-23T09:00:00.000Z",
+                     *         "role": "user",
+                     *         "updated_at": "2026-11-22T17:30:00.000Z",
+                     *         "username": "alice"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        user: {
-                            /** Format: date-time */
-                            created_at: string;
-                            disabled: boolean;
-                            email: string;
-                            /** Format: uuid */
-                            id: string;
-                            last_login_at: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "user";
-                            /** Format: date-time */
-                            updated_at: string;
-                            username: string;
-                        };
+                        user: components["schemas"]["User"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description HTTP 409 */
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description That email is already taken (USER_EXISTS), or the change would leave no active admin (LAST_ADMIN) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAuthLogin: {
@@ -3133,6 +3142,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "login": "alice",
+                 *       "password": "correct horse battery"
+                 *     }
+                 */
                 "application/json": {
                     login: string;
                     password: string;
@@ -3146,96 +3161,51 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        access_token: string;
-                        expires_in: number;
-                        /** Format: date-time */
-                        refresh_expires_at: string;
-                        refresh_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
-                        user: {
-                            /** Format: date-time */
-                            created_at: string;
-                            disabled: boolean;
-                            email: string;
-                            /** Format: uuid */
-                            id: string;
-                            last_login_at: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "user";
-                            /** Format: date-time */
-                            updated_at: string;
-                            username: string;
-                        };
-                    };
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI2YTFkMmE4ZSJ9.c2lnbmF0dXJl",
+                     *       "expires_in": 900,
+                     *       "refresh_expires_at": "2026-12-23T09:00:00.000Z",
+                     *       "refresh_token": "rt_9c4f0e2b7a1d4e6f8b3c5a7d9e1f2a4b",
+                     *       "token_type": "Bearer",
+                     *       "user": {
+                     *         "created_at": "2026-11-20T08:00:00.000Z",
+                     *         "disabled": false,
+                     *         "email": "alice@mail.test",
+                     *         "id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *         "last_login_at": "2026-11-23T09:00:00.000Z",
+                     *         "role": "user",
+                     *         "updated_at": "2026-11-22T17:30:00.000Z",
+                     *         "username": "alice"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description HTTP 401 */
+            400: components["responses"]["ValidationFailed"];
+            /** @description The login or password is wrong (AUTH_INVALID_CREDENTIALS) */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description HTTP 403 */
+            /** @description This account is disabled (AUTH_USER_DISABLED) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded (RATE_LIMIT_EXCEEDED); details.retry_after and Retry-After say when to retry */
-            429: {
-                headers: {
-                    /** @description Requests allowed in the window */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description When the window ends, in Unix epoch seconds */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAuthLogout: {
@@ -3247,64 +3217,29 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refresh_token": "rt_9c4f0e2b7a1d4e6f8b3c5a7d9e1f2a4b"
+                 *     }
+                 */
                 "application/json": {
                     refresh_token?: string;
                 };
             };
         };
         responses: {
-            /** @description HTTP 204 */
+            /** @description Done; no body */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiAuthMe: {
@@ -3322,42 +3257,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "created_at": "2026-11-20T08:00:00.000Z",
+                     *         "disabled": false,
+                     *         "email": "alice@mail.test",
+                     *         "id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *         "last_login_at": "2026-11-23T09:00:00.000Z",
+                     *         "role": "user",
+                     *         "updated_at": "2026-11-22T17:30:00.000Z",
+                     *         "username": "alice"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        user: {
-                            /** Format: date-time */
-                            created_at: string;
-                            disabled: boolean;
-                            email: string;
-                            /** Format: uuid */
-                            id: string;
-                            last_login_at: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "user";
-                            /** Format: date-time */
-                            updated_at: string;
-                            username: string;
-                        };
+                        user: components["schemas"]["User"];
                     };
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAuthPasswordReset: {
@@ -3369,6 +3289,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "alice@mail.test"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: email */
                     email: string;
@@ -3382,6 +3307,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "If that address has an account, a reset mail is on its way",
+                     *       "status": "accepted"
+                     *     }
+                     */
                     "application/json": {
                         message: string;
                         /** @constant */
@@ -3389,57 +3320,11 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded (RATE_LIMIT_EXCEEDED); details.retry_after and Retry-After say when to retry */
-            429: {
-                headers: {
-                    /** @description Requests allowed in the window */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description When the window ends, in Unix epoch seconds */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAuthPasswordResetConfirm: {
@@ -3451,6 +3336,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "password": "a new long passphrase",
+                 *       "token": "pr_5e7a9c1b3d5f7a9c1e3b5d7f9a1c3e5b"
+                 *     }
+                 */
                 "application/json": {
                     password: string;
                     token: string;
@@ -3458,62 +3349,26 @@ export interface operations {
             };
         };
         responses: {
-            /** @description HTTP 204 */
+            /** @description Done; no body */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description HTTP 400 */
+            /** @description The reset token is invalid, used or expired (RESET_TOKEN_INVALID), or the body is invalid (VALIDATION_FAILED) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded (RATE_LIMIT_EXCEEDED); details.retry_after and Retry-After say when to retry */
-            429: {
-                headers: {
-                    /** @description Requests allowed in the window */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description When the window ends, in Unix epoch seconds */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAuthRefresh: {
@@ -3525,6 +3380,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refresh_token": "rt_9c4f0e2b7a1d4e6f8b3c5a7d9e1f2a4b"
+                 *     }
+                 */
                 "application/json": {
                     refresh_token: string;
                 };
@@ -3537,96 +3397,51 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        access_token: string;
-                        expires_in: number;
-                        /** Format: date-time */
-                        refresh_expires_at: string;
-                        refresh_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
-                        user: {
-                            /** Format: date-time */
-                            created_at: string;
-                            disabled: boolean;
-                            email: string;
-                            /** Format: uuid */
-                            id: string;
-                            last_login_at: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "user";
-                            /** Format: date-time */
-                            updated_at: string;
-                            username: string;
-                        };
-                    };
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI2YTFkMmE4ZSJ9.c2lnbmF0dXJl",
+                     *       "expires_in": 900,
+                     *       "refresh_expires_at": "2026-12-23T09:00:00.000Z",
+                     *       "refresh_token": "rt_9c4f0e2b7a1d4e6f8b3c5a7d9e1f2a4b",
+                     *       "token_type": "Bearer",
+                     *       "user": {
+                     *         "created_at": "2026-11-20T08:00:00.000Z",
+                     *         "disabled": false,
+                     *         "email": "alice@mail.test",
+                     *         "id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *         "last_login_at": "2026-11-23T09:00:00.000Z",
+                     *         "role": "user",
+                     *         "updated_at": "2026-11-22T17:30:00.000Z",
+                     *         "username": "alice"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description HTTP 401 */
+            400: components["responses"]["ValidationFailed"];
+            /** @description The refresh token is invalid or expired (AUTH_REFRESH_INVALID), or was used twice, which ends its whole session family (AUTH_REFRESH_REUSED) */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description HTTP 403 */
+            /** @description This account is disabled (AUTH_USER_DISABLED) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded (RATE_LIMIT_EXCEEDED); details.retry_after and Retry-After say when to retry */
-            429: {
-                headers: {
-                    /** @description Requests allowed in the window */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description When the window ends, in Unix epoch seconds */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiAuthRegister: {
@@ -3638,6 +3453,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "alice@mail.test",
+                 *       "password": "correct horse battery",
+                 *       "username": "alice"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: email */
                     email: string;
@@ -3653,89 +3475,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "created_at": "2026-11-20T08:00:00.000Z",
+                     *         "disabled": false,
+                     *         "email": "alice@mail.test",
+                     *         "id": "6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21",
+                     *         "last_login_at": null,
+                     *         "role": "user",
+                     *         "updated_at": "2026-11-22T17:30:00.000Z",
+                     *         "username": "alice"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
-                        user: {
-                            /** Format: date-time */
-                            created_at: string;
-                            disabled: boolean;
-                            email: string;
-                            /** Format: uuid */
-                            id: string;
-                            last_login_at: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "user";
-                            /** Format: date-time */
-                            updated_at: string;
-                            username: string;
-                        };
+                        user: components["schemas"]["User"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description HTTP 403 */
+            400: components["responses"]["ValidationFailed"];
+            /** @description Self-registration is turned off (REGISTRATION_DISABLED) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description HTTP 409 */
+            /** @description That username or email is already taken (USER_EXISTS) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limit exceeded (RATE_LIMIT_EXCEEDED); details.retry_after and Retry-After say when to retry */
-            429: {
-                headers: {
-                    /** @description Requests allowed in the window */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description When the window ends, in Unix epoch seconds */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiBilling: {
@@ -3777,11 +3558,7 @@ export interface operations {
                         current_period_end: string | null;
                         exempt: boolean;
                         /** @description null: no limits (admins and exempt accounts) */
-                        limits: {
-                            backups_per_server: number;
-                            dev_containers: number;
-                            game_servers: number;
-                        } | null;
+                        limits: components["schemas"]["PlanLimits"] | null;
                         pending_plan: string | null;
                         plan: string;
                         /** @enum {string} */
@@ -3793,24 +3570,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiBillingCheckout: {
@@ -3860,15 +3621,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description A live subscription exists (SUBSCRIPTION_EXISTS): use upgrade, downgrade or the portal */
             409: {
                 headers: {
@@ -3878,33 +3631,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description Stripe is not configured on this panel (BILLING_NOT_CONFIGURED) */
             503: {
                 headers: {
@@ -3966,11 +3695,7 @@ export interface operations {
                         current_period_end: string | null;
                         exempt: boolean;
                         /** @description null: no limits (admins and exempt accounts) */
-                        limits: {
-                            backups_per_server: number;
-                            dev_containers: number;
-                            game_servers: number;
-                        } | null;
+                        limits: components["schemas"]["PlanLimits"] | null;
                         pending_plan: string | null;
                         plan: string;
                         /** @enum {string} */
@@ -3991,15 +3716,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description No live subscription (NO_SUBSCRIPTION), or already on that plan (PLAN_UNCHANGED) */
             409: {
                 headers: {
@@ -4009,33 +3726,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description Stripe is not configured on this panel (BILLING_NOT_CONFIGURED) */
             503: {
                 headers: {
@@ -4109,26 +3802,14 @@ export interface operations {
                             amount: number;
                             currency: string;
                             id: string;
-                            limits: {
-                                backups_per_server: number;
-                                dev_containers: number;
-                                game_servers: number;
-                            };
+                            limits: components["schemas"]["PlanLimits"];
                             name: string;
                             price_id: string | null;
                         }[];
                     };
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     postApiBillingPortal: {
@@ -4156,15 +3837,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description No Stripe customer yet (NO_BILLING_ACCOUNT) */
             409: {
                 headers: {
@@ -4174,15 +3847,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description Stripe is not configured on this panel (BILLING_NOT_CONFIGURED) */
             503: {
                 headers: {
@@ -4244,11 +3909,7 @@ export interface operations {
                         current_period_end: string | null;
                         exempt: boolean;
                         /** @description null: no limits (admins and exempt accounts) */
-                        limits: {
-                            backups_per_server: number;
-                            dev_containers: number;
-                            game_servers: number;
-                        } | null;
+                        limits: components["schemas"]["PlanLimits"] | null;
                         pending_plan: string | null;
                         plan: string;
                         /** @enum {string} */
@@ -4269,15 +3930,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description No live subscription (NO_SUBSCRIPTION), or already on that plan (PLAN_UNCHANGED) */
             409: {
                 headers: {
@@ -4287,33 +3940,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description Stripe is not configured on this panel (BILLING_NOT_CONFIGURED) */
             503: {
                 headers: {
@@ -4365,15 +3994,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description Stripe is not configured on this panel (BILLING_NOT_CONFIGURED) */
             503: {
                 headers: {
@@ -4460,84 +4081,14 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        containers: {
-                            /** @description the IDE, from the last poll */
-                            codeserver: {
-                                /** @enum {string} */
-                                state: "running" | "stopped" | "unknown";
-                            };
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            lifecycle_reason: string | null;
-                            name: string;
-                            /** Format: uuid */
-                            owner_id: string;
-                            resources: {
-                                cpu_cores: number;
-                                disk_mb: number;
-                                memory_mb: number;
-                            };
-                            state: {
-                                checked_at: string | null;
-                                details: {
-                                    [key: string]: unknown;
-                                };
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                last_seen_at: string | null;
-                                /** @enum {string} */
-                                lifecycle: "provisioning" | "active" | "failed" | "suspended" | "restoring_backup" | "deleting";
-                                reachable: boolean;
-                                ready: boolean;
-                                stale: boolean;
-                                /** @enum {string} */
-                                status: "installing" | "stopped" | "starting" | "running" | "stopping" | "crashed" | "unknown";
-                            };
-                            template: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                            vmid: number;
-                        }[];
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
+                        containers: components["schemas"]["DevContainer"][];
+                        pagination: components["schemas"]["Pagination"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiDev: {
@@ -4612,48 +4163,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        container: {
-                            /** @description the IDE, from the last poll */
-                            codeserver: {
-                                /** @enum {string} */
-                                state: "running" | "stopped" | "unknown";
-                            };
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            lifecycle_reason: string | null;
-                            name: string;
-                            /** Format: uuid */
-                            owner_id: string;
-                            resources: {
-                                cpu_cores: number;
-                                disk_mb: number;
-                                memory_mb: number;
-                            };
-                            state: {
-                                checked_at: string | null;
-                                details: {
-                                    [key: string]: unknown;
-                                };
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                last_seen_at: string | null;
-                                /** @enum {string} */
-                                lifecycle: "provisioning" | "active" | "failed" | "suspended" | "restoring_backup" | "deleting";
-                                reachable: boolean;
-                                ready: boolean;
-                                stale: boolean;
-                                /** @enum {string} */
-                                status: "installing" | "stopped" | "starting" | "running" | "stopping" | "crashed" | "unknown";
-                            };
-                            template: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                            vmid: number;
-                        };
+                        container: components["schemas"]["DevContainer"];
                     };
                 };
             };
@@ -4666,15 +4176,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description The plan allows no more dev containers (PLAN_LIMIT_REACHED), or a payment is overdue (BILLING_PAST_DUE) */
             402: {
                 headers: {
@@ -4684,33 +4186,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description Every vmid of the configured range is taken (VMID_RANGE_EXHAUSTED) */
             503: {
                 headers: {
@@ -4784,87 +4262,14 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        container: {
-                            /** @description the IDE, from the last poll */
-                            codeserver: {
-                                /** @enum {string} */
-                                state: "running" | "stopped" | "unknown";
-                            };
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            lifecycle_reason: string | null;
-                            name: string;
-                            /** Format: uuid */
-                            owner_id: string;
-                            resources: {
-                                cpu_cores: number;
-                                disk_mb: number;
-                                memory_mb: number;
-                            };
-                            state: {
-                                checked_at: string | null;
-                                details: {
-                                    [key: string]: unknown;
-                                };
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                last_seen_at: string | null;
-                                /** @enum {string} */
-                                lifecycle: "provisioning" | "active" | "failed" | "suspended" | "restoring_backup" | "deleting";
-                                reachable: boolean;
-                                ready: boolean;
-                                stale: boolean;
-                                /** @enum {string} */
-                                status: "installing" | "stopped" | "starting" | "running" | "stopping" | "crashed" | "unknown";
-                            };
-                            template: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                            vmid: number;
-                        };
+                        container: components["schemas"]["DevContainer"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
         };
     };
     deleteApiDevId: {
@@ -4929,87 +4334,14 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        container: {
-                            /** @description the IDE, from the last poll */
-                            codeserver: {
-                                /** @enum {string} */
-                                state: "running" | "stopped" | "unknown";
-                            };
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            lifecycle_reason: string | null;
-                            name: string;
-                            /** Format: uuid */
-                            owner_id: string;
-                            resources: {
-                                cpu_cores: number;
-                                disk_mb: number;
-                                memory_mb: number;
-                            };
-                            state: {
-                                checked_at: string | null;
-                                details: {
-                                    [key: string]: unknown;
-                                };
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                last_seen_at: string | null;
-                                /** @enum {string} */
-                                lifecycle: "provisioning" | "active" | "failed" | "suspended" | "restoring_backup" | "deleting";
-                                reachable: boolean;
-                                ready: boolean;
-                                stale: boolean;
-                                /** @enum {string} */
-                                status: "installing" | "stopped" | "starting" | "running" | "stopping" | "crashed" | "unknown";
-                            };
-                            template: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                            vmid: number;
-                        };
+                        container: components["schemas"]["DevContainer"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiDevIdCodeserverRestart: {
@@ -5050,33 +4382,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The container is not `active` (INSTANCE_NOT_ACTIVE), or the agent refused (AGENT_ERROR) */
             409: {
                 headers: {
@@ -5086,15 +4394,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -5153,33 +4453,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The container is not `active` (INSTANCE_NOT_ACTIVE), or the agent refused (AGENT_ERROR) */
             409: {
                 headers: {
@@ -5189,15 +4465,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -5256,33 +4524,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The container is not `active` (INSTANCE_NOT_ACTIVE), or the agent refused (AGENT_ERROR) */
             409: {
                 headers: {
@@ -5292,15 +4536,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -5355,13 +4591,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        entries: {
-                            modified_at: string;
-                            name: string;
-                            size_bytes: number;
-                            /** @enum {string} */
-                            type: "file" | "dir";
-                        }[];
+                        entries: components["schemas"]["FileEntry"][];
                         path: string;
                     };
                 };
@@ -5375,15 +4605,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description No such dev container, or no such directory (AGENT_ERROR) */
             404: {
                 headers: {
@@ -5402,15 +4624,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -5434,7 +4648,10 @@ export interface operations {
     deleteApiDevIdFiles: {
         parameters: {
             query: {
-                /** @description path inside the data directory; "/" is its root */
+                /**
+                 * @description path inside the data directory; "/" is its root
+                 * @example /logs/old
+                 */
                 path: string;
             };
             header?: never;
@@ -5445,7 +4662,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 204 */
+            /** @description Done; no body */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -5461,24 +4678,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -5488,15 +4689,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -5520,7 +4713,10 @@ export interface operations {
     getApiDevIdFilesContent: {
         parameters: {
             query: {
-                /** @description path inside the data directory; "/" is its root */
+                /**
+                 * @description path inside the data directory; "/" is its root
+                 * @example /server.properties
+                 */
                 path: string;
             };
             header?: never;
@@ -5531,19 +4727,23 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 200 */
+            /** @description The file's bytes, with Content-Disposition: attachment */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/octet-stream": string;
+                };
             };
-            /** @description HTTP 206 */
+            /** @description The asked byte range, with Content-Range */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/octet-stream": string;
+                };
             };
             /** @description The path is not valid or leaves the data directory (VALIDATION_FAILED, or AGENT_ERROR with agent code path_outside_root) */
             400: {
@@ -5554,24 +4754,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -5590,15 +4774,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -5654,13 +4830,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        entry: {
-                            modified_at: string;
-                            name: string;
-                            size_bytes: number;
-                            /** @enum {string} */
-                            type: "file" | "dir";
-                        };
+                        entry: components["schemas"]["FileEntry"];
                     };
                 };
             };
@@ -5673,24 +4843,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -5709,15 +4863,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -5798,24 +4944,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -5825,33 +4955,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -5912,13 +5018,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        entry: {
-                            modified_at: string;
-                            name: string;
-                            size_bytes: number;
-                            /** @enum {string} */
-                            type: "file" | "dir";
-                        };
+                        entry: components["schemas"]["FileEntry"];
                     };
                 };
             };
@@ -5931,24 +5031,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Something exists at that path (AGENT_ERROR), or the instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -5958,33 +5042,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -6056,24 +5116,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -6083,33 +5127,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -6163,33 +5183,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The container is not `active` (INSTANCE_NOT_ACTIVE) or its IDE is not running (IDE_NOT_RUNNING: start it first) */
             409: {
                 headers: {
@@ -6199,15 +5195,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     getApiEvents: {
@@ -6226,40 +5214,23 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 200 */
+            /** @description One Server-Sent Event: `id` and `event` (its type) repeat the fields below; `data` is this object as JSON */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example id: 42
+                     *     event: instance.state
+                     *     data: {"id":42,"type":"instance.state","user_id":"6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21","data":{"instance_id":"5d0c8a3e-1f2b-4c6d-8e9f-0a1b2c3d4e5f","lifecycle":"active"},"created_at":"2026-11-23T09:00:41.000Z"}
+                     */
+                    "text/event-stream": string;
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiEventsTicket: {
@@ -6277,6 +5248,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "expires_at": "2026-11-23T09:01:00.000Z",
+                     *       "ticket": "tkt_3f9c2a7e5b1d4c8a",
+                     *       "url": "https://panel.example.org/api/events?ticket=tkt_3f9c2a7e5b1d4c8a"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: date-time */
                         expires_at: string;
@@ -6285,30 +5263,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiFilesSigned: {
         parameters: {
             query: {
-                /** @description the signed token from download-url / upload-url */
+                /**
+                 * @description the signed token from download-url / upload-url
+                 * @example eyJ1IjoiNmExZDJhOGUiLCJwIjoiL3dvcmxkIn0.c2lnbmF0dXJlLWZvci1leGFtcGxl
+                 */
                 token: string;
             };
             header?: never;
@@ -6317,29 +5282,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 200 */
+            /** @description The file or archive, with Content-Disposition: attachment */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/octet-stream": string;
+                };
             };
-            /** @description HTTP 206 */
+            /** @description The asked byte range, with Content-Range */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/octet-stream": string;
                 };
             };
+            400: components["responses"]["ValidationFailed"];
             /** @description The link is invalid, expired or used up (SIGNED_URL_INVALID) */
             401: {
                 headers: {
@@ -6367,15 +5328,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     putApiFilesSigned: {
@@ -6400,6 +5353,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entry": {
+                     *         "modified_at": "2026-11-23T10:00:00.000Z",
+                     *         "name": "server.properties",
+                     *         "size_bytes": 1180,
+                     *         "type": "file"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         entry: {
                             modified_at: string;
@@ -6411,15 +5374,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
             /** @description The link is invalid, expired or already used (SIGNED_URL_INVALID) */
             401: {
                 headers: {
@@ -6438,15 +5393,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     getApiGameServers: {
@@ -6522,70 +5469,13 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
-                        servers: {
-                            backup_limit: number;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            lifecycle_reason: string | null;
-                            name: string;
-                            /** Format: uuid */
-                            owner_id: string;
-                            resources: {
-                                cpu_cores: number;
-                                disk_mb: number;
-                                memory_mb: number;
-                            };
-                            state: {
-                                checked_at: string | null;
-                                details: {
-                                    [key: string]: unknown;
-                                };
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                last_seen_at: string | null;
-                                /** @enum {string} */
-                                lifecycle: "provisioning" | "active" | "failed" | "suspended" | "restoring_backup" | "deleting";
-                                reachable: boolean;
-                                ready: boolean;
-                                stale: boolean;
-                                /** @enum {string} */
-                                status: "installing" | "stopped" | "starting" | "running" | "stopping" | "crashed" | "unknown";
-                            };
-                            template: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                        servers: components["schemas"]["GameServer"][];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
             /** @description A non-admin asked for another user's servers (AUTH_INSUFFICIENT_PERMISSIONS) */
             403: {
                 headers: {
@@ -6595,15 +5485,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     postApiGameServers: {
@@ -6674,43 +5556,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        server: {
-                            backup_limit: number;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            lifecycle_reason: string | null;
-                            name: string;
-                            /** Format: uuid */
-                            owner_id: string;
-                            resources: {
-                                cpu_cores: number;
-                                disk_mb: number;
-                                memory_mb: number;
-                            };
-                            state: {
-                                checked_at: string | null;
-                                details: {
-                                    [key: string]: unknown;
-                                };
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                last_seen_at: string | null;
-                                /** @enum {string} */
-                                lifecycle: "provisioning" | "active" | "failed" | "suspended" | "restoring_backup" | "deleting";
-                                reachable: boolean;
-                                ready: boolean;
-                                stale: boolean;
-                                /** @enum {string} */
-                                status: "installing" | "stopped" | "starting" | "running" | "stopping" | "crashed" | "unknown";
-                            };
-                            template: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        };
+                        server: components["schemas"]["GameServer"];
                     };
                 };
             };
@@ -6723,15 +5569,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description The plan allows no more game servers (PLAN_LIMIT_REACHED, details.limit and details.used), or a payment is overdue (BILLING_PAST_DUE) */
             402: {
                 headers: {
@@ -6741,33 +5579,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiGameServersId: {
@@ -6827,82 +5641,14 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        server: {
-                            backup_limit: number;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            lifecycle_reason: string | null;
-                            name: string;
-                            /** Format: uuid */
-                            owner_id: string;
-                            resources: {
-                                cpu_cores: number;
-                                disk_mb: number;
-                                memory_mb: number;
-                            };
-                            state: {
-                                checked_at: string | null;
-                                details: {
-                                    [key: string]: unknown;
-                                };
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                last_seen_at: string | null;
-                                /** @enum {string} */
-                                lifecycle: "provisioning" | "active" | "failed" | "suspended" | "restoring_backup" | "deleting";
-                                reachable: boolean;
-                                ready: boolean;
-                                stale: boolean;
-                                /** @enum {string} */
-                                status: "installing" | "stopped" | "starting" | "running" | "stopping" | "crashed" | "unknown";
-                            };
-                            template: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        };
+                        server: components["schemas"]["GameServer"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
         };
     };
     deleteApiGameServersId: {
@@ -6962,82 +5708,14 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        server: {
-                            backup_limit: number;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            lifecycle_reason: string | null;
-                            name: string;
-                            /** Format: uuid */
-                            owner_id: string;
-                            resources: {
-                                cpu_cores: number;
-                                disk_mb: number;
-                                memory_mb: number;
-                            };
-                            state: {
-                                checked_at: string | null;
-                                details: {
-                                    [key: string]: unknown;
-                                };
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                last_seen_at: string | null;
-                                /** @enum {string} */
-                                lifecycle: "provisioning" | "active" | "failed" | "suspended" | "restoring_backup" | "deleting";
-                                reachable: boolean;
-                                ready: boolean;
-                                stale: boolean;
-                                /** @enum {string} */
-                                status: "installing" | "stopped" | "starting" | "running" | "stopping" | "crashed" | "unknown";
-                            };
-                            template: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        };
+                        server: components["schemas"]["GameServer"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiGameServersIdBackups: {
@@ -7075,49 +5753,13 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        backups: {
-                            completed_at: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            locked: boolean;
-                            name: string;
-                            sha256: string | null;
-                            size_bytes: number | null;
-                            /** @enum {string} */
-                            state: "in_progress" | "completed" | "failed";
-                        }[];
+                        backups: components["schemas"]["Backup"][];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The server has no agent now (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -7127,15 +5769,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -7207,49 +5841,13 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        backup: {
-                            completed_at: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            locked: boolean;
-                            name: string;
-                            sha256: string | null;
-                            size_bytes: number | null;
-                            /** @enum {string} */
-                            state: "in_progress" | "completed" | "failed";
-                        };
+                        backup: components["schemas"]["Backup"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The server is not active (INSTANCE_NOT_ACTIVE), it has reached its backup limit (BACKUP_LIMIT_REACHED), or The agent refused (AGENT_ERROR with the agent's status, its body in details.agent_body; e.g. 409 when a backup is already running) */
             409: {
                 headers: {
@@ -7259,24 +5857,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description More than 2 backups in 10 minutes on this server (RATE_LIMIT_EXCEEDED) */
             429: {
                 headers: {
@@ -7286,15 +5868,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -7320,49 +5894,31 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Backup id */
+                /**
+                 * @description Backup id
+                 * @example c3e1a9b2-7f44-4e0b-a1d3-99f0e2b4c6d8
+                 */
                 backupId: string;
-                /** @description Server id */
+                /**
+                 * @description Server id
+                 * @example 0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40
+                 */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 204 */
+            /** @description Done; no body */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The backup is locked (BACKUP_LOCKED), the server is not active (INSTANCE_NOT_ACTIVE), or The agent refused (AGENT_ERROR with the agent's status, its body in details.agent_body; e.g. 409 when a backup is already running) */
             409: {
                 headers: {
@@ -7372,15 +5928,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -7447,76 +5995,16 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        backup: {
-                            completed_at: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            locked: boolean;
-                            name: string;
-                            sha256: string | null;
-                            size_bytes: number | null;
-                            /** @enum {string} */
-                            state: "in_progress" | "completed" | "failed";
-                        };
+                        backup: components["schemas"]["Backup"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiGameServersIdBackupsBackupIdDownload: {
@@ -7524,55 +6012,39 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example c3e1a9b2-7f44-4e0b-a1d3-99f0e2b4c6d8 */
                 backupId: string;
-                /** @description Server id */
+                /**
+                 * @description Server id
+                 * @example 0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40
+                 */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 200 */
+            /** @description The backup as .tar.gz, with Content-Disposition and X-Checksum-Sha256 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/gzip": string;
+                };
             };
-            /** @description HTTP 206 */
+            /** @description The asked byte range, with Content-Range */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
-            };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/gzip": string;
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The backup is not completed (BACKUP_NOT_READY) or the server is not active (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -7591,15 +6063,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -7652,33 +6116,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The backup is not completed (BACKUP_NOT_READY) */
             409: {
                 headers: {
@@ -7688,15 +6128,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     postApiGameServersIdBackupsRestore: {
@@ -7735,49 +6167,13 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        backup: {
-                            completed_at: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            locked: boolean;
-                            name: string;
-                            sha256: string | null;
-                            size_bytes: number | null;
-                            /** @enum {string} */
-                            state: "in_progress" | "completed" | "failed";
-                        };
+                        backup: components["schemas"]["Backup"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The server is not active (INSTANCE_NOT_ACTIVE), the backup is not completed (BACKUP_NOT_RESTORABLE), or The agent refused (AGENT_ERROR with the agent's status, its body in details.agent_body; e.g. 409 when a backup is already running) */
             409: {
                 headers: {
@@ -7787,15 +6183,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -7855,19 +6243,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        backup: {
-                            completed_at: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            locked: boolean;
-                            name: string;
-                            sha256: string | null;
-                            size_bytes: number | null;
-                            /** @enum {string} */
-                            state: "in_progress" | "completed" | "failed";
-                        };
+                        backup: components["schemas"]["Backup"];
                     };
                 };
             };
@@ -7880,24 +6256,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description At the backup limit (BACKUP_LIMIT_REACHED) or not active (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -7916,15 +6276,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -7935,6 +6287,91 @@ export interface operations {
                 };
             };
             /** @description The agent cannot be reached (AGENT_UNREACHABLE) or did not answer in time (AGENT_TIMEOUT); the server may be stopped or restarting */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    openGameServerConsole: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Must be `websocket` */
+                Upgrade: "websocket";
+            };
+            path: {
+                /** @example 0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching Protocols: the WebSocket is open. Close codes: 1001 the API is restarting (reconnect); 1009 a message over the size limit; 4403 your sessions ended; 4404 the server was deleted; 4408 output read too slowly; 4409 the server left `active`; 4429 this socket sent too many messages; 4502 the agent's console went away (get a new ticket and reconnect). */
+            101: {
+                headers: {
+                    /** @description Always `Upgrade` */
+                    Connection?: "Upgrade";
+                    /** @description RFC 6455 handshake answer */
+                    "Sec-WebSocket-Accept"?: string;
+                    /** @description Always `websocket` */
+                    Upgrade?: "websocket";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No ticket (TICKET_MISSING), or it is invalid, used or expired (TICKET_INVALID) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Origin is not allowed (ORIGIN_NOT_ALLOWED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such server, or not yours (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The server is not `active` (INSTANCE_NOT_ACTIVE) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many consoles open on this server (CONSOLE_SOCKET_LIMIT), or too many upgrades from this IP (RATE_LIMIT_EXCEEDED) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description The agent cannot be reached (AGENT_UNREACHABLE) */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -7979,33 +6416,9 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The server is not `active` (INSTANCE_NOT_ACTIVE), or its workload is not running (AGENT_ERROR, agent code not_running) */
             409: {
                 headers: {
@@ -8015,33 +6428,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -8097,33 +6486,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The server has no agent now (INSTANCE_NOT_ACTIVE: provisioning, failed or deleting) */
             409: {
                 headers: {
@@ -8133,15 +6498,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -8195,33 +6552,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The server is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -8231,15 +6564,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     getApiGameServersIdFiles: {
@@ -8276,13 +6601,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        entries: {
-                            modified_at: string;
-                            name: string;
-                            size_bytes: number;
-                            /** @enum {string} */
-                            type: "file" | "dir";
-                        }[];
+                        entries: components["schemas"]["FileEntry"][];
                         path: string;
                     };
                 };
@@ -8296,15 +6615,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description No such server, or no such directory (AGENT_ERROR) */
             404: {
                 headers: {
@@ -8323,15 +6634,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -8355,7 +6658,10 @@ export interface operations {
     deleteApiGameServersIdFiles: {
         parameters: {
             query: {
-                /** @description path inside the data directory; "/" is its root */
+                /**
+                 * @description path inside the data directory; "/" is its root
+                 * @example /logs/old
+                 */
                 path: string;
             };
             header?: never;
@@ -8366,7 +6672,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 204 */
+            /** @description Done; no body */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -8382,24 +6688,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -8409,15 +6699,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -8441,7 +6723,10 @@ export interface operations {
     getApiGameServersIdFilesContent: {
         parameters: {
             query: {
-                /** @description path inside the data directory; "/" is its root */
+                /**
+                 * @description path inside the data directory; "/" is its root
+                 * @example /server.properties
+                 */
                 path: string;
             };
             header?: never;
@@ -8452,19 +6737,23 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 200 */
+            /** @description The file's bytes, with Content-Disposition: attachment */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/octet-stream": string;
+                };
             };
-            /** @description HTTP 206 */
+            /** @description The asked byte range, with Content-Range */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/octet-stream": string;
+                };
             };
             /** @description The path is not valid or leaves the data directory (VALIDATION_FAILED, or AGENT_ERROR with agent code path_outside_root) */
             400: {
@@ -8475,24 +6764,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -8511,15 +6784,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -8575,13 +6840,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        entry: {
-                            modified_at: string;
-                            name: string;
-                            size_bytes: number;
-                            /** @enum {string} */
-                            type: "file" | "dir";
-                        };
+                        entry: components["schemas"]["FileEntry"];
                     };
                 };
             };
@@ -8594,24 +6853,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -8630,15 +6873,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -8719,24 +6954,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -8746,33 +6965,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -8833,13 +7028,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        entry: {
-                            modified_at: string;
-                            name: string;
-                            size_bytes: number;
-                            /** @enum {string} */
-                            type: "file" | "dir";
-                        };
+                        entry: components["schemas"]["FileEntry"];
                     };
                 };
             };
@@ -8852,24 +7041,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Something exists at that path (AGENT_ERROR), or the instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -8879,33 +7052,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -8977,24 +7126,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description The instance is not `active` (INSTANCE_NOT_ACTIVE) */
             409: {
                 headers: {
@@ -9004,33 +7137,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or garbage (AGENT_BAD_RESPONSE) */
             502: {
                 headers: {
@@ -9086,24 +7195,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
             /** @description The owner's payment is overdue beyond the grace period (BILLING_PAST_DUE); not for stop */
             402: {
                 headers: {
@@ -9113,15 +7206,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            404: components["responses"]["NotFound"];
             /** @description The server is not `active` (INSTANCE_NOT_ACTIVE, details.lifecycle); or the agent refused (AGENT_ERROR, e.g. already running), its body in details.agent_body */
             409: {
                 headers: {
@@ -9131,15 +7216,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -9195,24 +7272,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
             /** @description The owner's payment is overdue beyond the grace period (BILLING_PAST_DUE); not for stop */
             402: {
                 headers: {
@@ -9222,15 +7283,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            404: components["responses"]["NotFound"];
             /** @description The server is not `active` (INSTANCE_NOT_ACTIVE, details.lifecycle); or the agent refused (AGENT_ERROR, e.g. already running), its body in details.agent_body */
             409: {
                 headers: {
@@ -9240,15 +7293,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -9304,24 +7349,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
             /** @description The owner's payment is overdue beyond the grace period (BILLING_PAST_DUE); not for stop */
             402: {
                 headers: {
@@ -9331,15 +7360,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource, or it belongs to another user (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            404: components["responses"]["NotFound"];
             /** @description The server is not `active` (INSTANCE_NOT_ACTIVE, details.lifecycle); or the agent refused (AGENT_ERROR, e.g. already running), its body in details.agent_body */
             409: {
                 headers: {
@@ -9349,15 +7370,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description The agent answered 5xx or something outside the contract (AGENT_BAD_RESPONSE); details.agent_body holds what it said */
             502: {
                 headers: {
@@ -9393,6 +7406,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "default_template": "small",
+                     *       "templates": [
+                     *         {
+                     *           "backup_limit": 5,
+                     *           "display_name": "Small (1 core, 1 GB)",
+                     *           "id": "small",
+                     *           "resources": {
+                     *             "cpu_cores": 1,
+                     *             "disk_mb": 5120,
+                     *             "memory_mb": 1024
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         default_template: string;
                         templates: {
@@ -9408,24 +7438,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiV1AdminAgentKeys: {
@@ -9469,60 +7483,12 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     deleteApiV1AdminAgentKeysAgentId: {
@@ -9530,46 +7496,23 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example docker-host-01 */
                 agent_id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 204 */
+            /** @description Done; no body */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description AGENT_NOT_FOUND (no key for this agent_id) */
             404: {
                 headers: {
@@ -9579,15 +7522,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     getApiV1Agents: {
@@ -9645,75 +7580,15 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        agents: {
-                            agent_id: string;
-                            capacity: {
-                                current_sessions: number;
-                                max_sessions: number;
-                            } & {
-                                [key: string]: unknown;
-                            };
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            last_heartbeat: string | null;
-                            metadata: {
-                                [key: string]: unknown;
-                            };
-                            platform: string;
-                            region: string | null;
-                            /** @enum {string} */
-                            status: "online" | "offline" | "draining";
-                            /** Format: date-time */
-                            updated_at: string;
-                            websocket_conn_id: string | null;
-                        }[];
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
+                        agents: components["schemas"]["StreamspaceAgent"][];
+                        pagination: components["schemas"]["Pagination"];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiV1AgentsAgentId: {
@@ -9733,6 +7608,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_id": "docker-host-01",
+                     *       "capacity": {
+                     *         "current_sessions": 5,
+                     *         "max_sessions": 50
+                     *       },
+                     *       "created_at": "2025-11-15T10:00:00Z",
+                     *       "id": "660e8400-e29b-41d4-a716-446655440001",
+                     *       "last_heartbeat": "2025-11-22T10:35:02Z",
+                     *       "metadata": {
+                     *         "agent_version": "v2.0-beta.1",
+                     *         "docker_version": "24.0.7"
+                     *       },
+                     *       "platform": "docker",
+                     *       "region": "us-east-1",
+                     *       "sessions": [
+                     *         {
+                     *           "id": "770e8400-e29b-41d4-a716-446655440002",
+                     *           "name": "john-doe-firefox-browser-abc123",
+                     *           "state": "running",
+                     *           "template": "firefox-browser",
+                     *           "user": "john.doe"
+                     *         }
+                     *       ],
+                     *       "status": "online",
+                     *       "updated_at": "2025-11-22T10:35:02Z",
+                     *       "uptime_seconds": 86400,
+                     *       "websocket_conn_id": "conn-def456"
+                     *     }
+                     */
                     "application/json": {
                         agent_id: string;
                         capacity: {
@@ -9769,33 +7675,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description AGENT_NOT_FOUND */
             404: {
                 headers: {
@@ -9805,15 +7687,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     patchApiV1AgentsAgentId: {
@@ -9864,33 +7738,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description AGENT_NOT_FOUND */
             404: {
                 headers: {
@@ -9900,33 +7750,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiV1AgentsStats: {
@@ -9944,6 +7770,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "by_platform": {
+                     *         "docker": 2,
+                     *         "kubernetes": 1
+                     *       },
+                     *       "draining_agents": 0,
+                     *       "offline_agents": 1,
+                     *       "online_agents": 2,
+                     *       "total_agents": 3,
+                     *       "total_capacity": {
+                     *         "current_sessions": 5,
+                     *         "max_sessions": 100
+                     *       },
+                     *       "utilization": {
+                     *         "percentage": 5,
+                     *         "sessions_available": 95
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         by_platform: {
                             [key: string]: number;
@@ -9963,33 +7809,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiV1AuthLogin: {
@@ -10050,15 +7872,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
             /** @description AUTH_INVALID_CREDENTIALS */
             401: {
                 headers: {
@@ -10077,24 +7891,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description RATE_LIMIT_EXCEEDED (retry_after in the body) */
             429: {
                 headers: {
@@ -10104,15 +7902,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     postApiV1AuthLogout: {
@@ -10140,24 +7930,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiV1Sessions: {
@@ -10190,81 +7964,65 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pagination": {
+                     *         "limit": 20,
+                     *         "page": 1,
+                     *         "total": 1,
+                     *         "total_pages": 1
+                     *       },
+                     *       "sessions": [
+                     *         {
+                     *           "agent_id": "docker-host-01",
+                     *           "created_at": "2025-11-22T10:45:00Z",
+                     *           "id": "770e8400-e29b-41d4-a716-446655440002",
+                     *           "idle_timeout": "30m",
+                     *           "last_activity": "2025-11-22T10:45:00Z",
+                     *           "name": "john-doe-firefox-browser-abc123",
+                     *           "namespace": "streamspace",
+                     *           "persistent_home": true,
+                     *           "platform": "docker",
+                     *           "platform_metadata": {
+                     *             "deployment_name": "john-doe-firefox-browser-abc123",
+                     *             "namespace": "streamspace"
+                     *           },
+                     *           "region": "us-east-1",
+                     *           "resources": {
+                     *             "cpu": "1000m",
+                     *             "memory": "2Gi"
+                     *           },
+                     *           "state": "pending",
+                     *           "status": {
+                     *             "container_id": null,
+                     *             "error_code": null,
+                     *             "message": "Session provisioning in progress...",
+                     *             "phase": "Pending",
+                     *             "pod_ip": null,
+                     *             "pod_name": null,
+                     *             "started_at": null,
+                     *             "vnc_url": null
+                     *           },
+                     *           "tags": [
+                     *             "project-alpha",
+                     *             "development"
+                     *           ],
+                     *           "template": "firefox-browser",
+                     *           "updated_at": "2025-11-22T10:45:00Z",
+                     *           "user": "john.doe"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
-                        sessions: {
-                            agent_id: string;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: uuid */
-                            id: string;
-                            idle_timeout: string;
-                            /** Format: date-time */
-                            last_activity: string;
-                            name: string;
-                            namespace: string;
-                            persistent_home: boolean;
-                            platform: string;
-                            platform_metadata: {
-                                [key: string]: unknown;
-                            };
-                            region: string | null;
-                            resources: {
-                                [key: string]: string;
-                            };
-                            /** @enum {string} */
-                            state: "pending" | "running" | "hibernating" | "hibernated" | "waking" | "terminating" | "terminated" | "failed";
-                            status: {
-                                container_id: string | null;
-                                error_code: string | null;
-                                message: string;
-                                phase: string;
-                                pod_ip: string | null;
-                                pod_name: string | null;
-                                started_at: string | null;
-                                vnc_url: string | null;
-                            };
-                            tags: string[];
-                            template: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                            user: string;
-                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                        sessions: components["schemas"]["StreamspaceSession"][];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiV1Sessions: {
@@ -10362,44 +8120,7 @@ export interface operations {
                      *       "user": "john.doe"
                      *     }
                      */
-                    "application/json": {
-                        agent_id: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: uuid */
-                        id: string;
-                        idle_timeout: string;
-                        /** Format: date-time */
-                        last_activity: string;
-                        name: string;
-                        namespace: string;
-                        persistent_home: boolean;
-                        platform: string;
-                        platform_metadata: {
-                            [key: string]: unknown;
-                        };
-                        region: string | null;
-                        resources: {
-                            [key: string]: string;
-                        };
-                        /** @enum {string} */
-                        state: "pending" | "running" | "hibernating" | "hibernated" | "waking" | "terminating" | "terminated" | "failed";
-                        status: {
-                            container_id: string | null;
-                            error_code: string | null;
-                            message: string;
-                            phase: string;
-                            pod_ip: string | null;
-                            pod_name: string | null;
-                            started_at: string | null;
-                            vnc_url: string | null;
-                        };
-                        tags: string[];
-                        template: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        user: string;
-                    };
+                    "application/json": components["schemas"]["StreamspaceSession"];
                 };
             };
             /** @description TEMPLATE_NOT_FOUND, MISSING_REQUIRED_FIELD, VALIDATION_FAILED */
@@ -10411,15 +8132,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description AUTH_INSUFFICIENT_PERMISSIONS (naming another user) */
             403: {
                 headers: {
@@ -10438,33 +8151,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             /** @description NO_AGENTS_AVAILABLE, AGENT_CAPACITY_EXCEEDED */
             503: {
                 headers: {
@@ -10493,64 +8182,51 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        agent_id: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: uuid */
-                        id: string;
-                        idle_timeout: string;
-                        /** Format: date-time */
-                        last_activity: string;
-                        name: string;
-                        namespace: string;
-                        persistent_home: boolean;
-                        platform: string;
-                        platform_metadata: {
-                            [key: string]: unknown;
-                        };
-                        region: string | null;
-                        resources: {
-                            [key: string]: string;
-                        };
-                        /** @enum {string} */
-                        state: "pending" | "running" | "hibernating" | "hibernated" | "waking" | "terminating" | "terminated" | "failed";
-                        status: {
-                            container_id: string | null;
-                            error_code: string | null;
-                            message: string;
-                            phase: string;
-                            pod_ip: string | null;
-                            pod_name: string | null;
-                            started_at: string | null;
-                            vnc_url: string | null;
-                        };
-                        tags: string[];
-                        template: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        user: string;
-                    };
+                    /**
+                     * @example {
+                     *       "agent_id": "docker-host-01",
+                     *       "created_at": "2025-11-22T10:45:00Z",
+                     *       "id": "770e8400-e29b-41d4-a716-446655440002",
+                     *       "idle_timeout": "30m",
+                     *       "last_activity": "2025-11-22T10:45:00Z",
+                     *       "name": "john-doe-firefox-browser-abc123",
+                     *       "namespace": "streamspace",
+                     *       "persistent_home": true,
+                     *       "platform": "docker",
+                     *       "platform_metadata": {
+                     *         "deployment_name": "john-doe-firefox-browser-abc123",
+                     *         "namespace": "streamspace"
+                     *       },
+                     *       "region": "us-east-1",
+                     *       "resources": {
+                     *         "cpu": "1000m",
+                     *         "memory": "2Gi"
+                     *       },
+                     *       "state": "pending",
+                     *       "status": {
+                     *         "container_id": null,
+                     *         "error_code": null,
+                     *         "message": "Session provisioning in progress...",
+                     *         "phase": "Pending",
+                     *         "pod_ip": null,
+                     *         "pod_name": null,
+                     *         "started_at": null,
+                     *         "vnc_url": null
+                     *       },
+                     *       "tags": [
+                     *         "project-alpha",
+                     *         "development"
+                     *       ],
+                     *       "template": "firefox-browser",
+                     *       "updated_at": "2025-11-22T10:45:00Z",
+                     *       "user": "john.doe"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StreamspaceSession"];
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
             /** @description SESSION_NOT_FOUND */
             404: {
                 headers: {
@@ -10560,55 +8236,33 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     deleteApiV1SessionsId: {
         parameters: {
             query?: {
+                /** @example false */
                 force?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
+                /** @example 770e8400-e29b-41d4-a716-446655440002 */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 204 */
+            /** @description Done; no body */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
             /** @description SESSION_NOT_FOUND */
             404: {
                 headers: {
@@ -10627,15 +8281,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description AGENT_OFFLINE (graceful only; use force=true) */
             503: {
                 headers: {
@@ -10676,44 +8322,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        agent_id: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: uuid */
-                        id: string;
-                        idle_timeout: string;
-                        /** Format: date-time */
-                        last_activity: string;
-                        name: string;
-                        namespace: string;
-                        persistent_home: boolean;
-                        platform: string;
-                        platform_metadata: {
-                            [key: string]: unknown;
-                        };
-                        region: string | null;
-                        resources: {
-                            [key: string]: string;
-                        };
-                        /** @enum {string} */
-                        state: "pending" | "running" | "hibernating" | "hibernated" | "waking" | "terminating" | "terminated" | "failed";
-                        status: {
-                            container_id: string | null;
-                            error_code: string | null;
-                            message: string;
-                            phase: string;
-                            pod_ip: string | null;
-                            pod_name: string | null;
-                            started_at: string | null;
-                            vnc_url: string | null;
-                        };
-                        tags: string[];
-                        template: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        user: string;
-                    };
+                    "application/json": components["schemas"]["StreamspaceSession"];
                 };
             };
             /** @description HTTP 202 */
@@ -10722,44 +8331,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        agent_id: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: uuid */
-                        id: string;
-                        idle_timeout: string;
-                        /** Format: date-time */
-                        last_activity: string;
-                        name: string;
-                        namespace: string;
-                        persistent_home: boolean;
-                        platform: string;
-                        platform_metadata: {
-                            [key: string]: unknown;
-                        };
-                        region: string | null;
-                        resources: {
-                            [key: string]: string;
-                        };
-                        /** @enum {string} */
-                        state: "pending" | "running" | "hibernating" | "hibernated" | "waking" | "terminating" | "terminated" | "failed";
-                        status: {
-                            container_id: string | null;
-                            error_code: string | null;
-                            message: string;
-                            phase: string;
-                            pod_ip: string | null;
-                            pod_name: string | null;
-                            started_at: string | null;
-                            vnc_url: string | null;
-                        };
-                        tags: string[];
-                        template: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        user: string;
-                    };
+                    "application/json": components["schemas"]["StreamspaceSession"];
                 };
             };
             /** @description INVALID_STATE_TRANSITION */
@@ -10771,15 +8343,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
             /** @description AUTH_INSUFFICIENT_PERMISSIONS ('terminated' by a non-admin) */
             403: {
                 headers: {
@@ -10807,24 +8371,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description SESSION_PROVISIONING_FAILED */
             500: {
                 headers: {
@@ -10871,6 +8419,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "commands": [
+                     *         {
+                     *           "acknowledged_at": "2025-11-22T10:45:01Z",
+                     *           "attempts": 1,
+                     *           "command_id": "cmd-7f3a9c",
+                     *           "command_type": "start_session",
+                     *           "completed_at": "2025-11-22T10:45:14Z",
+                     *           "error": null,
+                     *           "error_code": null,
+                     *           "sent_at": "2025-11-22T10:45:01Z",
+                     *           "status": "completed"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         commands: {
                             acknowledged_at: string | null;
@@ -10887,33 +8452,9 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description SESSION_NOT_FOUND */
             404: {
                 headers: {
@@ -10923,15 +8464,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     getApiV1SessionsIdLogs: {
@@ -10968,24 +8501,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
             /** @description SESSION_NOT_FOUND */
             404: {
                 headers: {
@@ -10995,15 +8512,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
             /** @description AGENT_COMMAND_FAILED */
             502: {
                 headers: {
@@ -11050,6 +8559,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "expires_at": "2025-11-22T10:46:00Z",
+                     *       "token": "vnc_4c1e7a9b2d5f8a3c6e9b1d4f7a2c5e8b",
+                     *       "viewer_url": "/vnc-viewer/770e8400-e29b-41d4-a716-446655440002#token=vnc_4c1e7a9b2d5f8a3c6e9b1d4f7a2c5e8b",
+                     *       "vnc_url": "/vnc-viewer/770e8400-e29b-41d4-a716-446655440002?token=vnc_4c1e7a9b2d5f8a3c6e9b1d4f7a2c5e8b"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: date-time */
                         expires_at: string;
@@ -11061,24 +8578,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
             /** @description SESSION_NOT_FOUND */
             404: {
                 headers: {
@@ -11088,15 +8589,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     getApiV1Templates: {
@@ -11169,81 +8662,14 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
-                        templates: {
-                            base_image: string;
-                            category: string;
-                            /** Format: date-time */
-                            created_at: string;
-                            default_resources: {
-                                cpu: string;
-                                memory: string;
-                                storage?: string;
-                            };
-                            description: string;
-                            display_name: string;
-                            environment: {
-                                [key: string]: string;
-                            };
-                            icon_url: string | null;
-                            /** Format: uuid */
-                            id: string;
-                            /** @default 30m */
-                            idle_timeout: string;
-                            /** @default null */
-                            local: {
-                                command: string;
-                                /** @default [] */
-                                packages: string[];
-                            } | null;
-                            name: string;
-                            /** @default true */
-                            persistent_home: boolean;
-                            tags: string[];
-                            /** Format: date-time */
-                            updated_at: string;
-                            vnc: {
-                                color_depth?: 8 | 16 | 24 | 32;
-                                enabled: boolean;
-                                port: number;
-                                resolution?: string;
-                            };
-                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                        templates: components["schemas"]["StreamspaceTemplate"][];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiV1Templates: {
@@ -11335,45 +8761,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        base_image: string;
-                        category: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        default_resources: {
-                            cpu: string;
-                            memory: string;
-                            storage?: string;
-                        };
-                        description: string;
-                        display_name: string;
-                        environment: {
-                            [key: string]: string;
-                        };
-                        icon_url: string | null;
-                        /** Format: uuid */
-                        id: string;
-                        /** @default 30m */
-                        idle_timeout: string;
-                        /** @default null */
-                        local: {
-                            command: string;
-                            /** @default [] */
-                            packages: string[];
-                        } | null;
-                        name: string;
-                        /** @default true */
-                        persistent_home: boolean;
-                        tags: string[];
-                        /** Format: date-time */
-                        updated_at: string;
-                        vnc: {
-                            color_depth?: 8 | 16 | 24 | 32;
-                            enabled: boolean;
-                            port: number;
-                            resolution?: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["StreamspaceTemplate"];
                 };
             };
             /** @description TEMPLATE_INVALID, MISSING_REQUIRED_FIELD */
@@ -11385,24 +8773,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description TEMPLATE_ALREADY_EXISTS */
             409: {
                 headers: {
@@ -11412,33 +8784,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiV1TemplatesName: {
@@ -11495,65 +8843,11 @@ export interface operations {
                      *       }
                      *     }
                      */
-                    "application/json": {
-                        base_image: string;
-                        category: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        default_resources: {
-                            cpu: string;
-                            memory: string;
-                            storage?: string;
-                        };
-                        description: string;
-                        display_name: string;
-                        environment: {
-                            [key: string]: string;
-                        };
-                        icon_url: string | null;
-                        /** Format: uuid */
-                        id: string;
-                        /** @default 30m */
-                        idle_timeout: string;
-                        /** @default null */
-                        local: {
-                            command: string;
-                            /** @default [] */
-                            packages: string[];
-                        } | null;
-                        name: string;
-                        /** @default true */
-                        persistent_home: boolean;
-                        tags: string[];
-                        /** Format: date-time */
-                        updated_at: string;
-                        vnc: {
-                            color_depth?: 8 | 16 | 24 | 32;
-                            enabled: boolean;
-                            port: number;
-                            resolution?: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["StreamspaceTemplate"];
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
             /** @description TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
@@ -11563,15 +8857,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     deleteApiV1TemplatesName: {
@@ -11579,46 +8865,23 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example firefox-browser */
                 name: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 204 */
+            /** @description Done; no body */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
@@ -11637,15 +8900,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     patchApiV1TemplatesName: {
@@ -11659,6 +8914,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "idle_timeout": "1h"
+                 *     }
+                 */
                 "application/json": {
                     base_image?: string;
                     category?: string;
@@ -11697,45 +8957,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        base_image: string;
-                        category: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        default_resources: {
-                            cpu: string;
-                            memory: string;
-                            storage?: string;
-                        };
-                        description: string;
-                        display_name: string;
-                        environment: {
-                            [key: string]: string;
-                        };
-                        icon_url: string | null;
-                        /** Format: uuid */
-                        id: string;
-                        /** @default 30m */
-                        idle_timeout: string;
-                        /** @default null */
-                        local: {
-                            command: string;
-                            /** @default [] */
-                            packages: string[];
-                        } | null;
-                        name: string;
-                        /** @default true */
-                        persistent_home: boolean;
-                        tags: string[];
-                        /** Format: date-time */
-                        updated_at: string;
-                        vnc: {
-                            color_depth?: 8 | 16 | 24 | 32;
-                            enabled: boolean;
-                            port: number;
-                            resolution?: string;
-                        };
-                    };
+                    /**
+                     * @example {
+                     *       "base_image": "lscr.io/linuxserver/firefox:latest",
+                     *       "category": "Web Browsers",
+                     *       "created_at": "2025-11-01T08:00:00Z",
+                     *       "default_resources": {
+                     *         "cpu": "1000m",
+                     *         "memory": "2Gi",
+                     *         "storage": "10Gi"
+                     *       },
+                     *       "description": "Mozilla Firefox web browser with privacy extensions",
+                     *       "display_name": "Firefox Web Browser",
+                     *       "environment": {
+                     *         "PGID": "1000",
+                     *         "PUID": "1000",
+                     *         "TZ": "UTC"
+                     *       },
+                     *       "icon_url": "https://cdn.streamspace.io/icons/firefox.svg",
+                     *       "id": "880e8400-e29b-41d4-a716-446655440003",
+                     *       "idle_timeout": "1h",
+                     *       "local": null,
+                     *       "name": "firefox-browser",
+                     *       "persistent_home": true,
+                     *       "tags": [
+                     *         "browser",
+                     *         "web",
+                     *         "privacy"
+                     *       ],
+                     *       "updated_at": "2025-11-15T10:00:00Z",
+                     *       "vnc": {
+                     *         "color_depth": 24,
+                     *         "enabled": true,
+                     *         "port": 3000,
+                     *         "resolution": "1920x1080"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StreamspaceTemplate"];
                 };
             };
             /** @description TEMPLATE_INVALID */
@@ -11747,24 +9006,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description TEMPLATE_NOT_FOUND */
             404: {
                 headers: {
@@ -11774,33 +9017,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     getApiV1Users: {
@@ -11824,64 +9043,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pagination": {
+                     *         "limit": 20,
+                     *         "page": 1,
+                     *         "total": 1,
+                     *         "total_pages": 1
+                     *       },
+                     *       "users": [
+                     *         {
+                     *           "active": true,
+                     *           "created_at": "2025-11-01T09:00:00Z",
+                     *           "email": "john.doe@mail.test",
+                     *           "id": "550e8400-e29b-41d4-a716-446655440000",
+                     *           "last_login": "2025-11-22T10:30:00Z",
+                     *           "role": "user",
+                     *           "username": "john.doe"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
-                        pagination: {
-                            limit: number;
-                            page: number;
-                            total: number;
-                            total_pages: number;
-                        };
-                        users: {
-                            active: boolean;
-                            /** Format: date-time */
-                            created_at: string;
-                            email: string;
-                            /** Format: uuid */
-                            id: string;
-                            last_login: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "user";
-                            username: string;
-                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                        users: components["schemas"]["StreamspaceUser"][];
                     };
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     postApiV1Users: {
@@ -11895,7 +9087,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "email": "john.doe@example.com",
+                 *       "email": "john.doe@mail.test",
                  *       "password": "secure-password",
                  *       "role": "user",
                  *       "username": "john.doe"
@@ -11921,47 +9113,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        active: boolean;
-                        /** Format: date-time */
-                        created_at: string;
-                        email: string;
-                        /** Format: uuid */
-                        id: string;
-                        last_login: string | null;
-                        /** @enum {string} */
-                        role: "admin" | "user";
-                        username: string;
-                    };
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "created_at": "2025-11-01T09:00:00Z",
+                     *       "email": "john.doe@mail.test",
+                     *       "id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "last_login": null,
+                     *       "role": "user",
+                     *       "username": "john.doe"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StreamspaceUser"];
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Admins only (AUTH_INSUFFICIENT_PERMISSIONS) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description USER_EXISTS */
             409: {
                 headers: {
@@ -11971,33 +9139,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Body over the configured limit (PAYLOAD_TOO_LARGE) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
         };
     };
     getDocs: {
@@ -12018,15 +9162,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     getHealthz: {
@@ -12044,21 +9180,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "ok";
                     };
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     getMetrics: {
@@ -12070,15 +9203,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 200 */
+            /** @description The Prometheus text exposition format */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    /**
+                     * @example # HELP panel_http_requests_total HTTP requests by route and status
+                     *     # TYPE panel_http_requests_total counter
+                     *     panel_http_requests_total{method="GET",route="/healthz",status="200"} 3
+                     */
+                    "text/plain; version=0.0.4; charset=utf-8": string;
+                };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
+            /** @description Missing or wrong metrics token (AUTH_TOKEN_INVALID) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12086,6 +9226,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No metrics token is configured, so metrics are off (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            500: components["responses"]["InternalError"];
         };
     };
     getOpenapiJson: {
@@ -12097,26 +9247,28 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description HTTP 200 */
+            /** @description An OpenAPI 3.1 document */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "info": {
+                     *         "title": "Hosting panel API",
+                     *         "version": "1"
+                     *       },
+                     *       "openapi": "3.1.0",
+                     *       "paths": {}
+                     *     }
+                     */
                     "application/json": {
                         [key: string]: unknown;
                     };
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
     getReadyz: {
@@ -12134,27 +9286,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "ok";
                     };
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
+            500: components["responses"]["InternalError"];
+            /** @description Shutting down (SHUTTING_DOWN), migrations pending (MIGRATIONS_PENDING) or the database unreachable (DATABASE_UNAVAILABLE) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
-            };
-            /** @description HTTP 503 */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -12163,13 +9314,31 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The session id (a UUID) */
+                /**
+                 * @description The session id (a UUID)
+                 * @example 770e8400-e29b-41d4-a716-446655440002
+                 */
                 session_id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description Switching Protocols: the WebSocket is open. Close codes: 1000 closed, or the session left running; 1001 the server is shutting down; 1011 agent error or disconnect; 1012 reconnect; 1013 try again in a moment; 4403 the login ended. */
+            101: {
+                headers: {
+                    /** @description Always `Upgrade` */
+                    Connection?: "Upgrade";
+                    /** @description RFC 6455 handshake answer */
+                    "Sec-WebSocket-Accept"?: string;
+                    /** @description The selected subprotocol */
+                    "Sec-WebSocket-Protocol"?: "binary";
+                    /** @description Always `websocket` */
+                    Upgrade?: "websocket";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The viewer page (HTML; strict Content-Security-Policy, no-store) */
             200: {
                 headers: {
@@ -12179,15 +9348,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
             /** @description SESSION_NOT_FOUND: the id is not a UUID (whether the session exists is told by the socket, to a token that may see it) */
             404: {
                 headers: {
@@ -12197,15 +9358,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            500: components["responses"]["InternalError"];
         };
     };
 }
