@@ -104,7 +104,9 @@ for (const engine of engines as Engine[]) {
     for (const kind of kinds) {
       const run = pair[kind];
       for (const p of run.processes) log(`    ${kind}: pid ${p.pid} ${p.rss_mib} MiB (anon ${p.anon_mib}, file ${p.file_mib}): ${p.command.slice(0, 100)}`);
-      log(`  ${kind}: boot ${run.boot_ms} ms (${run.boot_cpu_ms} ms CPU), idle RSS ${run.idle_rss_mib} MiB (heap used ${run.heap_used_mib} of ${run.heap_total_mib} MiB, external ${run.external_mib} MiB)`);
+      log(
+        `  ${kind}: boot ${run.boot_ms} ms (${run.boot_cpu_ms} ms CPU), idle RSS ${run.idle_rss_mib} MiB (heap used ${run.heap_used_mib} of ${run.heap_total_mib} MiB, external ${run.external_mib} MiB)`,
+      );
       figures[kind].push(run);
     }
   }
@@ -117,7 +119,9 @@ for (const engine of engines as Engine[]) {
     const bootMet = Math.max(...boot) < goal.boot_ms;
     const rssMet = Math.max(...rss) < goal.idle_rss_mib;
     allMet &&= bootMet && rssMet;
-    log(`${engine} ${kind}: boot median ${median(boot)} ms, max ${Math.max(...boot)} ms (goal < ${goal.boot_ms} ms: ${say(bootMet, Math.max(...boot), goal.boot_ms, 'ms')}); CPU median ${median(cpu)} ms`);
+    log(
+      `${engine} ${kind}: boot median ${median(boot)} ms, max ${Math.max(...boot)} ms (goal < ${goal.boot_ms} ms: ${say(bootMet, Math.max(...boot), goal.boot_ms, 'ms')}); CPU median ${median(cpu)} ms`,
+    );
     log(`${engine} ${kind}: idle RSS median ${median(rss)} MiB, max ${Math.max(...rss)} MiB (goal < ${goal.idle_rss_mib} MiB: ${say(rssMet, Math.max(...rss), goal.idle_rss_mib, 'MiB')})`);
     out[kind] = {
       boot_ms: { median: median(boot), max: Math.max(...boot), goal: goal.boot_ms, met: bootMet },

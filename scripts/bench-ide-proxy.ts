@@ -80,7 +80,9 @@ try {
   if (!d || !p) throw new Error('a path was not measured');
   const usPerReq = (r: PathFigures | undefined): number | undefined => (r ? (r.http.cpuSeconds / r.http.requests) * 1e6 : undefined);
 
-  say(`\nHTTP GET /echo, ${concurrency} workers, ${durationS} s; WebSocket ${wsMessages} sequential 64 B echoes, then 64 KiB x16 in flight for ${durationS} s${nginx ? `; nginx ${nginx.version}, worker_processes ${nginxWorkers}` : ''}\n`);
+  say(
+    `\nHTTP GET /echo, ${concurrency} workers, ${durationS} s; WebSocket ${wsMessages} sequential 64 B echoes, then 64 KiB x16 in flight for ${durationS} s${nginx ? `; nginx ${nginx.version}, worker_processes ${nginxWorkers}` : ''}\n`,
+  );
   say('| path | HTTP req/s | HTTP p50 / p99 ms | proxy CPU (cores) | proxy CPU µs/req | WS RTT p50 / p99 ms | WS MB/s |\n|---|---|---|---|---|---|---|');
   for (const [name, r] of Object.entries(results) as Array<[PathName, PathFigures]>) {
     const cpu = name === 'direct' ? '- | -' : `${f(r.http.cpuSeconds / r.http.seconds)} | ${f(round(usPerReq(r), 0), 0)}`;

@@ -22,7 +22,10 @@ if (args.includes('--help') || args.includes('-h')) {
   process.stdout.write(help);
   process.exit(0);
 }
-const levels = (option(args, '--levels') ?? '1,2,4,8,16,32,64').split(',').map(Number).filter((n) => n > 0);
+const levels = (option(args, '--levels') ?? '1,2,4,8,16,32,64')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const perLevel = option(args, '--requests-per-level');
 const databaseUrl = option(args, '--database-url');
 

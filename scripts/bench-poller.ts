@@ -84,7 +84,10 @@ function quantile(before: Histogram, after: Histogram, q: number): number {
 }
 
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
+  const line =
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:')) ?? '';
   return Number(/(\d+)/.exec(line)?.[1] ?? 0) / 1024;
 }
 
@@ -94,12 +97,16 @@ const fakes = await startFakeAgents();
 const agents = Array.from({ length: agentCount }, () => fakes.add());
 process.stdout.write(`${agentCount} fake agents at ${fakes.url}\n`);
 
-const server = await startBenchServer(databaseUrl, {
-  ENCRYPTION_KEY: encryptionKey,
-  METRICS_TOKEN: metricsToken,
-  PROVISIONER: 'static',
-  PANEL_AGENTS_POLL_INTERVAL_MS: String(intervalMs),
-}, cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []);
+const server = await startBenchServer(
+  databaseUrl,
+  {
+    ENCRYPTION_KEY: encryptionKey,
+    METRICS_TOKEN: metricsToken,
+    PROVISIONER: 'static',
+    PANEL_AGENTS_POLL_INTERVAL_MS: String(intervalMs),
+  },
+  cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [],
+);
 const db = new pg.Client({ connectionString: databaseUrl });
 await db.connect();
 try {
@@ -157,7 +164,7 @@ try {
   const holed = Math.floor((agentCount * blackholePercent) / 100);
   for (const agent of agents.slice(0, holed)) fakes.setFault(agent.id, { mode: 'hang' });
   const blackholed = await phase(`${blackholePercent}% black-holed`);
-  process.stdout.write('\n(age = how old an instance\'s last good state was when a successful poll refreshed it; healthy agents only)\n');
+  process.stdout.write("\n(age = how old an instance's last good state was when a successful poll refreshed it; healthy agents only)\n");
   const byPhase = Object.fromEntries(Object.keys(healthy).map((k) => [k, { healthy: healthy[k as keyof Figures], blackholed: blackholed[k as keyof Figures] }]));
   // JSON has no Infinity or NaN; JSON.stringify writes them as null.
   process.stdout.write(`${JSON.stringify({ bench: 'poller', agents: agentCount, interval_ms: intervalMs, duration_s: durationS, blackhole_percent: blackholePercent, ...byPhase })}\n`);

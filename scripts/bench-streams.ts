@@ -35,7 +35,10 @@ const rounds = Math.max(1, Number(option(args, '--rounds') ?? 2));
 const block = Buffer.alloc(1024 * 1024, 7);
 
 function rssOf(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
+  const line =
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:')) ?? '';
   return Number(line.replace(/\D+/g, '')) * 1024;
 }
 
@@ -99,7 +102,9 @@ function get(target: Endpoint): Promise<{ seconds: number; sha256: string }> {
       const hash = createHash('sha256');
       res.on('data', (c: Buffer) => hash.update(c));
       res.on('end', () => (res.statusCode === 200 ? resolve({ seconds: (performance.now() - started) / 1000, sha256: hash.digest('hex') }) : reject(new Error(`download answered ${res.statusCode}`))));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -153,15 +158,24 @@ try {
   const direct = { upload: median(speeds.direct.upload), download: median(speeds.direct.download) };
   const proxied = { upload: median(speeds.api.upload), download: median(speeds.api.download) };
   const gib = (rounds * sizeMiB) / 1024;
-  const perGib = (c: Cpu): Record<string, number> => Object.fromEntries(Object.entries(c).filter(([, v]) => v > 0).map(([k, v]) => [k, Number((v / gib).toFixed(2))]));
-  process.stdout.write(`\n${sizeMiB} MiB each way, ${rounds} round(s), loopback, API and agent on the same machine (medians; range over rounds)\n\n| path | upload MB/s | download MB/s |\n|---|---|---|\n`);
+  const perGib = (c: Cpu): Record<string, number> =>
+    Object.fromEntries(
+      Object.entries(c)
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => [k, Number((v / gib).toFixed(2))]),
+    );
+  process.stdout.write(
+    `\n${sizeMiB} MiB each way, ${rounds} round(s), loopback, API and agent on the same machine (medians; range over rounds)\n\n| path | upload MB/s | download MB/s |\n|---|---|---|\n`,
+  );
   process.stdout.write(`| direct to the agent | ${mbS(direct.upload)} (${range(speeds.direct.upload)}) | ${mbS(direct.download)} (${range(speeds.direct.download)}) |\n`);
   process.stdout.write(`| through the API | ${mbS(proxied.upload)} (${range(speeds.api.upload)}) | ${mbS(proxied.download)} (${range(speeds.api.download)}) |\n`);
   process.stdout.write(`\nthrough the API: upload ${pct(proxied.upload, direct.upload)}%, download ${pct(proxied.download, direct.download)}% of direct (goal ≥ 85%)\n`);
   for (const dir of ['upload', 'download'] as const) {
     process.stdout.write(`CPU s per GiB, ${dir}: direct ${JSON.stringify(perGib(cpu.direct[dir]))}, through the API ${JSON.stringify(perGib(cpu.api[dir]))}\n`);
   }
-  process.stdout.write(`API RSS: ${(rssBefore / 1024 ** 2).toFixed(0)} MiB before, ${(rssPeak / 1024 ** 2).toFixed(0)} MiB at peak: +${((rssPeak - rssBefore) / 1024 ** 2).toFixed(1)} MiB (goal < 64 MiB)\n`);
+  process.stdout.write(
+    `API RSS: ${(rssBefore / 1024 ** 2).toFixed(0)} MiB before, ${(rssPeak / 1024 ** 2).toFixed(0)} MiB at peak: +${((rssPeak - rssBefore) / 1024 ** 2).toFixed(1)} MiB (goal < 64 MiB)\n`,
+  );
   await fetch(`${server.url}/api/game/servers/${id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${server.adminToken}` } });
   await new Promise((r) => setTimeout(r, 3000));
   const line = {

@@ -93,8 +93,7 @@ async function steady(since: number): Promise<{ at: number; owners: Map<string, 
   }
 }
 
-const shares = (owners: Map<string, string | null>): string =>
-  replicas.live.map((r) => `${r.label} ${[...owners.values()].filter((o) => o === r.id).length}`).join(', ');
+const shares = (owners: Map<string, string | null>): string => replicas.live.map((r) => `${r.label} ${[...owners.values()].filter((o) => o === r.id).length}`).join(', ');
 
 interface Step {
   step: 'sigkill' | 'sigterm' | 'join';
@@ -134,7 +133,20 @@ async function leave(victim: Replica, signal: 'SIGKILL' | 'SIGTERM', before: Map
   return {
     at: after.at,
     owners: after.owners,
-    step: { step: signal === 'SIGKILL' ? 'sigkill' : 'sigterm', replica: victim.label, instances: owned.length, takeover_ms: result.takeover_ms, takeover_intervals: intervals(result.takeover_ms), longest_gap_ms: result.longest_gap_ms, overlap_ms: overlap.longest_ms, overlap_intervals: intervals(overlap.longest_ms), overlap_instances: overlap.instances, moved, settled_ms: after.at - at, exit_ms: exitMs },
+    step: {
+      step: signal === 'SIGKILL' ? 'sigkill' : 'sigterm',
+      replica: victim.label,
+      instances: owned.length,
+      takeover_ms: result.takeover_ms,
+      takeover_intervals: intervals(result.takeover_ms),
+      longest_gap_ms: result.longest_gap_ms,
+      overlap_ms: overlap.longest_ms,
+      overlap_intervals: intervals(overlap.longest_ms),
+      overlap_instances: overlap.instances,
+      moved,
+      settled_ms: after.at - at,
+      exit_ms: exitMs,
+    },
   };
 }
 
@@ -149,11 +161,25 @@ async function join(before: Map<string, string | null>): Promise<{ step: Step; o
   const whole = Math.max(...firsts) - firstPoll;
   const overlap = overlapIn(log, ids, firstPoll, after.at, intervalMs);
   const moved = movedBetween(before, after.owners, new Set([joiner.id]));
-  say(`  its ${mine.length} instances all polled ${whole} ms after its first poll; steady: ${shares(after.owners)}; overlap ${overlap.longest_ms} ms on ${overlap.instances} instances; ${moved} moved between the others`);
+  say(
+    `  its ${mine.length} instances all polled ${whole} ms after its first poll; steady: ${shares(after.owners)}; overlap ${overlap.longest_ms} ms on ${overlap.instances} instances; ${moved} moved between the others`,
+  );
   return {
     at: after.at,
     owners: after.owners,
-    step: { step: 'join', replica: joiner.label, instances: mine.length, takeover_ms: whole, takeover_intervals: intervals(whole), longest_gap_ms: null, overlap_ms: overlap.longest_ms, overlap_intervals: intervals(overlap.longest_ms), overlap_instances: overlap.instances, moved, settled_ms: after.at - firstPoll },
+    step: {
+      step: 'join',
+      replica: joiner.label,
+      instances: mine.length,
+      takeover_ms: whole,
+      takeover_intervals: intervals(whole),
+      longest_gap_ms: null,
+      overlap_ms: overlap.longest_ms,
+      overlap_intervals: intervals(overlap.longest_ms),
+      overlap_instances: overlap.instances,
+      moved,
+      settled_ms: after.at - firstPoll,
+    },
   };
 }
 
@@ -194,7 +220,14 @@ try {
 }
 
 say('\njob                         every ms  slots  missing  unfinished  runs beyond claims  by replica');
-for (const j of jobs) say(`${j.job.padEnd(27)} ${String(j.period_ms).padStart(8)} ${String(j.slots).padStart(6)} ${String(j.missing).padStart(8)} ${String(j.unfinished).padStart(11)} ${String(j.runs_beyond_claims).padStart(19)}  ${Object.entries(j.by_replica).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+for (const j of jobs)
+  say(
+    `${j.job.padEnd(27)} ${String(j.period_ms).padStart(8)} ${String(j.slots).padStart(6)} ${String(j.missing).padStart(8)} ${String(j.unfinished).padStart(11)} ${String(j.runs_beyond_claims).padStart(19)}  ${Object.entries(
+      j.by_replica,
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
 const of = (kind: Step['step']): Step[] => steps.filter((s) => s.step === kind);
 const max = (xs: number[]): number => Math.max(0, ...xs);
 const figures = {

@@ -74,7 +74,7 @@ try {
   const echoId = await runningSession(a.url, token, { template: 'firefox-browser', region: 'bench-echo' });
   say(`replica A ${a.url} holds the agents; replica B ${b.url} relays to it`);
 
-  const read = async (url: string, bytes: number): Promise<number> => (await (await openViewer(url, patternId, token, true, bytes)).seconds);
+  const read = async (url: string, bytes: number): Promise<number> => await (await openViewer(url, patternId, token, true, bytes)).seconds;
   const bytes = sizeMiB * 1024 * 1024;
   for (const url of [a.url, b.url]) await read(url, 64 * 1024 * 1024);
   const seconds: Record<Path, number[]> = { same: [], cross: [] };
@@ -90,17 +90,30 @@ try {
   for (let round = 1; round <= rounds; round += 1) {
     await timed('same', a.url);
     await timed('cross', b.url);
-    say(`round ${round}: same replica ${(sizeMiB * 1.048576 / (seconds.same.at(-1) as number)).toFixed(0)} MB/s, cross-replica ${(sizeMiB * 1.048576 / (seconds.cross.at(-1) as number)).toFixed(0)} MB/s`);
+    say(
+      `round ${round}: same replica ${((sizeMiB * 1.048576) / (seconds.same.at(-1) as number)).toFixed(0)} MB/s, cross-replica ${((sizeMiB * 1.048576) / (seconds.cross.at(-1) as number)).toFixed(0)} MB/s`,
+    );
   }
   const gib = (rounds * sizeMiB) / 1024;
-  const perGib = (c: Record<keyof typeof pids, number>): Record<keyof typeof pids, number> => Object.fromEntries(names.map((n) => [n, Math.round((c[n] / gib) * 100) / 100])) as Record<keyof typeof pids, number>;
+  const perGib = (c: Record<keyof typeof pids, number>): Record<keyof typeof pids, number> =>
+    Object.fromEntries(names.map((n) => [n, Math.round((c[n] / gib) * 100) / 100])) as Record<keyof typeof pids, number>;
   const cpuPerGib = { same: perGib(cpu.same), cross: perGib(cpu.cross) };
-  const mbps = (s: number[]): number => Math.round((sizeMiB * 1.048576) / percentile([...s].sort((x, y) => x - y), 50));
+  const mbps = (s: number[]): number =>
+    Math.round(
+      (sizeMiB * 1.048576) /
+        percentile(
+          [...s].sort((x, y) => x - y),
+          50,
+        ),
+    );
   const same = mbps(seconds.same);
   const cross = mbps(seconds.cross);
   const ratio = Math.round((cross / same) * 100) / 100;
   say(`throughput (${sizeMiB} MiB, median of ${rounds}): same replica ${same} MB/s, cross-replica ${cross} MB/s: ${ratio}x (goal >= 0.70: ${ratio >= 0.7 ? 'met' : 'missed'})`);
-  const cpuLine = (c: Record<string, number>): string => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(' + ');
+  const cpuLine = (c: Record<string, number>): string =>
+    Object.entries(c)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' + ');
   say(`  CPU s per GiB: same replica ${cpuLine(cpuPerGib.same)}; cross-replica ${cpuLine(cpuPerGib.cross)}`);
 
   const rtt = await benchRoundTrips(
@@ -113,8 +126,24 @@ try {
   );
   const r = rtt.rtt_ms;
   const added = { p50: Math.round(((r.cross?.p50 ?? NaN) - (r.same?.p50 ?? NaN)) * 1000) / 1000, p99: Math.round(((r.cross?.p99 ?? NaN) - (r.same?.p99 ?? NaN)) * 1000) / 1000 };
-  say(`round trip (64 B, ${rttSamples} samples) p50/p99 ms: same replica ${r.same?.p50}/${r.same?.p99}, cross-replica ${r.cross?.p50}/${r.cross?.p99}; the extra hop adds p50 ${added.p50} ms, p99 ${added.p99} ms`);
-  say(JSON.stringify({ bench: 'vnc-replicas', size_mib: sizeMiB, rounds, same_mb_s: same, cross_mb_s: cross, cross_vs_same: ratio, goal_met: ratio >= 0.7, cpu_s_per_gib: cpuPerGib, rtt_ms: r, added_ms: added, samples: rttSamples }));
+  say(
+    `round trip (64 B, ${rttSamples} samples) p50/p99 ms: same replica ${r.same?.p50}/${r.same?.p99}, cross-replica ${r.cross?.p50}/${r.cross?.p99}; the extra hop adds p50 ${added.p50} ms, p99 ${added.p99} ms`,
+  );
+  say(
+    JSON.stringify({
+      bench: 'vnc-replicas',
+      size_mib: sizeMiB,
+      rounds,
+      same_mb_s: same,
+      cross_mb_s: cross,
+      cross_vs_same: ratio,
+      goal_met: ratio >= 0.7,
+      cpu_s_per_gib: cpuPerGib,
+      rtt_ms: r,
+      added_ms: added,
+      samples: rttSamples,
+    }),
+  );
 } catch (err) {
   process.exitCode = 1;
   if (!cleanups.interrupted) process.stderr.write(`bench:vnc-replicas failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

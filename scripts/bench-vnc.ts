@@ -90,10 +90,14 @@ const say = (line: string): boolean => process.stdout.write(`${line}\n`);
 const cleanups = benchCleanups();
 
 try {
-  const server = await startBenchServer(undefined, {
-    PANEL_RATE_LIMITS: vncBenchRateLimits,
-    LOG_LEVEL: 'warn',
-  }, profArgs);
+  const server = await startBenchServer(
+    undefined,
+    {
+      PANEL_RATE_LIMITS: vncBenchRateLimits,
+      LOG_LEVEL: 'warn',
+    },
+    profArgs,
+  );
   cleanups.push(() => server.stop());
   const token = await login(server.url, 'admin', 'bench-admin-password');
   const key = await issueAgentKey(server.url, token, 'bench-agent');
@@ -109,25 +113,36 @@ try {
   // Memory first, while the API's heap is still small: after the throughput runs it shrinks as
   // garbage is collected, which would hide the growth.
   const memory = await benchStalledMemory(server.url, token, server.pid, () => Promise.all(Array.from({ length: stalled }, simSession)));
-  say(`memory: ${stalled} viewers that never read: API RSS ${memory.rss_before_mib} -> ${memory.rss_after_mib} MiB (+${memory.growth_mib} MiB, ${memory.per_stream_mib} MiB per stalled stream; the credit bounds it at 1 MiB each plus socket buffers)`);
+  say(
+    `memory: ${stalled} viewers that never read: API RSS ${memory.rss_before_mib} -> ${memory.rss_after_mib} MiB (+${memory.growth_mib} MiB, ${memory.per_stream_mib} MiB per stalled stream; the credit bounds it at 1 MiB each plus socket buffers)`,
+  );
 
   const id = await simSession();
   const throughput = await benchThroughput({ url: server.url, token, id, port: await vncPortOf(server.url, token, id), bytes, rounds, apiPid: server.pid, agentPid: agent.pid, nodeArgs: profArgs });
-  say(`throughput (${throughput.size_mib} MiB, median of ${rounds}): raw TCP ${throughput.tcp_mb_s} MB/s, bridge ${throughput.bridge_mb_s} MB/s, relay ${throughput.relay_mb_s} MB/s (${throughput.relay_vs_bridge}x the bridge, ${throughput.relay_pct_of_tcp}% of raw TCP)`);
-  const cpuLine = (c: Record<string, number>): string => Object.entries(c).filter(([, v]) => v >= 0.01).map(([k, v]) => `${k} ${v}`).join(' + ');
+  say(
+    `throughput (${throughput.size_mib} MiB, median of ${rounds}): raw TCP ${throughput.tcp_mb_s} MB/s, bridge ${throughput.bridge_mb_s} MB/s, relay ${throughput.relay_mb_s} MB/s (${throughput.relay_vs_bridge}x the bridge, ${throughput.relay_pct_of_tcp}% of raw TCP)`,
+  );
+  const cpuLine = (c: Record<string, number>): string =>
+    Object.entries(c)
+      .filter(([, v]) => v >= 0.01)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' + ');
   const c = throughput.cpu_s_per_gib;
   say(`  CPU s per GiB: raw TCP ${cpuLine(c.tcp)}; bridge ${cpuLine(c.bridge)}; relay ${cpuLine(c.relay)}`);
 
   const echoId = await simSession('bench-echo');
   const roundTrip = await benchEchoRoundTrips(server.url, token, echoId, await vncPortOf(server.url, token, echoId), rttSamples, profArgs);
   const r = roundTrip.rtt_ms;
-  say(`round trip (${roundTrip.frame_bytes} B, ${rttSamples} samples) p50/p99 ms: raw TCP ${r.tcp?.p50}/${r.tcp?.p99}, bridge ${r.bridge?.p50}/${r.bridge?.p99}, relay ${r.relay?.p50}/${r.relay?.p99}; the relay adds p99 ${roundTrip.added_p99_ms.vs_bridge} ms to the bridge's (${roundTrip.added_p99_ms.vs_tcp} ms to raw TCP's)`);
-
+  say(
+    `round trip (${roundTrip.frame_bytes} B, ${rttSamples} samples) p50/p99 ms: raw TCP ${r.tcp?.p50}/${r.tcp?.p99}, bridge ${r.bridge?.p50}/${r.bridge?.p99}, relay ${r.relay?.p50}/${r.relay?.p99}; the relay adds p99 ${roundTrip.added_p99_ms.vs_bridge} ms to the bridge's (${roundTrip.added_p99_ms.vs_tcp} ms to raw TCP's)`,
+  );
 
   let desktop: DesktopFigures | null = null;
   if (withDesktop) {
     desktop = await benchDesktop({ url: server.url, token, samples, connections, say, onCleanup: (c) => cleanups.push(c) });
-    say(`desktop ratio relay/direct: first update ${desktop.ratio.first_update}, input p50 ${desktop.ratio.p50}, p99 ${desktop.ratio.p99}${desktop.lost.relay + desktop.lost.direct > 0 ? ` (lost inputs: relay ${desktop.lost.relay}, direct ${desktop.lost.direct})` : ''}`);
+    say(
+      `desktop ratio relay/direct: first update ${desktop.ratio.first_update}, input p50 ${desktop.ratio.p50}, p99 ${desktop.ratio.p99}${desktop.lost.relay + desktop.lost.direct > 0 ? ` (lost inputs: relay ${desktop.lost.relay}, direct ${desktop.lost.direct})` : ''}`,
+    );
   }
   say('cross-replica rows: not here (one API process on the embedded database); npm run bench:vnc-replicas -- --database-url URL measures them');
   say(JSON.stringify({ bench: 'vnc', memory, throughput, round_trip: roundTrip, desktop }));

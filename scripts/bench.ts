@@ -49,7 +49,10 @@ const all = readdirSync(scripts)
   .map((f) => /^bench-(.+)\.ts$/.exec(f)?.[1])
   .filter((n): n is string => n !== undefined)
   .sort();
-const only = option(args, '--only')?.split(',').map((n) => n.trim()).filter(Boolean);
+const only = option(args, '--only')
+  ?.split(',')
+  .map((n) => n.trim())
+  .filter(Boolean);
 const unknown = (only ?? []).filter((n) => !all.includes(n));
 if (unknown.length > 0 || !(timeoutS > 0)) {
   process.stderr.write(`${unknown.length > 0 ? `no such bench: ${unknown.join(', ')} (there are ${all.join(', ')})` : '--timeout-s must be a number above 0'}\n\n${help}`);

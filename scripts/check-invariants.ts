@@ -64,7 +64,12 @@ async function main(args: string[]): Promise<number> {
     // The rules are written against the current schema; on an older one they would only fail to run.
     const pending = (await migrationStatus(database.knex, [{ owner: 'core', dir: coreMigrationsDir }, ...pluginMigrationSets(plugins)])).filter((m) => !m.appliedAt);
     if (pending.length > 0) {
-      process.stderr.write(`The database has ${pending.length} migration(s) pending (${pending.slice(0, 3).map((m) => `${m.owner}/${m.name}`).join(', ')}${pending.length > 3 ? ', ...' : ''}); run npm run migrate -- up (or start the server) first.\n`);
+      process.stderr.write(
+        `The database has ${pending.length} migration(s) pending (${pending
+          .slice(0, 3)
+          .map((m) => `${m.owner}/${m.name}`)
+          .join(', ')}${pending.length > 3 ? ', ...' : ''}); run npm run migrate -- up (or start the server) first.\n`,
+      );
       return 2;
     }
     const started = Date.now();

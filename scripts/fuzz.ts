@@ -55,7 +55,9 @@ let failed = true;
 try {
   const { figures, failures } = await runFuzz(stand, { seed, runs, operations, path, bodyLimitBytes: fuzzBodyLimitBytes, progress: (line) => process.stdout.write(`${line}\n`) });
   for (const f of failures) {
-    process.stdout.write(`\nFAIL ${f.operation} as ${f.identity}, mutation ${JSON.stringify(f.mutation).slice(0, 200)}\n  ${f.request.method} ${f.request.path}\n  answered ${f.status ?? 'nothing'}: ${f.problems.join('; ')}\n  replay: npm run fuzz -- ${f.replay}\n`);
+    process.stdout.write(
+      `\nFAIL ${f.operation} as ${f.identity}, mutation ${JSON.stringify(f.mutation).slice(0, 200)}\n  ${f.request.method} ${f.request.path}\n  answered ${f.status ?? 'nothing'}: ${f.problems.join('; ')}\n  replay: npm run fuzz -- ${f.replay}\n`,
+    );
   }
   process.stdout.write(`${JSON.stringify(figures)}\n`);
   failed = failures.length > 0;

@@ -37,9 +37,10 @@ const file = join(dir, 'openapi.json');
 writeFileSync(file, text);
 if (keep) writeFileSync(keep, text);
 // redocly exits non-zero when it finds errors; its JSON report is on stdout either way.
-const result = await promisify(execFile)(join(root, 'node_modules', '.bin', 'redocly'), ['lint', '--config', join(root, 'redocly.yaml'), '--format=json', file], { cwd: root, maxBuffer: 64 * 1024 * 1024 }).catch(
-  (err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }),
-);
+const result = await promisify(execFile)(join(root, 'node_modules', '.bin', 'redocly'), ['lint', '--config', join(root, 'redocly.yaml'), '--format=json', file], {
+  cwd: root,
+  maxBuffer: 64 * 1024 * 1024,
+}).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }));
 rmSync(dir, { recursive: true, force: true });
 let problems: Problem[];
 try {

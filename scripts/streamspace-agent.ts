@@ -76,7 +76,10 @@ async function main(args: string[]): Promise<number> {
     maxSessions,
     commandDelayMs: delayMs,
     failureRate,
-    failCommands: values['fail-commands'].split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    failCommands: values['fail-commands']
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
     mode: mode === 'pattern' ? 'pattern' : 'echo',
     autoReconnect: !values['no-reconnect'],
     log: (line) => process.stdout.write(`${line}\n`),

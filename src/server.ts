@@ -126,10 +126,28 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     let routes: MountedRoute[] = [];
     let openApiTags: ReadonlyArray<{ name: string; description: string }> = [];
     let sockets: MountedWebSocketRoute[] = [];
-    const service = stack.add(createServiceModule({ config, registry: metrics.registry, catalogue, pendingMigrations, routes: () => routes, websockets: () => sockets, openApiTags: () => openApiTags }));
+    const service = stack.add(
+      createServiceModule({ config, registry: metrics.registry, catalogue, pendingMigrations, routes: () => routes, websockets: () => sockets, openApiTags: () => openApiTags }),
+    );
     const coreRoutes = [...service.mounted, ...stack.routes.map((route) => ({ owner: 'core', fullPath: route.path, route }))];
     const allowedOrigins = allowedOriginSet(config.server.public_url, config.server.allowed_origins);
-    const services = { config, log, db, registry: metrics.registry, rateLimiter, limits, allowedOrigins, instances, entitlements: billing.entitlements, agents: agents.client, bus, audit, files, auth, relay: cluster.relay };
+    const services = {
+      config,
+      log,
+      db,
+      registry: metrics.registry,
+      rateLimiter,
+      limits,
+      allowedOrigins,
+      instances,
+      entitlements: billing.entitlements,
+      agents: agents.client,
+      bus,
+      audit,
+      files,
+      auth,
+      relay: cluster.relay,
+    };
     const plugins = stack.add(await createPluginsModule(prepared, services, coreRoutes));
     routes = [...coreRoutes, ...plugins.loaded.routes];
     openApiTags = plugins.loaded.openApiTags;
@@ -139,7 +157,26 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const upgradeRate = { burst: config.server.upgrade_rate_burst, refillMs: config.server.upgrade_rate_refill_ms };
     const mountedSockets = [...cluster.websockets, ...websockets];
     sockets = mountedSockets;
-    const http = stack.add(createHttpModule({ config, log, replicaId, metrics, routes, rawHttp: [...service.rawHttp, ...rawHttp], frontHttp, websockets: mountedSockets, allowedOrigins, authenticate: auth.authenticate, redeemTicket: auth.redeemTicket, rateLimiter, isDraining: service.isDraining, admitUpgrade: (ip) => limits.buckets.take(`core:upgrade-ip:${ip}`, upgradeRate), databaseUp, reservedSocket: reservation.take }));
+    const http = stack.add(
+      createHttpModule({
+        config,
+        log,
+        replicaId,
+        metrics,
+        routes,
+        rawHttp: [...service.rawHttp, ...rawHttp],
+        frontHttp,
+        websockets: mountedSockets,
+        allowedOrigins,
+        authenticate: auth.authenticate,
+        redeemTicket: auth.redeemTicket,
+        rateLimiter,
+        isDraining: service.isDraining,
+        admitUpgrade: (ip) => limits.buckets.take(`core:upgrade-ip:${ip}`, upgradeRate),
+        databaseUp,
+        reservedSocket: reservation.take,
+      }),
+    );
     listeningUrl = () => {
       try {
         return http.address().url;
@@ -163,7 +200,24 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         await stack.shutdown(grace);
         log.info('stopped');
       })());
-    return { url, port, database, secrets, auth, events: bus, catalogue, instances, poller, scheduler, replicas: cluster.replicas, relay: cluster.relay, app: http.app, http: http.server, websockets: mountedSockets, shutdown };
+    return {
+      url,
+      port,
+      database,
+      secrets,
+      auth,
+      events: bus,
+      catalogue,
+      instances,
+      poller,
+      scheduler,
+      replicas: cluster.replicas,
+      relay: cluster.relay,
+      app: http.app,
+      http: http.server,
+      websockets: mountedSockets,
+      shutdown,
+    };
   } catch (err) {
     // A plugin that failed, a database that does not answer: undo whatever was opened before giving up.
     await stack.shutdown(grace);

@@ -25,7 +25,12 @@ export const devConfigSchema = z
     /** Life of an IDE link (single use). */
     token_ttl_s: z.number().int().min(10).max(600).default(60),
     /** Longest life of an IDE session (the cookie); it ends earlier with the sign-in it came from. */
-    session_ttl_s: z.number().int().min(300).max(7 * 86_400).default(12 * 3600),
+    session_ttl_s: z
+      .number()
+      .int()
+      .min(300)
+      .max(7 * 86_400)
+      .default(12 * 3600),
     /** An IDE silent this long answers 504. */
     proxy_idle_timeout_ms: z.number().int().min(1000).default(60_000),
     /** How often open IDE WebSockets are checked again, for revocations no event announced. */

@@ -8,7 +8,10 @@ import { exampleContainer } from './examples.ts';
 /** Dev containers: list, create, read, delete, each with its own vmid. Another user's container is a 404. */
 export function containerRoutes(base: string, db: Knex, config: DevConfig, instances: Instances, entitlements: Entitlements, onDeleted: (id: string) => Promise<void>): RouteDefinition[] {
   const withVmids = async (items: Instance[]) => {
-    const vmids = await vmidsOf(db, items.map((i) => i.id));
+    const vmids = await vmidsOf(
+      db,
+      items.map((i) => i.id),
+    );
     return items.map((i) => toContainer(i, vmids.get(i.id) ?? 0));
   };
   return instanceCrudRoutes(
@@ -22,13 +25,17 @@ export function containerRoutes(base: string, db: Knex, config: DevConfig, insta
       schema: containerSchema,
       idParams: containerIdParams,
       docs: {
-        list: 'The caller\'s dev containers with their cached state (admins: everyone\'s, or one user\'s with ?user_id=)',
+        list: "The caller's dev containers with their cached state (admins: everyone's, or one user's with ?user_id=)",
         create: 'Creates a dev container with its own vmid; it answers in `provisioning` and becomes `active` once its agent is ready',
         createDescription: 'Start the IDE with POST /api/dev/:id/codeserver/start, then open it with POST /api/dev/:id/ide-token.',
-        read: 'One dev container with its cached state, including the IDE\'s',
+        read: "One dev container with its cached state, including the IDE's",
         delete: 'Deletes a dev container: `deleting`, its IDE sessions end at once, its agent is released, then it is gone',
-        userFilter: 'admins: only this user\'s containers',
-        createErrors: { 400: 'Invalid name, or an unknown template (TEMPLATE_UNKNOWN)', 402: 'The plan allows no more dev containers (PLAN_LIMIT_REACHED), or a payment is overdue (BILLING_PAST_DUE)', 503: 'Every vmid of the configured range is taken (VMID_RANGE_EXHAUSTED)' },
+        userFilter: "admins: only this user's containers",
+        createErrors: {
+          400: 'Invalid name, or an unknown template (TEMPLATE_UNKNOWN)',
+          402: 'The plan allows no more dev containers (PLAN_LIMIT_REACHED), or a payment is overdue (BILLING_PAST_DUE)',
+          503: 'Every vmid of the configured range is taken (VMID_RANGE_EXHAUSTED)',
+        },
       },
       examples: { item: exampleContainer, createBody: { name: 'api-work', template: 'default' } },
       templates: { templates: config.templates, defaultTemplate: config.default_template },

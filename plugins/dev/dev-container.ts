@@ -1,19 +1,21 @@
 import { z } from 'zod';
 import { instanceStateSchema, requireLifecycle, visibleInstance, type Instance, type Instances, type Lifecycle, type Principal } from '../../src/plugin-api/index.ts';
 
-export const containerSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  vmid: z.number().int(),
-  template: z.string(),
-  owner_id: z.uuid(),
-  resources: z.object({ cpu_cores: z.number(), memory_mb: z.number(), disk_mb: z.number() }),
-  codeserver: z.object({ state: z.enum(['running', 'stopped', 'unknown']) }).describe('the IDE, from the last poll'),
-  lifecycle_reason: z.string().nullable(),
-  created_at: z.iso.datetime(),
-  updated_at: z.iso.datetime(),
-  state: instanceStateSchema,
-}).meta({ id: 'DevContainer' });
+export const containerSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    vmid: z.number().int(),
+    template: z.string(),
+    owner_id: z.uuid(),
+    resources: z.object({ cpu_cores: z.number(), memory_mb: z.number(), disk_mb: z.number() }),
+    codeserver: z.object({ state: z.enum(['running', 'stopped', 'unknown']) }).describe('the IDE, from the last poll'),
+    lifecycle_reason: z.string().nullable(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+    state: instanceStateSchema,
+  })
+  .meta({ id: 'DevContainer' });
 export type DevContainer = z.infer<typeof containerSchema>;
 
 export interface DevSpec {

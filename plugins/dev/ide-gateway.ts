@@ -113,7 +113,14 @@ export function ideEntrances(deps: IdeGatewayDeps): FrontHttpHandler[] {
         res.writeHead(308, { Location: `/__ide/${id}/${front.search}`, ...pathModeHeaders }).end();
         return;
       }
-      await serve(front, { mode: 'path', instanceId: id, cookieName: pathCookie(id, secure), cookiePath: `/__ide/${id}/`, upstreamPath: `/${rest.join('/')}${front.search}`, extraHeaders: pathModeHeaders });
+      await serve(front, {
+        mode: 'path',
+        instanceId: id,
+        cookieName: pathCookie(id, secure),
+        cookiePath: `/__ide/${id}/`,
+        upstreamPath: `/${rest.join('/')}${front.search}`,
+        extraHeaders: pathModeHeaders,
+      });
     },
   };
   return [hosted, pathMode];

@@ -9,15 +9,26 @@ import { agentErrors } from './examples.ts';
 const actions = ['start', 'stop', 'restart'] as const;
 const endpoint = { start: 'codeserverStart', stop: 'codeserverStop', restart: 'codeserverRestart' } as const;
 
-
 /** The IDE's controls (code-server on the agent) and IDE links. */
-export function ideRoutes(base: string, instances: Instances, agents: Agents, entitlements: Entitlements, sessions: IdeSessions, urls: IdeUrls, db: Parameters<typeof vmidsOf>[0], onIdeStopped: (id: string) => Promise<void>): RouteDefinition[] {
+export function ideRoutes(
+  base: string,
+  instances: Instances,
+  agents: Agents,
+  entitlements: Entitlements,
+  sessions: IdeSessions,
+  urls: IdeUrls,
+  db: Parameters<typeof vmidsOf>[0],
+  onIdeStopped: (id: string) => Promise<void>,
+): RouteDefinition[] {
   const controls = actions.map((action) =>
     defineRoute({
       method: 'post',
       path: `${base}/:id/codeserver/${action}`,
       summary: `${action[0]?.toUpperCase()}${action.slice(1)}s the container's IDE (agent POST /dev/codeserver/${action})`,
-      description: action === 'start' ? 'Answers 202 with the IDE state the agent reports, once the container\'s state shows it: an `ide-token` right after it sees the IDE running.' : 'Ends every IDE session of the container: open IDE tabs get 401 and their WebSockets close; open the IDE again from the portal.',
+      description:
+        action === 'start'
+          ? "Answers 202 with the IDE state the agent reports, once the container's state shows it: an `ide-token` right after it sees the IDE running."
+          : 'Ends every IDE session of the container: open IDE tabs get 401 and their WebSockets close; open the IDE again from the portal.',
       tags: ['dev'],
       auth: 'user',
       request: { params: containerIdParams },
@@ -41,7 +52,7 @@ export function ideRoutes(base: string, instances: Instances, agents: Agents, en
     defineRoute({
       method: 'post',
       path: `${base}/:id/ide-token`,
-      summary: 'A single-use link (about 60 s) that opens the container\'s IDE in the browser',
+      summary: "A single-use link (about 60 s) that opens the container's IDE in the browser",
       description:
         'Open `url` in a new tab: the IDE spends the token, sets its own session cookie and redirects to itself without the token. ' +
         'Hosted form `https://dev-<vmid>.<suffix>/?ide_token=`, or path form `<host>/__ide/<id>/?ide_token=` (DEV_IDE_RETURN_HOSTED_URL=false with path mode on). ' +

@@ -191,7 +191,12 @@ export class IdeSessions {
       const row = await this.db<SessionRow>('dev_ide_sessions').where({ id_hash: idHash }).whereNull('revoked_at').where('expires_at', '>', this.db.fn.now()).first();
       // Only an answer of "no longer valid" closes sockets; a check that could not be made (the
       // database away for a moment) keeps them, and the next recheck asks again.
-      const valid = row ? await this.check(row).then(() => true, (err: unknown) => !(err instanceof IdeAccessError)) : false;
+      const valid = row
+        ? await this.check(row).then(
+            () => true,
+            (err: unknown) => !(err instanceof IdeAccessError),
+          )
+        : false;
       if (valid) continue;
       for (const socket of set) socket.destroy();
       closed += set.size;

@@ -17,7 +17,14 @@ export function ideSockets(sessions: IdeSessions, urls: IdeUrls, proxy: HttpProx
   const takePlace = async (grant: IdeGrant, ctx: UpgradeContext): Promise<void> => {
     const place = await limits.acquireSlot([{ key: `ide-user:${grant.userId}`, limit: maxSocketsPerUser }], ctx.req.socket);
     if (!place.ok) {
-      throw new AppError(429, 'IDE_SOCKET_LIMIT', 'Too many IDE connections', `You already have ${place.held} IDE connections open (the limit is ${maxSocketsPerUser}); close an IDE window and retry`, { limit: maxSocketsPerUser }, { 'Retry-After': '5' });
+      throw new AppError(
+        429,
+        'IDE_SOCKET_LIMIT',
+        'Too many IDE connections',
+        `You already have ${place.held} IDE connections open (the limit is ${maxSocketsPerUser}); close an IDE window and retry`,
+        { limit: maxSocketsPerUser },
+        { 'Retry-After': '5' },
+      );
     }
   };
   const hosted = defineWebSocket<{ grant: IdeGrant; path: string }>({

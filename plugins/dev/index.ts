@@ -32,9 +32,22 @@ export const devPlugin: PanelPlugin<DevConfig> = definePlugin({
     if (urls.scheme === 'http' && !local) {
       ctx.log.warn({ suffix: ctx.core.ide.suffix }, 'IDE over http on a host that is not localhost: the IDE session cookie cannot be Secure and travels in clear; use https outside local development');
     }
-    const sessions = new IdeSessions(ctx.db, ctx.instances, ctx.auth.stillValid, { tokenTtlS: ctx.config.token_ttl_s, sessionTtlS: ctx.config.session_ttl_s, cacheMs: 10_000 }, ctx.log.child({ component: 'ide-sessions' }));
+    const sessions = new IdeSessions(
+      ctx.db,
+      ctx.instances,
+      ctx.auth.stillValid,
+      { tokenTtlS: ctx.config.token_ttl_s, sessionTtlS: ctx.config.session_ttl_s, cacheMs: 10_000 },
+      ctx.log.child({ component: 'ide-sessions' }),
+    );
     const proxy = ctx.proxies.create({ idleTimeoutMs: ctx.config.proxy_idle_timeout_ms, maxSockets: 256, log: ctx.log.child({ component: 'ide-proxy' }) });
-    new Gauge({ name: 'panel_dev_ide_sockets', help: 'Proxied IDE WebSockets open on this replica', registers: [ctx.metrics], collect() { this.set(sessions.openSockets); } });
+    new Gauge({
+      name: 'panel_dev_ide_sockets',
+      help: 'Proxied IDE WebSockets open on this replica',
+      registers: [ctx.metrics],
+      collect() {
+        this.set(sessions.openSockets);
+      },
+    });
     const unsubscribe = endIdeSessions(ctx.events, sessions);
     /** The IDE stops or the container goes: its sessions end here at once, and on other replicas by event. */
     const endSessions = async (id: string): Promise<void> => {

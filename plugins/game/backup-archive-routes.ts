@@ -11,36 +11,52 @@ const backupParams = serverIdParams.extend({ backupId: z.uuid() });
 export function backupArchiveRoutes(ctx: PluginContext<GameConfig>, instances: Instances, entitlements: Entitlements, store: BackupStore): RouteDefinition[] {
   const completed = async (serverId: string, backupId: string) => {
     const backup = await store.get(serverId, backupId);
-    if (backup.state !== 'completed' || backup.agent_backup_id === null) throw new ConflictError('BACKUP_NOT_READY', `This backup is ${backup.state}; only a completed backup can be downloaded`, { state: backup.state });
+    if (backup.state !== 'completed' || backup.agent_backup_id === null)
+      throw new ConflictError('BACKUP_NOT_READY', `This backup is ${backup.state}; only a completed backup can be downloaded`, { state: backup.state });
     return backup;
   };
   return [
     defineRoute({
       method: 'get',
       path: '/servers/:id/backups/:backupId/download',
-      summary: 'Downloads a backup\'s archive (.tar.gz), streamed, with X-Checksum-Sha256',
+      summary: "Downloads a backup's archive (.tar.gz), streamed, with X-Checksum-Sha256",
       tags: ['game'],
       auth: 'user',
       description: RANGE_DESCRIPTION,
       request: { params: backupParams },
       // Streamed by the handler from the agent's archive.
       contentType: 'application/gzip',
-      responses: { 200: z.string().meta({ format: 'binary', description: 'The backup as .tar.gz, with Content-Disposition and X-Checksum-Sha256' }), 206: z.string().meta({ format: 'binary', description: 'The asked byte range, with Content-Range' }) },
+      responses: {
+        200: z.string().meta({ format: 'binary', description: 'The backup as .tar.gz, with Content-Disposition and X-Checksum-Sha256' }),
+        206: z.string().meta({ format: 'binary', description: 'The asked byte range, with Content-Range' }),
+      },
       examples: { params: { id: exampleServer.id, backupId: exampleBackup.id } },
       errors: { 409: 'The backup is not completed (BACKUP_NOT_READY) or the server is not active (INSTANCE_NOT_ACTIVE)', ...agentErrors, 416: RANGE_ERROR },
       handler: async ({ params, principal, requestId, ctx: koa, ip }) => {
         const server = await visibleServer(instances, params.id, principal);
         requireLifecycle(server, ['active', 'suspended']);
         const backup = await completed(params.id, params.backupId);
-        await ctx.audit.record({ action: 'backups.archive_download', actorUserId: principal?.userId ?? null, targetUserId: server.ownerId, ip, requestId, details: { server_id: params.id, backup_id: backup.id } });
-        await ctx.files.streams.respond(koa, await instances.target(params.id), { path: `/backups/${encodeURIComponent(backup.agent_backup_id as string)}/archive`, requestId }, { 'Content-Disposition': `attachment; filename="${backup.name.replace(/[^A-Za-z0-9._-]/g, '_')}.tar.gz"`, 'X-Request-Id': requestId });
+        await ctx.audit.record({
+          action: 'backups.archive_download',
+          actorUserId: principal?.userId ?? null,
+          targetUserId: server.ownerId,
+          ip,
+          requestId,
+          details: { server_id: params.id, backup_id: backup.id },
+        });
+        await ctx.files.streams.respond(
+          koa,
+          await instances.target(params.id),
+          { path: `/backups/${encodeURIComponent(backup.agent_backup_id as string)}/archive`, requestId },
+          { 'Content-Disposition': `attachment; filename="${backup.name.replace(/[^A-Za-z0-9._-]/g, '_')}.tar.gz"`, 'X-Request-Id': requestId },
+        );
         return undefined;
       },
     }),
     defineRoute({
       method: 'post',
       path: '/servers/:id/backups/:backupId/download-url',
-      summary: 'A signed URL (5 minutes, a few uses) from which a browser can download the backup\'s archive without the bearer header',
+      summary: "A signed URL (5 minutes, a few uses) from which a browser can download the backup's archive without the bearer header",
       tags: ['game'],
       auth: 'user',
       request: { params: backupParams },
@@ -62,9 +78,25 @@ export function backupArchiveRoutes(ctx: PluginContext<GameConfig>, instances: I
       tags: ['game'],
       auth: 'user',
       bodyMode: 'raw',
-      request: { params: serverIdParams, query: z.object({ name: z.string().trim().min(1).max(100).regex(/^[^\0/\\]+$/).optional() }) },
+      request: {
+        params: serverIdParams,
+        query: z.object({
+          name: z
+            .string()
+            .trim()
+            .min(1)
+            .max(100)
+            .regex(/^[^\0/\\]+$/)
+            .optional(),
+        }),
+      },
       responses: { 201: z.object({ backup: backupSchema }) },
-      errors: { 400: 'Not a readable archive (AGENT_ERROR, agent code not_an_archive)', 409: 'At the backup limit (BACKUP_LIMIT_REACHED) or not active (INSTANCE_NOT_ACTIVE)', 413: 'Over the upload limit (PAYLOAD_TOO_LARGE)', ...agentErrors },
+      errors: {
+        400: 'Not a readable archive (AGENT_ERROR, agent code not_an_archive)',
+        409: 'At the backup limit (BACKUP_LIMIT_REACHED) or not active (INSTANCE_NOT_ACTIVE)',
+        413: 'Over the upload limit (PAYLOAD_TOO_LARGE)',
+        ...agentErrors,
+      },
       examples: { responses: { 201: { backup: { ...exampleBackup, name: 'imported-world' } } } },
       handler: async ({ params, query, principal, requestId, ctx: koa, ip }) => {
         const server = await visibleServer(instances, params.id, principal);
@@ -82,7 +114,14 @@ export function backupArchiveRoutes(ctx: PluginContext<GameConfig>, instances: I
           throw err;
         }
         const backup = await store.accept(ref, reservation.id, (answer.body as { backup: Parameters<BackupStore['accept']>[2] }).backup);
-        await ctx.audit.record({ action: 'backups.archive_upload', actorUserId: principal?.userId ?? null, targetUserId: server.ownerId, ip, requestId, details: { server_id: params.id, backup_id: backup.id, size_bytes: backup.size_bytes } });
+        await ctx.audit.record({
+          action: 'backups.archive_upload',
+          actorUserId: principal?.userId ?? null,
+          targetUserId: server.ownerId,
+          ip,
+          requestId,
+          details: { server_id: params.id, backup_id: backup.id, size_bytes: backup.size_bytes },
+        });
         return { status: 201, body: { backup: toBackup(backup) } };
       },
     }),

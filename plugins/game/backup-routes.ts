@@ -7,8 +7,13 @@ import type { Restores } from './restores.ts';
 import { agentErrors, exampleBackup, exampleServer } from './examples.ts';
 
 const backupParams = serverIdParams.extend({ backupId: z.uuid().describe('Backup id') });
-const backupName = z.string().trim().min(1).max(100).regex(/^[^\0/\\]+$/, 'no NUL, / or \\');
-const agentRefusal = 'The agent refused (AGENT_ERROR with the agent\'s status, its body in details.agent_body; e.g. 409 when a backup is already running)';
+const backupName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .regex(/^[^\0/\\]+$/, 'no NUL, / or \\');
+const agentRefusal = "The agent refused (AGENT_ERROR with the agent's status, its body in details.agent_body; e.g. 409 when a backup is already running)";
 
 /** Backups with the seed's routes; every success answers the API's Backup shape, every failure the envelope. */
 export function backupRoutes(instances: Instances, agents: Agents, entitlements: Entitlements, store: BackupStore, sync: BackupSync, restores: Restores): RouteDefinition[] {
@@ -20,7 +25,7 @@ export function backupRoutes(instances: Instances, agents: Agents, entitlements:
     defineRoute({
       method: 'get',
       path: '/servers/:id/backups',
-      summary: 'The server\'s backups, newest first, reconciled with the agent\'s list',
+      summary: "The server's backups, newest first, reconciled with the agent's list",
       tags: ['game'],
       auth: 'user',
       request: { params: serverIdParams },
@@ -38,13 +43,23 @@ export function backupRoutes(instances: Instances, agents: Agents, entitlements:
       method: 'post',
       path: '/servers/:id/backups',
       summary: 'Starts a backup; it answers `in_progress`, and `backup.updated` events follow until it is `completed` or `failed`',
-      description: 'At most the template\'s backup limit per server, and no more than the owner\'s plan allows (failed ones do not count); 2 new backups per 10 minutes per server.',
+      description: "At most the template's backup limit per server, and no more than the owner's plan allows (failed ones do not count); 2 new backups per 10 minutes per server.",
       tags: ['game'],
       auth: 'user',
-      request: { params: serverIdParams, body: z.strictObject({ name: backupName.optional().describe('default: backup-<timestamp>'), locked: z.boolean().default(false).describe('a locked backup cannot be deleted until unlocked') }) },
+      request: {
+        params: serverIdParams,
+        body: z.strictObject({ name: backupName.optional().describe('default: backup-<timestamp>'), locked: z.boolean().default(false).describe('a locked backup cannot be deleted until unlocked') }),
+      },
       responses: { 202: z.object({ backup: backupSchema }) },
-      errors: { 409: `The server is not active (INSTANCE_NOT_ACTIVE), it has reached its backup limit (BACKUP_LIMIT_REACHED), or ${agentRefusal}`, 429: 'More than 2 backups in 10 minutes on this server (RATE_LIMIT_EXCEEDED)', ...agentErrors },
-      examples: { body: { name: 'before-update', locked: true }, responses: { 202: { backup: { ...exampleBackup, state: 'in_progress', size_bytes: null, sha256: null, completed_at: null, locked: true } } } },
+      errors: {
+        409: `The server is not active (INSTANCE_NOT_ACTIVE), it has reached its backup limit (BACKUP_LIMIT_REACHED), or ${agentRefusal}`,
+        429: 'More than 2 backups in 10 minutes on this server (RATE_LIMIT_EXCEEDED)',
+        ...agentErrors,
+      },
+      examples: {
+        body: { name: 'before-update', locked: true },
+        responses: { 202: { backup: { ...exampleBackup, state: 'in_progress', size_bytes: null, sha256: null, completed_at: null, locked: true } } },
+      },
       handler: async ({ params, body, principal, requestId, limit }) => {
         const { instance, ref } = await serverFor(params.id, principal);
         requireLifecycle(instance);

@@ -3,16 +3,18 @@ import { z } from 'zod';
 import { backupUpdated, ConflictError, NotFoundError, type AgentBackup, type Events } from '../../src/plugin-api/index.ts';
 
 /** API.md's Backup: the API's own shape on every success answer, whatever the agent's body looked like. */
-export const backupSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  state: z.enum(['in_progress', 'completed', 'failed']),
-  size_bytes: z.number().int().nullable(),
-  sha256: z.string().nullable(),
-  locked: z.boolean(),
-  created_at: z.iso.datetime(),
-  completed_at: z.iso.datetime().nullable(),
-}).meta({ id: 'Backup' });
+export const backupSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    state: z.enum(['in_progress', 'completed', 'failed']),
+    size_bytes: z.number().int().nullable(),
+    sha256: z.string().nullable(),
+    locked: z.boolean(),
+    created_at: z.iso.datetime(),
+    completed_at: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'Backup' });
 export type Backup = z.infer<typeof backupSchema>;
 
 export interface BackupRow {
@@ -110,9 +112,15 @@ export class BackupStore {
       let row: BackupRow;
       if (adopted) {
         await trx('game_backups').where({ id: reservationId }).delete();
-        [row] = (await trx('game_backups').where({ id: adopted.id }).update({ name: reservation?.name ?? adopted.name, locked: reservation?.locked ?? adopted.locked, updated_at: trx.fn.now() }).returning<BackupRow[]>('*')) as [BackupRow];
+        [row] = (await trx('game_backups')
+          .where({ id: adopted.id })
+          .update({ name: reservation?.name ?? adopted.name, locked: reservation?.locked ?? adopted.locked, updated_at: trx.fn.now() })
+          .returning<BackupRow[]>('*')) as [BackupRow];
       } else {
-        [row] = (await trx('game_backups').where({ id: reservationId }).update({ agent_backup_id: agent.id, ...fromAgent(agent), updated_at: trx.fn.now() }).returning<BackupRow[]>('*')) as [BackupRow];
+        [row] = (await trx('game_backups')
+          .where({ id: reservationId })
+          .update({ agent_backup_id: agent.id, ...fromAgent(agent), updated_at: trx.fn.now() })
+          .returning<BackupRow[]>('*')) as [BackupRow];
       }
       await this.announce(server, row, trx);
       return row;
@@ -165,7 +173,10 @@ export class BackupStore {
           // Given up on (too old, or lost): only a real completion brings it back.
           continue;
         } else if (differs(row, b)) {
-          const [updated] = await trx('game_backups').where({ id: row.id }).update({ ...fromAgent(b), updated_at: trx.fn.now() }).returning<BackupRow[]>('*');
+          const [updated] = await trx('game_backups')
+            .where({ id: row.id })
+            .update({ ...fromAgent(b), updated_at: trx.fn.now() })
+            .returning<BackupRow[]>('*');
           await this.announce(server, updated as BackupRow, trx);
         }
       }
@@ -186,12 +197,18 @@ export class BackupStore {
 
   /** In-progress backups older than `ms` never finished: marked failed. Returns how many. */
   async failStale(ms: number, ownerOf: (serverId: string) => Promise<string | null>): Promise<number> {
-    const stale = await this.db<BackupRow>('game_backups').where({ state: 'in_progress' }).whereNotNull('agent_backup_id').where('created_at', '<', new Date(Date.now() - ms));
+    const stale = await this.db<BackupRow>('game_backups')
+      .where({ state: 'in_progress' })
+      .whereNotNull('agent_backup_id')
+      .where('created_at', '<', new Date(Date.now() - ms));
     for (const row of stale) {
       const ownerId = await ownerOf(row.server_id);
       if (ownerId === null) continue;
       await this.db.transaction(async (trx) => {
-        const [failed] = await trx('game_backups').where({ id: row.id, state: 'in_progress' }).update({ state: 'failed', error: 'did not finish in time', completed_at: trx.fn.now(), updated_at: trx.fn.now() }).returning<BackupRow[]>('*');
+        const [failed] = await trx('game_backups')
+          .where({ id: row.id, state: 'in_progress' })
+          .update({ state: 'failed', error: 'did not finish in time', completed_at: trx.fn.now(), updated_at: trx.fn.now() })
+          .returning<BackupRow[]>('*');
         if (failed) await this.announce({ id: row.server_id, ownerId }, failed, trx);
       });
     }
@@ -200,6 +217,9 @@ export class BackupStore {
 
   /** Reservations whose request died before the agent answered (a crash): nothing holds them any more. */
   async dropAbandonedReservations(olderThanMs: number): Promise<number> {
-    return this.db('game_backups').whereNull('agent_backup_id').where('created_at', '<', new Date(Date.now() - olderThanMs)).delete();
+    return this.db('game_backups')
+      .whereNull('agent_backup_id')
+      .where('created_at', '<', new Date(Date.now() - olderThanMs))
+      .delete();
   }
 }

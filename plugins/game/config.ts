@@ -39,17 +39,38 @@ export const gameConfigSchema = z
         server_refill_ms: z.number().int().min(1).max(60_000).default(50),
         ticket_ttl_s: z.number().int().min(5).max(300).default(60),
         /** A client this far behind on console output is cut off (it reconnects and reads the logs). */
-        max_buffered_bytes: z.number().int().min(4096).default(1024 * 1024),
+        max_buffered_bytes: z
+          .number()
+          .int()
+          .min(4096)
+          .default(1024 * 1024),
         /** Keepalive pings on both sides of the relay; a side that misses a pong is cut. */
         ping_ms: z.number().int().min(100).default(30_000),
       })
-      .refine((c) => c.server_burst * c.server_refill_ms <= 86_400_000, { message: 'server_burst × server_refill_ms must be at most a day (the shared bucket refills within it)', path: ['server_burst'] })
-      .default({ max_sockets_per_server: 30, max_message_bytes: 4096, burst: 10, refill_ms: 100, server_burst: 40, server_refill_ms: 50, ticket_ttl_s: 60, max_buffered_bytes: 1024 * 1024, ping_ms: 30_000 }),
+      .refine((c) => c.server_burst * c.server_refill_ms <= 86_400_000, {
+        message: 'server_burst × server_refill_ms must be at most a day (the shared bucket refills within it)',
+        path: ['server_burst'],
+      })
+      .default({
+        max_sockets_per_server: 30,
+        max_message_bytes: 4096,
+        burst: 10,
+        refill_ms: 100,
+        server_burst: 40,
+        server_refill_ms: 50,
+        ticket_ttl_s: 60,
+        max_buffered_bytes: 1024 * 1024,
+        ping_ms: 30_000,
+      }),
     backups: z
       .strictObject({
         reconcile_every_ms: z.number().int().min(500).default(5_000),
         /** An in-progress backup older than this is marked failed. */
-        stale_after_ms: z.number().int().min(10_000).default(6 * 3_600_000),
+        stale_after_ms: z
+          .number()
+          .int()
+          .min(10_000)
+          .default(6 * 3_600_000),
         /** A restore the agent has not reported done after this is given up (lifecycle back to active). */
         restore_timeout_ms: z.number().int().min(10_000).default(3_600_000),
       })

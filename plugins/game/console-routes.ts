@@ -26,7 +26,7 @@ function consoleUrl(publicUrl: string, serverId: string, ticket: string): string
 }
 
 const closeCodeText =
-  'Close codes: 4502 the agent\'s console went away (get a new ticket and reconnect), 4429 this socket sent too many messages, 4404 server deleted, ' +
+  "Close codes: 4502 the agent's console went away (get a new ticket and reconnect), 4429 this socket sent too many messages, 4404 server deleted, " +
   '4403 your sessions ended, 4409 the server left `active`, 4408 output read too slowly, 1009 a message over 4 KiB, 1001 the API is restarting (reconnect).';
 
 /** The console ticket route and the console WebSocket, proxied to the agent's `/console`. */
@@ -43,7 +43,11 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
       request: { params: serverIdParams },
       responses: { 201: z.object({ ticket: z.string(), expires_at: z.iso.datetime(), url: z.string() }) },
       errors: { 409: 'The server is not `active` (INSTANCE_NOT_ACTIVE)' },
-      examples: { responses: { 201: { ticket: 'tkt_4x9...', expires_at: '2026-11-23T10:16:02.000Z', url: 'wss://panel.example.com/api/game/servers/0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40/console?ticket=tkt_4x9...' } } },
+      examples: {
+        responses: {
+          201: { ticket: 'tkt_4x9...', expires_at: '2026-11-23T10:16:02.000Z', url: 'wss://panel.example.com/api/game/servers/0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40/console?ticket=tkt_4x9...' },
+        },
+      },
       handler: async ({ params, principal }) => {
         const me = principal;
         requireLifecycle(await visibleServer(instances, params.id, me));
@@ -58,11 +62,14 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
     maxPayloadBytes: settings.max_message_bytes,
     docs: {
       operationId: 'openGameServerConsole',
-      summary: 'The server console as a WebSocket (relayed to the agent\'s /console)',
+      summary: "The server console as a WebSocket (relayed to the agent's /console)",
       description:
         'Client frames (text, JSON): {"type":"command","command":"..."} (1..4096 characters). Server frames: {"type":"line","data":"..."}, {"type":"state","state":"running"}, ' +
         '{"type":"throttled","scope":"socket"|"server","retry_after_ms":N}, {"type":"error","code":"BAD_FRAME"}. The Origin must be PUBLIC_URL\'s or in ALLOWED_ORIGINS.',
-      security: { name: 'ticket', scheme: { type: 'apiKey', in: 'query', name: 'ticket', description: 'A single-use ticket (POST .../ticket), for clients that cannot send headers (EventSource, browser WebSockets)' } },
+      security: {
+        name: 'ticket',
+        scheme: { type: 'apiKey', in: 'query', name: 'ticket', description: 'A single-use ticket (POST .../ticket), for clients that cannot send headers (EventSource, browser WebSockets)' },
+      },
       subprotocols: [],
       errors: {
         401: 'No ticket (TICKET_MISSING), or it is invalid, used or expired (TICKET_INVALID)',
@@ -104,7 +111,14 @@ export function consoleRoutes(ctx: PluginContext<GameConfig>, instances: Instanc
       // Last before the agent: a place under the server's cap, counted across replicas, held while this connection is open.
       const place = await ctx.limits.acquireSlot([{ key: `console:${serverId}`, limit: settings.max_sockets_per_server }], up.req.socket);
       if (!place.ok) {
-        throw new AppError(429, 'CONSOLE_SOCKET_LIMIT', 'Too many console connections', `This server already has ${place.held} open consoles (the limit is ${settings.max_sockets_per_server}); close one and retry`, { limit: settings.max_sockets_per_server }, { 'Retry-After': '5' });
+        throw new AppError(
+          429,
+          'CONSOLE_SOCKET_LIMIT',
+          'Too many console connections',
+          `This server already has ${place.held} open consoles (the limit is ${settings.max_sockets_per_server}); close one and retry`,
+          { limit: settings.max_sockets_per_server },
+          { 'Retry-After': '5' },
+        );
       }
       // Connected before the upgrade, so an unreachable agent is a 504 envelope, not an open-then-closed socket.
       let agent: WebSocket;

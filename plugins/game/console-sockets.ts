@@ -126,7 +126,14 @@ export class ConsoleSockets {
         const shared = await this.limits.serverBudget(serverId).catch((): RateDecision => ({ allowed: true, retryAfterMs: 0 }));
         if (!shared.allowed) {
           if (client.readyState === client.OPEN) {
-            client.send(JSON.stringify({ type: 'throttled', scope: 'server', retry_after_ms: shared.retryAfterMs, message: 'This server is getting too many commands from all its consoles; this one was dropped, retry shortly' }));
+            client.send(
+              JSON.stringify({
+                type: 'throttled',
+                scope: 'server',
+                retry_after_ms: shared.retryAfterMs,
+                message: 'This server is getting too many commands from all its consoles; this one was dropped, retry shortly',
+              }),
+            );
           }
           return;
         }
@@ -134,7 +141,10 @@ export class ConsoleSockets {
       });
     });
     // Keepalive both ways: a pong must come back before the next ping, or that side is dead.
-    const alive = new Map([[client, true], [agent, true]]);
+    const alive = new Map([
+      [client, true],
+      [agent, true],
+    ]);
     for (const side of [client, agent]) side.on('pong', () => alive.set(side, true));
     const keepalive = setInterval(() => {
       if (!alive.get(agent)) return closeClient(closeCodes.agentLost, 'agent console stopped answering; reconnect');

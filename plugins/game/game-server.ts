@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { instanceStateSchema, requireLifecycle as requireInstanceLifecycle, visibleInstance, type Instance, type Instances, type Lifecycle, type Principal } from '../../src/plugin-api/index.ts';
 
 /** A game server as the portal sees it: an instance of kind `game`, its template, and its cached state. */
-export const serverSchema = z.object({
+export const serverSchema = z
+  .object({
     id: z.uuid(),
     name: z.string(),
     template: z.string(),
@@ -13,7 +14,8 @@ export const serverSchema = z.object({
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
     state: instanceStateSchema,
-  }).meta({ id: 'GameServer' });
+  })
+  .meta({ id: 'GameServer' });
 export type GameServer = z.infer<typeof serverSchema>;
 
 /** What the plugin keeps in the instance's `spec` at creation (a later template edit does not change a running server). */

@@ -31,11 +31,32 @@ export const gamePlugin: PanelPlugin<GameConfig> = definePlugin({
       pingMs: settings.ping_ms,
       serverBudget: (serverId) => ctx.limits.takeToken(`console-commands:${serverId}`, { burst: settings.server_burst, refillMs: settings.server_refill_ms }),
     });
-    new Gauge({ name: 'panel_game_console_sockets', help: 'Open console WebSockets on this replica', registers: [ctx.metrics], collect() { this.set(sockets.size); } });
+    new Gauge({
+      name: 'panel_game_console_sockets',
+      help: 'Open console WebSockets on this replica',
+      registers: [ctx.metrics],
+      collect() {
+        this.set(sockets.size);
+      },
+    });
     const unsubscribers = [closeConsolesOnSessionsEnded(ctx.events, sockets), closeConsolesOfGoneServers(ctx.events, sockets)];
     const store = new BackupStore(ctx.db, ctx.events);
-    const restores = new Restores(ctx.db, ctx.instances, ctx.agents, ctx.events, { timeoutMs: ctx.config.backups.restore_timeout_ms, acceptWindowMs: 60_000 }, ctx.log.child({ component: 'restores' }));
-    const sync = new BackupSync(store, restores, ctx.instances, ctx.agents, { staleAfterMs: ctx.config.backups.stale_after_ms, abandonedAfterMs: 10 * 60_000 }, ctx.log.child({ component: 'backups' }));
+    const restores = new Restores(
+      ctx.db,
+      ctx.instances,
+      ctx.agents,
+      ctx.events,
+      { timeoutMs: ctx.config.backups.restore_timeout_ms, acceptWindowMs: 60_000 },
+      ctx.log.child({ component: 'restores' }),
+    );
+    const sync = new BackupSync(
+      store,
+      restores,
+      ctx.instances,
+      ctx.agents,
+      { staleAfterMs: ctx.config.backups.stale_after_ms, abandonedAfterMs: 10 * 60_000 },
+      ctx.log.child({ component: 'backups' }),
+    );
     const consoleSide = consoleRoutes(ctx, ctx.instances, sockets);
     return {
       routes: [

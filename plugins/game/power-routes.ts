@@ -6,7 +6,6 @@ import { agentErrors } from './examples.ts';
 const actions = ['start', 'stop', 'restart'] as const;
 const notActive = 'The server is not `active` (INSTANCE_NOT_ACTIVE, details.lifecycle); or the agent refused (AGENT_ERROR, e.g. already running), its body in details.agent_body';
 
-
 /** Power actions and the console's HTTP side, forwarded to the agent through the agentClient. */
 export function powerRoutes(instances: Instances, agents: Agents, entitlements: Entitlements): RouteDefinition[] {
   const power = actions.map((action) =>
@@ -14,12 +13,13 @@ export function powerRoutes(instances: Instances, agents: Agents, entitlements: 
       method: 'post',
       path: `/servers/:id/${action}`,
       summary: `${action[0]?.toUpperCase()}${action.slice(1)}s the server's workload (forwarded to the agent as POST /${action})`,
-      description: 'Answers 202 with the status the agent now expects, once the server\'s state shows it (a GET right after sees `starting` or `stopping`, not the old status); `instance.state` events follow as it moves on.',
+      description:
+        "Answers 202 with the status the agent now expects, once the server's state shows it (a GET right after sees `starting` or `stopping`, not the old status); `instance.state` events follow as it moves on.",
       tags: ['game'],
       auth: 'user',
       request: { params: serverIdParams },
       responses: { 202: z.object({ server_id: z.uuid(), action: z.enum(actions), status: z.string().describe('what the agent expects next: starting, stopping') }) },
-      errors: { 402: 'The owner\'s payment is overdue beyond the grace period (BILLING_PAST_DUE); not for stop', 409: notActive, ...agentErrors },
+      errors: { 402: "The owner's payment is overdue beyond the grace period (BILLING_PAST_DUE); not for stop", 409: notActive, ...agentErrors },
       examples: { responses: { 202: { server_id: '0b9f3c1e-5d7a-4d6e-9f52-2a3f7c1b8e40', action, status: action === 'stop' ? 'stopping' : 'starting' } } },
       handler: async ({ params, principal, requestId }) => {
         const server = await visibleServer(instances, params.id, principal);
@@ -42,7 +42,14 @@ export function powerRoutes(instances: Instances, agents: Agents, entitlements: 
       auth: 'user',
       request: {
         params: serverIdParams,
-        body: z.strictObject({ command: z.string().min(1).max(4096).refine((c) => !c.includes('\0'), 'must not contain NUL').describe('1..4096 characters, no NUL') }),
+        body: z.strictObject({
+          command: z
+            .string()
+            .min(1)
+            .max(4096)
+            .refine((c) => !c.includes('\0'), 'must not contain NUL')
+            .describe('1..4096 characters, no NUL'),
+        }),
       },
       responses: { 202: z.object({}) },
       errors: { 409: 'The server is not `active` (INSTANCE_NOT_ACTIVE), or its workload is not running (AGENT_ERROR, agent code not_running)', ...agentErrors },

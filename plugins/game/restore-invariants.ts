@@ -11,7 +11,8 @@ const restoreWithoutRecord = defineInvariant({
   title: 'every game server restoring a backup has its restore record, and every record its restoring server',
   explanation:
     'A server in restoring_backup refuses power and console until its restore ends; without a record nothing ends it. A record whose server is not restoring would block the next restore ("a restore is already running").',
-  remedy: 'Keep an API replica running with the game plugin: game.backups-reconcile (every 5 s) sets record-less servers active and drops stale records. If rows stay, set the server active by restoring again or deleting it, and report it.',
+  remedy:
+    'Keep an API replica running with the game plugin: game.backups-reconcile (every 5 s) sets record-less servers active and drops stale records. If rows stay, set the server active by restoring again or deleting it, and report it.',
   async offending({ db, graceMs }) {
     const since = db.raw(`now() - ?::interval`, [`${graceMs} milliseconds`]);
     const servers = await db('instances as i')

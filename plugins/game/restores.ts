@@ -1,14 +1,5 @@
 import type { Knex } from 'knex';
-import {
-  backupUpdated,
-  AppError,
-  ConflictError,
-  type Agents,
-  type AgentStatus,
-  type Events,
-  type Instances,
-  type Logger,
-} from '../../src/plugin-api/index.ts';
+import { backupUpdated, AppError, ConflictError, type Agents, type AgentStatus, type Events, type Instances, type Logger } from '../../src/plugin-api/index.ts';
 import { toBackup, type BackupRow, type ServerRef } from './backup-store.ts';
 
 interface RestoreRow {
@@ -50,7 +41,11 @@ export class Restores {
     if (backup.state !== 'completed' || backup.agent_backup_id === null) {
       throw new ConflictError('BACKUP_NOT_RESTORABLE', `This backup is ${backup.state}; only a completed backup can be restored`, { state: backup.state });
     }
-    const inserted = await this.db('game_restores').insert({ server_id: server.id, backup_id: backup.id, agent_backup_id: backup.agent_backup_id }).onConflict('server_id').ignore().returning('server_id');
+    const inserted = await this.db('game_restores')
+      .insert({ server_id: server.id, backup_id: backup.id, agent_backup_id: backup.agent_backup_id })
+      .onConflict('server_id')
+      .ignore()
+      .returning('server_id');
     if (inserted.length === 0) throw new ConflictError('INSTANCE_NOT_ACTIVE', 'A restore is already running on this server; wait until it is active and retry', { lifecycle: 'restoring_backup' });
     if (!(await this.instances.setLifecycle(server.id, 'restoring_backup', null, ['active']))) {
       await this.db('game_restores').where({ server_id: server.id }).delete();

@@ -40,16 +40,17 @@ export function serverRoutes(config: GameConfig, instances: Instances, entitleme
         schema: serverSchema,
         idParams: serverIdParams,
         docs: {
-          list: 'The caller\'s game servers with their cached state (admins: everyone\'s, or one user\'s with ?user_id=)',
+          list: "The caller's game servers with their cached state (admins: everyone's, or one user's with ?user_id=)",
           create: 'Creates a game server; it answers in `provisioning` and becomes `active` once its agent is semantically ready',
-          createDescription: 'Watch `instance.state` on /api/events (or poll GET) for the change. A server that is not ready before the provisioning deadline becomes `failed` with `lifecycle_reason`.',
+          createDescription:
+            'Watch `instance.state` on /api/events (or poll GET) for the change. A server that is not ready before the provisioning deadline becomes `failed` with `lifecycle_reason`.',
           read: 'One game server with its cached state (never waits on the agent)',
           delete: 'Deletes a game server: it answers in `deleting`, its agent is released, then the server and all its backups (locked or not) are gone',
-          userFilter: 'admins: only this user\'s servers',
+          userFilter: "admins: only this user's servers",
           lifecycleFilter: 'only servers in this lifecycle',
           statusFilter: 'only servers whose agent last reported this status',
           templateField: 'template id from GET /api/game/templates; default: the configured default',
-          listErrors: { 403: 'A non-admin asked for another user\'s servers (AUTH_INSUFFICIENT_PERMISSIONS)' },
+          listErrors: { 403: "A non-admin asked for another user's servers (AUTH_INSUFFICIENT_PERMISSIONS)" },
           createErrors: {
             400: 'Invalid name, or an unknown template (TEMPLATE_UNKNOWN, details.available lists the ids)',
             402: 'The plan allows no more game servers (PLAN_LIMIT_REACHED, details.limit and details.used), or a payment is overdue (BILLING_PAST_DUE)',

@@ -10,7 +10,10 @@ export const streamspaceConfigSchema = z.strictObject({
   heartbeat_interval_s: z.number().int().min(1).max(300).default(10),
   /** The login token's lifetime (seed: 24 h). */
   token_ttl_s: z.number().int().min(60).default(86_400),
-  namespace: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default('streamspace'),
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+    .default('streamspace'),
   commands: z
     .strictObject({
       /** A sent command not acknowledged within this is sent again... */
@@ -50,7 +53,12 @@ export const streamspaceConfigSchema = z.strictObject({
        * The viewer page's CSP `frame-ancestors`: who may frame `/vnc-viewer/{id}` (`'self'`,
        * `'none'`, or origins such as `https://portal.example.com`), space-separated.
        */
-      frame_ancestors: z.string().trim().regex(/^[ -~]+$/, 'printable ASCII only').regex(/^[^;,]+$/, 'CSP source expressions, space-separated, without ; or ,').default("'self'"),
+      frame_ancestors: z
+        .string()
+        .trim()
+        .regex(/^[ -~]+$/, 'printable ASCII only')
+        .regex(/^[^;,]+$/, 'CSP source expressions, space-separated, without ; or ,')
+        .default("'self'"),
     })
     .default({ frame_ancestors: "'self'" }),
   /** Job cadences. */

@@ -44,7 +44,8 @@ export const commandsPending = defineEvent({
 /** An agent's inventory disagreed with a session here, and reconciliation moved it (sessions/session-inventory.ts). */
 export const sessionReconciled = defineEvent({
   id: 'streamspace.session_reconciled',
-  description: 'A StreamSpace session was reconciled with what its agent reported: `{session_id, agent_id, action, reason}`; action is `failed` (lost on the agent), `stop` or `hibernate` (a command sent to the agent).',
+  description:
+    'A StreamSpace session was reconciled with what its agent reported: `{session_id, agent_id, action, reason}`; action is `failed` (lost on the agent), `stop` or `hibernate` (a command sent to the agent).',
   audience: 'owner',
   schema: z.object({ session_id: z.string(), agent_id: z.string(), action: z.enum(['failed', 'stop', 'hibernate']), reason: z.string() }),
 });

@@ -98,8 +98,22 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
     const inventory = new SessionInventory({ db: ctx.db, store, commands, events, audit: ctx.audit, log });
     const sessions = new SessionService({ db: ctx.db, store, templates, agents, commands, accounts: ctx.auth.accounts, events, config, log });
 
-    new Gauge({ name: 'panel_streamspace_agent_connections', help: 'StreamSpace agents connected to this replica', registers: [ctx.metrics], collect() { this.set(hub.size); } });
-    new Gauge({ name: 'panel_streamspace_vnc_streams', help: 'VNC viewer streams relayed by this replica', registers: [ctx.metrics], collect() { this.set(vnc.size); } });
+    new Gauge({
+      name: 'panel_streamspace_agent_connections',
+      help: 'StreamSpace agents connected to this replica',
+      registers: [ctx.metrics],
+      collect() {
+        this.set(hub.size);
+      },
+    });
+    new Gauge({
+      name: 'panel_streamspace_vnc_streams',
+      help: 'VNC viewer streams relayed by this replica',
+      registers: [ctx.metrics],
+      collect() {
+        this.set(vnc.size);
+      },
+    });
 
     const unsubscribes = [
       closeReplacedAgent(events, { hub, log }),
@@ -126,7 +140,19 @@ export const streamspacePlugin: PanelPlugin<StreamspaceConfig> = definePlugin({
       openApiTags: [streamspaceTag],
       websockets: [
         agentSocket({ rateLimiter: ctx.rateLimiter, keys, hub }),
-        viewerSocket({ v1, vncTokens, rateLimiter: ctx.rateLimiter, auth: ctx.auth, viewerPlaces: new ViewerPlaces(ctx.limits, { perSession: config.vnc.max_viewers_per_session, perUser: config.vnc.max_viewers_per_user }), hub, vnc, sessions, cluster: ctx.cluster, relayed, log: ctx.log.child({ component: 'streamspace-vnc' }) }),
+        viewerSocket({
+          v1,
+          vncTokens,
+          rateLimiter: ctx.rateLimiter,
+          auth: ctx.auth,
+          viewerPlaces: new ViewerPlaces(ctx.limits, { perSession: config.vnc.max_viewers_per_session, perUser: config.vnc.max_viewers_per_user }),
+          hub,
+          vnc,
+          sessions,
+          cluster: ctx.cluster,
+          relayed,
+          log: ctx.log.child({ component: 'streamspace-vnc' }),
+        }),
       ],
       jobs: [
         sweepJob({ agents, commands, hub, events, heartbeatIntervalS: config.heartbeat_interval_s, everyMs: config.sweep_every_ms, log }),

@@ -5,8 +5,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** What one bench left: its last JSON line, or why there is none. */
 export type BenchOutcome =
-  | { ok: true; figures: Record<string, unknown>; seconds: number }
-  | { ok: false; exitCode: number | null; signal: string | null; reason: string; stderrTail: string; seconds: number };
+  { ok: true; figures: Record<string, unknown>; seconds: number } | { ok: false; exitCode: number | null; signal: string | null; reason: string; stderrTail: string; seconds: number };
 
 const tailLines = 20;
 const lastLines = (text: string, n: number): string => text.trimEnd().split('\n').slice(-n).join('\n');

@@ -38,7 +38,9 @@ export async function httpRun(target: Target, concurrency: number, durationS: nu
         request({ port: target.port, path: '/echo', agent, headers: target.headers }, (res) => {
           if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
           res.resume().on('end', () => resolve());
-        }).on('error', reject).end();
+        })
+          .on('error', reject)
+          .end();
       });
       latencies.push(performance.now() - sent);
     }

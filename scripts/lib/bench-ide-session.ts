@@ -24,7 +24,10 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>): Pr
 export async function ideSession(server: BenchServer): Promise<{ id: string; direct: Target; proxied: Target }> {
   const created = (await (await post(`${server.url}/api/dev`, { name: 'bench' }, server.adminToken)).json()) as { container: { id: string; vmid: number } };
   const { id, vmid } = created.container;
-  await waitFor('the container to be active', async () => ((await get(`${server.url}/api/dev/${id}`, server.adminToken)).container as { state: { lifecycle: string } }).state.lifecycle === 'active' || undefined);
+  await waitFor(
+    'the container to be active',
+    async () => ((await get(`${server.url}/api/dev/${id}`, server.adminToken)).container as { state: { lifecycle: string } }).state.lifecycle === 'active' || undefined,
+  );
   await post(`${server.url}/api/dev/${id}/codeserver/start`, {}, server.adminToken);
   const port = await waitFor('the IDE to run', async () => {
     const c = (await get(`${server.url}/api/dev/${id}`, server.adminToken)).container as { state: { details: { codeserver?: { state: string; port: number } } } };
@@ -37,7 +40,9 @@ export async function ideSession(server: BenchServer): Promise<{ id: string; dir
     request({ port: apiPort, path: `/${link.search}`, headers: { Host: host } }, (res) => {
       res.resume();
       resolve((res.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '');
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
   return { id, direct: { port, headers: {} }, proxied: { port: apiPort, headers: { Host: host, Cookie: cookie, Origin: `http://${host}` } } };
 }

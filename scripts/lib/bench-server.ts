@@ -34,7 +34,16 @@ export async function startBenchServer(databaseUrl: string | undefined, extraEnv
   try {
     replica = await startReplica({
       port: await freePort(),
-      env: { ...process.env, HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'info', ADMIN_PASSWORD: benchAdminPassword, PANEL_RATE_LIMITS: JSON.stringify(unlimited), DATABASE_URL: databaseUrl ?? '', ...extraEnv },
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'info',
+        ADMIN_PASSWORD: benchAdminPassword,
+        PANEL_RATE_LIMITS: JSON.stringify(unlimited),
+        DATABASE_URL: databaseUrl ?? '',
+        ...extraEnv,
+      },
       nodeArgs,
       // The request log is read and dropped; readiness is /healthz answering (whatever the log level).
       stdout: () => undefined,

@@ -1,7 +1,21 @@
 import { post } from './bench-server.ts';
 
 /** PANEL_RATE_LIMITS for a VNC bench's API: every limit it would hit lifted, so they do not shape the numbers. */
-export const vncBenchRateLimits = JSON.stringify(Object.fromEntries(['auth_login_account_ip', 'auth_login_ip', 'auth_login_account', 'streamspace_api', 'streamspace_session_create', 'streamspace_login', 'streamspace_login_ip', 'streamspace_vnc_upgrade', 'streamspace_agent_upgrade'].map((n) => [n, { limit: 1e9, window_s: 60 }])));
+export const vncBenchRateLimits = JSON.stringify(
+  Object.fromEntries(
+    [
+      'auth_login_account_ip',
+      'auth_login_ip',
+      'auth_login_account',
+      'streamspace_api',
+      'streamspace_session_create',
+      'streamspace_login',
+      'streamspace_login_ip',
+      'streamspace_vnc_upgrade',
+      'streamspace_agent_upgrade',
+    ].map((n) => [n, { limit: 1e9, window_s: 60 }]),
+  ),
+);
 
 /** The few StreamSpace v1 calls the VNC bench makes, as the admin of a bench server. */
 export async function json(res: Response): Promise<Record<string, unknown>> {

@@ -60,7 +60,9 @@ export async function startVncBridge(targetPort: number): Promise<VncBridge> {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const target = Number(process.argv[2]);
   if (process.argv.includes('--help') || !Number.isInteger(target) || target <= 0) {
-    process.stdout.write('Usage: node --import tsx scripts/lib/bench-vnc-bridge.ts <vnc-port>\nA plain WebSocket-to-TCP bridge to 127.0.0.1:<vnc-port> for bench:vnc; prints {"url":…} once listening, stops on SIGTERM.\n');
+    process.stdout.write(
+      'Usage: node --import tsx scripts/lib/bench-vnc-bridge.ts <vnc-port>\nA plain WebSocket-to-TCP bridge to 127.0.0.1:<vnc-port> for bench:vnc; prints {"url":…} once listening, stops on SIGTERM.\n',
+    );
     process.exit(process.argv.includes('--help') ? 0 : 2);
   }
   const bridge = await startVncBridge(target);

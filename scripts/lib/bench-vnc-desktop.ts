@@ -3,7 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueAgentKey, runningSession, viewerUrl } from './bench-vnc-api.ts';
 import { startVncBridge } from './bench-vnc-bridge.ts';
-import { interleavedLatency, inputWorks, keyInput, median, openRfb, percentiles, pointerInput, timeFirstUpdate, type Connect, type FirstUpdateTiming, type Input, type Percentiles } from './bench-vnc-latency.ts';
+import {
+  interleavedLatency,
+  inputWorks,
+  keyInput,
+  median,
+  openRfb,
+  percentiles,
+  pointerInput,
+  timeFirstUpdate,
+  type Connect,
+  type FirstUpdateTiming,
+  type Input,
+  type Percentiles,
+} from './bench-vnc-latency.ts';
 import { DesktopAgent } from './desktop-agent.ts';
 import type { RfbClient } from './rfb-client.ts';
 import { tcpTransport, webSocketTransport } from './rfb-transport.ts';
@@ -100,7 +113,9 @@ export async function benchDesktop(o: DesktopOptions): Promise<DesktopFigures> {
     const [firstUpdate, serverInit, updateStart, open] = [med('ms'), med('serverInitMs'), med('startMs'), med('openMs')];
     const bytes = timings.relay[0]?.bytes ?? 0;
     const timing = (p: PathName): string => `${firstUpdate[p]} ms (ServerInit at ${serverInit[p]}, update from ${updateStart[p]})`;
-    o.say(`desktop first update, ms after open (median of ${o.connections} fresh connections each, a full ${bytes} B Raw update): relay ${timing('relay')}, direct bridge ${timing('direct')}, raw TCP ${timing('tcp')}`);
+    o.say(
+      `desktop first update, ms after open (median of ${o.connections} fresh connections each, a full ${bytes} B Raw update): relay ${timing('relay')}, direct bridge ${timing('direct')}, raw TCP ${timing('tcp')}`,
+    );
 
     // Input latency: one viewer per path, kept open.
     const clients = {} as PerPath<RfbClient>;

@@ -16,7 +16,13 @@ const updateTimeoutMs = 2_000;
 const quietMs = 40;
 
 const round = (n: number): number => Math.round(n * 100) / 100;
-export const median = (values: number[]): number => round(percentile([...values].sort((a, b) => a - b), 50));
+export const median = (values: number[]): number =>
+  round(
+    percentile(
+      [...values].sort((a, b) => a - b),
+      50,
+    ),
+  );
 export const percentiles = (values: number[]): Percentiles => {
   const sorted = [...values].sort((a, b) => a - b);
   return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)) };

@@ -14,7 +14,14 @@ export interface BenchProcess {
  * Spawns `node --import tsx <script> …args` and resolves with the first stdout JSON line that
  * `ready` accepts. Its stderr passes through; an exit before that line rejects.
  */
-function spawnUntil<T>(script: string, args: string[], env: Record<string, string>, nodeArgs: string[], ready: (line: Record<string, unknown>) => T | undefined, timeoutMs = 30_000): Promise<{ child: ChildProcess; value: T }> {
+function spawnUntil<T>(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: string[],
+  ready: (line: Record<string, unknown>) => T | undefined,
+  timeoutMs = 30_000,
+): Promise<{ child: ChildProcess; value: T }> {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -59,7 +66,15 @@ const stopper = (child: ChildProcess) => (): Promise<void> =>
  * The simulated agent as its own process (npm run streamspace-agent), as an agent runs in
  * production: its VNC servers and its framing do not share the bench's event loop.
  */
-export async function startSimAgentProcess(o: { url: string; agentId: string; key: string; mode: 'echo' | 'pattern'; region: string; maxSessions: number; nodeArgs?: string[] }): Promise<BenchProcess> {
+export async function startSimAgentProcess(o: {
+  url: string;
+  agentId: string;
+  key: string;
+  mode: 'echo' | 'pattern';
+  region: string;
+  maxSessions: number;
+  nodeArgs?: string[];
+}): Promise<BenchProcess> {
   const { child } = await spawnUntil(
     'scripts/streamspace-agent.ts',
     ['--url', o.url, '--agent-id', o.agentId, '--mode', o.mode, '--region', o.region, '--max-sessions', String(o.maxSessions), '--delay-ms', '0', '--no-reconnect'],

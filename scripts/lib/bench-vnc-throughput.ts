@@ -61,7 +61,8 @@ export function openReader(wsUrl: string, read: boolean, bytes: number): Promise
   });
 }
 
-export const openViewer = (url: string, id: string, token: string, read: boolean, bytes: number): Promise<{ ws: WebSocket; seconds: Promise<number> }> => openReader(viewerUrl(url, id, token), read, bytes);
+export const openViewer = (url: string, id: string, token: string, read: boolean, bytes: number): Promise<{ ws: WebSocket; seconds: Promise<number> }> =>
+  openReader(viewerUrl(url, id, token), read, bytes);
 
 type PathName = 'tcp' | 'bridge' | 'relay';
 /** CPU seconds per GiB of each process taking part: the API, the agent (with its VNC servers), the bridge, and the bench (the reader). */
@@ -82,14 +83,28 @@ export interface ThroughputFigures {
   cpu_s_per_gib: Record<PathName, CpuShares>;
 }
 
-const medianOf = (values: number[]): number => percentile([...values].sort((a, b) => a - b), 50);
+const medianOf = (values: number[]): number =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 
 /**
  * After a 64 MiB warm-up on each path, `rounds` rounds of `bytes` on each: raw TCP to the VNC
  * server, the plain bridge (its own process, WebSocket -> TCP) to it, and the relay; the paths
  * take turns so machine noise hits them alike. MB/s of the median round.
  */
-export async function benchThroughput(o: { url: string; token: string; id: string; port: number; bytes: number; rounds: number; apiPid: number; agentPid: number; nodeArgs: string[] }): Promise<ThroughputFigures> {
+export async function benchThroughput(o: {
+  url: string;
+  token: string;
+  id: string;
+  port: number;
+  bytes: number;
+  rounds: number;
+  apiPid: number;
+  agentPid: number;
+  nodeArgs: string[];
+}): Promise<ThroughputFigures> {
   const bridge = await startVncBridgeProcess(o.port, o.nodeArgs);
   try {
     const runs: Record<PathName, (n: number) => Promise<number>> = {
@@ -118,7 +133,11 @@ export async function benchThroughput(o: { url: string; token: string; id: strin
     return {
       size_mib: o.bytes / 1048576,
       rounds: o.rounds,
-      path: { tcp: 'raw TCP to the VNC server', bridge: 'WebSocket -> plain bridge (its own process, ws server piping to TCP) -> VNC server', relay: 'viewer WebSocket -> API /vnc-viewer -> agent socket -> agent process -> VNC server' },
+      path: {
+        tcp: 'raw TCP to the VNC server',
+        bridge: 'WebSocket -> plain bridge (its own process, ws server piping to TCP) -> VNC server',
+        relay: 'viewer WebSocket -> API /vnc-viewer -> agent socket -> agent process -> VNC server',
+      },
       tcp_mb_s: tcp,
       bridge_mb_s: viaBridge,
       relay_mb_s: relay,

@@ -52,9 +52,7 @@ export interface Cluster {
 
 export const clusterUsageProblems = (options: Pick<ClusterOptions, 'replicas' | 'databaseUrl'>): string[] => [
   ...(Number.isInteger(options.replicas) && options.replicas >= 1 ? [] : [`replicas must be a whole number ≥ 1, got ${options.replicas}`]),
-  ...(options.replicas > 1 && !options.databaseUrl
-    ? ['more than one replica needs a PostgreSQL server (--database-url or DATABASE_URL): the embedded database (PGlite) serves one process only']
-    : []),
+  ...(options.replicas > 1 && !options.databaseUrl ? ['more than one replica needs a PostgreSQL server (--database-url or DATABASE_URL): the embedded database (PGlite) serves one process only'] : []),
   ...(options.databaseUrl && !/^postgres(ql)?:\/\//.test(options.databaseUrl) ? [`the database URL must be postgres://..., got ${options.databaseUrl}`] : []),
 ];
 

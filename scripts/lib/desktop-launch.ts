@@ -48,13 +48,34 @@ export async function launchDesktop(options: LaunchOptions): Promise<LaunchedDes
     if (display === null) break;
     const port = await freeLoopbackPort();
     const env = sessionEnvironment(spec, home, display, path);
-    const args = [`:${display}`, '-geometry', spec.geometry, '-depth', String(spec.depth), '-rfbport', String(port), '-localhost', '-interface', '127.0.0.1', '-SecurityTypes', 'None', '-AlwaysShared', '-nolisten', 'tcp', '-desktop', spec.name];
+    const args = [
+      `:${display}`,
+      '-geometry',
+      spec.geometry,
+      '-depth',
+      String(spec.depth),
+      '-rfbport',
+      String(port),
+      '-localhost',
+      '-interface',
+      '127.0.0.1',
+      '-SecurityTypes',
+      'None',
+      '-AlwaysShared',
+      '-nolisten',
+      'tcp',
+      '-desktop',
+      spec.name,
+    ];
     log(`starting Xvnc on display :${display}, 127.0.0.1:${port}, ${spec.geometry}x${spec.depth}`);
     const xvnc = spawnDetached(options.xvncBinary ?? 'Xvnc', args, { env, cwd: home, logFd });
     const ready = await waitForRfb(xvnc, port, options.readyTimeoutMs ?? 10_000);
     if (ready !== 'ready') {
       await stopGroup(xvnc);
-      lastProblem = ready === 'exited' ? `Xvnc exited while starting on display :${display} (its lines above say why)` : `Xvnc did not answer RFB on 127.0.0.1:${port} within ${options.readyTimeoutMs ?? 10_000} ms`;
+      lastProblem =
+        ready === 'exited'
+          ? `Xvnc exited while starting on display :${display} (its lines above say why)`
+          : `Xvnc did not answer RFB on 127.0.0.1:${port} within ${options.readyTimeoutMs ?? 10_000} ms`;
       log(lastProblem);
       if (ready === 'timeout') break;
       continue;

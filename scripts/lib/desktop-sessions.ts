@@ -93,10 +93,12 @@ export class DesktopSessions implements SessionBackend {
     this.watch = null;
     await this.queue.idle();
     if (!endSessions) return;
-    await Promise.all([...this.records.values()].map(async (r) => {
-      await this.halt(r);
-      this.store.remove(r.sessionId, r.spec.persistentHome);
-    }));
+    await Promise.all(
+      [...this.records.values()].map(async (r) => {
+        await this.halt(r);
+        this.store.remove(r.sessionId, r.spec.persistentHome);
+      }),
+    );
     this.records.clear();
   }
 
@@ -145,7 +147,15 @@ export class DesktopSessions implements SessionBackend {
     const taken = new Set([...this.records.values()].map((r) => r.display).filter((d): d is number => d !== null));
     const logFd = this.store.openLog(record.sessionId);
     try {
-      const desktop = await launchDesktop({ spec: record.spec, home: this.store.home(record.sessionId), logFd, takenDisplays: taken, path: this.path, xvncBinary: this.options.xvncBinary, log: (line) => this.store.append(record.sessionId, line) });
+      const desktop = await launchDesktop({
+        spec: record.spec,
+        home: this.store.home(record.sessionId),
+        logFd,
+        takenDisplays: taken,
+        path: this.path,
+        xvncBinary: this.options.xvncBinary,
+        log: (line) => this.store.append(record.sessionId, line),
+      });
       this.save(record, { state: 'running', ...desktop, startedAt: new Date().toISOString() });
       return this.started(record);
     } catch (err) {
@@ -159,7 +169,10 @@ export class DesktopSessions implements SessionBackend {
   }
 
   private started(record: DesktopRecord): CommandOutcome {
-    return { status: 'completed', result: { session_id: record.sessionId, pod_ip: '127.0.0.1', pod_name: `${record.spec.name}-local`, vnc_port: record.port, display: `:${record.display}`, started_at: record.startedAt } };
+    return {
+      status: 'completed',
+      result: { session_id: record.sessionId, pod_ip: '127.0.0.1', pod_name: `${record.spec.name}-local`, vnc_port: record.port, display: `:${record.display}`, started_at: record.startedAt },
+    };
   }
 
   /** Stops both process groups (the app first, so it can save before its display goes). */

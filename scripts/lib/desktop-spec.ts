@@ -20,7 +20,15 @@ const startData = z.looseObject({
   template: z.string().max(253).optional(),
   persistent_home: z.boolean().optional(),
   environment: z.record(z.string(), z.string()).optional(),
-  vnc: z.looseObject({ resolution: z.string().regex(/^\d{3,5}x\d{3,5}$/).optional(), color_depth: z.number().int().optional() }).optional(),
+  vnc: z
+    .looseObject({
+      resolution: z
+        .string()
+        .regex(/^\d{3,5}x\d{3,5}$/)
+        .optional(),
+      color_depth: z.number().int().optional(),
+    })
+    .optional(),
   local: z.looseObject({ command: z.string().min(1).max(1000), packages: z.array(z.string()).max(50).default([]) }).nullish(),
 });
 
@@ -40,15 +48,25 @@ export function desktopSpec(sessionId: string, data: Record<string, unknown>, pa
   const d = parsed.data;
   const template = d.template ?? '(unnamed)';
   if (!d.local) {
-    return { error: `template '${template}' has no "local" section, so a local desktop agent cannot run it; it needs a container agent (Docker or Kubernetes) for its base_image`, error_code: 'TEMPLATE_NOT_SUPPORTED' };
+    return {
+      error: `template '${template}' has no "local" section, so a local desktop agent cannot run it; it needs a container agent (Docker or Kubernetes) for its base_image`,
+      error_code: 'TEMPLATE_NOT_SUPPORTED',
+    };
   }
   const bad = d.local.packages.filter((p) => !debianPackage.test(p));
   if (bad.length > 0) return { error: `template '${template}' lists invalid package names: ${bad.join(', ')}`, error_code: 'INVALID_COMMAND' };
   // The program the command starts: its first word, past an `exec` and variable assignments.
-  const program = d.local.command.trim().split(/\s+/).find((w) => w !== 'exec' && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)) ?? '';
+  const program =
+    d.local.command
+      .trim()
+      .split(/\s+/)
+      .find((w) => w !== 'exec' && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)) ?? '';
   const missing = d.local.packages.filter((p) => !packageInstalled(p));
   if (missing.length > 0) {
-    return { error: `this agent cannot run template '${template}': the Debian packages ${missing.join(', ')} are not installed here; install them on the agent's machine (apt-get install -y ${missing.join(' ')})`, error_code: 'TEMPLATE_NOT_SUPPORTED' };
+    return {
+      error: `this agent cannot run template '${template}': the Debian packages ${missing.join(', ')} are not installed here; install them on the agent's machine (apt-get install -y ${missing.join(' ')})`,
+      error_code: 'TEMPLATE_NOT_SUPPORTED',
+    };
   }
   if (!findProgram(program, path)) {
     return { error: `this agent cannot run template '${template}': '${program}' is not on the agent's PATH; install the package that provides it`, error_code: 'TEMPLATE_NOT_SUPPORTED' };
@@ -70,7 +88,9 @@ export function desktopSpec(sessionId: string, data: Record<string, unknown>, pa
 /** Whether dpkg has the package installed (true where there is no dpkg to ask: the program check still holds). */
 function packageInstalled(name: string): boolean {
   try {
-    return execFileSync('dpkg-query', ['-W', '-f=${Status}', name], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().includes('install ok installed');
+    return execFileSync('dpkg-query', ['-W', '-f=${Status}', name], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .includes('install ok installed');
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }

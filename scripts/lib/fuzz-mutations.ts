@@ -79,11 +79,32 @@ export const nastySegments = [
   'x'.repeat(2000),
 ];
 
-export const contentTypes = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=fuzz', 'application/xml', 'application/json; charset=latin1', 'application/json; charset=utf-16', 'application/octet-stream', 'application/json-patch+json', ';;;', 'application/json, text/plain'];
+export const contentTypes = [
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=fuzz',
+  'application/xml',
+  'application/json; charset=latin1',
+  'application/json; charset=utf-16',
+  'application/octet-stream',
+  'application/json-patch+json',
+  ';;;',
+  'application/json, text/plain',
+];
 
 export const encodings = ['gzip', 'deflate', 'br', 'x-fuzz', 'gzip, x-fuzz', 'identity', 'GZIP', 'compress'];
 
-const anyValue = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.string({ maxLength: 8 }), fc.constant([]), fc.constant({}), fc.constant([1, 'a', null]), fc.constant({ nested: { deeper: [] } }));
+const anyValue = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.double(),
+  fc.string({ maxLength: 8 }),
+  fc.constant([]),
+  fc.constant({}),
+  fc.constant([1, 'a', null]),
+  fc.constant({ nested: { deeper: [] } }),
+);
 const index = fc.nat({ max: 50 });
 
 /** Every mutation a request of this shape can take; `none` keeps it valid. */
@@ -91,7 +112,10 @@ export function mutationOf(shape: { json: boolean; raw: boolean; params: number;
   const options: Array<fc.WeightedArbitrary<Mutation>> = [
     { weight: 4, arbitrary: fc.constant({ kind: 'none' as const }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('request-id' as const), value: fc.constantFrom(null, 'bad id with spaces', 'x'.repeat(300), 'ok-id\u0007') }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('string' as const), target: fc.constant('query' as const), at: index, value: fc.constantFrom(...nastyStrings.map((s) => s.slice(0, 4000))) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('string' as const), target: fc.constant('query' as const), at: index, value: fc.constantFrom(...nastyStrings.map((s) => s.slice(0, 4000))) }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('repeat-query' as const), at: index, value: fc.constantFrom('1', '', 'x', 'a\u0000b') }) },
   ];
   // NUL gets a mutation of its own: it is the one character PostgreSQL's text cannot hold, so it is tried in every place often.
@@ -100,7 +124,10 @@ export function mutationOf(shape: { json: boolean; raw: boolean; params: number;
   if (shape.params > 0) options.push({ weight: 3, arbitrary: fc.record({ kind: fc.constant('bad-param' as const), at: index, segment: fc.constantFrom(...nastySegments) }) });
   if (shape.json || shape.raw) {
     options.push(
-      { weight: 2, arbitrary: fc.record({ kind: fc.constant('encoding' as const), value: fc.constantFrom(...encodings), bytes: fc.constantFrom('garbage' as const, 'gzip' as const, 'plain' as const) }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({ kind: fc.constant('encoding' as const), value: fc.constantFrom(...encodings), bytes: fc.constantFrom('garbage' as const, 'gzip' as const, 'plain' as const) }),
+      },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('content-type' as const), value: fc.constantFrom(...contentTypes) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('invalid-utf8' as const), at: index }) },
     );
@@ -114,7 +141,13 @@ export function mutationOf(shape: { json: boolean; raw: boolean; params: number;
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('number' as const), at: index, literal: fc.constantFrom(...nastyNumbers) }) },
       { weight: 1, arbitrary: fc.constant({ kind: 'array-for-object' as const }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('deep-json' as const), depth: fc.constantFrom(10_000, 1_000), shape: fc.constantFrom('array' as const, 'object' as const) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('invalid-json' as const), text: fc.constantFrom('{', '{"a":', 'nul', '{"a":1,}', "{'a':1}", '\u0000', '', '[1,2', '{"a":"\\x"}', '{"a":"\\ud800"}', '\ufeff{}') }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant('invalid-json' as const),
+          text: fc.constantFrom('{', '{"a":', 'nul', '{"a":1,}', "{'a':1}", '\u0000', '', '[1,2', '{"a":"\\x"}', '{"a":"\\ud800"}', '\ufeff{}'),
+        }),
+      },
       { weight: 1, arbitrary: fc.constant({ kind: 'duplicate-key' as const }) },
       { weight: 1, arbitrary: fc.constant({ kind: 'too-large' as const }) },
     );

@@ -21,7 +21,10 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const leaks: Array<[string, RegExp]> = [
   ['a stack trace', /\bat (?:async )?[\w$.<>]+ \(|\.(?:ts|js|mjs):\d+:\d+/],
   ['SQL', /\b(?:select\s[\s\S]{0,200}?\sfrom|insert\s+into|update\s+"?\w+"?\s+set|delete\s+from)\s+"?\w/i],
-  ['a database error', /syntax error at or near|violates (?:unique|foreign key|not-null|check) constraint|relation "[^"]+" does not exist|invalid input syntax for|invalid byte sequence for encoding|unsupported Unicode escape|\bknex\b|KnexTimeoutError|\bpg_\w+|SQLSTATE|\bpglite\b/i],
+  [
+    'a database error',
+    /syntax error at or near|violates (?:unique|foreign key|not-null|check) constraint|relation "[^"]+" does not exist|invalid input syntax for|invalid byte sequence for encoding|unsupported Unicode escape|\bknex\b|KnexTimeoutError|\bpg_\w+|SQLSTATE|\bpglite\b/i,
+  ],
   ['a file path of the server', new RegExp(`node_modules|${repoRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)],
 ];
 

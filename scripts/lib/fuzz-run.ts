@@ -114,7 +114,15 @@ export async function runFuzz(stand: Stand, options: FuzzOptions): Promise<FuzzR
     }
     if (problems.length > 0) {
       const preview = req.body === undefined ? '' : req.body.length > 300 ? `${req.body.subarray(0, 300).toString('utf8')}… (${req.body.length} bytes)` : req.body.toString('utf8');
-      failures.push({ operation: op.id, identity: c.identity, mutation: c.draft.mutation, request: { method: req.method, path: req.path.slice(0, 300), headers: req.headers, body: preview }, status, problems, replay });
+      failures.push({
+        operation: op.id,
+        identity: c.identity,
+        mutation: c.draft.mutation,
+        request: { method: req.method, path: req.path.slice(0, 300), headers: req.headers, body: preview },
+        status,
+        problems,
+        replay,
+      });
     }
     return problems.length === 0;
   };
@@ -122,7 +130,16 @@ export async function runFuzz(stand: Stand, options: FuzzOptions): Promise<FuzzR
   const healthy = async (after: string): Promise<void> => {
     const t0 = Date.now();
     const answer = await send(stand.url, { method: 'GET', path: '/healthz', headers: {} }, { timeoutMs: 1_000 }).catch((err: Error) => ({ status: 0, error: err.message }));
-    if (answer.status !== 200) failures.push({ operation: after, identity: 'anonymous', mutation: { kind: 'none' }, request: { method: 'GET', path: '/healthz', headers: {}, body: '' }, status: answer.status, problems: [`/healthz did not answer 200 within 1 s (${Date.now() - t0} ms)`], replay: `--seed ${options.seed} --operation ${after}` });
+    if (answer.status !== 200)
+      failures.push({
+        operation: after,
+        identity: 'anonymous',
+        mutation: { kind: 'none' },
+        request: { method: 'GET', path: '/healthz', headers: {}, body: '' },
+        status: answer.status,
+        problems: [`/healthz did not answer 200 within 1 s (${Date.now() - t0} ms)`],
+        replay: `--seed ${options.seed} --operation ${after}`,
+      });
   };
 
   const fuzzOne = async (op: Operation, n: number): Promise<void> => {
@@ -143,12 +160,23 @@ export async function runFuzz(stand: Stand, options: FuzzOptions): Promise<FuzzR
     );
     if (result.failed) {
       lastPath = result.counterexamplePath ?? '';
-      const last = failures.slice(before).filter((f) => f.operation === op.id).at(-1);
+      const last = failures
+        .slice(before)
+        .filter((f) => f.operation === op.id)
+        .at(-1);
       if (last) last.replay = replayOf(lastPath);
       else {
         // The fuzzer itself threw (or a check it could not make): a failure too, never a silent pass.
         const c = (result.counterexample?.[0] ?? { identity: 'anonymous', draft: { mutation: { kind: 'none' } } }) as Case;
-        failures.push({ operation: op.id, identity: c.identity, mutation: c.draft.mutation, request: { method: op.method, path: op.path, headers: {}, body: '' }, status: null, problems: [`the case threw: ${String(result.errorInstance)}`], replay: replayOf(lastPath) });
+        failures.push({
+          operation: op.id,
+          identity: c.identity,
+          mutation: c.draft.mutation,
+          request: { method: op.method, path: op.path, headers: {}, body: '' },
+          status: null,
+          problems: [`the case threw: ${String(result.errorInstance)}`],
+          replay: replayOf(lastPath),
+        });
       }
     }
     await healthy(op.id);
@@ -162,7 +190,15 @@ export async function runFuzz(stand: Stand, options: FuzzOptions): Promise<FuzzR
   await Promise.all(workers);
   await healthy('the whole run');
   return {
-    figures: { seed: options.seed, runs_per_operation: options.runs, operations_total: ops.length, operations_covered: covered.size, requests_sent: requests, failures: failures.length, seconds: Math.round((Date.now() - started) / 100) / 10 },
+    figures: {
+      seed: options.seed,
+      runs_per_operation: options.runs,
+      operations_total: ops.length,
+      operations_covered: covered.size,
+      requests_sent: requests,
+      failures: failures.length,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    },
     failures,
   };
 }

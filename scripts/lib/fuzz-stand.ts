@@ -118,19 +118,31 @@ export async function startStand(): Promise<Stand> {
     const session = await post(app, '/api/v1/sessions', { template: 'firefox-browser', platform: agentId }, owner.v1);
     if (session.status !== 202) throw new Error(`creating the owner's session answered ${session.status}: ${JSON.stringify(session.body)}`);
     const sessionId = session.body.id as string;
-    await until('the instances to be active', async () => {
-      const states = await Promise.all([get(app, `/api/game/servers/${gameId}`, owner.core), get(app, `/api/dev/${devId}`, owner.core)]);
-      const lifecycle = (b: Record<string, unknown>): unknown => ((Object.values(b)[0] as { state?: { lifecycle?: string } }).state ?? {}).lifecycle;
-      return states.every((s) => lifecycle(s) === 'active') ? true : undefined;
-    }, 30_000);
+    await until(
+      'the instances to be active',
+      async () => {
+        const states = await Promise.all([get(app, `/api/game/servers/${gameId}`, owner.core), get(app, `/api/dev/${devId}`, owner.core)]);
+        const lifecycle = (b: Record<string, unknown>): unknown => ((Object.values(b)[0] as { state?: { lifecycle?: string } }).state ?? {}).lifecycle;
+        return states.every((s) => lifecycle(s) === 'active') ? true : undefined;
+      },
+      30_000,
+    );
     // A running workload, so console commands and logs reach it instead of stopping at 409.
     await post(app, `/api/game/servers/${gameId}/start`, {}, owner.core);
-    await until('the game server to run', async () => (((await get(app, `/api/game/servers/${gameId}`, owner.core)).server as { state: { status?: string } }).state.status === 'running' ? true : undefined), 20_000);
+    await until(
+      'the game server to run',
+      async () => (((await get(app, `/api/game/servers/${gameId}`, owner.core)).server as { state: { status?: string } }).state.status === 'running' ? true : undefined),
+      20_000,
+    );
     const backup = await post(app, `/api/game/servers/${gameId}/backups`, {}, owner.core);
-    const backupId = await until('the backup', async () => {
-      const list = (await get(app, `/api/game/servers/${gameId}/backups`, owner.core)).backups as Array<{ id: string }> | undefined;
-      return backup.status === 202 ? list?.[0]?.id : 'none';
-    }, 15_000);
+    const backupId = await until(
+      'the backup',
+      async () => {
+        const list = (await get(app, `/api/game/servers/${gameId}/backups`, owner.core)).backups as Array<{ id: string }> | undefined;
+        return backup.status === 202 ? list?.[0]?.id : 'none';
+      },
+      15_000,
+    );
 
     const forged = forgedTokens(jwtSecret, claimsOf(owner.core), claimsOf(owner.v1));
     const tokenOf = (identity: IdentityName, v1: boolean): string | undefined => {

@@ -12,7 +12,7 @@ function stringOf(schema: JsonSchema): fc.Arbitrary<string> {
   if (typeof schema.pattern === 'string') {
     try {
       // The pattern alone may allow any length; the bounds keep the value valid.
-      return fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length >= min && s.length <= (schema.maxLength as number | undefined ?? Infinity));
+      return fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length >= min && s.length <= ((schema.maxLength as number | undefined) ?? Infinity));
     } catch {
       // A pattern fast-check cannot generate from: fall back to plain strings.
     }

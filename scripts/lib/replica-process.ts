@@ -13,7 +13,10 @@ export function startScriptNodeFlags(): string[] {
   const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } };
   // `node <flags> scripts/start.mjs`: the words after node that are flags.
   const words = scripts.start.split(/\s+/).slice(1);
-  return words.slice(0, words.findIndex((w) => !w.startsWith('-')));
+  return words.slice(
+    0,
+    words.findIndex((w) => !w.startsWith('-')),
+  );
 }
 
 export interface ReplicaOptions {
@@ -86,7 +89,13 @@ export async function startReplica(options: ReplicaOptions): Promise<ReplicaProc
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${options.port}`;
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   while (code === undefined && Date.now() < deadline) {
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return { url, port: options.port, pid: child.pid ?? 0, child, exited, stop };
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { url, port: options.port, pid: child.pid ?? 0, child, exited, stop };
     await new Promise((r) => setTimeout(r, 100));
   }
   const exitCode = code;

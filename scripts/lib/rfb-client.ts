@@ -105,27 +105,22 @@ export class RfbClient {
     this.transport.send(setPixelFormatMessage(pf));
   }
 
-
   setEncodings(list: number[]): void {
     this.transport.send(setEncodingsMessage(list));
   }
-
 
   /** FramebufferUpdateRequest for the whole screen (or `rect`). */
   requestUpdate(incremental: boolean, rect?: { x: number; y: number; width: number; height: number }): void {
     this.transport.send(updateRequestMessage(incremental, rect ?? { x: 0, y: 0, width: this.init?.width ?? 0, height: this.init?.height ?? 0 }));
   }
 
-
   key(keysym: number, down: boolean): void {
     this.transport.send(keyEventMessage(keysym, down));
   }
 
-
   pointer(x: number, y: number, buttons = 0): void {
     this.transport.send(pointerEventMessage(x, y, buttons));
   }
-
 
   /** Closes the transport; failures after this are not reported. */
   close(): Promise<void> {
@@ -157,7 +152,12 @@ export class RfbClient {
           if (q.length < 5) return;
           const len = q.peek(5).readUInt32BE(1);
           if (q.length < 5 + len) return;
-          throw new Error(`the server refused the connection: ${q.take(5 + len).subarray(5).toString('utf8')}`);
+          throw new Error(
+            `the server refused the connection: ${q
+              .take(5 + len)
+              .subarray(5)
+              .toString('utf8')}`,
+          );
         }
         if (q.length < 1 + n) return;
         const types = [...q.take(1 + n).subarray(1)];
@@ -169,7 +169,12 @@ export class RfbClient {
         const result = q.peek(4).readUInt32BE(0);
         if (result !== 0) {
           if (q.length < 8 || q.length < 8 + q.peek(8).readUInt32BE(4)) return;
-          throw new Error(`security failed: ${q.take(8 + q.peek(8).readUInt32BE(4)).subarray(8).toString('utf8')}`);
+          throw new Error(
+            `security failed: ${q
+              .take(8 + q.peek(8).readUInt32BE(4))
+              .subarray(8)
+              .toString('utf8')}`,
+          );
         }
         q.skip(4);
         this.transport.send(Buffer.from([1])); // ClientInit, shared

@@ -159,7 +159,15 @@ export class AgentConnection {
         const capacity = { max_sessions: this.opts.maxSessions, max_cpu: this.opts.maxSessions, max_memory: this.opts.maxSessions * 2 };
         const sessions = this.backend.inventory();
         this.toldInventory = JSON.stringify(sessions);
-        sendJson(ws, { type: 'register', agent_id: this.opts.agentId, platform: this.opts.platform, ...(this.opts.region ? { region: this.opts.region } : {}), capacity, metadata: this.opts.metadata, sessions });
+        sendJson(ws, {
+          type: 'register',
+          agent_id: this.opts.agentId,
+          platform: this.opts.platform,
+          ...(this.opts.region ? { region: this.opts.region } : {}),
+          capacity,
+          metadata: this.opts.metadata,
+          sessions,
+        });
       });
       ws.on('message', (data, isBinary) => {
         if (this.conn === conn) this.onMessage(conn, data, isBinary);
@@ -244,7 +252,17 @@ export class AgentConnection {
       const sessions = this.backend.inventory();
       const text = JSON.stringify(sessions);
       const changed = text !== this.toldInventory;
-      if (sendJson(conn.ws, { type: 'heartbeat', agent_id: this.opts.agentId, timestamp: new Date().toISOString(), capacity: { current_sessions: this.backend.running }, ...(changed ? { sessions } : {}) }) && changed) this.toldInventory = text;
+      if (
+        sendJson(conn.ws, {
+          type: 'heartbeat',
+          agent_id: this.opts.agentId,
+          timestamp: new Date().toISOString(),
+          capacity: { current_sessions: this.backend.running },
+          ...(changed ? { sessions } : {}),
+        }) &&
+        changed
+      )
+        this.toldInventory = text;
     }, this.intervalMs);
     this.log('registered', { agent_id: this.opts.agentId, heartbeat_interval: interval ?? null });
     for (const report of this.unsentReports.splice(0)) this.report(report);
@@ -273,7 +291,12 @@ export class AgentConnection {
     const ws = this.conn?.ws;
     const base = { type: 'command_result', command_id: commandId, agent_id: this.opts.agentId };
     const sent = ws ? sendJson(ws, outcome.status === 'completed' ? { ...base, status: 'completed', result: outcome.result } : { ...base, ...outcome }) : false;
-    this.log(sent ? 'command result' : 'command result not sent (disconnected)', { command_id: commandId, command_type: commandType, status: outcome.status, ...(outcome.status === 'failed' ? { error_code: outcome.error_code } : {}) });
+    this.log(sent ? 'command result' : 'command result not sent (disconnected)', {
+      command_id: commandId,
+      command_type: commandType,
+      status: outcome.status,
+      ...(outcome.status === 'failed' ? { error_code: outcome.error_code } : {}),
+    });
   }
 
   protected log(msg: string, fields: Record<string, unknown> = {}): void {

@@ -1,7 +1,5 @@
 /** What a command execution answers: the `result` of a completed command_result, or a failure. */
-export type CommandOutcome =
-  | { status: 'completed'; result: Record<string, unknown> }
-  | { status: 'failed'; error: string; error_code: string };
+export type CommandOutcome = { status: 'completed'; result: Record<string, unknown> } | { status: 'failed'; error: string; error_code: string };
 
 /** A change on the agent that no command asked for, told to the control plane as `session_status`. */
 export interface SessionReport {

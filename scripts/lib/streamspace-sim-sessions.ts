@@ -20,7 +20,6 @@ interface SimSession {
 /** Oldest lines go beyond this, so a long-running simulated session does not grow without bound. */
 const maxLogLines = 1000;
 
-
 /**
  * The simulated sessions of one agent and the session commands on them. Commands on one
  * session run one after another (a hibernate must not interleave with the start still opening

@@ -71,11 +71,14 @@ export class TakeoverReplicas {
     const at = Date.now();
     process.kill(replica.server.pid, signal);
     // stop() only once it has exited: a second SIGTERM would make a stopping server exit at once.
-    return { at, exited: replica.server.exited.then(async () => {
-      const gone = Date.now();
-      await replica.server.stop();
-      return gone;
-    }) };
+    return {
+      at,
+      exited: replica.server.exited.then(async () => {
+        const gone = Date.now();
+        await replica.server.stop();
+        return gone;
+      }),
+    };
   }
 
   async stopAll(): Promise<void> {

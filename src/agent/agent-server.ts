@@ -1,15 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { WebSocketServer } from 'ws';
-import {
-  consoleClientFrameSchema,
-  consoleCommandSchema,
-  createBackupSchema,
-  healthSchema,
-  readySchema,
-  statusSchema,
-  type Status,
-} from '../contracts/agent.ts';
+import { consoleClientFrameSchema, consoleCommandSchema, createBackupSchema, healthSchema, readySchema, statusSchema, type Status } from '../contracts/agent.ts';
 import type { Workload } from './workload.ts';
 import { BackupError, type Backups } from './backups.ts';
 import type { CodeServer } from './code-server.ts';
@@ -83,14 +75,13 @@ export function createAgentServer(options: AgentServerOptions): Server {
       case 'GET /health':
         return send(res, 200, healthSchema.parse({ status: 'ok', agent: { version: options.version, uptime_s: Math.floor((Date.now() - started) / 1000) } }));
       case 'GET /ready':
-        return workload.state === 'installing'
-          ? send(res, 503, readySchema.parse({ ready: false, reason: 'installing' }))
-          : send(res, 200, readySchema.parse({ ready: true }));
+        return workload.state === 'installing' ? send(res, 503, readySchema.parse({ ready: false, reason: 'installing' })) : send(res, 200, readySchema.parse({ ready: true }));
       case 'GET /status':
         return send(res, 200, status());
       case 'POST /start':
         if (workload.state === 'running' || workload.state === 'starting') return refuse(res, 409, 'already_running', 'the workload is already running');
-        if (workload.state === 'installing' || workload.state === 'stopping' || backups.inProgress) return refuse(res, 409, 'busy', `cannot start while ${backups.inProgress ? 'a backup runs' : workload.state}`);
+        if (workload.state === 'installing' || workload.state === 'stopping' || backups.inProgress)
+          return refuse(res, 409, 'busy', `cannot start while ${backups.inProgress ? 'a backup runs' : workload.state}`);
         workload.start();
         return send(res, 202, { state: 'starting' });
       case 'POST /stop':
@@ -100,7 +91,8 @@ export function createAgentServer(options: AgentServerOptions): Server {
         void workload.stop();
         return send(res, 202, { state: 'stopping' });
       case 'POST /restart':
-        if (workload.state === 'installing' || workload.transitioning || backups.inProgress) return refuse(res, 409, 'busy', `cannot restart while ${backups.inProgress ? 'a backup runs' : workload.state}`);
+        if (workload.state === 'installing' || workload.transitioning || backups.inProgress)
+          return refuse(res, 409, 'busy', `cannot restart while ${backups.inProgress ? 'a backup runs' : workload.state}`);
         // Answered at once; the stop may take a while, and the start follows it.
         void workload.stop().then(() => workload.start());
         return send(res, 202, { state: 'starting' });

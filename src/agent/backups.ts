@@ -56,7 +56,10 @@ export class Backups {
   static async recover(dataDir: string): Promise<void> {
     if (existsSync(dataDir)) return;
     const parent = dirname(dataDir);
-    const old = (await readdir(parent)).filter((n) => n.startsWith(`${basename(dataDir)}.old-`)).sort().pop();
+    const old = (await readdir(parent))
+      .filter((n) => n.startsWith(`${basename(dataDir)}.old-`))
+      .sort()
+      .pop();
     if (old) await rename(join(parent, old), dataDir);
     else await mkdir(dataDir, { recursive: true });
   }
@@ -101,7 +104,15 @@ export class Backups {
     if (this.busy) throw new BackupError(409, 'busy', `backup ${this.busy} is in progress`);
     await mkdir(this.backupDir, { recursive: true });
     const id = `b_${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
-    const backup: AgentBackup = { id, name: name ?? `backup-${new Date().toISOString()}`, state: 'in_progress', size_bytes: null, sha256: null, created_at: new Date().toISOString(), completed_at: null };
+    const backup: AgentBackup = {
+      id,
+      name: name ?? `backup-${new Date().toISOString()}`,
+      state: 'in_progress',
+      size_bytes: null,
+      sha256: null,
+      created_at: new Date().toISOString(),
+      completed_at: null,
+    };
     this.busy = id;
     await this.save(backup);
     void this.write(backup);
@@ -168,7 +179,14 @@ export class Backups {
     const file = this.archiveFile(id);
     const s = await stat(file);
     // An archive never changes once complete: its checksum is a strong entity tag.
-    await sendFileRange(req, res, file, s.size, { etag: `"${backup.sha256 ?? s.size.toString(36)}"`, lastModified: s.mtime }, { 'Content-Type': 'application/gzip', 'X-Checksum-Sha256': backup.sha256 ?? '' });
+    await sendFileRange(
+      req,
+      res,
+      file,
+      s.size,
+      { etag: `"${backup.sha256 ?? s.size.toString(36)}"`, lastModified: s.mtime },
+      { 'Content-Type': 'application/gzip', 'X-Checksum-Sha256': backup.sha256 ?? '' },
+    );
   }
 
   /**

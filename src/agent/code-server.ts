@@ -23,7 +23,6 @@ async function listening(port: number, ms: number): Promise<boolean> {
   return false;
 }
 
-
 /**
  * The IDE of a dev instance (code-server with --auth none in production): started on a
  * port of its own, reported in /status, reachable only by the API's proxy.

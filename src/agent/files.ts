@@ -75,10 +75,19 @@ export class Files {
     const entries: FileEntry[] = [];
     for (const name of names.sort()) {
       // A symlink leading out of the data directory is not shown as if it were inside.
-      const inside = await this.resolve(relative(await realpath(this.root), join(dir, name)), true).then(() => true, () => false);
+      const inside = await this.resolve(relative(await realpath(this.root), join(dir, name)), true).then(
+        () => true,
+        () => false,
+      );
       if (inside) entries.push(await this.entry(join(dir, name)));
     }
-    return { path: `/${relative(await realpath(this.root), dir).split(sep).join('/')}`.replace(/\/$/, '') || '/', entries };
+    return {
+      path:
+        `/${relative(await realpath(this.root), dir)
+          .split(sep)
+          .join('/')}`.replace(/\/$/, '') || '/',
+      entries,
+    };
   }
 
   /** Streams a file, whole or the one byte range asked for (ranges.ts); the ETag changes with any write (a rename makes a new inode). */

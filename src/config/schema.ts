@@ -49,33 +49,56 @@ const billingSchema = z
   });
 
 export const configSchema = z.strictObject({
-  server: z.strictObject({
-    host: z.string().min(1).describe('Interface the API listens on.'),
-    port: z.number().int().min(0).max(65535).describe('TCP port the API listens on (0 picks a free one).'),
-    public_url: urlString.describe('Public base URL of the API: links in mail, IDE path URLs, the always-allowed browser origin.'),
-    allowed_origins: z.array(z.url()).describe('Extra browser origins allowed on WebSocket upgrades and CORS (comma-separated in env).'),
-    proxy_hops: z.number().int().min(0).max(5).describe('Reverse proxies in front of the API whose X-Forwarded-For entries are trusted (0: none; the client IP is then the socket address).'),
-    body_limit_bytes: z.number().int().positive().describe('Largest JSON request body accepted; larger answers 413.'),
-    shutdown_grace_ms: z.number().int().nonnegative().describe('How long in-flight requests may run after SIGTERM before connections are cut.'),
-    validate_responses: z.boolean().describe('Check every JSON response against its declared schema (tests turn this on).'),
-    headers_timeout_ms: z.number().int().min(100).describe('A request whose headers are not all in by then (from its first byte, or from the connection on a new one) is answered 408 and its connection closed: slow-header (slowloris) connections.'),
-    request_timeout_ms: z.number().int().min(0).describe('A request (headers and body) not fully received by then is answered 408 and closed; 0: no limit. Uploads must finish within it.'),
-    keep_alive_timeout_ms: z.number().int().min(100).describe('An idle keep-alive connection is closed after this; behind a proxy that pools connections, keep it above the proxy\'s idle timeout.'),
-    max_connections_per_ip: z.number().int().min(0).describe('Open TCP connections per peer address (the socket\'s, never X-Forwarded-For); more are answered 429 TOO_MANY_CONNECTIONS and closed. 0: no cap. Behind a proxy it counts the proxy\'s connections.'),
-    upgrade_rate_burst: z.number().int().min(1).describe('WebSocket upgrade attempts per client IP (past proxy_hops) at once, on all replicas together; past it 429 UPGRADE_RATE_LIMITED.'),
-    upgrade_rate_refill_ms: z.number().int().min(1).max(60_000).describe('One more upgrade attempt per client IP every this many ms.'),
-  }).superRefine((s, ctx) => {
-    if (s.request_timeout_ms > 0 && s.headers_timeout_ms > s.request_timeout_ms) ctx.addIssue({ code: 'custom', path: ['headers_timeout_ms'], message: 'must not be longer than request_timeout_ms' });
-  }),
+  server: z
+    .strictObject({
+      host: z.string().min(1).describe('Interface the API listens on.'),
+      port: z.number().int().min(0).max(65535).describe('TCP port the API listens on (0 picks a free one).'),
+      public_url: urlString.describe('Public base URL of the API: links in mail, IDE path URLs, the always-allowed browser origin.'),
+      allowed_origins: z.array(z.url()).describe('Extra browser origins allowed on WebSocket upgrades and CORS (comma-separated in env).'),
+      proxy_hops: z.number().int().min(0).max(5).describe('Reverse proxies in front of the API whose X-Forwarded-For entries are trusted (0: none; the client IP is then the socket address).'),
+      body_limit_bytes: z.number().int().positive().describe('Largest JSON request body accepted; larger answers 413.'),
+      shutdown_grace_ms: z.number().int().nonnegative().describe('How long in-flight requests may run after SIGTERM before connections are cut.'),
+      validate_responses: z.boolean().describe('Check every JSON response against its declared schema (tests turn this on).'),
+      headers_timeout_ms: z
+        .number()
+        .int()
+        .min(100)
+        .describe(
+          'A request whose headers are not all in by then (from its first byte, or from the connection on a new one) is answered 408 and its connection closed: slow-header (slowloris) connections.',
+        ),
+      request_timeout_ms: z.number().int().min(0).describe('A request (headers and body) not fully received by then is answered 408 and closed; 0: no limit. Uploads must finish within it.'),
+      keep_alive_timeout_ms: z.number().int().min(100).describe("An idle keep-alive connection is closed after this; behind a proxy that pools connections, keep it above the proxy's idle timeout."),
+      max_connections_per_ip: z
+        .number()
+        .int()
+        .min(0)
+        .describe(
+          "Open TCP connections per peer address (the socket's, never X-Forwarded-For); more are answered 429 TOO_MANY_CONNECTIONS and closed. 0: no cap. Behind a proxy it counts the proxy's connections.",
+        ),
+      upgrade_rate_burst: z.number().int().min(1).describe('WebSocket upgrade attempts per client IP (past proxy_hops) at once, on all replicas together; past it 429 UPGRADE_RATE_LIMITED.'),
+      upgrade_rate_refill_ms: z.number().int().min(1).max(60_000).describe('One more upgrade attempt per client IP every this many ms.'),
+    })
+    .superRefine((s, ctx) => {
+      if (s.request_timeout_ms > 0 && s.headers_timeout_ms > s.request_timeout_ms)
+        ctx.addIssue({ code: 'custom', path: ['headers_timeout_ms'], message: 'must not be longer than request_timeout_ms' });
+    }),
   cluster: z.strictObject({
-    internal_url: urlString.nullable().describe("Where the other replicas reach this one (recorded in the replica registry); unset: the address it listens on, as seen from this machine."),
+    internal_url: urlString.nullable().describe('Where the other replicas reach this one (recorded in the replica registry); unset: the address it listens on, as seen from this machine.'),
   }),
   database: z.strictObject({
-    url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').nullable().describe('PostgreSQL server URL; unset means embedded PostgreSQL (PGlite) in data_dir.'),
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+      .nullable()
+      .describe('PostgreSQL server URL; unset means embedded PostgreSQL (PGlite) in data_dir.'),
     data_dir: z.string().min(1).describe('Directory for the embedded database, local instances and backups.'),
     pool_max: z.number().int().min(1).max(200).describe('Largest number of pooled connections to a PostgreSQL server.'),
     connect_timeout_ms: z.number().int().min(100).describe('A new connection to the PostgreSQL server must be ready within this, or the attempt fails (503 DATABASE_UNAVAILABLE).'),
-    query_timeout_ms: z.number().int().min(0).describe('The server cancels a statement running longer (statement_timeout); the API gives up on the connection 1 s later if no answer comes at all. 0: no limit.'),
+    query_timeout_ms: z
+      .number()
+      .int()
+      .min(0)
+      .describe('The server cancels a statement running longer (statement_timeout); the API gives up on the connection 1 s later if no answer comes at all. 0: no limit.'),
     acquire_timeout_ms: z.number().int().min(100).describe('Longest wait for a pooled connection before the request answers 503 DATABASE_UNAVAILABLE.'),
     pglite_shared_buffers_mb: z.number().int().min(1).max(1024).describe("Embedded database only: PostgreSQL's shared_buffers in MB, all of it resident in the API's process for good."),
     pglite_optimize_wasm: z.boolean().describe("Embedded database only: let V8 recompile PGlite's hot WebAssembly with its optimising tier (more RSS and CPU at start; off: baseline code only)."),
@@ -111,7 +134,11 @@ export const configSchema = z.strictObject({
     admin_password: z.string().nullable().describe('Password of that first admin; unset: generated and printed once.'),
   }),
   mail: z.strictObject({
-    smtp_url: z.string().regex(/^smtps?:\/\//, 'expected smtp:// or smtps://').nullable().describe('SMTP server for outgoing mail; unset: mail stays in the outbox table and a log line says so.'),
+    smtp_url: z
+      .string()
+      .regex(/^smtps?:\/\//, 'expected smtp:// or smtps://')
+      .nullable()
+      .describe('SMTP server for outgoing mail; unset: mail stays in the outbox table and a log line says so.'),
     from: z.string().min(3).describe('From address of outgoing mail.'),
   }),
   events: z.strictObject({
@@ -119,7 +146,7 @@ export const configSchema = z.strictObject({
     retention_rows: z.number().int().min(100).describe('Most recent events kept for Last-Event-ID resume (and at most a day of them).'),
   }),
   agents: z.strictObject({
-    poll_interval_ms: z.number().int().min(500).describe('How often each instance\'s agent is polled.'),
+    poll_interval_ms: z.number().int().min(500).describe("How often each instance's agent is polled."),
     poll_connect_timeout_ms: z.number().int().min(50).describe('Connect timeout of a poll call.'),
     poll_timeout_ms: z.number().int().min(100).describe('Total timeout of a poll call.'),
     action_timeout_ms: z.number().int().min(100).describe('Total timeout of power, console and code-server calls.'),
@@ -129,7 +156,7 @@ export const configSchema = z.strictObject({
     max_backoff_ms: z.number().int().min(1000).describe('Longest wait between polls of an unreachable agent.'),
     max_response_bytes: z.number().int().min(1024).describe('Largest JSON answer accepted from an agent.'),
     max_sockets: z.number().int().min(1).describe('Pooled keep-alive connections per agent host.'),
-    breaker_threshold: z.number().int().min(1).describe('Consecutive transport failures that open an agent\'s circuit.'),
+    breaker_threshold: z.number().int().min(1).describe("Consecutive transport failures that open an agent's circuit."),
     breaker_cooldown_ms: z.number().int().min(100).describe('First cooldown of an open circuit (doubles while the agent stays dead).'),
     provision_deadline_ms: z.number().int().min(1000).describe('How long a new instance may take to become ready before it is marked failed.'),
     work_lease_ms: z.number().int().min(1000).describe('How long a replica holds provisioning or deletion work; after a crash another takes over once it runs out.'),
@@ -139,12 +166,21 @@ export const configSchema = z.strictObject({
     stall_timeout_ms: z.number().int().min(1000).describe('A file transfer with no bytes moving for this long is cut (a stall, not a long transfer).'),
   }),
   ide: z.strictObject({
-    suffix: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a DNS name such as ide.example.com').describe('Hosted IDEs are served at dev-<vmid>.<suffix> (a wildcard DNS name pointing at the API).'),
+    suffix: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a DNS name such as ide.example.com')
+      .describe('Hosted IDEs are served at dev-<vmid>.<suffix> (a wildcard DNS name pointing at the API).'),
     return_hosted_url: z.boolean().describe('IDE links use the hosted form (dev-<vmid>.<suffix>); false: the path form (<path host>/__ide/<id>/).'),
-    scheme: z.enum(['https', 'http']).nullable().describe('Scheme of IDE URLs as browsers see them; unset: PUBLIC_URL\'s (https in production, http only for local development).'),
-    public_port: z.number().int().min(1).max(65535).nullable().describe('Port of IDE URLs as browsers see them; unset: PUBLIC_URL\'s port when the IDE scheme is PUBLIC_URL\'s, else the scheme\'s default.'),
+    scheme: z.enum(['https', 'http']).nullable().describe("Scheme of IDE URLs as browsers see them; unset: PUBLIC_URL's (https in production, http only for local development)."),
+    public_port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .nullable()
+      .describe("Port of IDE URLs as browsers see them; unset: PUBLIC_URL's port when the IDE scheme is PUBLIC_URL's, else the scheme's default."),
     path_mode_enabled: z.boolean().describe('Serve IDEs under /__ide/<id>/ too. Off by default: path mode shares an origin with whatever else that host serves.'),
-    path_mode_host: z.string().nullable().describe('Only serve path mode on this host (a separate tunnel host, with port if any); unset: PUBLIC_URL\'s host.'),
+    path_mode_host: z.string().nullable().describe("Only serve path mode on this host (a separate tunnel host, with port if any); unset: PUBLIC_URL's host."),
   }),
   billing: billingSchema,
   provisioner: z.enum(['local', 'static']).describe('Where agents come from: local (reference agents as child processes) or static (a pool admins register).'),
@@ -186,7 +222,16 @@ export const fixedEnvNames: Readonly<Record<string, string>> = {
 };
 
 /** Keys whose values are never printed (config dumps, boot errors). */
-export const secretKeys: ReadonlySet<string> = new Set(['metrics.token', 'secrets.jwt_secret', 'secrets.encryption_key', 'database.url', 'bootstrap.admin_password', 'mail.smtp_url', 'billing.stripe_secret_key', 'billing.stripe_webhook_secret']);
+export const secretKeys: ReadonlySet<string> = new Set([
+  'metrics.token',
+  'secrets.jwt_secret',
+  'secrets.encryption_key',
+  'database.url',
+  'bootstrap.admin_password',
+  'mail.smtp_url',
+  'billing.stripe_secret_key',
+  'billing.stripe_webhook_secret',
+]);
 
 export function envNameFor(key: string): string {
   return fixedEnvNames[key] ?? `PANEL_${key.replace(/\./g, '_').toUpperCase()}`;

@@ -73,7 +73,10 @@ export function parseEnvValue(setting: Setting, raw: string): unknown {
       if (/^(false|0|no|off)$/i.test(text)) return false;
       return raw;
     case 'list':
-      return text.split(',').map((part) => part.trim()).filter((part) => part !== '');
+      return text
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== '');
     case 'json':
       try {
         return JSON.parse(text) as unknown;

@@ -59,7 +59,11 @@ export const powerAnswerSchema = z.looseObject({ state: z.string() });
 export type PowerAnswer = z.infer<typeof powerAnswerSchema>;
 
 export const consoleCommandSchema = z.strictObject({
-  command: z.string().min(1).max(4096).refine((c) => !c.includes('\0'), 'must not contain NUL'),
+  command: z
+    .string()
+    .min(1)
+    .max(4096)
+    .refine((c) => !c.includes('\0'), 'must not contain NUL'),
 });
 export const emptyObjectSchema = z.looseObject({});
 
@@ -79,7 +83,10 @@ export const agentBackupSchema = z.looseObject({
   name: z.string(),
   state: z.enum(backupStates),
   size_bytes: z.number().int().nonnegative().nullable(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
   created_at: z.iso.datetime({ offset: true }),
   completed_at: z.iso.datetime({ offset: true }).nullable(),
 });

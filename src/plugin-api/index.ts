@@ -13,17 +13,7 @@ export { defineWebSocket } from '../core/ws/websocket-route.ts';
 export type { WebSocketRoute, WebSocketDocs, UpgradeContext } from '../core/ws/websocket-route.ts';
 export type { Logger } from '../core/log/logger.ts';
 export type { RateLimiter, RateLimitState } from '../core/http/rate-limiter.ts';
-export {
-  AppError,
-  ValidationError,
-  NotFoundError,
-  ConflictError,
-  UnauthorizedError,
-  ForbiddenError,
-  RateLimitedError,
-  ServiceUnavailableError,
-  PayloadTooLargeError,
-} from '../core/http/errors.ts';
+export { AppError, ValidationError, NotFoundError, ConflictError, UnauthorizedError, ForbiddenError, RateLimitedError, ServiceUnavailableError, PayloadTooLargeError } from '../core/http/errors.ts';
 export { paginationQuery, paginationOf, paginationSchema } from '../core/http/pagination.ts';
 export { RANGE_DESCRIPTION, RANGE_ERROR } from '../core/files/download-ranges.ts';
 export type { Instance, NewInstance } from '../core/instances/instance-records.ts';

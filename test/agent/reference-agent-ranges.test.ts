@@ -37,7 +37,13 @@ test('a whole download says Accept-Ranges: bytes and carries validators', async 
 });
 
 test('bytes=4-7, bytes=4-, bytes=-3 and an end past the file answer 206 with exactly those bytes', async (t) => {
-  for (const [range, start, end] of [['bytes=4-7', 4, 7], ['bytes=4-', 4, 255], ['bytes=-3', 253, 255], ['bytes=250-999', 250, 255], ['bytes=-1000', 0, 255]] as const) {
+  for (const [range, start, end] of [
+    ['bytes=4-7', 4, 7],
+    ['bytes=4-', 4, 255],
+    ['bytes=-3', 253, 255],
+    ['bytes=250-999', 250, 255],
+    ['bytes=-1000', 0, 255],
+  ] as const) {
     const res = await file({ Range: range });
     t.is(res.status, 206, range);
     t.is(res.headers.get('content-range'), `bytes ${start}-${end}/256`, range);

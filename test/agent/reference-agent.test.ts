@@ -33,7 +33,7 @@ function snapshot(dir: string, prefix = ''): Record<string, string> {
   return out;
 }
 
-test.serial('a backup restores the data directory byte for byte, and its sha256 is the archive\'s', async (t) => {
+test.serial("a backup restores the data directory byte for byte, and its sha256 is the archive's", async (t) => {
   writeFileSync(join(agent.dataDir, 'config.txt'), 'difficulty=hard\n');
   writeFileSync(join(agent.dataDir, 'blob.bin'), Buffer.from(Array.from({ length: 70_000 }, (_v, i) => (i * 7) % 256)));
   const before = snapshot(agent.dataDir);
@@ -97,7 +97,12 @@ test('dev instances: the IDE runs on a port reported in /status, and stops again
   const status = await client.call(devTarget, 'status');
   t.is(status.codeserver?.state, 'running');
   const port = status.codeserver?.port ?? 0;
-  const text = await eventually(async () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => undefined));
+  const text = await eventually(async () =>
+    fetch(`http://127.0.0.1:${port}/`).then(
+      (r) => r.text(),
+      () => undefined,
+    ),
+  );
   t.is(text, 'ide here');
   t.deepEqual(await client.call(devTarget, 'codeserverStop'), { state: 'stopped' });
   t.is((await client.call(devTarget, 'status')).codeserver?.state, 'stopped');

@@ -39,7 +39,12 @@ export function boundaryViolations(base: string, pluginDirs: string[]): string[]
     const contract = join(dir, 'contract');
     for (const file of sourceFiles(dir)) {
       // A plugin's contract/ is the wire format its agents speak: self-contained, so an agent can take it without the plugin or the core.
-      if (inside(file, contract)) check(file, (target) => inside(target, contract), (name) => name === 'zod' || name.startsWith('node:'));
+      if (inside(file, contract))
+        check(
+          file,
+          (target) => inside(target, contract),
+          (name) => name === 'zod' || name.startsWith('node:'),
+        );
       else check(file, (target) => inside(target, dir) || target === pluginApi);
     }
   }
@@ -51,7 +56,11 @@ export function boundaryViolations(base: string, pluginDirs: string[]): string[]
   // clients/typescript is what API users copy into their own projects: its own files, openapi-fetch, ws and Node's modules, nothing of the API's.
   const client = join(base, 'clients', 'typescript');
   for (const file of sourceFiles(client)) {
-    check(file, (target) => inside(target, client), (name) => name === 'openapi-fetch' || name === 'ws' || name.startsWith('node:'));
+    check(
+      file,
+      (target) => inside(target, client),
+      (name) => name === 'openapi-fetch' || name === 'ws' || name.startsWith('node:'),
+    );
   }
   for (const file of sourceFiles(src)) {
     if (file === join(src, 'main.ts')) continue; // the composition root lists the plugins
@@ -89,7 +98,10 @@ test('the check catches a plugin reaching into core internals or another plugin,
   write('src/core/db/database.ts', 'export {};\n');
   write('src/core/leaky.ts', "import { x } from '../../plugins/game/index.ts';\n");
   write('src/contracts/agent.ts', "import { y } from '../core/db/database.ts';\n");
-  write('plugins/game/index.ts', "import { definePlugin } from '../../src/plugin-api/index.ts';\nimport { openDatabase } from '../../src/core/db/database.ts';\nimport { other } from '../dev/index.ts';\nimport { z } from 'zod';\n");
+  write(
+    'plugins/game/index.ts',
+    "import { definePlugin } from '../../src/plugin-api/index.ts';\nimport { openDatabase } from '../../src/core/db/database.ts';\nimport { other } from '../dev/index.ts';\nimport { z } from 'zod';\n",
+  );
   write('plugins/dev/index.ts', "export const other = await import('../game/index.ts');\n");
   write('plugins/index.ts', "import { definePlugin } from '../src/plugin-api/index.ts';\nimport { game } from './game/index.ts';\n");
   write(
@@ -103,7 +115,10 @@ test('the check catches a plugin reaching into core internals or another plugin,
     "import { wire } from '../plugins/game/contract/wire.ts';\nimport { openDatabase } from '../src/core/db/database.ts';\nimport { shipped } from '../plugins/index.ts';\nimport { hub } from '../plugins/game/hub.ts';\nimport { fake } from '../test/fakes/fake.ts';\n",
   );
   write('scripts/lib/deep.ts', "import { ws } from 'ws';\nimport { other } from '../../plugins/dev/index.ts';\nimport { frames } from '../../plugins/game/contract/frames.ts';\n");
-  write('clients/typescript/src/client.ts', "import createClient from 'openapi-fetch';\nimport { ws } from 'ws';\nimport type { paths } from './schema.d.ts';\nimport { z } from 'zod';\nimport { errorEnvelopeSchema } from '../../../src/core/http/error-envelope.ts';\n");
+  write(
+    'clients/typescript/src/client.ts',
+    "import createClient from 'openapi-fetch';\nimport { ws } from 'ws';\nimport type { paths } from './schema.d.ts';\nimport { z } from 'zod';\nimport { errorEnvelopeSchema } from '../../../src/core/http/error-envelope.ts';\n",
+  );
   const found = boundaryViolations(base, [join(base, 'plugins', 'game'), join(base, 'plugins', 'dev')]);
   t.deepEqual(found.sort(), [
     'clients/typescript/src/client.ts: ../../../src/core/http/error-envelope.ts',

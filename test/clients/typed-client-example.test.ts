@@ -38,10 +38,16 @@ test.serial('the example signs in, creates a server, sees it go active and run o
   t.is(result.active.lifecycle, 'active');
   t.true(result.active.ready);
   t.is(result.running.status, 'running');
-  t.true(result.consoleLines.some((line) => line.includes('[chat] hello from the typed client')), JSON.stringify(result.consoleLines));
+  t.true(
+    result.consoleLines.some((line) => line.includes('[chat] hello from the typed client')),
+    JSON.stringify(result.consoleLines),
+  );
   t.deepEqual(progress.slice(0, 2), ['signed in as admin', `created server ${result.serverId} (provisioning)`]);
   // Provisioning takes seconds, the stream opens in milliseconds: `active` came as an event.
-  t.true(progress.some((line) => line.startsWith('event: active,')), JSON.stringify(progress));
+  t.true(
+    progress.some((line) => line.startsWith('event: active,')),
+    JSON.stringify(progress),
+  );
 
   // What the example saw is what the API says, asked without the client.
   const admin = await loginAdmin(app);

@@ -25,7 +25,10 @@ test('.env.example names every setting, secrets and settings without a default c
 // What an operator does with it: sourced by sh (as `set -a; . ./.env; set +a` does) it gives
 // exactly the shipped defaults, so the quoting of lists, JSON and text with spaces is right.
 test('.env.example sourced by sh loads as the defaults of config/default.json', (t) => {
-  const dump = execFileSync('/bin/sh', ['-c', 'set -a; . "$1"; set +a; exec node -e "process.stdout.write(JSON.stringify(process.env))"', 'sh', envExamplePath], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8' });
+  const dump = execFileSync('/bin/sh', ['-c', 'set -a; . "$1"; set +a; exec node -e "process.stdout.write(JSON.stringify(process.env))"', 'sh', envExamplePath], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    encoding: 'utf8',
+  });
   const env = JSON.parse(dump) as Record<string, string>;
   const active = listSettings().filter((s) => env[s.env] !== undefined);
   t.true(active.length > 40, `only ${active.length} settings set by the file`);

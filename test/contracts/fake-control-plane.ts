@@ -83,10 +83,14 @@ export class FakeControlPlane {
 
   /** Bytes the agent relayed on a stream so far, waiting for at least `n`. */
   async streamBytes(proxyId: string, n: number, timeoutMs = 10_000): Promise<Buffer> {
-    return this.until(() => {
-      const bytes = Buffer.concat(this.binary.filter((f) => f.proxyId === proxyId).map((f) => f.payload));
-      return bytes.length >= n ? bytes : undefined;
-    }, timeoutMs, `${n} bytes on stream ${proxyId}`);
+    return this.until(
+      () => {
+        const bytes = Buffer.concat(this.binary.filter((f) => f.proxyId === proxyId).map((f) => f.payload));
+        return bytes.length >= n ? bytes : undefined;
+      },
+      timeoutMs,
+      `${n} bytes on stream ${proxyId}`,
+    );
   }
 
   private until<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {

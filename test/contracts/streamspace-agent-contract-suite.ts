@@ -28,7 +28,14 @@ export function streamspaceAgentContractSuite(name: string, start: (url: string,
   test.before(async () => {
     plane = await FakeControlPlane.start();
     agent = await start(plane.url, agentId);
-    startData = { name: `contract-${sessionId.slice(0, 8)}`, template: 'xterm-desktop', vnc: { enabled: true, port: 5900, resolution: '1024x768', color_depth: 24 }, persistent_home: false, environment: {}, ...agent.startData };
+    startData = {
+      name: `contract-${sessionId.slice(0, 8)}`,
+      template: 'xterm-desktop',
+      vnc: { enabled: true, port: 5900, resolution: '1024x768', color_depth: 24 },
+      persistent_home: false,
+      environment: {},
+      ...agent.startData,
+    };
   });
   test.after.always(async () => {
     await agent?.stop();
@@ -78,7 +85,10 @@ export function streamspaceAgentContractSuite(name: string, start: (url: string,
     const told = await plane.next((m) => m.type === 'heartbeat' && Array.isArray(m.sessions) && (m.sessions as Array<{ state?: unknown }>)[0]?.state === 'running', 5000, before);
     t.deepEqual(told.sessions, [{ session_id: sessionId, state: 'running', vnc_port: port }], 'a heartbeat tells the changed inventory');
     const later = plane.messages.filter((m, i) => i > plane.messages.indexOf(told) && m.type === 'heartbeat');
-    t.true(later.every((m) => m.sessions === undefined), 'and only once: unchanged, heartbeats carry no list');
+    t.true(
+      later.every((m) => m.sessions === undefined),
+      'and only once: unchanged, heartbeats carry no list',
+    );
   });
 
   test.serial(`${name}: a VNC stream opens to the session's server (RFB greeting in binary frames) and closes on vnc_proxy_close; an unknown session gets vnc_proxy_error`, async (t) => {

@@ -55,10 +55,19 @@ test('SIGKILL mid-bursts: every acknowledged operation survives, work in flight 
     api = started;
     await db.connect();
     const setup = await prepare(api.url, stripe, agents, (key) => {
-      sim = new SimAgent({ url: `http://127.0.0.1:${port}`, agentId: 'crash-agent', key, platform: 'crash', autoReconnect: true, commandDelayMs: 400, maxSessions: 20, log: (line) => {
-        const entry = JSON.parse(line) as { msg: string; session_id?: string; command_type?: string };
-        if (entry.msg === 'command received' && entry.session_id) executed.set(`${entry.session_id} ${entry.command_type}`, (executed.get(`${entry.session_id} ${entry.command_type}`) ?? 0) + 1);
-      } });
+      sim = new SimAgent({
+        url: `http://127.0.0.1:${port}`,
+        agentId: 'crash-agent',
+        key,
+        platform: 'crash',
+        autoReconnect: true,
+        commandDelayMs: 400,
+        maxSessions: 20,
+        log: (line) => {
+          const entry = JSON.parse(line) as { msg: string; session_id?: string; command_type?: string };
+          if (entry.msg === 'command received' && entry.session_id) executed.set(`${entry.session_id} ${entry.command_type}`, (executed.get(`${entry.session_id} ${entry.command_type}`) ?? 0) + 1);
+        },
+      });
       return sim;
     });
 
@@ -79,12 +88,14 @@ test('SIGKILL mid-bursts: every acknowledged operation survives, work in flight 
     process.kill(api.pid, 'SIGKILL');
     dead = true;
     await api.exited;
-    const atKill = (await db.query<{ what: string; n: string }>(
-      `SELECT 'instances ' || lifecycle AS what, count(*) AS n FROM instances WHERE lifecycle IN ('provisioning', 'restoring_backup', 'deleting') GROUP BY lifecycle
+    const atKill = (
+      await db.query<{ what: string; n: string }>(
+        `SELECT 'instances ' || lifecycle AS what, count(*) AS n FROM instances WHERE lifecycle IN ('provisioning', 'restoring_backup', 'deleting') GROUP BY lifecycle
        UNION ALL SELECT 'backups in progress', count(*) FROM game_backups WHERE state = 'in_progress'
        UNION ALL SELECT 'sessions ' || state, count(*) FROM streamspace_sessions WHERE state IN ('pending', 'hibernating', 'waking', 'terminating') GROUP BY state
        UNION ALL SELECT 'commands ' || status, count(*) FROM streamspace_commands WHERE status IN ('pending', 'sent', 'acknowledged') GROUP BY status`,
-    )).rows;
+      )
+    ).rows;
     await Promise.all([regs.done, games.done, files.done, hooks.done, sessions.done]);
     t.log('in flight at the kill (requests):', JSON.stringify(inFlight));
     t.log('in flight at the kill (rows):', atKill.map((r) => `${r.what}: ${r.n}`).join(', '));
@@ -126,12 +137,23 @@ test('SIGKILL mid-bursts: every acknowledged operation survives, work in flight 
       t.deepEqual(account, { plan: price === 'price_pro' ? 'pro' : 'starter', status: 'active', subscription_id: s.subscriptionId }, 'the account is what Stripe says');
     }
     const liveSessions = (await db.query<{ id: string; state: string }>('SELECT id, state FROM streamspace_sessions')).rows;
-    for (const id of sessions.ids) t.true(liveSessions.some((s) => s.id === id), `session ${id} is there`);
+    for (const id of sessions.ids)
+      t.true(
+        liveSessions.some((s) => s.id === id),
+        `session ${id} is there`,
+      );
     // The agent ran each session's start once, and runs exactly the sessions the panel shows running or hibernated.
-    t.deepEqual([...executed].filter(([, n]) => n > 1), [], 'no command ran twice on the agent');
+    t.deepEqual(
+      [...executed].filter(([, n]) => n > 1),
+      [],
+      'no command ran twice on the agent',
+    );
     const onAgent = (sim as SimAgent | null)?.sessions ?? new Map();
     t.deepEqual(
-      liveSessions.filter((s) => s.state === 'running' || s.state === 'hibernated').map((s) => `${s.id} ${s.state}`).sort(),
+      liveSessions
+        .filter((s) => s.state === 'running' || s.state === 'hibernated')
+        .map((s) => `${s.id} ${s.state}`)
+        .sort(),
       [...onAgent].map(([id, info]) => `${id} ${info.state}`).sort(),
       'the agent and the panel agree on every session',
     );
@@ -140,13 +162,24 @@ test('SIGKILL mid-bursts: every acknowledged operation survives, work in flight 
     t.is(checked.code, 0, checked.stdout);
     t.true(checked.summary.ok, checked.stdout);
     // The same checker, as an operator runs it, on a row corrupted on purpose: exit 1, the row named.
-    const victim = (await db.query<{ id: string }>(`UPDATE instances SET agent_base_url = NULL WHERE lifecycle = 'active' AND id = (SELECT id FROM instances WHERE lifecycle = 'active' LIMIT 1) RETURNING id`)).rows[0]?.id as string;
+    const victim = (
+      await db.query<{ id: string }>(`UPDATE instances SET agent_base_url = NULL WHERE lifecycle = 'active' AND id = (SELECT id FROM instances WHERE lifecycle = 'active' LIMIT 1) RETURNING id`)
+    ).rows[0]?.id as string;
     const corrupt = await checkInvariantsCli(url, env);
     t.is(corrupt.code, 1);
     t.regex(corrupt.stdout, new RegExp(`FAIL core\\.instance-half-created[^\\n]*\\n[^\\n]*${victim}`));
-    t.deepEqual(corrupt.summary.invariants.filter((i) => !i.ok), [{ id: 'core.instance-half-created', ok: false, offending: [victim] }]);
+    t.deepEqual(
+      corrupt.summary.invariants.filter((i) => !i.ok),
+      [{ id: 'core.instance-half-created', ok: false, offending: [victim] }],
+    );
     const summary = checked.summary;
-    t.log(`acknowledged vs found: ${Object.entries(tallies).map(([k, x]) => `${k} ${x.acked} acked, ${x.cut} cut`).join('; ')}; found after the restart: ${users.size} users, ${cutServersFound} of the cut creations, ${cutEventsFound} of the cut webhooks (before their retry); settled ${settleS.toFixed(1)} s after the restart; ${summary.checked} invariants pass`);
+    t.log(
+      `acknowledged vs found: ${Object.entries(tallies)
+        .map(([k, x]) => `${k} ${x.acked} acked, ${x.cut} cut`)
+        .join(
+          '; ',
+        )}; found after the restart: ${users.size} users, ${cutServersFound} of the cut creations, ${cutEventsFound} of the cut webhooks (before their retry); settled ${settleS.toFixed(1)} s after the restart; ${summary.checked} invariants pass`,
+    );
   } catch (err) {
     t.log(stderr.slice(-4000));
     throw err;

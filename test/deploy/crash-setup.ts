@@ -32,8 +32,24 @@ export function crashEnv(databaseUrl: string, stripe: FakeStripe): NodeJS.Proces
     PANEL_AGENTS_WORK_LEASE_MS: '2000',
     PANEL_AGENTS_PROVISION_DEADLINE_MS: '20000',
     PANEL_AGENTS_POLL_INTERVAL_MS: '500',
-    PANEL_RATE_LIMITS: JSON.stringify(Object.fromEntries(['auth_register_ip', 'auth_login_ip', 'auth_login_account_ip', 'auth_login_account', 'game_backup_create', 'streamspace_api', 'streamspace_session_create', 'streamspace_login', 'streamspace_login_ip'].map((k) => [k, lifted]))),
-    PANEL_PLUGINS_CONFIG: JSON.stringify({ streamspace: { commands: { ack_timeout_ms: 1_000, max_attempts: 5, result_timeout_ms: 30_000, reconnect_wait_ms: 30_000, keep_days: 30 }, sweep_every_ms: 500, stuck_after_ms: 2_000 } }),
+    PANEL_RATE_LIMITS: JSON.stringify(
+      Object.fromEntries(
+        [
+          'auth_register_ip',
+          'auth_login_ip',
+          'auth_login_account_ip',
+          'auth_login_account',
+          'game_backup_create',
+          'streamspace_api',
+          'streamspace_session_create',
+          'streamspace_login',
+          'streamspace_login_ip',
+        ].map((k) => [k, lifted]),
+      ),
+    ),
+    PANEL_PLUGINS_CONFIG: JSON.stringify({
+      streamspace: { commands: { ack_timeout_ms: 1_000, max_attempts: 5, result_timeout_ms: 30_000, reconnect_wait_ms: 30_000, keep_days: 30 }, sweep_every_ms: 500, stuck_after_ms: 2_000 },
+    }),
   };
 }
 
@@ -57,12 +73,17 @@ async function register(base: string, username: string): Promise<{ token: string
 export async function prepare(base: string, stripe: FakeStripe, agents: ReferenceAgent[], sim: (key: string) => SimAgent): Promise<CrashSetup> {
   const adminLogin = await must('admin login', callApi(base, 'POST', '/api/auth/login', undefined, { login: 'admin', password: crashAdminPassword }), 200);
   const admin = adminLogin.access_token as string;
-  for (const [i, a] of agents.entries()) await must('pool agent', callApi(base, 'POST', '/api/admin/agents', admin, { name: `crash-agent-${i}`, base_url: a.baseUrl, token: a.token, kind: 'any' }), 201);
+  for (const [i, a] of agents.entries())
+    await must('pool agent', callApi(base, 'POST', '/api/admin/agents', admin, { name: `crash-agent-${i}`, base_url: a.baseUrl, token: a.token, kind: 'any' }), 201);
   const server = (await must('server', callApi(base, 'POST', '/api/game/servers', admin, { name: 'restored' }), 202)).server as { id: string };
   const path = `/api/game/servers/${server.id}`;
   await eventually(async () => ((await callApi(base, 'GET', path, admin)).body.server as { state: { lifecycle: string } }).state.lifecycle === 'active', 30_000, 'the first server active');
   const backup = (await must('backup', callApi(base, 'POST', `${path}/backups`, admin, { name: 'first' }), 202)).backup as { id: string };
-  await eventually(async () => ((await callApi(base, 'GET', `${path}/backups`, admin)).body.backups as Array<{ id: string; state: string }>).some((b) => b.id === backup.id && b.state === 'completed'), 30_000, 'the first backup completed');
+  await eventually(
+    async () => ((await callApi(base, 'GET', `${path}/backups`, admin)).body.backups as Array<{ id: string; state: string }>).some((b) => b.id === backup.id && b.state === 'completed'),
+    30_000,
+    'the first backup completed',
+  );
   const gamer = (await register(base, 'gamer')).token;
   const subscribers: CrashSetup['subscribers'] = [];
   for (let i = 0; i < 3; i += 1) {

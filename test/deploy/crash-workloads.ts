@@ -24,11 +24,24 @@ export interface CrashSetup {
   platform: string;
 }
 
-export const isOk = (...statuses: number[]) => (r: Reply): boolean => statuses.includes(r.status);
+export const isOk =
+  (...statuses: number[]) =>
+  (r: Reply): boolean =>
+    statuses.includes(r.status);
 
 export function registrations(setup: CrashSetup, stopped: () => boolean, n = 200): { tally: Tally; done: Promise<void> } {
   const tally = new Tally();
-  const done = pool(n, 4, (i) => tally.run(`crash-user-${i}`, () => callApi(setup.base, 'POST', '/api/auth/register', undefined, { username: `crash-user-${i}`, email: `crash-user-${i}@example.test`, password: 'a long enough password' }), isOk(201)), stopped);
+  const done = pool(
+    n,
+    4,
+    (i) =>
+      tally.run(
+        `crash-user-${i}`,
+        () => callApi(setup.base, 'POST', '/api/auth/register', undefined, { username: `crash-user-${i}`, email: `crash-user-${i}@example.test`, password: 'a long enough password' }),
+        isOk(201),
+      ),
+    stopped,
+  );
   return { tally, done };
 }
 
@@ -37,10 +50,12 @@ export function gameCreations(setup: CrashSetup, stopped: () => boolean): { tall
   const tally = new Tally();
   const ids: string[] = [];
   const create = (token: string, key: string) =>
-    tally.run(key, () => callApi(setup.base, 'POST', '/api/game/servers', token, { name: key }), isOk(202)).then((r) => {
-      const server = r?.status === 202 ? (r.body.server as { id: string }) : null;
-      if (server) ids.push(server.id);
-    });
+    tally
+      .run(key, () => callApi(setup.base, 'POST', '/api/game/servers', token, { name: key }), isOk(202))
+      .then((r) => {
+        const server = r?.status === 202 ? (r.body.server as { id: string }) : null;
+        if (server) ids.push(server.id);
+      });
   const done = pool(6, 3, (i) => (i < 4 ? create(setup.gamer, `gamer-${i}`) : create(setup.admin, `admin-${i}`)), stopped);
   return { tally, ids, done };
 }
@@ -94,7 +109,11 @@ export function webhooks(setup: CrashSetup, stripe: FakeStripe, stopped: () => b
     await send(stripe.event('checkout.session.completed', stripe.sessions.get(s.sessionId) as Record<string, unknown>));
     for (let round = 1; round < 500 && !stopped(); round += 1) {
       (sub.items.data[0] as { price: { id: string } }).price = { id: round % 2 === 1 ? 'price_pro' : 'price_starter', object: 'price' } as never;
-      await send(round % 3 === 0 ? stripe.event('invoice.paid', { id: `in_${s.subscriptionId}_${round}`, object: 'invoice', subscription: s.subscriptionId }) : stripe.event('customer.subscription.updated', sub));
+      await send(
+        round % 3 === 0
+          ? stripe.event('invoice.paid', { id: `in_${s.subscriptionId}_${round}`, object: 'invoice', subscription: s.subscriptionId })
+          : stripe.event('customer.subscription.updated', sub),
+      );
     }
   };
   return { tally, events, done: Promise.all(setup.subscribers.map(lane)).then(() => undefined) };
@@ -113,7 +132,7 @@ export function sessionCommands(setup: CrashSetup, stopped: () => boolean): { ta
       if (!id) return;
       ids.push(id);
       if (i % 2 === 0) return;
-      const state = async () => ((await callApi(setup.base, 'GET', `/api/v1/sessions/${id}`, setup.v1).catch(() => null))?.body.state as string | undefined);
+      const state = async () => (await callApi(setup.base, 'GET', `/api/v1/sessions/${id}`, setup.v1).catch(() => null))?.body.state as string | undefined;
       await eventually(async () => stopped() || (await state()) === 'running', 10_000, 'the session running').catch(() => undefined);
       if (!stopped()) await tally.run(`hibernate-${i}`, () => callApi(setup.base, 'PATCH', `/api/v1/sessions/${id}`, setup.v1, { state: 'hibernated' }), isOk(200, 202));
     },

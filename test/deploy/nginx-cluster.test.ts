@@ -32,16 +32,30 @@ test.serial('requests through nginx are spread over every replica, and its acces
     t.is(res.headers['x-request-id'], id);
   }
   // A replica writes its log line a moment after the answer.
-  const byReplica = await eventually(async () => {
-    const logged = loggedRequestIds(cluster);
-    return ids.every((id) => [...logged.values()].some((s) => s.has(id))) ? logged : null;
-  }, 15_000, 'every request in a replica log');
+  const byReplica = await eventually(
+    async () => {
+      const logged = loggedRequestIds(cluster);
+      return ids.every((id) => [...logged.values()].some((s) => s.has(id))) ? logged : null;
+    },
+    15_000,
+    'every request in a replica log',
+  );
   for (const replica of cluster.replicas()) {
-    t.true(ids.some((id) => byReplica.get(replica.number)?.has(id)), `replica ${replica.number} served none of ${ids.length} requests`);
+    t.true(
+      ids.some((id) => byReplica.get(replica.number)?.has(id)),
+      `replica ${replica.number} served none of ${ids.length} requests`,
+    );
   }
   const first = ids[0] as string;
   const servedBy = cluster.replicas().find((r) => byReplica.get(r.number)?.has(first));
-  const line = await eventually(async () => readFileSync(cluster.nginxAccessLog, 'utf8').split('\n').find((l) => l.includes(`request_id=${first}`)), 15_000, 'the access log line');
+  const line = await eventually(
+    async () =>
+      readFileSync(cluster.nginxAccessLog, 'utf8')
+        .split('\n')
+        .find((l) => l.includes(`request_id=${first}`)),
+    15_000,
+    'the access log line',
+  );
   t.true(line.includes(`upstream=127.0.0.1:${servedBy?.port}`), line);
 });
 
@@ -115,7 +129,7 @@ test.serial('dev-<vmid>.<suffix> hosts reach the IDE entrance; other hosts never
   await t.throwsAsync(send(cluster, { path: '/healthz', host: 'panel.attacker.example' }), { message: /socket hang up|ECONNRESET/ });
 });
 
-test.serial('the replicas\' internal relay route is not reachable through nginx', async (t) => {
+test.serial("the replicas' internal relay route is not reachable through nginx", async (t) => {
   const { cluster } = running;
   // nginx's own 404 page (not the API's envelope): the request never reached a replica.
   const through = await new Promise<number>((resolve) => {

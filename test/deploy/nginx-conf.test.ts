@@ -40,7 +40,13 @@ test("nginx's body cap is the largest body the API takes, so the API answers eve
 
 test('filled in, the file is a valid nginx config, one server line per replica', (t) => {
   const site = renderPanelSite(template, values);
-  t.notRegex(site.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n'), /\{\{/);
+  t.notRegex(
+    site
+      .split('\n')
+      .filter((l) => !l.trimStart().startsWith('#'))
+      .join('\n'),
+    /\{\{/,
+  );
   t.is(site.match(/server 127\.0\.0\.1:1808[123] max_fails/g)?.length, 3);
   t.true(site.includes('"~^dev-[0-9]+\\.ide\\.example\\.com$"'));
   // Same line count as the file, so nginx's line numbers in errors point into deploy/nginx.conf.

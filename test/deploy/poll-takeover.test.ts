@@ -18,7 +18,7 @@ import { createPostgresDatabase } from '../helpers/test-database.ts';
 const intervalMs = 3_000;
 const windowMs = 1.25 * intervalMs;
 
-test('a SIGKILLed replica\'s instances are polled by the others within 3 intervals, a joining one shares without double polling past an interval, and jobs run once per slot', async (t) => {
+test("a SIGKILLed replica's instances are polled by the others within 3 intervals, a joining one shares without double polling past an interval, and jobs run once per slot", async (t) => {
   const log = new PollLog();
   const fakes = await startFakeAgents({
     onRequest: (agentId, route, headers) => {
@@ -30,7 +30,11 @@ test('a SIGKILLed replica\'s instances are polled by the others within 3 interva
   const ids = agents.map((a) => a.id);
   const database = await createPostgresDatabase();
   const encryptionKey = randomBytes(32).toString('base64url');
-  const replicas = new TakeoverReplicas(database.url as string, { ENCRYPTION_KEY: encryptionKey, PROVISIONER: 'static', PANEL_AGENTS_POLL_INTERVAL_MS: String(intervalMs) }, randomBytes(16).toString('hex'));
+  const replicas = new TakeoverReplicas(
+    database.url as string,
+    { ENCRYPTION_KEY: encryptionKey, PROVISIONER: 'static', PANEL_AGENTS_POLL_INTERVAL_MS: String(intervalMs) },
+    randomBytes(16).toString('hex'),
+  );
   const db = new pg.Client({ connectionString: database.url as string });
   const steady = async (since: number): Promise<{ at: number; owners: Map<string, string | null> }> => {
     for (const deadline = Date.now() + 20 * intervalMs; ; await sleep(250)) {
@@ -76,7 +80,10 @@ test('a SIGKILLed replica\'s instances are polled by the others within 3 interva
   }
   try {
     const jobs = await checkJobLedger(db, new Date(runStart), new Date(), replicas.all);
-    t.true(jobs.some((j) => j.slots >= 2), `once-per-slot jobs ran: ${jobs.map((j) => `${j.job} ${j.slots}`).join(', ')}`);
+    t.true(
+      jobs.some((j) => j.slots >= 2),
+      `once-per-slot jobs ran: ${jobs.map((j) => `${j.job} ${j.slots}`).join(', ')}`,
+    );
     for (const j of jobs) t.true(j.missing === 0 && j.runs_beyond_claims === 0, `${j.job}: ${j.slots} slots, ${j.missing} missing, ${j.runs_beyond_claims} runs beyond claims`);
   } finally {
     await db.end();

@@ -30,7 +30,9 @@ async function holderOf(agentId: string): Promise<number> {
   const client = new pg.Client({ connectionString: running.databaseUrl as string });
   await client.connect();
   try {
-    const found = await client.query<{ internal_url: string }>(`SELECT r.internal_url FROM streamspace_agents a JOIN replicas r ON r.id = a.replica_id WHERE a.agent_id = $1 AND a.connected`, [agentId]);
+    const found = await client.query<{ internal_url: string }>(`SELECT r.internal_url FROM streamspace_agents a JOIN replicas r ON r.id = a.replica_id WHERE a.agent_id = $1 AND a.connected`, [
+      agentId,
+    ]);
     const url = found.rows[0]?.internal_url;
     const replica = running.cluster.replicas().find((r) => r.url === url);
     if (!replica) throw new Error(`no live replica holds ${agentId} (${url ?? 'none'})`);
@@ -47,7 +49,7 @@ async function echoes(viewer: Viewer, word: string): Promise<boolean> {
   return got.subarray(before).toString() === word;
 }
 
-test('a viewer on a replica without the agent streams byte-exact; killing the agent\'s replica, then the viewer\'s, it reconnects and carries on', async (t) => {
+test("a viewer on a replica without the agent streams byte-exact; killing the agent's replica, then the viewer's, it reconnects and carries on", async (t) => {
   const { cluster } = running;
   const login = await send(cluster, { method: 'POST', path: '/api/v1/auth/login', body: { username: 'admin', password: adminPassword } });
   const token = login.json().token as string;

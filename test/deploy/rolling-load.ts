@@ -66,7 +66,14 @@ export async function followEvents(url: string, token: string, run: Running): Pr
 }
 
 /** A game server console that reconnects with a new ticket when closed, and says something every half second; each echo is counted. */
-export async function consoleClient(tally: Tally, run: Running, serverId: string, token: string, origin: string, wsBase: string): Promise<{ connects: number; echoes: number; echoesPerConnect: number[]; closes: number[] }> {
+export async function consoleClient(
+  tally: Tally,
+  run: Running,
+  serverId: string,
+  token: string,
+  origin: string,
+  wsBase: string,
+): Promise<{ connects: number; echoes: number; echoesPerConnect: number[]; closes: number[] }> {
   const result = { connects: 0, echoes: 0, echoesPerConnect: [] as number[], closes: [] as number[] };
   while (!run.stopped()) {
     const ticket = await tally.send('console ticket', { method: 'POST', path: `/api/game/servers/${serverId}/console/ticket`, headers: { Authorization: `Bearer ${token}` } });
@@ -88,7 +95,12 @@ export async function consoleClient(tally: Tally, run: Running, serverId: string
     for (let n = 0; open && !run.stopped(); n += 1) {
       const word = `roll-${result.connects}-${n}`;
       socket.send({ type: 'command', command: `say ${word}` });
-      const heard = await socket.waitFor((f) => String((f as { data?: string }).data).includes(`[chat] ${word}`), 5_000, word).then(() => true, () => false);
+      const heard = await socket
+        .waitFor((f) => String((f as { data?: string }).data).includes(`[chat] ${word}`), 5_000, word)
+        .then(
+          () => true,
+          () => false,
+        );
       if (heard) echoes += 1;
       await sleep(500);
     }
@@ -120,7 +132,10 @@ export async function vncClient(run: Running, baseUrl: string, sessionId: string
         const word = Buffer.from(`vnc-${n};`);
         viewer.ws.send(word, { binary: true });
         expected += word.length;
-        const got = await viewer.waitBytes(expected, 5_000).then((b) => b, () => null);
+        const got = await viewer.waitBytes(expected, 5_000).then(
+          (b) => b,
+          () => null,
+        );
         if (got && got.subarray(expected - word.length).equals(word)) echoes += 1;
         await sleep(500);
       }

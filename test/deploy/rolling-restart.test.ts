@@ -78,7 +78,7 @@ test('a rolling restart under load: no 5xx, event streams resume without a gap, 
   const lost: string[] = [];
   let cycles = 0;
   const power = (async () => {
-    for (let action: 'stop' | 'start' = 'start'; !stopped; ) {
+    for (let action: 'stop' | 'start' = 'start'; !stopped;) {
       const res = await tally.send(`power ${action}`, { method: 'POST', path: `/api/game/servers/${powered}/${action}`, headers: auth });
       if (res?.status !== 202) {
         // 409: the server is still moving; anything else is counted by the tally.
@@ -86,7 +86,10 @@ test('a rolling restart under load: no 5xx, event streams resume without a gap, 
         continue;
       }
       const target = action === 'stop' ? 'stopped' : 'running';
-      const reached = await eventually(async () => (await status(powered)) === target, 30_000, target).then(() => true, () => false);
+      const reached = await eventually(async () => (await status(powered)) === target, 30_000, target).then(
+        () => true,
+        () => false,
+      );
       if (!reached) lost.push(`${action} was accepted, but the server never showed ${target}`);
       cycles += 1;
       action = action === 'stop' ? 'start' : 'stop';
@@ -112,14 +115,25 @@ test('a rolling restart under load: no 5xx, event streams resume without a gap, 
   t.true(streamed.connects >= 2, `the event stream connected ${streamed.connects} times`);
   const ids = streamed.events.map((e) => Number(e.id));
   t.true(ids.length > 0);
-  t.deepEqual(ids, [...new Set(ids)].sort((a, b) => a - b), 'no event twice, in order');
+  t.deepEqual(
+    ids,
+    [...new Set(ids)].sort((a, b) => a - b),
+    'no event twice, in order',
+  );
   const replay = await openSse(`${cluster.url}/api/events`, { Authorization: `Bearer ${token}`, 'Last-Event-ID': String((ids[0] as number) - 1) });
   await replay.waitFor((e) => Number(e.id) >= (ids.at(-1) as number), 10_000);
   replay.close();
-  t.deepEqual(replay.events.map((e) => Number(e.id)).filter((id) => id <= (ids.at(-1) as number)), ids, 'no event missed');
+  t.deepEqual(
+    replay.events.map((e) => Number(e.id)).filter((id) => id <= (ids.at(-1) as number)),
+    ids,
+    'no event missed',
+  );
 
   t.true(consoleSeen.connects >= 2, `the console connected ${consoleSeen.connects} times (closes ${consoleSeen.closes.join(', ')})`);
-  t.true(consoleSeen.echoesPerConnect.every((n) => n > 0), `every console connection was heard: ${consoleSeen.echoesPerConnect.join(', ')}`);
+  t.true(
+    consoleSeen.echoesPerConnect.every((n) => n > 0),
+    `every console connection was heard: ${consoleSeen.echoesPerConnect.join(', ')}`,
+  );
   t.true(vncSeen.connects >= 2, `the viewer connected ${vncSeen.connects} times (closes ${vncSeen.closes.join(', ')})`);
   t.true(vncSeen.echoesPerConnect.at(-1)! > 0, `the last viewer connection echoes: ${vncSeen.echoesPerConnect.join(', ')}`);
   t.log(`${tally.answers} answers, ${cycles} power actions, ${ids.length} events over ${streamed.connects} streams, console ${consoleSeen.connects} connects, viewer ${vncSeen.connects} connects`);

@@ -71,7 +71,16 @@ test('npm start signalled as a whole process group drains once and exits 0', asy
   const child = spawn('/usr/bin/npm', ['start'], {
     cwd: root,
     detached: true,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dataDir, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, DATABASE_URL: database.url as string, PLUGINS: '', ADMIN_PASSWORD: 'unit-test-admin-password' },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? dataDir,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      DATABASE_URL: database.url as string,
+      PLUGINS: '',
+      ADMIN_PASSWORD: 'unit-test-admin-password',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Whatever the outcome, nothing of it outlives the test.
@@ -102,12 +111,18 @@ test('npm start signalled as a whole process group drains once and exits 0', asy
   // systemd SIGKILLs what is left after TimeoutStopSec.
   const stopMs = Number(/^(\d+)s$/.exec(setting('TimeoutStopSec') ?? '')?.[1]) * 1000;
   t.true(Date.now() - started < stopMs, `stopping took ${Date.now() - started} ms, TimeoutStopSec is ${stopMs} ms`);
-  const messages = out.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  const messages = out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => (JSON.parse(l) as { msg: string }).msg);
   t.is(messages.filter((m) => m === 'shutting down').length, 1);
   t.true(messages.includes('stopped'));
   t.false(out.includes('second signal'));
   // Nothing of the group still runs (node, orphaned when its shell died, may linger as a zombie
   // until this container's init reaps it).
   const { stdout: left } = spawnSync('ps', ['-o', 'stat=,cmd=', '-g', String(child.pid)], { encoding: 'utf8' });
-  t.deepEqual(left.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('Z')), []);
+  t.deepEqual(
+    left.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('Z')),
+    [],
+  );
 });

@@ -58,7 +58,8 @@ test(`the README's portal API walkthrough runs as written against npm start's en
   const started = Date.now();
   const { bash, banner } = walkthrough();
   const text = bash.join('\n');
-  for (const route of ['/api/auth/login', '/api/game/servers', '/start', '/console/command', '/backups', '/backups/restore', '/api/dev', '/codeserver/start', '/ide-token']) t.true(text.includes(route), `the walkthrough uses ${route}`);
+  for (const route of ['/api/auth/login', '/api/game/servers', '/start', '/console/command', '/backups', '/backups/restore', '/api/dev', '/codeserver/start', '/ide-token'])
+    t.true(text.includes(route), `the walkthrough uses ${route}`);
 
   for (const tool of ['curl', 'jq']) {
     const found = await runBash(`command -v ${tool}`, {});
@@ -80,11 +81,17 @@ test(`the README's portal API walkthrough runs as written against npm start's en
   server = await spawnServer('src/main.ts', { DATA_DIR: dataDir, PORT: String(port), PUBLIC_URL: base, ...(db?.url ? { DATABASE_URL: db.url } : {}) });
 
   // The first admin's banner, as the README shows it (its password and port aside).
-  const mask = (s: string) => s.replace(/password: \S+/, 'password: <generated>').replace(/localhost:\d+/g, 'localhost:<port>').trim();
+  const mask = (s: string) =>
+    s
+      .replace(/password: \S+/, 'password: <generated>')
+      .replace(/localhost:\d+/g, 'localhost:<port>')
+      .trim();
   t.is(mask(server.stderr()), mask(banner));
 
   // Each block, then a marker: the output says how far it got.
-  const script = ['set -euo pipefail', ...bash.map((b, i) => `${b}\nprintf '\\n@@ block ${i + 1} ok\\n'`), `printf '@@vars %s %s %s %s %s\\n' "$TOKEN" "$SERVER" "$BACKUP" "$DEV" "$IDE_URL"`].join('\n');
+  const script = ['set -euo pipefail', ...bash.map((b, i) => `${b}\nprintf '\\n@@ block ${i + 1} ok\\n'`), `printf '@@vars %s %s %s %s %s\\n' "$TOKEN" "$SERVER" "$BACKUP" "$DEV" "$IDE_URL"`].join(
+    '\n',
+  );
   const run = await runBash(script, { BASE: base });
   const report = `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
   t.is(run.code, 0, report);
@@ -109,7 +116,10 @@ test(`the README's portal API walkthrough runs as written against npm start's en
   t.is(game.state.status, 'stopped');
   t.true((await api(`/api/game/servers/${serverId}/console/logs`)).lines.includes('[chat] hello'), 'the console command reached the game server');
   const { backups } = await api(`/api/game/servers/${serverId}/backups`);
-  t.deepEqual(backups.map((b: { id: string; state: string }) => [b.id, b.state]), [[backupId, 'completed']]);
+  t.deepEqual(
+    backups.map((b: { id: string; state: string }) => [b.id, b.state]),
+    [[backupId, 'completed']],
+  );
   t.true(run.stdout.includes(`${serverId} Friday survival active stopped`), 'the list shows the server');
   t.regex(run.stdout, new RegExp(`${backupId} before-update completed \\d+ bytes`), 'the list shows the backup');
   const { container } = await api(`/api/dev/${devId}`);

@@ -107,15 +107,20 @@ export async function startFakeAgents(options: FakeAgentsOptions = {}): Promise<
     if (route === 'GET /health') return send(res, 200, { status: 'ok', agent: { version: '1.0.0-fake', uptime_s: Math.floor((Date.now() - startedAt) / 1000) } }, rid);
     if (route === 'GET /ready') return agent.state === 'installing' ? send(res, 503, { ready: false, reason: 'installing' }, rid) : send(res, 200, { ready: true }, rid);
     if (route === 'GET /status') {
-      return send(res, 200, {
-        state: agent.state,
-        since: agent.since,
-        pid: agent.state === 'running' ? 4242 : null,
-        uptime_s: agent.state === 'running' ? Math.floor((Date.now() - agent.startedAt) / 1000) : 0,
-        resources: { cpu_percent: 1.5, memory_bytes: 1024 * 1024, disk_bytes: 4096 },
-        ...(agent.dev ? { codeserver: { state: agent.codeserver, port: agent.codeserver === 'running' ? 8443 : null } } : {}),
-        backup: { in_progress: agent.restoring?.id ?? agent.backups.find((b) => b.state === 'in_progress')?.id ?? null, last_restore: agent.lastRestore },
-      }, rid);
+      return send(
+        res,
+        200,
+        {
+          state: agent.state,
+          since: agent.since,
+          pid: agent.state === 'running' ? 4242 : null,
+          uptime_s: agent.state === 'running' ? Math.floor((Date.now() - agent.startedAt) / 1000) : 0,
+          resources: { cpu_percent: 1.5, memory_bytes: 1024 * 1024, disk_bytes: 4096 },
+          ...(agent.dev ? { codeserver: { state: agent.codeserver, port: agent.codeserver === 'running' ? 8443 : null } } : {}),
+          backup: { in_progress: agent.restoring?.id ?? agent.backups.find((b) => b.state === 'in_progress')?.id ?? null, last_restore: agent.lastRestore },
+        },
+        rid,
+      );
     }
     if (route === 'POST /start') {
       if (agent.state === 'running' || agent.state === 'installing') return send(res, 409, { error: `cannot start while ${agent.state}`, code: 'conflict' }, rid);
@@ -151,7 +156,15 @@ export async function startFakeAgents(options: FakeAgentsOptions = {}): Promise<
       if (agent.backups.some((b) => b.state === 'in_progress')) return send(res, 409, { error: 'a backup is in progress', code: 'busy' }, rid);
       const body = (await readJson(req)) as { name?: string } | undefined;
       const content = `${agent.id}:${agent.backups.length}`;
-      const done: Backup = { id: `b_${randomUUID()}`, name: body?.name ?? 'backup', state: 'completed', size_bytes: content.length, sha256: createHash('sha256').update(content).digest('hex'), created_at: now, completed_at: now };
+      const done: Backup = {
+        id: `b_${randomUUID()}`,
+        name: body?.name ?? 'backup',
+        state: 'completed',
+        size_bytes: content.length,
+        sha256: createHash('sha256').update(content).digest('hex'),
+        created_at: now,
+        completed_at: now,
+      };
       const backup: Backup = agent.backupMs > 0 ? { ...done, state: 'in_progress', size_bytes: null, sha256: null, completed_at: null } : done;
       agent.backups.push(backup);
       if (agent.backupMs > 0 && Number.isFinite(agent.backupMs)) {
@@ -261,7 +274,23 @@ export async function startFakeAgents(options: FakeAgentsOptions = {}): Promise<
       const id = options.id ?? `agent-${counter}`;
       const token = `token-${id}-${randomUUID()}`;
       const now = new Date().toISOString();
-      agents.set(id, { id, token, fault: options.fault ?? { mode: 'normal' }, state: options.state ?? 'stopped', since: now, startedAt: Date.now(), lines: [], backups: [], codeserver: 'stopped', dev: options.dev ?? false, requests: 0, restoreMs: options.restoreMs ?? 0, backupMs: options.backupMs ?? 0, restoring: null, lastRestore: null });
+      agents.set(id, {
+        id,
+        token,
+        fault: options.fault ?? { mode: 'normal' },
+        state: options.state ?? 'stopped',
+        since: now,
+        startedAt: Date.now(),
+        lines: [],
+        backups: [],
+        codeserver: 'stopped',
+        dev: options.dev ?? false,
+        requests: 0,
+        restoreMs: options.restoreMs ?? 0,
+        backupMs: options.backupMs ?? 0,
+        restoring: null,
+        lastRestore: null,
+      });
       return { id, baseUrl: `${url}/a/${encodeURIComponent(id)}`, token };
     },
     setFault(id, fault) {

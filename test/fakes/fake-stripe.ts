@@ -79,7 +79,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Request-Id': id('req') });
     res.end(text);
   };
-  const missing = (what: string, key: string): { status: number; body: Json } => ({ status: 404, body: { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${what}: '${key}'` } } });
+  const missing = (what: string, key: string): { status: number; body: Json } => ({
+    status: 404,
+    body: { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${what}: '${key}'` } },
+  });
 
   const route = (method: string, path: string, form: Json): { status: number; body: Json } => {
     let m: RegExpExecArray | null;
@@ -94,7 +97,21 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     }
     if (method === 'POST' && path === '/v1/checkout/sessions') {
       const sid = id('cs_test');
-      const session = { id: sid, object: 'checkout.session', mode: form.mode, customer: form.customer, client_reference_id: form.client_reference_id ?? null, line_items: form.line_items, metadata: form.metadata ?? {}, subscription_data: form.subscription_data ?? {}, success_url: form.success_url, cancel_url: form.cancel_url, status: 'open', subscription: null, url: `https://checkout.stripe.test/c/pay/${sid}` };
+      const session = {
+        id: sid,
+        object: 'checkout.session',
+        mode: form.mode,
+        customer: form.customer,
+        client_reference_id: form.client_reference_id ?? null,
+        line_items: form.line_items,
+        metadata: form.metadata ?? {},
+        subscription_data: form.subscription_data ?? {},
+        success_url: form.success_url,
+        cancel_url: form.cancel_url,
+        status: 'open',
+        subscription: null,
+        url: `https://checkout.stripe.test/c/pay/${sid}`,
+      };
       sessions.set(sid, session);
       return { status: 200, body: session };
     }
@@ -119,7 +136,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     }
     if (method === 'POST' && path === '/v1/billing_portal/sessions') {
       if (!customers.has(String(form.customer))) return missing('customer', String(form.customer));
-      return { status: 200, body: { id: id('bps'), object: 'billing_portal.session', customer: form.customer, return_url: form.return_url, url: `https://billing.stripe.test/p/session/${id('test')}` } };
+      return {
+        status: 200,
+        body: { id: id('bps'), object: 'billing_portal.session', customer: form.customer, return_url: form.return_url, url: `https://billing.stripe.test/p/session/${id('test')}` },
+      };
     }
     return { status: 404, body: { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path})` } } };
   };
@@ -172,7 +192,17 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       return sub;
     },
     event(type, object, createdAt = now()) {
-      return { id: id('evt'), object: 'event', api_version: '2026-10-28.endive', created: createdAt, livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type, data: { object: structuredClone(object) } };
+      return {
+        id: id('evt'),
+        object: 'event',
+        api_version: '2026-10-28.endive',
+        created: createdAt,
+        livemode: false,
+        pending_webhooks: 1,
+        request: { id: null, idempotency_key: null },
+        type,
+        data: { object: structuredClone(object) },
+      };
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

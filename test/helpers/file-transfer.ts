@@ -4,11 +4,15 @@ import { request } from 'node:http';
 /** Streams `chunks` as a PUT body (chunked unless `length` is given); resolves with status and JSON body. */
 export function uploadTo(target: URL, accessToken: string, chunks: Iterable<Buffer>, length?: number): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = request(target, { method: 'PUT', headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/octet-stream', ...(length === undefined ? {} : { 'Content-Length': String(length) }) } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown> }));
-    });
+    const req = request(
+      target,
+      { method: 'PUT', headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/octet-stream', ...(length === undefined ? {} : { 'Content-Length': String(length) }) } },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown> }));
+      },
+    );
     // The server may answer (413) and close before the whole body is sent.
     req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
     const it = chunks[Symbol.iterator]();
@@ -34,7 +38,9 @@ export function downloadFrom(target: URL, accessToken: string): Promise<{ status
         size += c.length;
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, sha256: hash.digest('hex'), size, headers: res.headers }));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { sampleCommands } from '../../src/core/instances/local-provisioner.ts';
 import { freePort } from '../../src/lib/free-port.ts';
 
-
 /** The IDE stand-in as a real child process on a free loopback port. */
 export async function startStandIn(): Promise<{ port: number; url: string; stop(): Promise<void>; child: ChildProcess }> {
   const port = await freePort();

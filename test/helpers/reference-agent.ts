@@ -24,10 +24,14 @@ export async function startReferenceAgent(extraArgs: string[] = []): Promise<Ref
   const dataDir = join(base, 'data');
   const backupDir = join(base, 'backups');
   const token = randomBytes(24).toString('base64url');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/agent/main.ts', '--data-dir', dataDir, '--backup-dir', backupDir, `--token=${token}`, '--command', sampleGameCommand, '--ready-pattern', 'Server ready', ...extraArgs], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/agent/main.ts', '--data-dir', dataDir, '--backup-dir', backupDir, `--token=${token}`, '--command', sampleGameCommand, '--ready-pattern', 'Server ready', ...extraArgs],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));

@@ -67,7 +67,24 @@ export function testConfig(overrides: DeepPartial<Config> = {}, enabled: string[
     // The example plugin's limit; tests that exercise it set their own numbers.
     // Auth limits are raised so tests can sign in freely; the limits test sets the real numbers.
     rate_limits: Object.fromEntries(
-      ['example_test', 'auth_login_account_ip', 'auth_login_ip', 'auth_login_account', 'auth_register_ip', 'auth_reset_email', 'auth_reset_ip', 'auth_refresh_family', 'auth_refresh_ip', 'auth_reset_confirm_ip', 'streamspace_login', 'streamspace_login_ip', 'streamspace_api', 'streamspace_session_create', 'streamspace_vnc_upgrade', 'streamspace_agent_upgrade'].map((name) => [name, { limit: 1000, window_s: 60 }]),
+      [
+        'example_test',
+        'auth_login_account_ip',
+        'auth_login_ip',
+        'auth_login_account',
+        'auth_register_ip',
+        'auth_reset_email',
+        'auth_reset_ip',
+        'auth_refresh_family',
+        'auth_refresh_ip',
+        'auth_reset_confirm_ip',
+        'streamspace_login',
+        'streamspace_login_ip',
+        'streamspace_api',
+        'streamspace_session_create',
+        'streamspace_vnc_upgrade',
+        'streamspace_agent_upgrade',
+      ].map((name) => [name, { limit: 1000, window_s: 60 }]),
     ),
     plugins: { enabled },
   };

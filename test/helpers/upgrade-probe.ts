@@ -37,13 +37,15 @@ export async function flood(port: number, request: string, localAddress: string,
   const codes = new Map<string, number>();
   let started = 0;
   const began = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (started < count) {
-      started += 1;
-      const { status, code } = await tryUpgrade(port, request, localAddress);
-      const key = `${status} ${code}`;
-      codes.set(key, (codes.get(key) ?? 0) + 1);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < count) {
+        started += 1;
+        const { status, code } = await tryUpgrade(port, request, localAddress);
+        const key = `${status} ${code}`;
+        codes.set(key, (codes.get(key) ?? 0) + 1);
+      }
+    }),
+  );
   return { codes, perSecond: count / ((performance.now() - began) / 1000) };
 }

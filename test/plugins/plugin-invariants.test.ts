@@ -34,7 +34,23 @@ async function failing(db: Knex): Promise<{ ids: string[]; offending: Map<string
 async function plantSession(db: Knex, userId: string, state: string, updatedAgo = 5 * minute): Promise<string> {
   const name = `s-${Math.random().toString(36).slice(2, 10)}`;
   const [row] = await db('streamspace_sessions')
-    .insert({ name, namespace: 'streamspace', user_id: userId, template: 't', platform: 'p', agent_id: 'agent-1', state, resources: '{}', persistent_home: false, idle_timeout: '30m', idle_timeout_s: 1800, tags: '[]', status: '{}', platform_metadata: '{}', updated_at: ago(db, updatedAgo) })
+    .insert({
+      name,
+      namespace: 'streamspace',
+      user_id: userId,
+      template: 't',
+      platform: 'p',
+      agent_id: 'agent-1',
+      state,
+      resources: '{}',
+      persistent_home: false,
+      idle_timeout: '30m',
+      idle_timeout_s: 1800,
+      tags: '[]',
+      status: '{}',
+      platform_metadata: '{}',
+      updated_at: ago(db, updatedAgo),
+    })
     .returning<Array<{ id: string }>>('id');
   return (row as { id: string }).id;
 }

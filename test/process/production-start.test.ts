@@ -18,7 +18,14 @@ test.before('npm run build compiles dist/ (or finds it up to date)', async () =>
 });
 
 test('the build holds the compiled server, migrations, plugins and the viewer page, and a stamp npm start accepts', async (t) => {
-  for (const file of ['dist/src/main.js', 'dist/migrations/20261123000000_foundation.js', 'dist/plugins/index.js', 'dist/plugins/streamspace/vnc/page/viewer.html', 'dist/src/core/http/docs-page/page/docs.html', 'dist/.build-stamp']) {
+  for (const file of [
+    'dist/src/main.js',
+    'dist/migrations/20261123000000_foundation.js',
+    'dist/plugins/index.js',
+    'dist/plugins/streamspace/vnc/page/viewer.html',
+    'dist/src/core/http/docs-page/page/docs.html',
+    'dist/.build-stamp',
+  ]) {
     t.true(existsSync(join(root, file)), file);
   }
   const { isStale } = (await import(join(root, 'scripts/build.mjs'))) as { isStale: () => boolean };

@@ -48,10 +48,14 @@ test(`provisioning interrupted by killing the API (SIGKILL) is resumed by the ne
   server = await spawnServer('test/fixtures/serve-example.ts', env);
   const restarted = server.url;
   const relogin = (await (await fetch(`${restarted}/api/auth/login`, json({ login: 'admin', password: 'crash-test-admin-1' }))).json()) as { access_token: string };
-  const state = await eventually(async () => {
-    const res = await fetch(`${restarted}/api/example/instances/${id}`, bearer(relogin.access_token));
-    const body = (await res.json()) as { state: { lifecycle: string; ready: boolean } };
-    return body.state.lifecycle === 'active' ? body.state : undefined;
-  }, 20_000, 'the resumed instance to become active');
+  const state = await eventually(
+    async () => {
+      const res = await fetch(`${restarted}/api/example/instances/${id}`, bearer(relogin.access_token));
+      const body = (await res.json()) as { state: { lifecycle: string; ready: boolean } };
+      return body.state.lifecycle === 'active' ? body.state : undefined;
+    },
+    20_000,
+    'the resumed instance to become active',
+  );
   t.true(state.ready);
 });

@@ -80,7 +80,13 @@ test(`a DATA_DIR this user cannot write stops the boot in one line (${testEngine
   chmodSync(parent, asRoot ? 0o755 : 0o500);
   t.teardown(() => chmodSync(parent, 0o700));
   const run = await runToExit('src/main.ts', [], { DATA_DIR: dataDir, HOME: tmpdir(), ...(db?.url ? { DATABASE_URL: db.url } : {}) }, asRoot ? { uid: 65534, gid: 65534 } : {});
-  assertOneLine(t, run, new RegExp(`^cannot start: DATA_DIR: cannot write to ${dataDir}: permission denied \\(${parent}, where it would be created\\); make it a directory this user \\(uid \\d+\\) can write, or set DATA_DIR to one$`));
+  assertOneLine(
+    t,
+    run,
+    new RegExp(
+      `^cannot start: DATA_DIR: cannot write to ${dataDir}: permission denied \\(${parent}, where it would be created\\); make it a directory this user \\(uid \\d+\\) can write, or set DATA_DIR to one$`,
+    ),
+  );
   t.notRegex(run.stdout, /migration applied/);
   t.false(existsSync(dataDir));
 });
@@ -95,7 +101,11 @@ test(`a DATA_DIR this user cannot write stops the boot in one line (${testEngine
     const url = new URL(postgresServerUrl);
     url.pathname = `/${name}`;
     const run = await runToExit('src/main.ts', [], { ...pgEnv(t, url.toString()), LOG_LEVEL: 'debug' });
-    assertOneLine(t, run, new RegExp(`^cannot start: DATABASE_URL: database "${name}" does not exist on 127\\.0\\.0\\.1:5432; create it with: createdb -h 127\\.0\\.0\\.1 -p 5432 -U postgres ${name}$`));
+    assertOneLine(
+      t,
+      run,
+      new RegExp(`^cannot start: DATABASE_URL: database "${name}" does not exist on 127\\.0\\.0\\.1:5432; create it with: createdb -h 127\\.0\\.0\\.1 -p 5432 -U postgres ${name}$`),
+    );
     const debug = run.stdout.split('\n').filter((l) => l.includes('"msg":"could not start"'));
     t.is(debug.length, 1);
     t.like(JSON.parse(debug[0] ?? '{}'), { level: 20, setting: 'DATABASE_URL', err: { code: '3D000' } });
@@ -110,14 +120,22 @@ test(`a DATA_DIR this user cannot write stops the boot in one line (${testEngine
     const port = typeof address === 'object' && address ? address.port : 0;
     await new Promise<void>((resolve) => server.close(() => resolve()));
     const run = await runToExit('src/main.ts', [], pgEnv(t, `postgres://postgres@127.0.0.1:${port}/panel`));
-    assertOneLine(t, run, new RegExp(`^cannot start: DATABASE_URL: PostgreSQL at 127\\.0\\.0\\.1:${port} refused the connection \\(nothing listens there\\); start PostgreSQL, or fix the host and port in DATABASE_URL$`));
+    assertOneLine(
+      t,
+      run,
+      new RegExp(`^cannot start: DATABASE_URL: PostgreSQL at 127\\.0\\.0\\.1:${port} refused the connection \\(nothing listens there\\); start PostgreSQL, or fix the host and port in DATABASE_URL$`),
+    );
   });
 
   test('wrong credentials: one line saying the password was refused', async (t) => {
     const server = await startPrivatePostgres({ password: 'right-password' });
     t.teardown(() => server.destroy());
     const run = await runToExit('src/main.ts', [], pgEnv(t, `postgres://postgres:wrong-password@127.0.0.1:${server.port}/postgres`));
-    assertOneLine(t, run, new RegExp(`^cannot start: DATABASE_URL: PostgreSQL at 127\\.0\\.0\\.1:${server.port} rejected user "postgres": password authentication failed; fix the user name and password in DATABASE_URL$`));
+    assertOneLine(
+      t,
+      run,
+      new RegExp(`^cannot start: DATABASE_URL: PostgreSQL at 127\\.0\\.0\\.1:${server.port} rejected user "postgres": password authentication failed; fix the user name and password in DATABASE_URL$`),
+    );
     t.false(run.stderr.includes('wrong-password'), 'the password is not echoed');
     // The same server without any password in the URL (in process: the probe is what main.ts runs).
     const noPassword = await t.throwsAsync(probePostgres(`postgres://postgres@127.0.0.1:${server.port}/postgres`, 2_000));

@@ -35,7 +35,7 @@ test.serial('every session of the API ended by pg_terminate_backend: it reconnec
   t.true((await stand.postgres.terminateBackends('panel')) >= 3, 'the pool, LISTEN, the lock and the health check had sessions');
   const old = new Set(before.map((r) => r.pid));
   const began = performance.now();
-  for (let healed = false; !healed; ) {
+  for (let healed = false; !healed;) {
     t.true(performance.now() - began < 10_000, 'back within 10 s');
     if (performance.now() - began >= 10_000) return;
     const read = await fetch(`${stand.api.url}/api/game/servers/${stand.serverId}`, { headers: { Authorization: `Bearer ${stand.user.access_token}` } });

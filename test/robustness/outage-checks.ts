@@ -43,9 +43,20 @@ export async function checkOutage(t: ExecutionContext, stand: OutageStand, run: 
 
   // Every answer is a success or the precise 503 envelope: never a 500, never a dropped connection.
   const wrong = probes.filter((p) => !(p.status === 200 || p.status === 201 || (p.status === 503 && p.code === 'DATABASE_UNAVAILABLE')));
-  if (wrong.length > 0) t.log(stand.output().split('\n').filter((l) => l.includes('unexpected error')).slice(0, 3).join('\n'));
+  if (wrong.length > 0)
+    t.log(
+      stand
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('unexpected error'))
+        .slice(0, 3)
+        .join('\n'),
+    );
   t.deepEqual(wrong.map(describe), [], 'answers other than success or 503 DATABASE_UNAVAILABLE');
-  t.true(during.some((p) => p.what === 'read' && p.status === 503), 'reads were refused during the outage');
+  t.true(
+    during.some((p) => p.what === 'read' && p.status === 503),
+    'reads were refused during the outage',
+  );
   t.not(run.firstRefusalAfterMs, null, '/readyz said 503 during the outage');
   t.true((run.firstRefusalAfterMs ?? Infinity) <= limits.refusedWithinMs, `/readyz 503 after ${run.firstRefusalAfterMs} ms`);
   const slowSettled = during.filter((p) => p.startedAt >= run.beganAt + limits.settledAfterMs && p.ms > limits.quickMs);
@@ -68,10 +79,18 @@ export async function checkOutage(t: ExecutionContext, stand: OutageStand, run: 
   // Nothing acknowledged is lost; nothing refused is half there.
   const names = (await stand.query<{ username: string }>('SELECT username FROM users')).map((r) => r.username);
   const acknowledged = [...run.createdBefore, ...probes.filter((p) => p.what === 'create' && p.status === 201).map((p) => p.username as string)];
-  t.deepEqual(acknowledged.filter((n) => !names.includes(n)), [], 'acknowledged users missing');
+  t.deepEqual(
+    acknowledged.filter((n) => !names.includes(n)),
+    [],
+    'acknowledged users missing',
+  );
   const refused = probes.filter((p) => p.what === 'create' && p.status === 503).map((p) => p.username as string);
   t.true(refused.length > 0, 'some creates were refused');
-  t.deepEqual(refused.filter((n) => names.includes(n)), [], 'users created although the request answered 503');
+  t.deepEqual(
+    refused.filter((n) => names.includes(n)),
+    [],
+    'users created although the request answered 503',
+  );
 
   // The console still relays after the outage; the event stream opened before is still fed (a
   // power action after the outage is heard on it); the poller, back at work, sees the server stop.
@@ -102,6 +121,9 @@ export async function checkOutage(t: ExecutionContext, stand: OutageStand, run: 
 
   // The same process all along, with no crash logged.
   t.is(await Promise.race([stand.api.exited.then((c) => `exited ${c}`), Promise.resolve('running')]), 'running');
-  const fatal = stand.output().split('\n').filter((l) => l.includes('"level":60') || l.includes('unhandled') || l.includes('uncaught'));
+  const fatal = stand
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"level":60') || l.includes('unhandled') || l.includes('uncaught'));
   t.deepEqual(fatal, []);
 }

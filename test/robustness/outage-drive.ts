@@ -107,7 +107,10 @@ export async function driveOutage(stand: OutageStand, scenario: { name: string; 
       const text = `${scenario.name}-console-${consoleSent}`;
       consoleSent += 1;
       stand.console.send({ type: 'command', command: `say ${text}` });
-      const echoed = await stand.console.waitFor(consoleLine(text), 5_000, text).then(() => true, () => false);
+      const echoed = await stand.console.waitFor(consoleLine(text), 5_000, text).then(
+        () => true,
+        () => false,
+      );
       if (echoed) consoleEchoed += 1;
       await sleep(2_000);
     }
@@ -136,7 +139,7 @@ export async function driveOutage(stand: OutageStand, scenario: { name: string; 
   const backAt = now();
   await scenario.end();
   const isBack = (what: Probe['what']) => probes.some((p) => p.what === what && p.startedAt >= backAt && p.status === 200);
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline && !(isBack('readyz') && isBack('read')); ) await sleep(100);
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline && !(isBack('readyz') && isBack('read'));) await sleep(100);
   await sleep(500);
   probing = false;
   await Promise.all([...loops, consoleLoop, vncLoop]);

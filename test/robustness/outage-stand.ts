@@ -43,10 +43,12 @@ export interface OutageStand {
   close(): Promise<void>;
 }
 
-export const consoleLine = (text: string) => (frame: unknown): boolean => {
-  const f = frame as { type?: string; data?: string };
-  return f.type === 'line' && String(f.data).includes(text);
-};
+export const consoleLine =
+  (text: string) =>
+  (frame: unknown): boolean => {
+    const f = frame as { type?: string; data?: string };
+    return f.type === 'line' && String(f.data).includes(text);
+  };
 
 export async function startOutageStand(options: { viaProxy: boolean }): Promise<OutageStand> {
   const cleanups: Array<() => Promise<void> | void> = [];

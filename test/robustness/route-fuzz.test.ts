@@ -26,7 +26,10 @@ test('every route, fuzzed by every identity with schema-made and mutated inputs,
   t.timeout(110_000);
   const { figures, failures } = await runFuzz(stand, { seed, runs, bodyLimitBytes: fuzzBodyLimitBytes });
   t.log(JSON.stringify(figures));
-  const report = failures.map((f) => `${f.operation} as ${f.identity}, ${JSON.stringify(f.mutation).slice(0, 160)}\n  ${f.request.method} ${f.request.path}\n  ${f.status ?? 'no answer'}: ${f.problems.join('; ')}\n  replay: npm run fuzz -- ${f.replay}`);
+  const report = failures.map(
+    (f) =>
+      `${f.operation} as ${f.identity}, ${JSON.stringify(f.mutation).slice(0, 160)}\n  ${f.request.method} ${f.request.path}\n  ${f.status ?? 'no answer'}: ${f.problems.join('; ')}\n  replay: npm run fuzz -- ${f.replay}`,
+  );
   t.deepEqual(report, [], `the fuzzer found ${failures.length} failures`);
   // A route added tomorrow is covered without a test naming it: every operation of the document got requests.
   t.is(figures.operations_covered, figures.operations_total);

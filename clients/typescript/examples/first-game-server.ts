@@ -104,7 +104,11 @@ export async function firstGameServer(options: FirstGameServerOptions): Promise<
   await signIn(client, options.login, options.password);
   log(`signed in as ${options.login}`);
 
-  const { data: created, error, response } = await client.POST('/api/game/servers', {
+  const {
+    data: created,
+    error,
+    response,
+  } = await client.POST('/api/game/servers', {
     body: { name: options.name ?? 'My first server', ...(options.template ? { template: options.template } : {}) },
   });
   if (error) {
@@ -159,7 +163,16 @@ async function main(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { url: { type: 'string' }, login: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, template: { type: 'string' }, command: { type: 'string' }, 'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        url: { type: 'string' },
+        login: { type: 'string' },
+        password: { type: 'string' },
+        name: { type: 'string' },
+        template: { type: 'string' },
+        command: { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${usage}`);
@@ -176,7 +189,16 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const result = await firstGameServer({ url: values.url, login: values.login, password, name: values.name, template: values.template, command: values.command, timeoutMs, log: (line) => process.stdout.write(`${line}\n`) });
+    const result = await firstGameServer({
+      url: values.url,
+      login: values.login,
+      password,
+      name: values.name,
+      template: values.template,
+      command: values.command,
+      timeoutMs,
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
     process.stdout.write(`done: server ${result.serverId} is running; ${result.consoleLines.length} console lines read\n`);
     return 0;
   } catch (err) {

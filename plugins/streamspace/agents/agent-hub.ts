@@ -70,7 +70,17 @@ export class AgentHub implements CommandTransport {
   private readonly log: Logger;
 
   constructor(options: AgentHubOptions) {
-    ({ store: this.store, vnc: this.vnc, events: this.events, heartbeatIntervalS: this.heartbeatIntervalS, keyIsCurrent: this.keyIsCurrent, onSessionStatus: this.onSessionStatus, onInventory: this.onInventory, replicaId: this.replicaId, log: this.log } = options);
+    ({
+      store: this.store,
+      vnc: this.vnc,
+      events: this.events,
+      heartbeatIntervalS: this.heartbeatIntervalS,
+      keyIsCurrent: this.keyIsCurrent,
+      onSessionStatus: this.onSessionStatus,
+      onInventory: this.onInventory,
+      replicaId: this.replicaId,
+      log: this.log,
+    } = options);
   }
 
   useCommands(commands: Commands): void {
@@ -212,7 +222,15 @@ export class AgentHub implements CommandTransport {
       return;
     }
     const region = message.region || conn.region;
-    const { replaced } = await this.store.register({ agentId: conn.agentId, platform: message.platform, region, capacity: message.capacity, metadata: message.metadata, connId: conn.connId, replicaId: this.replicaId });
+    const { replaced } = await this.store.register({
+      agentId: conn.agentId,
+      platform: message.platform,
+      region,
+      capacity: message.capacity,
+      metadata: message.metadata,
+      connId: conn.connId,
+      replicaId: this.replicaId,
+    });
     if (conn.ws.readyState !== conn.ws.OPEN) {
       // It closed while we were recording it: undo, or the agent would look online until the sweep.
       await this.store.disconnected(conn.agentId, conn.connId);

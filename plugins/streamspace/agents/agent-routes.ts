@@ -11,19 +11,21 @@ import type { SessionStore } from '../sessions/session-store.ts';
 const base = '/api/v1/agents';
 const statusSchema = z.enum(['online', 'offline', 'draining']);
 
-export const agentSchema = z.object({
-  id: z.uuid(),
-  agent_id: z.string(),
-  platform: z.string(),
-  region: z.string().nullable(),
-  status: statusSchema,
-  capacity: z.looseObject({ max_sessions: z.number(), current_sessions: z.number() }),
-  metadata: z.record(z.string(), z.unknown()),
-  websocket_conn_id: z.string().nullable(),
-  last_heartbeat: z.iso.datetime().nullable(),
-  created_at: z.iso.datetime(),
-  updated_at: z.iso.datetime(),
-}).meta({ id: 'StreamspaceAgent' });
+export const agentSchema = z
+  .object({
+    id: z.uuid(),
+    agent_id: z.string(),
+    platform: z.string(),
+    region: z.string().nullable(),
+    status: statusSchema,
+    capacity: z.looseObject({ max_sessions: z.number(), current_sessions: z.number() }),
+    metadata: z.record(z.string(), z.unknown()),
+    websocket_conn_id: z.string().nullable(),
+    last_heartbeat: z.iso.datetime().nullable(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'StreamspaceAgent' });
 
 const exampleAgent = {
   id: '660e8400-e29b-41d4-a716-446655440001',
@@ -80,7 +82,15 @@ export function agentRoutes(v1: V1Api, agents: AgentStore, sessions: SessionStor
         },
         examples: {
           responses: {
-            200: { total_agents: 3, online_agents: 2, offline_agents: 1, draining_agents: 0, by_platform: { docker: 2, kubernetes: 1 }, total_capacity: { max_sessions: 100, current_sessions: 5 }, utilization: { percentage: 5, sessions_available: 95 } },
+            200: {
+              total_agents: 3,
+              online_agents: 2,
+              offline_agents: 1,
+              draining_agents: 0,
+              by_platform: { docker: 2, kubernetes: 1 },
+              total_capacity: { max_sessions: 100, current_sessions: 5 },
+              utilization: { percentage: 5, sessions_available: 95 },
+            },
           },
         },
         handler: async () => {
@@ -119,7 +129,15 @@ export function agentRoutes(v1: V1Api, agents: AgentStore, sessions: SessionStor
           }),
         },
         errors: { 404: 'AGENT_NOT_FOUND' },
-        examples: { responses: { 200: { ...exampleAgent, uptime_seconds: 86_400, sessions: [{ id: '770e8400-e29b-41d4-a716-446655440002', name: 'john-doe-firefox-browser-abc123', user: 'john.doe', template: 'firefox-browser', state: 'running' }] } } },
+        examples: {
+          responses: {
+            200: {
+              ...exampleAgent,
+              uptime_seconds: 86_400,
+              sessions: [{ id: '770e8400-e29b-41d4-a716-446655440002', name: 'john-doe-firefox-browser-abc123', user: 'john.doe', template: 'firefox-browser', state: 'running' }],
+            },
+          },
+        },
         handler: async (req) => {
           const row = await agents.get(req.params.agent_id);
           if (!row) throw v1Errors.agentNotFound(req.params.agent_id);
@@ -133,7 +151,8 @@ export function agentRoutes(v1: V1Api, agents: AgentStore, sessions: SessionStor
         method: 'patch',
         path: `${base}/:agent_id`,
         summary: 'Drain an agent, or put it back online (admin)',
-        description: "`draining` stops new sessions from being placed there (existing ones continue) and survives heartbeats and reconnects. `offline` is set by the control plane alone and is refused (400).",
+        description:
+          '`draining` stops new sessions from being placed there (existing ones continue) and survives heartbeats and reconnects. `offline` is set by the control plane alone and is refused (400).',
         auth: 'admin',
         request: { params, body: z.strictObject({ status: statusSchema }) },
         responses: { 200: z.object({ id: z.uuid(), agent_id: z.string(), status: statusSchema, updated_at: z.iso.datetime() }) },

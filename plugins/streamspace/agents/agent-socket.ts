@@ -61,7 +61,11 @@ export function agentSocket({ rateLimiter, keys, hub }: AgentSocketOptions): Web
       await limitUpgrade(rateLimiter, buckets.agentSocket, up.ip);
       const agentId = agentIdSchema.safeParse(up.url.searchParams.get('agent_id') ?? undefined);
       if (!agentId.success) throw badParam('agent_id', 'Pass the agent_id query parameter (letters, digits, . _ : -)');
-      const platform = z.string().min(1).max(64).safeParse(up.url.searchParams.get('platform') ?? undefined);
+      const platform = z
+        .string()
+        .min(1)
+        .max(64)
+        .safeParse(up.url.searchParams.get('platform') ?? undefined);
       if (!platform.success) throw badParam('platform', 'Pass the platform query parameter (e.g. docker, kubernetes)');
       const key = bearerOf(up.req.headers.authorization);
       if (key === null) throw new UnauthorizedError('AUTH_TOKEN_MISSING', 'Send the agent key as "Authorization: Bearer <key>" (an admin issues it with POST /api/v1/admin/agent-keys)');

@@ -79,7 +79,15 @@ export class AgentStore {
   }
 
   /** The connection `connId` now speaks for the agent; returns the connection it replaced, if any. */
-  async register(input: { agentId: string; platform: string; region: string | null; capacity: Capacity; metadata: Record<string, unknown>; connId: string; replicaId: string }): Promise<{ replaced: string | null }> {
+  async register(input: {
+    agentId: string;
+    platform: string;
+    region: string | null;
+    capacity: Capacity;
+    metadata: Record<string, unknown>;
+    connId: string;
+    replicaId: string;
+  }): Promise<{ replaced: string | null }> {
     return this.db.transaction(async (trx) => {
       const before = await trx('streamspace_agents').where({ agent_id: input.agentId }).forUpdate().first<AgentRow | undefined>();
       const fields = {
@@ -95,7 +103,10 @@ export class AgentStore {
         updated_at: trx.fn.now(),
       };
       // An upsert: two replicas registering a new agent at once do not trip the unique index.
-      await trx('streamspace_agents').insert({ agent_id: input.agentId, ...fields }).onConflict('agent_id').merge(fields);
+      await trx('streamspace_agents')
+        .insert({ agent_id: input.agentId, ...fields })
+        .onConflict('agent_id')
+        .merge(fields);
       return { replaced: before?.connected && before.websocket_conn_id !== input.connId ? before.websocket_conn_id : null };
     });
   }
@@ -135,7 +146,12 @@ export class AgentStore {
   async list(filter: AgentFilter, page: number, limit: number): Promise<{ rows: AgentRow[]; total: number }> {
     const base = filtered(this.db('streamspace_agents'), filter);
     const [rows, count] = await Promise.all([
-      base.clone().orderBy('agent_id').limit(limit).offset((page - 1) * limit).select<AgentRow[]>('*'),
+      base
+        .clone()
+        .orderBy('agent_id')
+        .limit(limit)
+        .offset((page - 1) * limit)
+        .select<AgentRow[]>('*'),
       base.clone().count<Array<{ n: string | number }>>('* as n'),
     ]);
     return { rows, total: Number(count[0]?.n ?? 0) };

@@ -93,7 +93,12 @@ export class Commands {
    */
   async resume(agentId: string, connId: string): Promise<void> {
     // Acknowledged ones too: an agent that restarted after acking forgot them (agents dedupe by command_id).
-    const unsure = await this.db('streamspace_commands').where({ agent_id: agentId }).whereIn('status', ['sent', 'acknowledged']).whereNot({ sent_conn_id: connId }).orderBy('created_at').select<CommandRow[]>('*');
+    const unsure = await this.db('streamspace_commands')
+      .where({ agent_id: agentId })
+      .whereIn('status', ['sent', 'acknowledged'])
+      .whereNot({ sent_conn_id: connId })
+      .orderBy('created_at')
+      .select<CommandRow[]>('*');
     for (const row of unsure) {
       if (row.status === 'sent' && row.attempts >= this.config.max_attempts) continue;
       await this.send(row, [row.status]);
@@ -117,7 +122,10 @@ export class Commands {
   }
 
   async acknowledged(agentId: string, commandId: string): Promise<void> {
-    const n = await this.db('streamspace_commands').where({ command_id: commandId, agent_id: agentId }).whereIn('status', ['pending', 'sent']).update({ status: 'acknowledged', acknowledged_at: this.db.fn.now() });
+    const n = await this.db('streamspace_commands')
+      .where({ command_id: commandId, agent_id: agentId })
+      .whereIn('status', ['pending', 'sent'])
+      .update({ status: 'acknowledged', acknowledged_at: this.db.fn.now() });
     if (n === 0) this.log.info({ agent_id: agentId, command_id: commandId }, 'ignored an ack for a command this agent does not have open');
   }
 
@@ -199,7 +207,10 @@ export class Commands {
 
   /** A forced end: the session's open commands will not be sent (again), so the agent gets no storm of them later. */
   async supersede(trx: Knex, sessionId: string): Promise<void> {
-    await trx('streamspace_commands').where({ session_id: sessionId }).whereIn('status', open).update({ status: 'failed', error: 'superseded by a forced termination', error_code: 'SUPERSEDED', completed_at: trx.fn.now() });
+    await trx('streamspace_commands')
+      .where({ session_id: sessionId })
+      .whereIn('status', open)
+      .update({ status: 'failed', error: 'superseded by a forced termination', error_code: 'SUPERSEDED', completed_at: trx.fn.now() });
   }
 
   /**
@@ -221,7 +232,11 @@ export class Commands {
     // A forced stop waits for its agent however long it is away: the session is already gone
     // here, and the agent must still be told to stop what it runs.
     await timeOut(
-      (db) => db('streamspace_commands').where({ status: 'pending' }).where('created_at', '<', secs(c.reconnect_wait_ms)).whereNot((q) => void q.where({ command_type: 'stop_session' }).whereRaw(`data->>'graceful' = 'false'`)),
+      (db) =>
+        db('streamspace_commands')
+          .where({ status: 'pending' })
+          .where('created_at', '<', secs(c.reconnect_wait_ms))
+          .whereNot((q) => void q.where({ command_type: 'stop_session' }).whereRaw(`data->>'graceful' = 'false'`)),
       'the agent was not connected',
       'AGENT_OFFLINE',
     );

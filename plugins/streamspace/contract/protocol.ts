@@ -8,7 +8,11 @@ import { proxyIdBytes } from './vnc-frames.ts';
  * in binary frames (vnc-frames.ts).
  */
 
-const agentId = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/);
+const agentId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/);
 const capacity = z.looseObject({
   max_cpu: z.number().nonnegative().optional(),
   max_memory: z.number().nonnegative().optional(),
@@ -36,7 +40,11 @@ export const registerMessage = z.looseObject({
   agent_id: agentId,
   platform: z.string().min(1).max(64),
   // Interoperating agents send null or "" for no region.
-  region: z.string().max(64).nullish().transform((r) => r || undefined),
+  region: z
+    .string()
+    .max(64)
+    .nullish()
+    .transform((r) => r || undefined),
   capacity: capacity.default({}),
   metadata: z.record(z.string(), z.unknown()).default({}),
   sessions: inventorySchema.optional(),
@@ -64,8 +72,14 @@ export const commandResultMessage = z.looseObject({
   status: z.enum(['completed', 'failed']),
   result: z.record(z.string(), z.unknown()).optional(),
   // A long error (a failed image pull) is cut, not a reason to drop the whole result.
-  error: z.string().transform((e) => e.slice(0, 4096)).optional(),
-  error_code: z.string().transform((c) => c.slice(0, 128)).optional(),
+  error: z
+    .string()
+    .transform((e) => e.slice(0, 4096))
+    .optional(),
+  error_code: z
+    .string()
+    .transform((c) => c.slice(0, 128))
+    .optional(),
 });
 
 const proxyId = z.string().length(proxyIdBytes);

@@ -25,7 +25,7 @@ export function sweepJob({ agents, commands, hub, events, heartbeatIntervalS, ev
     every_ms: everyMs,
     timeout_ms: 30_000,
     once_across_replicas: false,
-   
+
     run: async () => {
       for (const gone of await agents.sweepSilent(3 * heartbeatIntervalS)) {
         log.info({ agent_id: gone.agent_id }, 'agent offline (no heartbeat for 3 intervals)');

@@ -19,7 +19,7 @@ export function vncRecheckJob({ vnc, sessions, auth }: VncRecheckJobOptions): Jo
     every_ms: 5_000,
     timeout_ms: 30_000,
     once_across_replicas: false,
-   
+
     run: async () =>
       void (await vnc.recheck(async (principal, sessionId) => {
         if (!(await auth.stillValid(principal))) return false;

@@ -16,9 +16,17 @@ export const localPlatform = 'local';
  */
 export async function placeSession(trx: Knex, want: { platform?: string; region?: string; localCapable: boolean }): Promise<AgentRow> {
   if (want.platform === localPlatform && !want.localCapable) {
-    throw new AppError(400, 'TEMPLATE_NOT_SUPPORTED', 'Template not supported', `This template has no "local" section, so a local desktop agent cannot run it; leave out "platform" or pick a container platform`, { field: 'platform' });
+    throw new AppError(
+      400,
+      'TEMPLATE_NOT_SUPPORTED',
+      'Template not supported',
+      `This template has no "local" section, so a local desktop agent cannot run it; leave out "platform" or pick a container platform`,
+      { field: 'platform' },
+    );
   }
-  const what = [want.platform ? `platform '${want.platform}'` : want.localCapable ? 'any platform' : 'any container platform', want.region ? `region '${want.region}'` : null].filter(Boolean).join(' in ');
+  const what = [want.platform ? `platform '${want.platform}'` : want.localCapable ? 'any platform' : 'any container platform', want.region ? `region '${want.region}'` : null]
+    .filter(Boolean)
+    .join(' in ');
   const connected = await trx('streamspace_agents')
     .where({ connected: true })
     .modify((q) => {
@@ -34,7 +42,10 @@ export async function placeSession(trx: Knex, want: { platform?: string; region?
     throw v1Errors.noAgents(connected.length > 0 ? `${what} (every matching agent is draining)` : what);
   }
   const counts = await trx('streamspace_sessions')
-    .whereIn('agent_id', online.map((a) => a.agent_id))
+    .whereIn(
+      'agent_id',
+      online.map((a) => a.agent_id),
+    )
     .whereIn('state', liveStates)
     .groupBy('agent_id')
     .select<Array<{ agent_id: string; n: string | number }>>('agent_id', trx.raw('count(*) as n'));

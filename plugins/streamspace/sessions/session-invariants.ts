@@ -16,7 +16,8 @@ const sessionCommandLost = defineInvariant({
   title: 'every StreamSpace session in transition has a command in flight',
   explanation:
     'A pending, hibernating, waking or terminating session waits for the result of its command. With no open command, nothing will ever move it: the command was lost (never written, or ended without moving the session).',
-  remedy: 'Keep an API replica running: the streamspace.reconcile job moves such sessions on after stuck_after_ms (as if the command timed out). If they stay, force-terminate them (DELETE /api/v1/sessions/:id?force=true).',
+  remedy:
+    'Keep an API replica running: the streamspace.reconcile job moves such sessions on after stuck_after_ms (as if the command timed out). If they stay, force-terminate them (DELETE /api/v1/sessions/:id?force=true).',
   async offending({ db, graceMs }) {
     const rows = await db('streamspace_sessions as s')
       .whereIn('s.state', ['pending', 'hibernating', 'waking', 'terminating'])
@@ -38,7 +39,8 @@ const commandTwice = defineInvariant({
   title: 'every StreamSpace session has one start command and at most one state change in flight',
   explanation:
     'The agent would be told to start the same session twice, or to act on two conflicting moves; the second result would be applied to a session that already moved. The command log is the record of what the agent was asked, so duplicates there are duplicates on the agent.',
-  remedy: 'Force-terminate the session (DELETE /api/v1/sessions/:id?force=true: its open commands are superseded and one stop is sent), and report the rows of GET /api/v1/sessions/:id with its commands.',
+  remedy:
+    'Force-terminate the session (DELETE /api/v1/sessions/:id?force=true: its open commands are superseded and one stop is sent), and report the rows of GET /api/v1/sessions/:id with its commands.',
   async offending({ db }) {
     const rows = await db.raw<{ rows: Array<{ session_id: string }> }>(
       `SELECT session_id FROM streamspace_commands

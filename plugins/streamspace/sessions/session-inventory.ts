@@ -58,7 +58,12 @@ export class SessionInventory {
       if (!move) continue;
       moves += 1;
       // After the commit: the audit log writes on its own connection.
-      await this.options.audit.record({ action: `streamspace.session_reconciled_${move.action}`, actorUserId: null, targetUserId: row.user_id, details: { session_id: row.id, agent_id: agentId, reason: move.reason } });
+      await this.options.audit.record({
+        action: `streamspace.session_reconciled_${move.action}`,
+        actorUserId: null,
+        targetUserId: row.user_id,
+        details: { session_id: row.id, agent_id: agentId, reason: move.reason },
+      });
       this.options.log.warn({ session_id: row.id, agent_id: agentId, ...move }, 'session reconciled with its agent');
     }
     if (moves > 0) await commands.dispatch(agentId);

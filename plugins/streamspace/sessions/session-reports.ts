@@ -36,18 +36,25 @@ export class SessionReports {
     const how = reported[message.state];
     // Our session ids are UUIDs; anything else is not ours (and would fail the query).
     const ours = z.uuid().safeParse(message.session_id).success;
-    const moved = !ours ? null : await db.transaction(async (trx) => {
-      const row = await store.get(message.session_id, trx);
-      if (!row || row.agent_id !== agentId || row.state !== 'running') return null;
-      if (!(await store.move(trx, row.id, ['running'], message.state, { message: how.message(message.reason), error_code: how.errorCode }))) return null;
-      await events.publish(sessionState, row.user_id, { session_id: row.id, state: message.state, phase: phaseOf[message.state] }, trx);
-      return row;
-    });
+    const moved = !ours
+      ? null
+      : await db.transaction(async (trx) => {
+          const row = await store.get(message.session_id, trx);
+          if (!row || row.agent_id !== agentId || row.state !== 'running') return null;
+          if (!(await store.move(trx, row.id, ['running'], message.state, { message: how.message(message.reason), error_code: how.errorCode }))) return null;
+          await events.publish(sessionState, row.user_id, { session_id: row.id, state: message.state, phase: phaseOf[message.state] }, trx);
+          return row;
+        });
     if (!moved) {
       log.info({ agent_id: agentId, session_id: message.session_id, state: message.state }, 'agent session report changed nothing');
       return;
     }
     log.warn({ agent_id: agentId, session_id: moved.id, state: message.state, reason: message.reason }, 'session changed on its agent');
-    await audit.record({ action: `streamspace.session_${message.state === 'failed' ? 'failed' : 'stopped'}_on_agent`, actorUserId: null, targetUserId: moved.user_id, details: { session_id: moved.id, agent_id: agentId, reason: message.reason } });
+    await audit.record({
+      action: `streamspace.session_${message.state === 'failed' ? 'failed' : 'stopped'}_on_agent`,
+      actorUserId: null,
+      targetUserId: moved.user_id,
+      details: { session_id: moved.id, agent_id: agentId, reason: message.reason },
+    });
   }
 }

@@ -108,9 +108,18 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         method: 'delete',
         path: `${base}/:id`,
         summary: 'Terminate a session',
-        description: '204 once the stop is accepted (the session then moves through terminating to terminated). A terminated session: 204 no-op. While terminating: 409 SESSION_TERMINATING. `force=true` ends it at once, even with the agent offline; the agent is sent one stop.',
+        description:
+          '204 once the stop is accepted (the session then moves through terminating to terminated). A terminated session: 204 no-op. While terminating: 409 SESSION_TERMINATING. `force=true` ends it at once, even with the agent offline; the agent is sent one stop.',
         auth: 'user',
-        request: { params: idParams, query: z.object({ force: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').default(false) }) },
+        request: {
+          params: idParams,
+          query: z.object({
+            force: z
+              .enum(['true', 'false', '1', '0'])
+              .transform((v) => v === 'true' || v === '1')
+              .default(false),
+          }),
+        },
         responses: { 204: null },
         examples: { params: { id: exampleSession.id, force: 'false' } },
         errors: { 404: 'SESSION_NOT_FOUND', 409: 'SESSION_TERMINATING', 503: 'AGENT_OFFLINE (graceful only; use force=true)' },
@@ -165,7 +174,9 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
           const session = await service.visible(req.params.id, req.principal);
           const issued = await vncTokens.issue(req.principal, session.id, vncTokenTtlS);
           const token = encodeURIComponent(issued.token);
-          return { body: { token: issued.token, expires_at: issued.expiresAt.toISOString(), vnc_url: `/vnc-viewer/${session.id}?token=${token}`, viewer_url: `/vnc-viewer/${session.id}#token=${token}` } };
+          return {
+            body: { token: issued.token, expires_at: issued.expiresAt.toISOString(), vnc_url: `/vnc-viewer/${session.id}?token=${token}`, viewer_url: `/vnc-viewer/${session.id}#token=${token}` },
+          };
         },
       }),
     ),
@@ -196,7 +207,21 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
         errors: { 404: 'SESSION_NOT_FOUND' },
         examples: {
           responses: {
-            200: { commands: [{ command_id: 'cmd-7f3a9c', command_type: 'start_session', status: 'completed', attempts: 1, sent_at: '2025-11-22T10:45:01Z', acknowledged_at: '2025-11-22T10:45:01Z', completed_at: '2025-11-22T10:45:14Z', error: null, error_code: null }] },
+            200: {
+              commands: [
+                {
+                  command_id: 'cmd-7f3a9c',
+                  command_type: 'start_session',
+                  status: 'completed',
+                  attempts: 1,
+                  sent_at: '2025-11-22T10:45:01Z',
+                  acknowledged_at: '2025-11-22T10:45:01Z',
+                  completed_at: '2025-11-22T10:45:14Z',
+                  error: null,
+                  error_code: null,
+                },
+              ],
+            },
           },
         },
         handler: async (req) => {
@@ -205,7 +230,17 @@ export function sessionRoutes({ v1, service, store, commands, vncTokens, vncToke
           const rows = await commands.forSession(req.params.id);
           return {
             body: {
-              commands: rows.map((c) => ({ command_id: c.command_id, command_type: c.command_type, status: c.status, attempts: c.attempts, sent_at: iso(c.sent_at), acknowledged_at: iso(c.acknowledged_at), completed_at: iso(c.completed_at), error: c.error, error_code: c.error_code })),
+              commands: rows.map((c) => ({
+                command_id: c.command_id,
+                command_type: c.command_type,
+                status: c.status,
+                attempts: c.attempts,
+                sent_at: iso(c.sent_at),
+                acknowledged_at: iso(c.acknowledged_at),
+                completed_at: iso(c.completed_at),
+                error: c.error,
+                error_code: c.error_code,
+              })),
             },
           };
         },

@@ -9,7 +9,11 @@ const boolParam = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'tr
 export const newSessionBody = z.strictObject({
   user: z.string().min(1).max(64).optional().describe('Username; defaults to the caller. Only admins may name another user.'),
   template: templateName,
-  name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS label: lower-case letters, digits and dashes').optional().describe('Extension: pick the name (unique among live sessions; 409 SESSION_ALREADY_EXISTS). Generated when omitted.'),
+  name: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS label: lower-case letters, digits and dashes')
+    .optional()
+    .describe('Extension: pick the name (unique among live sessions; 409 SESSION_ALREADY_EXISTS). Generated when omitted.'),
   platform: z.string().min(1).max(64).optional(),
   region: z.string().min(1).max(64).optional().describe('Extension (addendum): place only on agents of this region'),
   state: z.enum(['running', 'hibernated']).default('running'),
@@ -19,35 +23,37 @@ export const newSessionBody = z.strictObject({
   tags: z.array(z.string().min(1).max(50)).max(20).default([]),
 });
 
-export const sessionSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  namespace: z.string(),
-  user: z.string(),
-  template: z.string(),
-  platform: z.string(),
-  region: z.string().nullable(),
-  agent_id: z.string(),
-  state: z.enum(sessionStates),
-  resources: z.record(z.string(), z.string()),
-  persistent_home: z.boolean(),
-  idle_timeout: z.string(),
-  tags: z.array(z.string()),
-  status: z.object({
-    phase: z.string(),
-    message: z.string(),
-    pod_ip: z.string().nullable(),
-    pod_name: z.string().nullable(),
-    vnc_url: z.string().nullable(),
-    container_id: z.string().nullable(),
-    started_at: z.string().nullable(),
-    error_code: z.string().nullable(),
-  }),
-  platform_metadata: z.record(z.string(), z.unknown()),
-  created_at: z.iso.datetime(),
-  updated_at: z.iso.datetime(),
-  last_activity: z.iso.datetime(),
-}).meta({ id: 'StreamspaceSession' });
+export const sessionSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    namespace: z.string(),
+    user: z.string(),
+    template: z.string(),
+    platform: z.string(),
+    region: z.string().nullable(),
+    agent_id: z.string(),
+    state: z.enum(sessionStates),
+    resources: z.record(z.string(), z.string()),
+    persistent_home: z.boolean(),
+    idle_timeout: z.string(),
+    tags: z.array(z.string()),
+    status: z.object({
+      phase: z.string(),
+      message: z.string(),
+      pod_ip: z.string().nullable(),
+      pod_name: z.string().nullable(),
+      vnc_url: z.string().nullable(),
+      container_id: z.string().nullable(),
+      started_at: z.string().nullable(),
+      error_code: z.string().nullable(),
+    }),
+    platform_metadata: z.record(z.string(), z.unknown()),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+    last_activity: z.iso.datetime(),
+  })
+  .meta({ id: 'StreamspaceSession' });
 
 export const sessionListQuery = pageQuery(20).extend({
   user: z.string().min(1).max(64).optional(),
@@ -58,7 +64,12 @@ export const sessionListQuery = pageQuery(20).extend({
   tags: z
     .string()
     .max(1000)
-    .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
     .optional()
     .describe('Comma-separated; sessions carrying all of them'),
   sort: z.enum(['created_at', 'updated_at', 'user', 'state']).default('created_at'),

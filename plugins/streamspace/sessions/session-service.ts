@@ -27,7 +27,11 @@ export interface NewSession {
 }
 
 const isUniqueViolation = (err: unknown): boolean => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
-const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+const slug = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
 
 export interface SessionServiceOptions {
   db: Knex;
@@ -59,8 +63,21 @@ export class SessionService {
   private readonly log: Logger;
 
   constructor(options: SessionServiceOptions) {
-    ({ db: this.db, store: this.store, templates: this.templates, agents: this.agents, commands: this.commands, accounts: this.accounts, events: this.events, config: this.config, log: this.log } = options);
-    this.commands.whenEnded((row, trx) => this.commandEnded(row, trx), (row, trx) => this.lateSuccess(row, trx));
+    ({
+      db: this.db,
+      store: this.store,
+      templates: this.templates,
+      agents: this.agents,
+      commands: this.commands,
+      accounts: this.accounts,
+      events: this.events,
+      config: this.config,
+      log: this.log,
+    } = options);
+    this.commands.whenEnded(
+      (row, trx) => this.commandEnded(row, trx),
+      (row, trx) => this.lateSuccess(row, trx),
+    );
   }
 
   /** Another user's session is not found (addendum), so existence does not leak. */
@@ -111,7 +128,19 @@ export class SessionService {
         agentId: agent.agent_id,
         sessionId: id,
         type: 'start_session',
-        data: { name, namespace: this.config.namespace, user: owner.username, template: template.name, image: template.base_image, resources, vnc: template.vnc, local: template.local, persistent_home: persistentHome, environment: template.environment, state: input.state },
+        data: {
+          name,
+          namespace: this.config.namespace,
+          user: owner.username,
+          template: template.name,
+          image: template.base_image,
+          resources,
+          vnc: template.vnc,
+          local: template.local,
+          persistent_home: persistentHome,
+          environment: template.environment,
+          state: input.state,
+        },
       });
       return { sessionId: id, agentId: agent.agent_id };
     });
@@ -184,7 +213,13 @@ export class SessionService {
   private async forceTerminate(row: SessionRow): Promise<SessionView> {
     const moved = await this.db.transaction(async (trx) => {
       // Already terminated by someone else (another force, the agent's result): nothing more to send.
-      if (!(await this.store.move(trx, row.id, ['pending', 'running', 'hibernating', 'hibernated', 'waking', 'terminating', 'failed'], 'terminated', { message: 'Session force terminated', error_code: null }))) return false;
+      if (
+        !(await this.store.move(trx, row.id, ['pending', 'running', 'hibernating', 'hibernated', 'waking', 'terminating', 'failed'], 'terminated', {
+          message: 'Session force terminated',
+          error_code: null,
+        }))
+      )
+        return false;
       await this.commands.supersede(trx, row.id);
       await this.commands.add(trx, { agentId: row.agent_id, sessionId: row.id, type: 'stop_session', data: { name: row.name, namespace: row.namespace, graceful: false, timeout: '0s' } });
       return true;
@@ -233,13 +268,27 @@ export class SessionService {
     const row = await this.store.get(command.session_id, trx);
     if (!row) return;
     const initialState = command.data.state === 'hibernated' ? 'hibernated' : undefined;
-    const outcome = afterCommand(command.command_type, row.state, { status: command.status as 'completed' | 'failed' | 'timed_out', error: command.error, errorCode: command.error_code, initialState });
+    const outcome = afterCommand(command.command_type, row.state, {
+      status: command.status as 'completed' | 'failed' | 'timed_out',
+      error: command.error,
+      errorCode: command.error_code,
+      initialState,
+    });
     if (!outcome) return;
-    const status: Partial<SessionStatus> = { message: outcome.message, error_code: command.status === 'completed' || outcome.settled ? null : (command.error_code ?? (command.status === 'timed_out' ? 'AGENT_TIMEOUT' : 'SESSION_PROVISIONING_FAILED')) };
+    const status: Partial<SessionStatus> = {
+      message: outcome.message,
+      error_code: command.status === 'completed' || outcome.settled ? null : (command.error_code ?? (command.status === 'timed_out' ? 'AGENT_TIMEOUT' : 'SESSION_PROVISIONING_FAILED')),
+    };
     const result = command.result ?? {};
     if (command.status === 'completed' && (command.command_type === 'start_session' || command.command_type === 'wake_session')) {
       const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-      Object.assign(status, { pod_ip: text(result.pod_ip), pod_name: text(result.pod_name), container_id: text(result.container_id), started_at: text(result.started_at) ?? new Date().toISOString(), ...(typeof result.vnc_port === 'number' ? { vnc_port: result.vnc_port } : {}) });
+      Object.assign(status, {
+        pod_ip: text(result.pod_ip),
+        pod_name: text(result.pod_name),
+        container_id: text(result.container_id),
+        started_at: text(result.started_at) ?? new Date().toISOString(),
+        ...(typeof result.vnc_port === 'number' ? { vnc_port: result.vnc_port } : {}),
+      });
     }
     if (await this.store.move(trx, row.id, [row.state], outcome.state, status)) {
       this.log.info({ session_id: row.id, command: command.command_type, outcome: command.status, from: row.state, to: outcome.state }, 'session moved by its command');
@@ -252,7 +301,12 @@ export class SessionService {
     if (!command.session_id || (command.command_type !== 'start_session' && command.command_type !== 'wake_session')) return;
     const row = await this.store.get(command.session_id, trx);
     if (!row || (row.state !== 'failed' && row.state !== 'terminated' && row.state !== 'hibernated')) return;
-    await this.commands.add(trx, { agentId: command.agent_id, sessionId: row.id, type: row.state === 'hibernated' ? 'hibernate_session' : 'stop_session', data: { name: row.name, namespace: row.namespace, graceful: false, timeout: '0s' } });
+    await this.commands.add(trx, {
+      agentId: command.agent_id,
+      sessionId: row.id,
+      type: row.state === 'hibernated' ? 'hibernate_session' : 'stop_session',
+      data: { name: row.name, namespace: row.namespace, graceful: false, timeout: '0s' },
+    });
     this.log.info({ session_id: row.id, command: command.command_type, state: row.state }, 'a timed-out command succeeded late on the agent; undoing it');
   }
 
@@ -280,7 +334,23 @@ export class SessionService {
       .whereNotExists(this.db('streamspace_commands as c').whereRaw('c.session_id = s.id').whereIn('c.status', ['pending', 'sent', 'acknowledged']))
       .select<Array<{ id: string; state: string; agent_id: string }>>('s.id', 's.state', 's.agent_id');
     for (const s of stuck) {
-      const implicit: CommandRow = { command_id: 'reconciler', agent_id: s.agent_id, session_id: s.id, command_type: implied[s.state] as CommandType, data: {}, status: 'timed_out', attempts: 0, result: null, error: 'no command was in flight', error_code: 'RECONCILED', sent_conn_id: null, created_at: new Date(), sent_at: null, acknowledged_at: null, completed_at: null };
+      const implicit: CommandRow = {
+        command_id: 'reconciler',
+        agent_id: s.agent_id,
+        session_id: s.id,
+        command_type: implied[s.state] as CommandType,
+        data: {},
+        status: 'timed_out',
+        attempts: 0,
+        result: null,
+        error: 'no command was in flight',
+        error_code: 'RECONCILED',
+        sent_conn_id: null,
+        created_at: new Date(),
+        sent_at: null,
+        acknowledged_at: null,
+        completed_at: null,
+      };
       await this.db.transaction((trx) => this.commandEnded(implicit, trx));
     }
     return stuck.length;

@@ -118,7 +118,12 @@ export class SessionStore {
     });
     // The rows come back untyped (any); `unknown` until they are cast to the row type below.
     const [rows, count] = (await Promise.all([
-      q.clone().orderBy(sortColumns[sort], order).orderBy('s.id', order).limit(limit).offset((page - 1) * limit),
+      q
+        .clone()
+        .orderBy(sortColumns[sort], order)
+        .orderBy('s.id', order)
+        .limit(limit)
+        .offset((page - 1) * limit),
       q.clone().clearSelect().clearOrder().count<Array<{ n: string | number }>>('* as n'),
     ])) as [unknown, Array<{ n: string | number }>];
     return { rows: rows as SessionRow[], total: Number(count[0]?.n ?? 0) };

@@ -9,7 +9,17 @@ import { templateView, type Templates } from './template-store.ts';
 
 const base = '/api/v1/templates';
 
-export const templateSchema = newTemplate.extend({ id: z.uuid(), created_at: z.iso.datetime(), updated_at: z.iso.datetime(), description: z.string(), environment: z.record(z.string(), z.string()), tags: z.array(z.string()), icon_url: z.string().nullable() }).meta({ id: 'StreamspaceTemplate' });
+export const templateSchema = newTemplate
+  .extend({
+    id: z.uuid(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+    description: z.string(),
+    environment: z.record(z.string(), z.string()),
+    tags: z.array(z.string()),
+    icon_url: z.string().nullable(),
+  })
+  .meta({ id: 'StreamspaceTemplate' });
 
 const exampleTemplate = {
   id: '880e8400-e29b-41d4-a716-446655440003',
@@ -42,7 +52,8 @@ const nameParams = z.object({ name: templateName });
 
 /** Seed "Template Management", plus the addendum's admin routes to create, change and delete templates. */
 export function templateRoutes(v1: V1Api, templates: Templates, audit: PluginContext<unknown>['audit']): RouteDefinition[] {
-  const record = (req: RouteRequest, action: string, name: string) => audit.record({ action: `streamspace.template_${action}`, actorUserId: req.principal?.userId ?? null, ip: req.ip, requestId: req.requestId, details: { name } });
+  const record = (req: RouteRequest, action: string, name: string) =>
+    audit.record({ action: `streamspace.template_${action}`, actorUserId: req.principal?.userId ?? null, ip: req.ip, requestId: req.requestId, details: { name } });
   const admin = (route: RouteDefinition): RouteDefinition => ({ ...v1.route(route), invalid: templateInvalid });
   return [
     v1.route(

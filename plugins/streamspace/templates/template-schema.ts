@@ -16,7 +16,10 @@ const iconUrl = z.url().nullable();
 const local = z
   .strictObject({
     command: z.string().min(1).max(1000),
-    packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).max(50).default([]),
+    packages: z
+      .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name'))
+      .max(50)
+      .default([]),
   })
   .nullable();
 
@@ -31,7 +34,10 @@ export const templatePatch = z
     vnc: z.strictObject({
       enabled: z.boolean(),
       port: z.number().int().min(1).max(65_535),
-      resolution: z.string().regex(/^\d{3,5}x\d{3,5}$/).optional(),
+      resolution: z
+        .string()
+        .regex(/^\d{3,5}x\d{3,5}$/)
+        .optional(),
       color_depth: z.union([z.literal(8), z.literal(16), z.literal(24), z.literal(32)]).optional(),
     }),
     environment,

@@ -67,7 +67,12 @@ export class Templates {
       if (category !== undefined) void q.where({ category });
     });
     const [rows, count] = await Promise.all([
-      base.clone().orderBy('name').limit(limit).offset((page - 1) * limit).select<TemplateRow[]>('*'),
+      base
+        .clone()
+        .orderBy('name')
+        .limit(limit)
+        .offset((page - 1) * limit)
+        .select<TemplateRow[]>('*'),
       base.clone().count<Array<{ n: string | number }>>('* as n'),
     ]);
     return { rows, total: Number(count[0]?.n ?? 0) };
@@ -84,7 +89,10 @@ export class Templates {
   }
 
   async update(name: string, patch: Partial<TemplateFields>): Promise<TemplateRow> {
-    const [row] = await this.db('streamspace_templates').where({ name }).update({ ...columns(patch), updated_at: this.db.fn.now() }).returning<TemplateRow[]>('*');
+    const [row] = await this.db('streamspace_templates')
+      .where({ name })
+      .update({ ...columns(patch), updated_at: this.db.fn.now() })
+      .returning<TemplateRow[]>('*');
     if (!row) throw v1Errors.templateNotFound(name, 404);
     return row;
   }

@@ -1,20 +1,15 @@
 import type { Context } from 'koa';
-import {
-  AppError,
-  UnauthorizedError,
-  type AudienceSessions,
-  type Principal,
-  type RateLimiter,
-  type RouteDefinition,
-  type RouteIssue,
-} from '../../../src/plugin-api/index.ts';
+import { AppError, UnauthorizedError, type AudienceSessions, type Principal, type RateLimiter, type RouteDefinition, type RouteIssue } from '../../../src/plugin-api/index.ts';
 import { v1Errors } from './api-errors.ts';
 import { buckets, type Bucket } from './buckets.ts';
 
 export const bearerOf = (header: string | undefined): string | null => /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1] ?? null;
 
 /** The core's auth errors in the seed's vocabulary (a revoked token is an invalid one). */
-const streamspaceToken = { name: 'streamspaceToken', scheme: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The StreamSpace token from POST /api/v1/auth/login (24 h; portal tokens are refused)' } };
+const streamspaceToken = {
+  name: 'streamspaceToken',
+  scheme: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The StreamSpace token from POST /api/v1/auth/login (24 h; portal tokens are refused)' },
+};
 
 export function v1AuthError(err: unknown): unknown {
   if (err instanceof AppError && err.code === 'AUTH_TOKEN_REVOKED') return new UnauthorizedError('AUTH_TOKEN_INVALID', 'This token was revoked (logged out or the password changed); log in again');
@@ -26,7 +21,8 @@ export function v1Invalid(issues: RouteIssue[]): Error {
   const first = issues[0] as RouteIssue;
   const field = first.path.length > 0 ? first.path.join('.') : first.location;
   const all = issues.map((i) => ({ field: i.path.join('.') || i.location, message: i.message }));
-  if (first.location !== 'body') return new AppError(400, 'INVALID_PARAMETER', 'Invalid parameter', `Invalid ${first.location === 'query' ? 'query' : 'path'} parameter '${field}': ${first.message}`, { field, issues: all });
+  if (first.location !== 'body')
+    return new AppError(400, 'INVALID_PARAMETER', 'Invalid parameter', `Invalid ${first.location === 'query' ? 'query' : 'path'} parameter '${field}': ${first.message}`, { field, issues: all });
   if (first.missing) return new AppError(400, 'MISSING_REQUIRED_FIELD', 'Missing required field', `The field '${field}' is required`, { field, issues: all });
   return new AppError(400, 'VALIDATION_FAILED', 'Validation failed', `The field '${field}' is not valid: ${first.message}`, { field, issues: all });
 }

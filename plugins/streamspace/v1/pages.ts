@@ -4,6 +4,12 @@ import { z } from 'zod';
 export function pageQuery(defaultLimit: number) {
   return z.object({
     page: z.coerce.number().int().min(1).default(1).describe('Page number, from 1'),
-    limit: z.coerce.number().int().min(1).default(defaultLimit).transform((n) => Math.min(n, 100)).describe(`Results per page (default ${defaultLimit}, max 100; larger values are clamped)`),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(defaultLimit)
+      .transform((n) => Math.min(n, 100))
+      .describe(`Results per page (default ${defaultLimit}, max 100; larger values are clamped)`),
   });
 }

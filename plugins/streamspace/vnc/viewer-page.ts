@@ -47,7 +47,7 @@ export function viewerPage({ assetsBase, frameAncestors }: ViewerPageOptions): R
     summary: 'The browser viewer of a session (an HTML page running noVNC)',
     description:
       'Open `/vnc-viewer/{session_id}#token=<token>` (the `viewer_url` of GET /api/v1/sessions/{id}/vnc-token, or the login token): the page reads the token from the fragment, which never reaches the server, and opens the WebSocket `/vnc-viewer/{session_id}?token=` on the same origin. ' +
-      'Loading the page needs no token; the socket checks it. With an Upgrade header the same path is that WebSocket (see the streamspace tag). The page\'s script, style and noVNC are served under `/vnc-viewer/_assets/`.',
+      "Loading the page needs no token; the socket checks it. With an Upgrade header the same path is that WebSocket (see the streamspace tag). The page's script, style and noVNC are served under `/vnc-viewer/_assets/`.",
     tags: ['streamspace'],
     auth: 'none',
     request: { params: z.object({ session_id: z.string().describe('The session id (a UUID)') }) },

@@ -42,7 +42,7 @@ export function viewerSocket({ v1, vncTokens, rateLimiter, auth, viewerPlaces, h
     docs: {
       operationId: 'openVncViewerSocket',
       summary: "The session's VNC stream (raw RFB in binary frames)",
-      description: 'Pass ?token= (the login token, or a single-use one from GET /api/v1/sessions/{id}/vnc-token). The Origin must be the panel\'s.',
+      description: "Pass ?token= (the login token, or a single-use one from GET /api/v1/sessions/{id}/vnc-token). The Origin must be the panel's.",
       tags: ['streamspace'],
       security: { name: 'vncToken', scheme: { type: 'apiKey', in: 'query', name: 'token', description: 'The StreamSpace login token, or a single-use VNC token for this session' } },
       subprotocols: ['binary'],
@@ -55,7 +55,14 @@ export function viewerSocket({ v1, vncTokens, rateLimiter, auth, viewerPlaces, h
         429: 'Too many viewers on the session (VNC_VIEWER_LIMIT) or of yours (VNC_USER_VIEWER_LIMIT), or too many upgrades (RATE_LIMIT_EXCEEDED)',
         503: "The session's agent is offline (AGENT_OFFLINE)",
       },
-      closeCodes: { 1000: 'closed, or the session left running', 1001: 'the server is shutting down', 1011: 'agent error or disconnect', 1012: 'reconnect', 1013: 'try again in a moment', 4403: 'the login ended' },
+      closeCodes: {
+        1000: 'closed, or the session left running',
+        1001: 'the server is shutting down',
+        1011: 'agent error or disconnect',
+        1012: 'reconnect',
+        1013: 'try again in a moment',
+        4403: 'the login ended',
+      },
     },
     // The relay passes raw RFB bytes in binary frames: `binary` (what noVNC offers) or nothing.
     subprotocol: (offered) => {

@@ -20,7 +20,15 @@ export class VncTokens {
   async issue(principal: Principal, sessionId: string, ttlS: number): Promise<{ token: string; expiresAt: Date }> {
     const token = `vnc_${newOpaqueToken()}`;
     const expiresAt = new Date(Date.now() + ttlS * 1000);
-    await this.db('streamspace_vnc_tokens').insert({ token_hash: hashToken(token), session_id: sessionId, user_id: principal.userId, role: principal.role, token_id: principal.tokenId, family_id: principal.familyId, expires_at: expiresAt });
+    await this.db('streamspace_vnc_tokens').insert({
+      token_hash: hashToken(token),
+      session_id: sessionId,
+      user_id: principal.userId,
+      role: principal.role,
+      token_id: principal.tokenId,
+      family_id: principal.familyId,
+      expires_at: expiresAt,
+    });
     return { token, expiresAt };
   }
 

@@ -39,7 +39,11 @@ export function openAgentSocket(target: AgentTarget, path: string, options: Agen
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
       res.resume();
-      fail(status >= 400 && status < 500 ? new AgentRequestError(status, { error: `the agent refused the console connection (${status})`, code: 'upgrade_refused' }) : new AgentBadResponseError(`the agent answered the upgrade with HTTP ${status}`, status));
+      fail(
+        status >= 400 && status < 500
+          ? new AgentRequestError(status, { error: `the agent refused the console connection (${status})`, code: 'upgrade_refused' })
+          : new AgentBadResponseError(`the agent answered the upgrade with HTTP ${status}`, status),
+      );
     });
     ws.on('error', (err: NodeJS.ErrnoException) => {
       if (ws.readyState === WebSocket.OPEN) return; // later errors belong to the caller's listeners

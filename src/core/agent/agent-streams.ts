@@ -120,7 +120,11 @@ export class AgentStreams {
   private open(target: AgentTarget, method: string, call: StreamCall, headers: Record<string, string>): http.ClientRequest {
     const url = urlOf(target, call);
     const secure = url.protocol === 'https:';
-    const req = (secure ? https : http).request(url, { method, agent: secure ? this.httpsAgent : this.httpAgent, headers: { Authorization: `Bearer ${target.token}`, 'X-Request-Id': call.requestId, ...headers } });
+    const req = (secure ? https : http).request(url, {
+      method,
+      agent: secure ? this.httpsAgent : this.httpAgent,
+      headers: { Authorization: `Bearer ${target.token}`, 'X-Request-Id': call.requestId, ...headers },
+    });
     req.setTimeout(this.settings.stallMs, () => req.destroy(new AgentTimeoutError('response', this.settings.stallMs)));
     return req;
   }
@@ -204,7 +208,12 @@ export class AgentStreams {
       body.pause();
       // The agent refused before taking the whole body (a bad path, its own size limit): its answer says why.
       const refusal = early as IncomingMessage | null;
-      const failure = err instanceof PayloadTooLargeError ? err : refusal && refusal.statusCode !== undefined && refusal.statusCode >= 400 ? await agentFailure(refusal) : transportError(err as NodeJS.ErrnoException);
+      const failure =
+        err instanceof PayloadTooLargeError
+          ? err
+          : refusal && refusal.statusCode !== undefined && refusal.statusCode >= 400
+            ? await agentFailure(refusal)
+            : transportError(err as NodeJS.ErrnoException);
       req.destroy();
       throw failure instanceof AppError ? closing(failure) : failure;
     }

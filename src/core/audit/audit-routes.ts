@@ -3,16 +3,18 @@ import { defineRoute, type RouteDefinition } from '../http/route.ts';
 import { paginationOf, paginationQuery, paginationSchema } from '../http/pagination.ts';
 import type { AuditLog } from './audit-log.ts';
 
-const entrySchema = z.object({
-  id: z.number().int(),
-  at: z.iso.datetime(),
-  action: z.string(),
-  actor_user_id: z.uuid().nullable(),
-  target_user_id: z.uuid().nullable(),
-  ip: z.string().nullable(),
-  request_id: z.string().nullable(),
-  details: z.record(z.string(), z.unknown()),
-}).meta({ id: 'AuditEntry' });
+const entrySchema = z
+  .object({
+    id: z.number().int(),
+    at: z.iso.datetime(),
+    action: z.string(),
+    actor_user_id: z.uuid().nullable(),
+    target_user_id: z.uuid().nullable(),
+    ip: z.string().nullable(),
+    request_id: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'AuditEntry' });
 
 export function auditRoutes(audit: AuditLog): RouteDefinition[] {
   return [
@@ -35,7 +37,18 @@ export function auditRoutes(audit: AuditLog): RouteDefinition[] {
       examples: {
         responses: {
           200: {
-            entries: [{ id: 1042, at: '2026-11-23T09:00:00.000Z', action: 'auth.login', actor_user_id: '6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21', target_user_id: '6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21', ip: '203.0.113.7', request_id: '0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c', details: {} }],
+            entries: [
+              {
+                id: 1042,
+                at: '2026-11-23T09:00:00.000Z',
+                action: 'auth.login',
+                actor_user_id: '6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21',
+                target_user_id: '6a1d2a8e-0a43-4a43-8c0e-5b1f3c9d7e21',
+                ip: '203.0.113.7',
+                request_id: '0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c',
+                details: {},
+              },
+            ],
             pagination: { page: 1, limit: 20, total: 1, total_pages: 1 },
           },
         },

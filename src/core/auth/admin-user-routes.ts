@@ -58,7 +58,7 @@ export function adminUserRoutes(users: UserStore, userAdmin: UserAdmin): RouteDe
     defineRoute({
       method: 'patch',
       path: '/api/admin/users/:id',
-      summary: 'Change a user\'s role, disabled flag or email',
+      summary: "Change a user's role, disabled flag or email",
       description: 'Disabling ends every session of the user at once. The last active admin cannot be demoted or disabled (409 LAST_ADMIN).',
       tags,
       auth: 'admin',

@@ -19,7 +19,15 @@ export interface AccountView {
 }
 
 export function accountView(row: UserRow): AccountView {
-  return { id: row.id, username: row.username, email: row.email, role: row.role, disabled: row.disabled, createdAt: new Date(row.created_at), lastLoginAt: row.last_login_at === null ? null : new Date(row.last_login_at) };
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    role: row.role,
+    disabled: row.disabled,
+    createdAt: new Date(row.created_at),
+    lastLoginAt: row.last_login_at === null ? null : new Date(row.last_login_at),
+  };
 }
 
 /**

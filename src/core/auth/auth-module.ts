@@ -78,7 +78,14 @@ export function createAuthModule(options: AuthModuleOptions): AuthModule {
   const sessionsEnded: SessionsEnded = async (userId, ended, trx) => {
     await bus.publish(userSessionsEnded, userId, { user_id: userId, reason: ended.reason, family_ids: ended.familyIds }, trx);
   };
-  const reset = new PasswordReset(db, { tokenTtlS: config.auth.reset_token_ttl_s, resetUrl: config.auth.reset_url ?? `${config.server.public_url.replace(/\/$/, '')}/reset-password` }, outbox, refresh, audit, sessionsEnded);
+  const reset = new PasswordReset(
+    db,
+    { tokenTtlS: config.auth.reset_token_ttl_s, resetUrl: config.auth.reset_url ?? `${config.server.public_url.replace(/\/$/, '')}/reset-password` },
+    outbox,
+    refresh,
+    audit,
+    sessionsEnded,
+  );
   const sessions = new SessionService(db, users, hasher, access, refresh, audit, sessionsEnded);
   const userAdmin = new UserAdmin(db, users, hasher, sessions, audit);
   const authenticator = createAuthenticator(access, db);
@@ -110,10 +117,7 @@ export function createAuthModule(options: AuthModuleOptions): AuthModule {
     stillValid: (principal) => sessionStillValid(db, principal),
     audience: (name, ttlS) => audienceSessions(db, sessions, secrets.jwtSecret, config.auth.issuer, name, ttlS),
     accounts: accounts(db, users, userAdmin),
-    routes: [
-      ...authRoutes({ registrationEnabled: config.auth.registration_enabled, sessions, userAdmin, users, reset, hasher, audit }),
-      ...adminUserRoutes(users, userAdmin),
-    ],
+    routes: [...authRoutes({ registrationEnabled: config.auth.registration_enabled, sessions, userAdmin, users, reset, hasher, audit }), ...adminUserRoutes(users, userAdmin)],
     jobs: [dispatchMailJob(processMail), pruneAuthJob({ refresh, sessions, reset, tickets })],
     users,
     audit,

@@ -21,14 +21,16 @@ export interface AuthRouteDeps {
   audit: AuditLog;
 }
 
-const tokenBody = z.object({
-  access_token: z.string(),
-  token_type: z.literal('Bearer'),
-  expires_in: z.number().int(),
-  refresh_token: z.string(),
-  refresh_expires_at: z.iso.datetime(),
-  user: userSchema,
-}).meta({ id: 'TokenPair' });
+const tokenBody = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int(),
+    refresh_token: z.string(),
+    refresh_expires_at: z.iso.datetime(),
+    user: userSchema,
+  })
+  .meta({ id: 'TokenPair' });
 
 const acceptedBody = z.object({ status: z.literal('accepted'), message: z.string() });
 const tags = ['auth'];
@@ -79,13 +81,17 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       method: 'post',
       path: '/api/auth/refresh',
       summary: 'Trade a refresh token for a new access token and a new refresh token',
-      description: 'The presented token is spent. Presenting a spent token again revokes its whole family (401 AUTH_REFRESH_REUSED), except within a short grace window, where a concurrent refresh gets the same new token.',
+      description:
+        'The presented token is spent. Presenting a spent token again revokes its whole family (401 AUTH_REFRESH_REUSED), except within a short grace window, where a concurrent refresh gets the same new token.',
       tags,
       auth: 'none',
       request: { body: z.strictObject({ refresh_token: z.string().min(16).max(256) }) },
       responses: { 200: tokenBody },
       examples: { body: { refresh_token: 'rt_9c4f0e2b7a1d4e6f8b3c5a7d9e1f2a4b' }, responses: { 200: exampleTokens } },
-      errors: { 401: 'The refresh token is invalid or expired (AUTH_REFRESH_INVALID), or was used twice, which ends its whole session family (AUTH_REFRESH_REUSED)', 403: 'This account is disabled (AUTH_USER_DISABLED)' },
+      errors: {
+        401: 'The refresh token is invalid or expired (AUTH_REFRESH_INVALID), or was used twice, which ends its whole session family (AUTH_REFRESH_REUSED)',
+        403: 'This account is disabled (AUTH_USER_DISABLED)',
+      },
       rateLimits: [{ name: 'auth_refresh_ip', key: (req) => req.ip }],
       handler: async (req) => {
         const family = await deps.sessions.familyOf(req.body.refresh_token);
@@ -111,7 +117,8 @@ export function authRoutes(deps: AuthRouteDeps): RouteDefinition[] {
       method: 'post',
       path: '/api/auth/password-reset',
       summary: 'Ask for a password-reset mail',
-      description: 'Always 202 with the same body and the same work on the request path, whether or not an account uses the email. The mail goes out within a few seconds (the mail job runs every 5 s).',
+      description:
+        'Always 202 with the same body and the same work on the request path, whether or not an account uses the email. The mail goes out within a few seconds (the mail job runs every 5 s).',
       tags,
       auth: 'none',
       request: { body: z.strictObject({ email: emailSchema }) },

@@ -44,7 +44,13 @@ export class PasswordReset {
       const batch = await this.db.transaction(async (trx) => {
         const rows = await trx('password_reset_requests').whereNull('processed_at').orderBy('id').limit(20).forUpdate().skipLocked().select<RequestRow[]>('id', 'email', 'ip', 'request_id');
         for (const row of rows) await this.handle(row, trx);
-        if (rows.length > 0) await trx('password_reset_requests').whereIn('id', rows.map((r) => r.id)).update({ processed_at: trx.fn.now() });
+        if (rows.length > 0)
+          await trx('password_reset_requests')
+            .whereIn(
+              'id',
+              rows.map((r) => r.id),
+            )
+            .update({ processed_at: trx.fn.now() });
         return rows.length;
       });
       handled += batch;
@@ -53,7 +59,9 @@ export class PasswordReset {
   }
 
   private async handle(request: RequestRow, trx: Knex): Promise<void> {
-    const user = await trx('users').whereRaw('lower(email) = ?', [request.email]).first<{ id: string; email: string; username: string; disabled: boolean } | undefined>('id', 'email', 'username', 'disabled');
+    const user = await trx('users')
+      .whereRaw('lower(email) = ?', [request.email])
+      .first<{ id: string; email: string; username: string; disabled: boolean } | undefined>('id', 'email', 'username', 'disabled');
     if (!user || user.disabled) return;
     const token = newOpaqueToken();
     await trx('password_reset_tokens').insert({ token_hash: hashToken(token), user_id: user.id, expires_at: new Date(Date.now() + this.settings.tokenTtlS * 1000) });
@@ -74,7 +82,11 @@ export class PasswordReset {
 
   /** Cheap check before hashing a new password, so junk tokens cost us no argon2 work. */
   async isUsable(token: string): Promise<boolean> {
-    const row: unknown = await this.db('password_reset_tokens').where({ token_hash: hashToken(token) }).whereNull('used_at').where('expires_at', '>', this.db.fn.now()).first('user_id');
+    const row: unknown = await this.db('password_reset_tokens')
+      .where({ token_hash: hashToken(token) })
+      .whereNull('used_at')
+      .where('expires_at', '>', this.db.fn.now())
+      .first('user_id');
     return row !== undefined;
   }
 

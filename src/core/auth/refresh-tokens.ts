@@ -9,9 +9,7 @@ export interface IssuedRefresh {
 }
 
 export type RotationResult =
-  | ({ kind: 'rotated' | 'grace' } & IssuedRefresh)
-  | { kind: 'reused'; familyId: string; userId: string }
-  | { kind: 'invalid'; reason: 'unknown' | 'expired' | 'revoked'; revokedReason?: string };
+  ({ kind: 'rotated' | 'grace' } & IssuedRefresh) | { kind: 'reused'; familyId: string; userId: string } | { kind: 'invalid'; reason: 'unknown' | 'expired' | 'revoked'; revokedReason?: string };
 
 export const reusedReason = 'refresh token reused';
 export const disabledReason = 'user disabled';
@@ -56,7 +54,9 @@ export class RefreshTokens {
 
   /** The family a token belongs to, without locking: lets the caller rate-limit per family first. */
   async familyOf(token: string): Promise<string | null> {
-    const row = await this.db('refresh_tokens').where({ token_hash: hashToken(token) }).first<{ family_id: string } | undefined>('family_id');
+    const row = await this.db('refresh_tokens')
+      .where({ token_hash: hashToken(token) })
+      .first<{ family_id: string } | undefined>('family_id');
     return row?.family_id ?? null;
   }
 

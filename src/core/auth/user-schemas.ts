@@ -14,16 +14,18 @@ export const passwordSchema = z.string().min(8, 'use at least 8 characters').max
 export const roleSchema = z.enum(['admin', 'user']);
 
 /** The only shape in which a user leaves the API: never any password material. */
-export const userSchema = z.object({
-  id: z.uuid(),
-  username: z.string(),
-  email: z.string(),
-  role: roleSchema,
-  disabled: z.boolean(),
-  created_at: z.iso.datetime(),
-  updated_at: z.iso.datetime(),
-  last_login_at: z.iso.datetime().nullable(),
-}).meta({ id: 'User' });
+export const userSchema = z
+  .object({
+    id: z.uuid(),
+    username: z.string(),
+    email: z.string(),
+    role: roleSchema,
+    disabled: z.boolean(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+    last_login_at: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'User' });
 
 export type User = z.infer<typeof userSchema>;
 export type Role = z.infer<typeof roleSchema>;

@@ -49,9 +49,7 @@ export class UserStore {
 
   async create(user: NewUser, trx: Knex = this.db): Promise<UserRow> {
     try {
-      const [row] = await trx('users')
-        .insert({ username: user.username, email: user.email, password_hash: user.passwordHash, role: user.role })
-        .returning<UserRow[]>('*');
+      const [row] = await trx('users').insert({ username: user.username, email: user.email, password_hash: user.passwordHash, role: user.role }).returning<UserRow[]>('*');
       if (!row) throw new Error('INSERT ... RETURNING gave no row');
       return row;
     } catch (err) {
@@ -81,9 +79,16 @@ export class UserStore {
     return fetchPage<UserRow>(base, page, limit, (q) => q.orderBy('created_at', 'asc').orderBy('id').select('*'));
   }
 
-  async update(id: string, patch: Partial<Pick<UserRow, 'email' | 'role' | 'disabled' | 'password_hash' | 'last_login_at'>> & { sessions_valid_after?: Knex.Raw }, trx: Knex = this.db): Promise<UserRow | undefined> {
+  async update(
+    id: string,
+    patch: Partial<Pick<UserRow, 'email' | 'role' | 'disabled' | 'password_hash' | 'last_login_at'>> & { sessions_valid_after?: Knex.Raw },
+    trx: Knex = this.db,
+  ): Promise<UserRow | undefined> {
     try {
-      const [row] = await trx('users').where({ id }).update({ ...patch, updated_at: trx.fn.now() }).returning<UserRow[]>('*');
+      const [row] = await trx('users')
+        .where({ id })
+        .update({ ...patch, updated_at: trx.fn.now() })
+        .returning<UserRow[]>('*');
       return row;
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError('USER_EXISTS', 'That email is already taken');

@@ -7,15 +7,19 @@ import type { BillingService } from './billing-service.ts';
 import { subscriptionFields } from './billing-routes.ts';
 import { billingStatuses, type AccountRow } from './billing-accounts.ts';
 
-const accountSchema = subscriptionFields.extend({
-  user_id: z.uuid(),
-  username: z.string(),
-  email: z.string(),
-  stripe_customer_id: z.string().nullable(),
-  subscription_id: z.string().nullable(),
-  last_synced_at: z.iso.datetime().nullable(),
-}).meta({ id: 'BillingAccount' });
-const eventSchema = z.object({ id: z.string(), type: z.string(), user_id: z.uuid().nullable(), stripe_created_at: z.iso.datetime(), received_at: z.iso.datetime(), outcome: z.string(), detail: z.string().nullable() }).meta({ id: 'StripeEvent' });
+const accountSchema = subscriptionFields
+  .extend({
+    user_id: z.uuid(),
+    username: z.string(),
+    email: z.string(),
+    stripe_customer_id: z.string().nullable(),
+    subscription_id: z.string().nullable(),
+    last_synced_at: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'BillingAccount' });
+const eventSchema = z
+  .object({ id: z.string(), type: z.string(), user_id: z.uuid().nullable(), stripe_created_at: z.iso.datetime(), received_at: z.iso.datetime(), outcome: z.string(), detail: z.string().nullable() })
+  .meta({ id: 'StripeEvent' });
 const userParams = z.object({ user_id: z.uuid() });
 
 /** For the OpenAPI document. */
@@ -33,7 +37,15 @@ const exampleAccount = {
   subscription_id: 'sub_1QeXampleAbc',
   last_synced_at: '2026-11-23T09:00:00.000Z',
 };
-const exampleEvent = { id: 'evt_1QeXampleAbc', type: 'customer.subscription.updated', user_id: exampleAccount.user_id, stripe_created_at: '2026-11-20T08:00:01.000Z', received_at: '2026-11-20T08:00:02.000Z', outcome: 'applied', detail: null };
+const exampleEvent = {
+  id: 'evt_1QeXampleAbc',
+  type: 'customer.subscription.updated',
+  user_id: exampleAccount.user_id,
+  stripe_created_at: '2026-11-20T08:00:01.000Z',
+  received_at: '2026-11-20T08:00:02.000Z',
+  outcome: 'applied',
+  detail: null,
+};
 
 type Row = Partial<AccountRow> & { id: string; username: string; email: string; role: string };
 type EventRow = { id: string; type: string; user_id: string | null; stripe_created_at: Date; received_at: Date; outcome: string; detail: string | null };
@@ -57,7 +69,21 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
     last_synced_at: iso(r.last_synced_at),
   });
   const accounts = () => db('users as u').leftJoin('billing_accounts as a', 'a.user_id', 'u.id');
-  const columns = ['u.id', 'u.username', 'u.email', 'u.role', 'a.plan', 'a.status', 'a.exempt', 'a.current_period_end', 'a.cancel_at_period_end', 'a.pending_plan', 'a.stripe_customer_id', 'a.subscription_id', 'a.last_synced_at'];
+  const columns = [
+    'u.id',
+    'u.username',
+    'u.email',
+    'u.role',
+    'a.plan',
+    'a.status',
+    'a.exempt',
+    'a.current_period_end',
+    'a.cancel_at_period_end',
+    'a.pending_plan',
+    'a.stripe_customer_id',
+    'a.subscription_id',
+    'a.last_synced_at',
+  ];
   const one = async (userId: string) => {
     const row = await accounts().where('u.id', userId).first<Row | undefined>(columns);
     if (!row) throw new NotFoundError('user', userId);
@@ -117,7 +143,7 @@ export function adminBillingRoutes(db: Knex, billing: BillingService, runReconci
     defineRoute({
       method: 'post',
       path: '/api/admin/billing/accounts/:user_id/sync',
-      summary: 'Reads the user\'s subscription from Stripe now and stores it',
+      summary: "Reads the user's subscription from Stripe now and stores it",
       tags: ['admin', 'billing'],
       auth: 'admin',
       request: { params: userParams },

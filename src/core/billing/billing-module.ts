@@ -48,7 +48,7 @@ export function createBillingModule(options: BillingModuleOptions): BillingModul
     portalReturnUrl: b.portal_return_url ?? `${base}/billing`,
   };
   const service = new BillingService({ db, stripe, webhookSecret: b.stripe_webhook_secret, plans, accounts, bus, urls, log: log.child({ component: 'billing' }) });
-  const emailOf = async (userId: string): Promise<string> => ((await db('users').where({ id: userId }).first<{ email: string } | undefined>('email'))?.email ?? '');
+  const emailOf = async (userId: string): Promise<string> => (await db('users').where({ id: userId }).first<{ email: string } | undefined>('email'))?.email ?? '';
   const jobLog = log.child({ component: 'billing-jobs' });
   const entitlements = new BillingEntitlements(db, plans, accounts, b.past_due_grace_days * 86_400_000);
   const enforcement = new BillingEnforcement(db, entitlements, options.instances, options.agents, jobLog);

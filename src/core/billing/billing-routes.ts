@@ -20,7 +20,16 @@ const stateSchema = subscriptionFields.extend({
 });
 const planBody = z.strictObject({ plan: z.string().min(1).max(40) });
 const notConfigured = 'Stripe is not configured on this panel (BILLING_NOT_CONFIGURED)';
-const exampleState = { plan: 'starter', status: 'active', exempt: false, current_period_end: '2026-12-23T10:00:00.000Z', cancel_at_period_end: false, pending_plan: null, limits: { game_servers: 5, dev_containers: 4, backups_per_server: 10 }, usage: { game_servers: 2, dev_containers: 1 } };
+const exampleState = {
+  plan: 'starter',
+  status: 'active',
+  exempt: false,
+  current_period_end: '2026-12-23T10:00:00.000Z',
+  cancel_at_period_end: false,
+  pending_plan: null,
+  limits: { game_servers: 5, dev_containers: 4, backups_per_server: 10 },
+  usage: { game_servers: 2, dev_containers: 1 },
+};
 
 /** Stripe sends small JSON; anything bigger is not Stripe. */
 const maxWebhookBytes = 1024 * 1024;
@@ -44,14 +53,16 @@ export function billingRoutes(billing: BillingService, emailOf: (userId: string)
       summary: 'The plans, cheapest first, with their limits',
       tags: ['billing'],
       auth: 'none',
-      responses: { 200: z.object({ plans: z.array(z.object({ id: z.string(), name: z.string(), price_id: z.string().nullable(), amount: z.number().int(), currency: z.string(), limits: limitsSchema })) }) },
+      responses: {
+        200: z.object({ plans: z.array(z.object({ id: z.string(), name: z.string(), price_id: z.string().nullable(), amount: z.number().int(), currency: z.string(), limits: limitsSchema })) }),
+      },
       examples: { responses: { 200: { plans: billing.plans.ordered } } },
       handler: async () => ({ body: { plans: billing.plans.ordered.map((p) => ({ ...p })) } }),
     }),
     defineRoute({
       method: 'get',
       path: '/api/billing',
-      summary: 'The caller\'s plan, subscription status, limits and usage',
+      summary: "The caller's plan, subscription status, limits and usage",
       tags: ['billing'],
       auth: 'user',
       responses: { 200: stateSchema },
@@ -65,12 +76,16 @@ export function billingRoutes(billing: BillingService, emailOf: (userId: string)
       method: 'post',
       path: '/api/billing/checkout',
       summary: 'A Stripe Checkout page for subscribing to a plan',
-      description: 'Open `url`; the subscription is recorded when Stripe\'s webhook arrives (watch `billing.updated` on /api/events).',
+      description: "Open `url`; the subscription is recorded when Stripe's webhook arrives (watch `billing.updated` on /api/events).",
       tags: ['billing'],
       auth: 'user',
       request: { body: planBody },
       responses: { 200: z.object({ url: z.string(), session_id: z.string() }) },
-      errors: { 400: 'Unknown plan (PLAN_UNKNOWN) or the free plan (PLAN_NOT_PURCHASABLE)', 409: 'A live subscription exists (SUBSCRIPTION_EXISTS): use upgrade, downgrade or the portal', 503: notConfigured },
+      errors: {
+        400: 'Unknown plan (PLAN_UNKNOWN) or the free plan (PLAN_NOT_PURCHASABLE)',
+        409: 'A live subscription exists (SUBSCRIPTION_EXISTS): use upgrade, downgrade or the portal',
+        503: notConfigured,
+      },
       examples: { body: { plan: 'starter' }, responses: { 200: { url: 'https://checkout.stripe.com/c/pay/cs_test_a1...', session_id: 'cs_test_a1...' } } },
       handler: async ({ principal, body }) => {
         const me = principal;
@@ -81,7 +96,10 @@ export function billingRoutes(billing: BillingService, emailOf: (userId: string)
       defineRoute({
         method: 'post',
         path: `/api/billing/${direction}`,
-        summary: direction === 'upgrade' ? 'Moves to a dearer plan; it takes effect once the prorated invoice is paid' : 'Moves to a cheaper plan at the end of the current period (shown as pending_plan until then)',
+        summary:
+          direction === 'upgrade'
+            ? 'Moves to a dearer plan; it takes effect once the prorated invoice is paid'
+            : 'Moves to a cheaper plan at the end of the current period (shown as pending_plan until then)',
         description:
           direction === 'upgrade'
             ? 'Stripe invoices the difference now (`payment_behavior: pending_if_incomplete`): if that payment fails, the subscription and the plan stay as they were.'
@@ -95,7 +113,10 @@ export function billingRoutes(billing: BillingService, emailOf: (userId: string)
           409: 'No live subscription (NO_SUBSCRIPTION), or already on that plan (PLAN_UNCHANGED)',
           503: notConfigured,
         },
-        examples: { body: { plan: direction === 'upgrade' ? 'pro' : 'starter' }, responses: { 200: direction === 'upgrade' ? exampleState : { ...exampleState, plan: 'pro', pending_plan: 'starter' } } },
+        examples: {
+          body: { plan: direction === 'upgrade' ? 'pro' : 'starter' },
+          responses: { 200: direction === 'upgrade' ? exampleState : { ...exampleState, plan: 'pro', pending_plan: 'starter' } },
+        },
         handler: async ({ principal, body }) => {
           const me = principal;
           return { body: await billing.changePlan(me.userId, me.role, body.plan, direction) };
@@ -117,7 +138,8 @@ export function billingRoutes(billing: BillingService, emailOf: (userId: string)
       method: 'post',
       path: '/api/billing/webhook',
       summary: 'Stripe events (signed; read raw, before any JSON parser)',
-      description: 'Verified with the Stripe-Signature header. Each event id is recorded with its effects in one transaction; a repeated event answers 200 and changes nothing; a failure answers 5xx so Stripe retries.',
+      description:
+        'Verified with the Stripe-Signature header. Each event id is recorded with its effects in one transaction; a repeated event answers 200 and changes nothing; a failure answers 5xx so Stripe retries.',
       tags: ['billing'],
       auth: 'none',
       bodyMode: 'raw',

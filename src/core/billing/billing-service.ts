@@ -73,7 +73,12 @@ export class BillingService {
     const account = await this.accounts.get(userId);
     const exempt = role === 'admin' || account?.exempt === true;
     const plan = this.planOf(account);
-    const counts = await this.db('instances').where({ owner_id: userId }).whereNot({ lifecycle: 'deleting' }).select('kind').count<Array<{ kind: string; n: string | number }>>('* as n').groupBy('kind');
+    const counts = await this.db('instances')
+      .where({ owner_id: userId })
+      .whereNot({ lifecycle: 'deleting' })
+      .select('kind')
+      .count<Array<{ kind: string; n: string | number }>>('* as n')
+      .groupBy('kind');
     const used = (kind: string): number => Number(counts.find((c) => c.kind === kind)?.n ?? 0);
     return {
       plan: plan.id,
@@ -109,7 +114,9 @@ export class BillingService {
     const plan = this.paidPlan(planId);
     const account = await this.accounts.get(userId);
     if (account && account.subscription_id && liveStatuses.includes(account.status)) {
-      throw new ConflictError('SUBSCRIPTION_EXISTS', `You already have a ${account.status} subscription; change plans with upgrade or downgrade, or manage it in the portal`, { status: account.status });
+      throw new ConflictError('SUBSCRIPTION_EXISTS', `You already have a ${account.status} subscription; change plans with upgrade or downgrade, or manage it in the portal`, {
+        status: account.status,
+      });
     }
     const customer = await this.customerFor(userId, email);
     const day = new Date().toISOString().slice(0, 10);
@@ -144,15 +151,18 @@ export class BillingService {
     if (!account?.subscription_id || !liveStatuses.includes(account.status)) throw new ConflictError('NO_SUBSCRIPTION', 'You have no live subscription; subscribe with POST /api/billing/checkout');
     const current = this.planOf(account);
     if (target.id === current.id || target.id === account.pending_plan) throw new ConflictError('PLAN_UNCHANGED', `You are already on the ${target.name} plan`);
-    if (direction === 'upgrade' && target.amount <= current.amount) throw new BadRequestError('NOT_AN_UPGRADE', `${target.name} does not cost more than ${current.name}; use POST /api/billing/downgrade`);
-    if (direction === 'downgrade' && target.amount >= current.amount) throw new BadRequestError('NOT_A_DOWNGRADE', `${target.name} does not cost less than ${current.name}; use POST /api/billing/upgrade`);
+    if (direction === 'upgrade' && target.amount <= current.amount)
+      throw new BadRequestError('NOT_AN_UPGRADE', `${target.name} does not cost more than ${current.name}; use POST /api/billing/downgrade`);
+    if (direction === 'downgrade' && target.amount >= current.amount)
+      throw new BadRequestError('NOT_A_DOWNGRADE', `${target.name} does not cost less than ${current.name}; use POST /api/billing/upgrade`);
     const sub = await stripe.subscriptions.retrieve(account.subscription_id);
     const item = sub.items.data[0];
     if (!item) throw new AppError(502, 'STRIPE_BAD_RESPONSE', 'Bad answer from Stripe', 'The subscription has no items; contact support');
     const day = new Date().toISOString().slice(0, 10);
-    const change = direction === 'upgrade'
-      ? { items: [{ id: item.id, price: target.price_id as string }], payment_behavior: 'pending_if_incomplete' as const, proration_behavior: 'always_invoice' as const }
-      : { items: [{ id: item.id, price: target.price_id as string }], proration_behavior: 'none' as const };
+    const change =
+      direction === 'upgrade'
+        ? { items: [{ id: item.id, price: target.price_id as string }], payment_behavior: 'pending_if_incomplete' as const, proration_behavior: 'always_invoice' as const }
+        : { items: [{ id: item.id, price: target.price_id as string }], proration_behavior: 'none' as const };
     await stripe.subscriptions.update(sub.id, change, { idempotencyKey: `${direction}:${sub.id}:${target.id}:${day}` });
     if (direction === 'downgrade') await this.db('billing_accounts').where({ user_id: userId }).update({ pending_plan: target.id, updated_at: this.db.fn.now() });
     await this.sync(userId, sub.id);
@@ -221,7 +231,9 @@ export class BillingService {
       if (inserted.length === 0) return { duplicate: true };
       if (sub && userId) {
         const changed = await this.accounts.apply(userId, snapshotOf(sub, this.plans, syncedAt), trx);
-        await trx('billing_events').where({ id: event.id }).update({ outcome: changed ? 'applied' : 'stale', detail: `${sub.id} ${sub.status}` });
+        await trx('billing_events')
+          .where({ id: event.id })
+          .update({ outcome: changed ? 'applied' : 'stale', detail: `${sub.id} ${sub.status}` });
         if (changed) await this.announce(changed, trx);
       } else if (sub) {
         this.log.warn({ event_id: event.id, subscription_id: sub.id }, 'a subscription of no known user; ignored');
@@ -237,7 +249,13 @@ export class BillingService {
     await this.bus.publish(
       billingUpdated,
       account.user_id,
-      { plan: this.planOf(account).id, status: account.status, current_period_end: iso(account.current_period_end), cancel_at_period_end: account.cancel_at_period_end, pending_plan: account.pending_plan },
+      {
+        plan: this.planOf(account).id,
+        status: account.status,
+        current_period_end: iso(account.current_period_end),
+        cancel_at_period_end: account.cancel_at_period_end,
+        pending_plan: account.pending_plan,
+      },
       trx,
     );
   }

@@ -46,7 +46,9 @@ export class BillingEnforcement {
         if (i >= allowed && row.lifecycle === 'active') {
           if (await this.instances.setLifecycle(row.id, 'suspended', billingSuspension, ['active'])) {
             suspended += 1;
-            await this.agents.call(await this.instances.target(row.id), 'stop').catch((err: unknown) => this.log.info({ err, instance_id: row.id }, 'could not stop a suspended instance\'s workload (it may already be stopped)'));
+            await this.agents
+              .call(await this.instances.target(row.id), 'stop')
+              .catch((err: unknown) => this.log.info({ err, instance_id: row.id }, "could not stop a suspended instance's workload (it may already be stopped)"));
             await this.instances.confirmAction(row.id);
           }
         } else if (i < allowed && row.lifecycle === 'suspended' && row.lifecycle_reason === billingSuspension) {

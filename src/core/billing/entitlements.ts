@@ -52,6 +52,11 @@ export class BillingEntitlements implements Entitlements {
     if (!account || account.exempt || account.status !== 'past_due' || !account.past_due_since) return;
     if (Date.now() - new Date(account.past_due_since).getTime() <= this.pastDueGraceMs) return;
     if (await this.exempt(userId)) return;
-    throw new AppError(402, 'BILLING_PAST_DUE', 'Payment overdue', 'Your payment is overdue; update your payment method in the billing portal (POST /api/billing/portal) to create or start instances again');
+    throw new AppError(
+      402,
+      'BILLING_PAST_DUE',
+      'Payment overdue',
+      'Your payment is overdue; update your payment method in the billing portal (POST /api/billing/portal) to create or start instances again',
+    );
   }
 }

@@ -8,7 +8,10 @@ export class Plans {
   private readonly byId: ReadonlyMap<string, Plan>;
   readonly ordered: readonly Plan[];
 
-  constructor(plans: readonly Plan[], private readonly defaultId: string) {
+  constructor(
+    plans: readonly Plan[],
+    private readonly defaultId: string,
+  ) {
     this.ordered = [...plans].sort((a, b) => a.amount - b.amount);
     this.byId = new Map(plans.map((p) => [p.id, p]));
   }

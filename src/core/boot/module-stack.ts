@@ -48,9 +48,22 @@ export class ModuleStack {
   /** Drains (all at once, up to `graceMs`) and stops (in reverse, each up to `graceMs`); safe to call twice. */
   shutdown(graceMs: number): Promise<void> {
     this.stopped ??= (async () => {
-      await Promise.all(this.modules.map((m) => (m.drain ? settleWithin(this.guard(m, 'drain', () => m.drain?.(graceMs)), graceMs) : undefined)));
+      await Promise.all(
+        this.modules.map((m) =>
+          m.drain
+            ? settleWithin(
+                this.guard(m, 'drain', () => m.drain?.(graceMs)),
+                graceMs,
+              )
+            : undefined,
+        ),
+      );
       for (const module of [...this.modules].reverse()) {
-        if (module.stop) await settleWithin(this.guard(module, 'stop', () => module.stop?.()), graceMs);
+        if (module.stop)
+          await settleWithin(
+            this.guard(module, 'stop', () => module.stop?.()),
+            graceMs,
+          );
       }
     })();
     return this.stopped;

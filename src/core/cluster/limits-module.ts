@@ -30,7 +30,10 @@ export function createLimitsModule(options: { db: Knex; log: Logger; replicas: R
     forPlugin: (pluginId) => ({
       acquireSlot: async (caps, connection) => {
         const byKey = new Map<string, SlotCap>(caps.map((cap) => [`${pluginId}:${cap.key}`, cap]));
-        const result = await slots.acquire([...byKey].map(([key, cap]) => ({ key, limit: cap.limit })), connection);
+        const result = await slots.acquire(
+          [...byKey].map(([key, cap]) => ({ key, limit: cap.limit })),
+          connection,
+        );
         return result.ok ? result : { ok: false, cap: byKey.get(result.cap.key) ?? result.cap, held: result.held };
       },
       takeToken: (key, rule) => buckets.take(`${pluginId}:${key}`, rule),

@@ -26,7 +26,10 @@ export class LivenessLock {
   /** The key of the lock this replica holds, taking one first when it holds none. */
   async hold(): Promise<number> {
     if (this.client && this.heldKey !== null) return this.heldKey;
-    const client = new pg.Client({ connectionString: this.options.url, application_name: `panel replica ${this.options.replicaId}`.slice(0, 63), keepAlive: true,
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      application_name: `panel replica ${this.options.replicaId}`.slice(0, 63),
+      keepAlive: true,
       // Bounded, so a heartbeat during an outage fails and the next one tries again.
       connectionTimeoutMillis: lockConnectTimeoutMs,
       query_timeout: lockConnectTimeoutMs,

@@ -114,18 +114,13 @@ export class ReplicaRegistry {
 
   /** The live replicas (`liveReplicaSql`), oldest first. */
   async live(): Promise<ReplicaRow[]> {
-    const result = await this.options.db.raw<{ rows: ReplicaRow[] }>(
-      `SELECT r.id, r.internal_url, r.started_at, r.heartbeat_at FROM replicas r WHERE ${liveReplicaSql} ORDER BY r.started_at, r.id`,
-    );
+    const result = await this.options.db.raw<{ rows: ReplicaRow[] }>(`SELECT r.id, r.internal_url, r.started_at, r.heartbeat_at FROM replicas r WHERE ${liveReplicaSql} ORDER BY r.started_at, r.id`);
     return result.rows;
   }
 
   /** One live replica (`liveReplicaSql`), or undefined when it has left (or never was). */
   async find(replicaId: string): Promise<ReplicaRow | undefined> {
-    const result = await this.options.db.raw<{ rows: ReplicaRow[] }>(
-      `SELECT r.id, r.internal_url, r.started_at, r.heartbeat_at FROM replicas r WHERE r.id = ? AND ${liveReplicaSql}`,
-      [replicaId],
-    );
+    const result = await this.options.db.raw<{ rows: ReplicaRow[] }>(`SELECT r.id, r.internal_url, r.started_at, r.heartbeat_at FROM replicas r WHERE r.id = ? AND ${liveReplicaSql}`, [replicaId]);
     return result.rows[0];
   }
 

@@ -118,7 +118,11 @@ export class SocketSlots {
       // The sockets are still open, so they count again, even if that puts a cap over its limit
       // until some close: the others gave out places while this replica seemed gone.
       const rows = [...this.held].flatMap(([slotId, keys]) => keys.map((key) => ({ slot_id: slotId, key, replica_id: replicaId })));
-      for (let at = 0; at < rows.length; at += 1000) await db('socket_slots').insert(rows.slice(at, at + 1000)).onConflict(['slot_id', 'key']).ignore();
+      for (let at = 0; at < rows.length; at += 1000)
+        await db('socket_slots')
+          .insert(rows.slice(at, at + 1000))
+          .onConflict(['slot_id', 'key'])
+          .ignore();
       this.options.log.info({ slots: this.held.size }, 'put back the socket slots of this replica after it joined again');
     }
   }

@@ -160,7 +160,10 @@ function lockDataDir(dir: string): () => void {
   } catch {
     const holder = Number(readFileSync(file, 'utf8'));
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
-      throw new StartupError('DATA_DIR', `the embedded database in ${dir} is in use by process ${holder}; stop that process first, or set DATABASE_URL to a PostgreSQL server that several processes can share`);
+      throw new StartupError(
+        'DATA_DIR',
+        `the embedded database in ${dir} is in use by process ${holder}; stop that process first, or set DATABASE_URL to a PostgreSQL server that several processes can share`,
+      );
     }
     writeFileSync(file, String(process.pid));
   }

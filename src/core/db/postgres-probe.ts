@@ -51,7 +51,8 @@ export function explainConnectError(err: unknown, url: string, connectTimeoutMs:
       return problem(`host "${t.host}" not found; fix the host in DATABASE_URL`);
     default:
       if (/client password must be a string/.test(message)) return problem(`${at} asks ${who} for a password and DATABASE_URL has none; add it (postgres://user:password@host/db)`);
-      if (/timeout|terminated/i.test(message)) return problem(`${at} did not answer within ${connectTimeoutMs} ms; check that the host is reachable and the server is up, or raise ${envNameFor('database.connect_timeout_ms')}`);
+      if (/timeout|terminated/i.test(message))
+        return problem(`${at} did not answer within ${connectTimeoutMs} ms; check that the host is reachable and the server is up, or raise ${envNameFor('database.connect_timeout_ms')}`);
       return problem(`cannot connect to ${at} as ${who}: ${message}; check DATABASE_URL and the server (LOG_LEVEL=debug logs the full error)`);
   }
 }

@@ -5,7 +5,7 @@ import { defineEvent, type EventDefinition } from './event-definition.ts';
 /** An instance's normalized state changed (a poll, a lifecycle move). */
 export const instanceState = defineEvent({
   id: 'instance.state',
-  description: 'An instance\'s normalized state changed: `{instance_id, kind, plugin, state, reason?}`.',
+  description: "An instance's normalized state changed: `{instance_id, kind, plugin, state, reason?}`.",
   audience: 'owner',
   schema: z.object({ instance_id: z.string(), kind: z.string(), plugin: z.string(), state: instanceStateSchema, reason: z.string().nullable().optional() }),
 });
@@ -21,7 +21,7 @@ export const instanceDeleted = defineEvent({
 /** Sign-ins ended: all of a user's (`family_ids` null: disable, reset) or some of them (logout). */
 export const userSessionsEnded = defineEvent({
   id: 'user.sessions_ended',
-  description: 'Some or all of a user\'s sign-ins ended (logout, password reset, disable): `{user_id, reason, family_ids}`; sockets and IDE sessions tied to them close.',
+  description: "Some or all of a user's sign-ins ended (logout, password reset, disable): `{user_id, reason, family_ids}`; sockets and IDE sessions tied to them close.",
   audience: 'owner',
   schema: z.object({ user_id: z.string(), reason: z.string(), family_ids: z.array(z.string()).nullable() }),
 });
@@ -29,7 +29,7 @@ export const userSessionsEnded = defineEvent({
 /** A billing account changed (checkout, webhook, admin exemption). */
 export const billingUpdated = defineEvent({
   id: 'billing.updated',
-  description: 'The caller\'s subscription changed: `{plan, status, current_period_end, cancel_at_period_end, pending_plan}`.',
+  description: "The caller's subscription changed: `{plan, status, current_period_end, cancel_at_period_end, pending_plan}`.",
   audience: 'owner',
   schema: z.object({ plan: z.string(), status: z.string(), current_period_end: z.string().nullable(), cancel_at_period_end: z.boolean(), pending_plan: z.string().nullable() }),
 });

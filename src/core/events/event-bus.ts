@@ -178,7 +178,9 @@ export class EventBus {
     const parsed = definition.schema.safeParse(data);
     if (!parsed.success) throw new EventContractError(`event "${definition.id}" has invalid data: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     const db = trx ?? this.db;
-    const [row] = await db('events').insert({ type: definition.id, user_id: userId, data: JSON.stringify(parsed.data) }).returning<EventRow[]>('*');
+    const [row] = await db('events')
+      .insert({ type: definition.id, user_id: userId, data: JSON.stringify(parsed.data) })
+      .returning<EventRow[]>('*');
     const event = toEvent(row as EventRow);
     if (this.listenUrl) {
       const payload = JSON.stringify(event);

@@ -7,7 +7,13 @@ import type { EventCatalogue } from './event-catalogue.ts';
 import { EventStreams, eventStreamRoutes } from './event-stream-routes.ts';
 
 /** The portal's Server-Sent Events stream over the bus (it needs auth, which is built after the bus). */
-export function createEventStreamModule(options: { bus: EventBus; catalogue: EventCatalogue; tickets: Tickets; stillValid: (principal: Principal) => Promise<boolean>; config: Readonly<Config> }): CoreModule {
+export function createEventStreamModule(options: {
+  bus: EventBus;
+  catalogue: EventCatalogue;
+  tickets: Tickets;
+  stillValid: (principal: Principal) => Promise<boolean>;
+  config: Readonly<Config>;
+}): CoreModule {
   const streams = new EventStreams();
   return {
     name: 'event-stream',

@@ -66,20 +66,27 @@ export function eventStreamRoutes(bus: EventBus, tickets: Tickets, streams: Even
     defineRoute({
       method: 'get',
       path: '/api/events',
-      summary: 'Server-Sent Events: the caller\'s live state changes (admins: everyone\'s, or one user\'s)',
+      summary: "Server-Sent Events: the caller's live state changes (admins: everyone's, or one user's)",
       description:
         'text/event-stream. Each event has `id`, `event` (its type) and JSON `data`. ' +
         'Send Last-Event-ID (or ?last_event_id=) to resume after a disconnect; recent events are kept for a day. A comment line is sent every heartbeat. ' +
         'Authenticate with the bearer header, or ?ticket= from POST /api/events/ticket.\n\nEvent types (`owner`: the owner and admins see it; `admins`: only admins):\n' +
-        settings.catalogue.list().map(({ definition: d }) => `- \`${d.id}\` (${d.audience}): ${d.description}`).join('\n'),
+        settings.catalogue
+          .list()
+          .map(({ definition: d }) => `- \`${d.id}\` (${d.audience}): ${d.description}`)
+          .join('\n'),
       tags: ['events'],
       auth: 'user',
       ticketPurpose,
       request: {
         query: z.object({
           ticket: z.string().optional(),
-          types: z.string().max(500).optional().describe(`comma-separated event types, of: ${settings.catalogue.ids().join(', ')}`),
-          user_id: z.uuid().optional().describe('admins: only this user\'s events'),
+          types: z
+            .string()
+            .max(500)
+            .optional()
+            .describe(`comma-separated event types, of: ${settings.catalogue.ids().join(', ')}`),
+          user_id: z.uuid().optional().describe("admins: only this user's events"),
           last_event_id: z.coerce.number().int().nonnegative().optional(),
         }),
       },
@@ -95,7 +102,12 @@ export function eventStreamRoutes(bus: EventBus, tickets: Tickets, streams: Even
         if (query.user_id !== undefined && me.role !== 'admin' && query.user_id !== me.userId) throw new ForbiddenError();
         const filter: EventFilter = {
           userId: me.role === 'admin' ? query.user_id : me.userId,
-          types: query.types ? query.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
+          types: query.types
+            ? query.types
+                .split(',')
+                .map((t) => t.trim())
+                .filter(Boolean)
+            : undefined,
         };
         const header = headers['last-event-id'];
         const fromHeader = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : undefined;
@@ -138,7 +150,7 @@ export function eventStreamRoutes(bus: EventBus, tickets: Tickets, streams: Even
         stream.write('retry: 3000\n\n');
         if (resumeAfter !== undefined) {
           // Page through everything missed; live events wait in the queue meanwhile.
-          for (let after = resumeAfter; ; ) {
+          for (let after = resumeAfter; ;) {
             const page = await bus.replay(after, filter, 500);
             for (const event of page) {
               replayed.add(event.id);

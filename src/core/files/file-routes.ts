@@ -116,13 +116,21 @@ export function fileRoutes(deps: FileRouteDeps, options: FileRouteOptions): Rout
       request: { params, query: pathQuery },
       // Streamed by the handler with the agent's Content-Type (bytes, usually application/octet-stream).
       contentType: 'application/octet-stream',
-      responses: { 200: z.string().meta({ format: 'binary', description: 'The file\'s bytes, with Content-Disposition: attachment' }), 206: z.string().meta({ format: 'binary', description: 'The asked byte range, with Content-Range' }) },
+      responses: {
+        200: z.string().meta({ format: 'binary', description: "The file's bytes, with Content-Disposition: attachment" }),
+        206: z.string().meta({ format: 'binary', description: 'The asked byte range, with Content-Range' }),
+      },
       examples: { params: { path: '/server.properties' } },
       errors: { ...agentErrors, 416: RANGE_ERROR },
       handler: async ({ params: p, query, principal, requestId, ctx }) => {
         await ready(p.id, principal);
         const name = posix.basename(query.path) || 'download';
-        await streams.respond(ctx, await instances.target(p.id), { path: '/files/content', query: { path: query.path }, requestId }, { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`, 'X-Request-Id': requestId });
+        await streams.respond(
+          ctx,
+          await instances.target(p.id),
+          { path: '/files/content', query: { path: query.path }, requestId },
+          { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`, 'X-Request-Id': requestId },
+        );
         return undefined;
       },
     }),

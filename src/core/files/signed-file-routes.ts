@@ -38,16 +38,30 @@ export function signedFileRoutes(db: Knex, signed: SignedUrls, instances: Instan
       description: RANGE_DESCRIPTION,
       // Streamed by the handler with the agent's Content-Type (bytes, usually application/octet-stream).
       contentType: 'application/octet-stream',
-      responses: { 200: z.string().meta({ format: 'binary', description: 'The file or archive, with Content-Disposition: attachment' }), 206: z.string().meta({ format: 'binary', description: 'The asked byte range, with Content-Range' }) },
+      responses: {
+        200: z.string().meta({ format: 'binary', description: 'The file or archive, with Content-Disposition: attachment' }),
+        206: z.string().meta({ format: 'binary', description: 'The asked byte range, with Content-Range' }),
+      },
       examples: { params: { token: 'eyJ1IjoiNmExZDJhOGUiLCJwIjoiL3dvcmxkIn0.c2lnbmF0dXJlLWZvci1leGFtcGxl' } },
       errors: { 401: 'The link is invalid, expired or used up (SIGNED_URL_INVALID)', 409: 'The instance is not `active` (INSTANCE_NOT_ACTIVE)', 416: RANGE_ERROR },
       handler: async ({ query, requestId, ctx, ip }) => {
         const { grant, instance } = await grantFor(query.token, 'download');
         const archive = grant.kind === 'archive';
         const name = archive ? `${grant.path}.tar.gz` : posix.basename(grant.path) || 'download';
-        await audit.record({ action: archive ? 'backups.archive_download' : 'files.signed_download', actorUserId: grant.userId, targetUserId: instance.ownerId, ip, requestId, details: { instance_id: grant.instanceId, [archive ? 'agent_backup_id' : 'path']: grant.path } });
+        await audit.record({
+          action: archive ? 'backups.archive_download' : 'files.signed_download',
+          actorUserId: grant.userId,
+          targetUserId: instance.ownerId,
+          ip,
+          requestId,
+          details: { instance_id: grant.instanceId, [archive ? 'agent_backup_id' : 'path']: grant.path },
+        });
         const call = archive ? { path: `/backups/${encodeURIComponent(grant.path)}/archive`, requestId } : { path: '/files/content', query: { path: grant.path }, requestId };
-        await streams.respond(ctx, await instances.target(grant.instanceId), call, { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`, 'Cache-Control': 'no-store', 'X-Request-Id': requestId });
+        await streams.respond(ctx, await instances.target(grant.instanceId), call, {
+          'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+          'Cache-Control': 'no-store',
+          'X-Request-Id': requestId,
+        });
         return undefined;
       },
     }),
@@ -67,7 +81,14 @@ export function signedFileRoutes(db: Knex, signed: SignedUrls, instances: Instan
         if (grant.kind !== 'file') throw new UnauthorizedError('SIGNED_URL_INVALID', 'This link is not for uploads');
         const answer = await streams.upload(await instances.target(grant.instanceId), { path: '/files/content', query: { path: grant.path }, requestId }, ctx.req);
         const entry = (answer.body as { entry: z.infer<typeof entrySchema> }).entry;
-        await audit.record({ action: 'files.upload', actorUserId: grant.userId, targetUserId: instance.ownerId, ip, requestId, details: { instance_id: grant.instanceId, path: grant.path, size_bytes: entry.size_bytes, signed: true } });
+        await audit.record({
+          action: 'files.upload',
+          actorUserId: grant.userId,
+          targetUserId: instance.ownerId,
+          ip,
+          requestId,
+          details: { instance_id: grant.instanceId, path: grant.path, size_bytes: entry.size_bytes, signed: true },
+        });
         return { status: 201, body: { entry: { name: entry.name, type: entry.type, size_bytes: entry.size_bytes, modified_at: entry.modified_at } } };
       },
     }),

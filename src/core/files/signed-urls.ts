@@ -51,7 +51,16 @@ export class SignedUrls {
 
   issue(grant: Omit<SignedGrant, 'expiresAt' | 'nonce'>): { token: string; expiresAt: Date } {
     const expiresAt = new Date(Date.now() + this.ttlS * 1000);
-    const payload: Payload = { k: grant.kind, u: grant.userId, i: grant.instanceId, g: grant.plugin, p: grant.path, d: grant.direction, e: Math.floor(expiresAt.getTime() / 1000), n: randomBytes(12).toString('base64url') };
+    const payload: Payload = {
+      k: grant.kind,
+      u: grant.userId,
+      i: grant.instanceId,
+      g: grant.plugin,
+      p: grant.path,
+      d: grant.direction,
+      e: Math.floor(expiresAt.getTime() / 1000),
+      n: randomBytes(12).toString('base64url'),
+    };
     const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
     return { token: `${body}.${this.mac(body).toString('base64url')}`, expiresAt };
   }

@@ -16,7 +16,12 @@ const framingErrors = new Set(['HPE_INVALID_TRANSFER_ENCODING', 'HPE_UNEXPECTED_
 function errorFor(err: ParserError, maxHeaderSize: number): { error: AppError; level: 'debug' | 'warn' } | null {
   const parser = { parser_error: err.code };
   if (err.code === 'HPE_HEADER_OVERFLOW') {
-    return { error: new AppError(431, 'REQUEST_HEADER_FIELDS_TOO_LARGE', 'Request header fields too large', `The request line and headers are larger than the limit of ${maxHeaderSize} bytes`, { limit_bytes: maxHeaderSize }), level: 'warn' };
+    return {
+      error: new AppError(431, 'REQUEST_HEADER_FIELDS_TOO_LARGE', 'Request header fields too large', `The request line and headers are larger than the limit of ${maxHeaderSize} bytes`, {
+        limit_bytes: maxHeaderSize,
+      }),
+      level: 'warn',
+    };
   }
   if (err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') {
     return { error: new AppError(413, 'CHUNK_EXTENSIONS_TOO_LARGE', 'Payload too large', 'The chunk extensions of the request body are too large', parser), level: 'warn' };
@@ -25,7 +30,7 @@ function errorFor(err: ParserError, maxHeaderSize: number): { error: AppError; l
     return { error: new AppError(408, 'REQUEST_TIMEOUT', 'Request timeout', 'The request was not received in time (server.headers_timeout_ms, server.request_timeout_ms)'), level: 'debug' };
   }
   if (err.code && framingErrors.has(err.code)) {
-    return { error: new AppError(400, 'INVALID_MESSAGE_FRAMING', 'Bad request', 'The request\'s length is ambiguous (Content-Length and Transfer-Encoding); it was not served', parser), level: 'warn' };
+    return { error: new AppError(400, 'INVALID_MESSAGE_FRAMING', 'Bad request', "The request's length is ambiguous (Content-Length and Transfer-Encoding); it was not served", parser), level: 'warn' };
   }
   if (err.code?.startsWith('HPE_')) {
     return { error: new AppError(400, 'BAD_REQUEST', 'Bad request', 'The request is not valid HTTP/1.1', parser), level: 'warn' };

@@ -4,7 +4,11 @@ import type { IncomingMessage } from 'node:http';
 export function clientIp(req: IncomingMessage, proxyHops: number): string {
   const forwarded = req.headers['x-forwarded-for'];
   if (proxyHops > 0 && typeof forwarded === 'string') {
-    const trusted = forwarded.split(',').map((ip) => ip.trim()).filter(Boolean).slice(-proxyHops);
+    const trusted = forwarded
+      .split(',')
+      .map((ip) => ip.trim())
+      .filter(Boolean)
+      .slice(-proxyHops);
     if (trusted[0]) return trusted[0];
   }
   return req.socket.remoteAddress ?? '';

@@ -36,7 +36,14 @@ export function capConnectionsPerAddress(server: Server, limit: number, log: Log
         socket.on('error', () => undefined);
         const requestId = randomUUID();
         log.debug({ request_id: requestId, remote_address: address, open: held, limit }, 'connection over the per-address cap refused');
-        const error = new AppError(429, 'TOO_MANY_CONNECTIONS', 'Too many connections', `This address already has ${limit} connections open; close some and retry`, { limit, retry_after: 1 }, { 'Retry-After': '1' });
+        const error = new AppError(
+          429,
+          'TOO_MANY_CONNECTIONS',
+          'Too many connections',
+          `This address already has ${limit} connections open; close some and retry`,
+          { limit, retry_after: 1 },
+          { 'Retry-After': '1' },
+        );
         socket.end(rawErrorResponse(error, requestId));
         const cut = setTimeout(() => socket.destroy(), refusedLingerMs).unref();
         socket.once('close', () => clearTimeout(cut));

@@ -1,12 +1,5 @@
 import { z } from 'zod';
-import {
-  AppError,
-  InvalidJsonError,
-  MethodNotAllowedError,
-  NotFoundError,
-  PayloadTooLargeError,
-  UnsupportedMediaTypeError,
-} from './errors.ts';
+import { AppError, InvalidJsonError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.ts';
 import { databaseUnavailable } from './database-gate.ts';
 
 /** The one error body of every non-2xx answer (API.md "Everywhere"). */
@@ -47,7 +40,15 @@ const databaseDownCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
  * `database.connect_timeout_ms`, or gets no reply within `database.query_timeout_ms` + 1 s
  * (client.js, connection.js).
  */
-const databaseDownMessages = new Set(['Connection terminated unexpectedly', 'Connection terminated', 'Connection terminated due to connection timeout', 'timeout expired', 'Query read timeout', 'Client was closed and is not queryable', 'Client has encountered a connection error and is not queryable']);
+const databaseDownMessages = new Set([
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+  'Connection terminated due to connection timeout',
+  'timeout expired',
+  'Query read timeout',
+  'Client was closed and is not queryable',
+  'Client has encountered a connection error and is not queryable',
+]);
 
 /** knex puts the statement in front of the driver's message ("select ... - Query read timeout"). */
 function isDatabaseDownMessage(err: unknown): boolean {

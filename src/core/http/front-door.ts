@@ -96,7 +96,16 @@ export function frontDoor(handlers: readonly MountedFrontHandler[], app: Request
       const labels = { method: req.method ?? '', route: handler.name, status: String(res.statusCode) };
       options.metrics.requests.inc(labels);
       options.metrics.duration.observe(labels, seconds);
-      const line = { method: req.method, host: partial.host, path: redactUrl(req.url ?? '/'), status: res.statusCode, duration_ms: Math.round(seconds * 1e6) / 1e3, aborted: !res.writableFinished, ip, replica_id: options.replicaId };
+      const line = {
+        method: req.method,
+        host: partial.host,
+        path: redactUrl(req.url ?? '/'),
+        status: res.statusCode,
+        duration_ms: Math.round(seconds * 1e6) / 1e3,
+        aborted: !res.writableFinished,
+        ip,
+        replica_id: options.replicaId,
+      };
       if (handler.accessLogLevel === 'debug') log.debug(line, 'request');
       else log.info(line, 'request');
     };

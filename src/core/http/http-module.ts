@@ -79,7 +79,13 @@ export function createHttpModule(options: HttpModuleOptions): HttpModule {
   const dispatcher = new UpgradeDispatcher({ log, allowedOrigins: options.allowedOrigins, routes: options.websockets, proxyHops: config.server.proxy_hops, admitUpgrade: options.admitUpgrade });
   const handle = app.callback();
   // Koa answers a failed request itself (ctx.onerror) and resolves, so nothing is left to catch here.
-  const listener = frontDoor(options.frontHttp, (req, res) => void handle(req, res), { log, metrics: options.metrics.http, proxyHops: config.server.proxy_hops, replicaId: options.replicaId, isDraining: options.isDraining });
+  const listener = frontDoor(options.frontHttp, (req, res) => void handle(req, res), {
+    log,
+    metrics: options.metrics.http,
+    proxyHops: config.server.proxy_hops,
+    replicaId: options.replicaId,
+    isDraining: options.isDraining,
+  });
   const server = createServer({
     headersTimeout: config.server.headers_timeout_ms,
     requestTimeout: config.server.request_timeout_ms,

@@ -7,7 +7,13 @@ const supportedEncodings = ['identity', 'gzip', 'deflate', 'br'];
 
 export class UnsupportedContentEncodingError extends AppError {
   constructor(encoding: string) {
-    super(415, 'UNSUPPORTED_CONTENT_ENCODING', 'Unsupported media type', `Content-Encoding '${encoding.slice(0, 40)}' is not supported; send the body as is, or in one of: ${supportedEncodings.join(', ')}`, { supported: supportedEncodings });
+    super(
+      415,
+      'UNSUPPORTED_CONTENT_ENCODING',
+      'Unsupported media type',
+      `Content-Encoding '${encoding.slice(0, 40)}' is not supported; send the body as is, or in one of: ${supportedEncodings.join(', ')}`,
+      { supported: supportedEncodings },
+    );
   }
 }
 

@@ -20,7 +20,13 @@ export function createMetricsModule(): MetricsModule {
     registry,
     http: {
       requests: new Counter({ name: 'panel_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] }),
-      duration: new Histogram({ name: 'panel_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route', 'status'] as const, registers: [registry], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] }),
+      duration: new Histogram({
+        name: 'panel_http_request_duration_seconds',
+        help: 'HTTP request latency',
+        labelNames: ['method', 'route', 'status'] as const,
+        registers: [registry],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      }),
     },
   };
 }

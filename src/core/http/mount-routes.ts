@@ -114,7 +114,12 @@ function handle(route: RouteDefinition, options: MountOptions): Middleware {
       limit: (name, subject) => enforce(ctx, options.rateLimiter, [{ name, subject }]),
       ctx,
     };
-    if (!route.guard) await enforce(ctx, options.rateLimiter, (route.rateLimits ?? []).map((use) => ({ name: use.name, subject: use.key(req) })));
+    if (!route.guard)
+      await enforce(
+        ctx,
+        options.rateLimiter,
+        (route.rateLimits ?? []).map((use) => ({ name: use.name, subject: use.key(req) })),
+      );
     const result = await route.handler(req);
     if (result === undefined) return;
     const status = result.status ?? 200;

@@ -5,7 +5,18 @@ const errorRef = { $ref: '#/components/schemas/Error' };
 
 /** An example envelope, so a reader (and a mock server) sees the exact shape of an error. */
 function envelopeExample(status: number, code: string, message: string): JsonSchema {
-  const error = { 400: 'Validation failed', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 409: 'Conflict', 413: 'Payload too large', 415: 'Unsupported media type', 429: 'Rate limit exceeded', 500: 'Internal server error' }[status] ?? 'Error';
+  const error =
+    {
+      400: 'Validation failed',
+      401: 'Unauthorized',
+      403: 'Forbidden',
+      404: 'Not found',
+      409: 'Conflict',
+      413: 'Payload too large',
+      415: 'Unsupported media type',
+      429: 'Rate limit exceeded',
+      500: 'Internal server error',
+    }[status] ?? 'Error';
   return { error, message, code, details: {}, timestamp: '2026-11-23T09:00:00.000Z', request_id: '0f8c3e4a-6b1d-4f2e-9a7c-5d3b2e1f0a9c' };
 }
 
@@ -33,12 +44,22 @@ const rateLimitHeaders = {
 
 /** The refusals many routes share, described once under `components.responses`. */
 export const commonResponses: Record<string, { status: number; body: JsonSchema }> = {
-  ValidationFailed: { status: 400, body: errorResponse(400, 'Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING)', true) },
+  ValidationFailed: {
+    status: 400,
+    body: errorResponse(
+      400,
+      'Validation failed (VALIDATION_FAILED; a NUL character in any string is refused so), malformed JSON (INVALID_JSON), or a body that is not the Content-Encoding it claims (INVALID_CONTENT_ENCODING)',
+      true,
+    ),
+  },
   Unauthorized: { status: 401, body: errorResponse(401, 'Missing, invalid or expired access token (AUTH_TOKEN_MISSING, AUTH_TOKEN_INVALID, AUTH_TOKEN_EXPIRED)', true) },
   Forbidden: { status: 403, body: errorResponse(403, 'Admins only (AUTH_INSUFFICIENT_PERMISSIONS)', true) },
   NotFound: { status: 404, body: errorResponse(404, 'No such resource, or it belongs to another user (NOT_FOUND)', true) },
   PayloadTooLarge: { status: 413, body: errorResponse(413, 'Body over the configured limit (PAYLOAD_TOO_LARGE)', true) },
-  UnsupportedMediaType: { status: 415, body: errorResponse(415, 'Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING)', true) },
+  UnsupportedMediaType: {
+    status: 415,
+    body: errorResponse(415, 'Body not JSON (UNSUPPORTED_MEDIA_TYPE), or in a Content-Encoding other than gzip, deflate or br (UNSUPPORTED_CONTENT_ENCODING)', true),
+  },
   RateLimited: { status: 429, body: { ...errorResponse(429, 'Rate limit exceeded (RATE_LIMIT_EXCEEDED); details.retry_after and Retry-After say when to retry', true), headers: rateLimitHeaders } },
   InternalError: { status: 500, body: errorResponse(500, 'Unexpected error (INTERNAL_ERROR); the body never carries a stack or SQL', true) },
 };

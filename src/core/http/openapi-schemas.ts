@@ -57,7 +57,16 @@ export class SchemaCollector {
     const names = new Map<string, string>();
     for (const [id, body] of this.defs.input) {
       const output = this.defs.output.get(id);
-      names.set(id, output === undefined || isDeepStrictEqual(rewriteRefs(body, (r) => r.replace(inputMark, '')), output) ? id : `${id}Input`);
+      names.set(
+        id,
+        output === undefined ||
+          isDeepStrictEqual(
+            rewriteRefs(body, (r) => r.replace(inputMark, '')),
+            output,
+          )
+          ? id
+          : `${id}Input`,
+      );
     }
     // A nested id can differ on input while its parent does not: resolve until nothing changes.
     const resolve = (ref: string) => (ref.endsWith(inputMark) ? `${prefix}${names.get(ref.slice(prefix.length, -inputMark.length)) ?? ''}` : ref);

@@ -17,7 +17,12 @@ export function upgradeResponse(docs: WebSocketDocs): { response: JsonSchema; ex
   if (docs.subprotocols.length > 0) headers['Sec-WebSocket-Protocol'] = { description: 'The selected subprotocol', schema: { type: 'string', enum: docs.subprotocols } };
   return {
     response: { description: `Switching Protocols: the WebSocket is open. Close codes: ${closeCodeText(docs.closeCodes)}.`, headers },
-    extension: { subprotocols: docs.subprotocols, closeCodes: Object.fromEntries(Object.entries(docs.closeCodes)), auth: docs.security.name, ...(docs.examples?.frames ? { frames: docs.examples.frames } : {}) },
+    extension: {
+      subprotocols: docs.subprotocols,
+      closeCodes: Object.fromEntries(Object.entries(docs.closeCodes)),
+      auth: docs.security.name,
+      ...(docs.examples?.frames ? { frames: docs.examples.frames } : {}),
+    },
   };
 }
 

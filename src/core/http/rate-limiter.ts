@@ -57,9 +57,7 @@ export class RateLimiter {
 
   /** Drops windows that ended; run by the scheduler. */
   async prune(): Promise<number> {
-    const result = await this.db.raw<{ rows: Array<{ n: number }> }>(
-      `WITH gone AS (DELETE FROM rate_limit_buckets WHERE expires_at < now() RETURNING 1) SELECT count(*)::int AS n FROM gone`,
-    );
+    const result = await this.db.raw<{ rows: Array<{ n: number }> }>(`WITH gone AS (DELETE FROM rate_limit_buckets WHERE expires_at < now() RETURNING 1) SELECT count(*)::int AS n FROM gone`);
     return result.rows[0]?.n ?? 0;
   }
 }

@@ -10,7 +10,9 @@ import type { AppError } from './errors.ts';
  */
 export function rawErrorResponse(error: AppError, requestId: string): string {
   const body = JSON.stringify(envelopeFor(error, requestId));
-  const extra = Object.entries(error.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const extra = Object.entries(error.headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   return (
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
     `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +

@@ -72,7 +72,11 @@ export function serviceRoutes(deps: ServiceRouteDeps): RouteDefinition[] {
       contentType: metricsContentType,
       responses: { 200: z.string().describe('The Prometheus text exposition format') },
       errors: { 401: 'Missing or wrong metrics token (AUTH_TOKEN_INVALID)', 404: 'No metrics token is configured, so metrics are off (NOT_FOUND)' },
-      examples: { responses: { 200: '# HELP panel_http_requests_total HTTP requests by route and status\n# TYPE panel_http_requests_total counter\npanel_http_requests_total{method="GET",route="/healthz",status="200"} 3\n' } },
+      examples: {
+        responses: {
+          200: '# HELP panel_http_requests_total HTTP requests by route and status\n# TYPE panel_http_requests_total counter\npanel_http_requests_total{method="GET",route="/healthz",status="200"} 3\n',
+        },
+      },
       handler: async ({ headers }) => {
         if (deps.metricsToken === null) throw new NotFoundError();
         const header = headers.authorization ?? '';

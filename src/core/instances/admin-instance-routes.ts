@@ -4,17 +4,19 @@ import { paginationOf, paginationQuery, paginationSchema } from '../http/paginat
 import { instanceStateSchema, lifecycleSchema } from './instance-state.ts';
 import type { InstanceService } from './instance-service.ts';
 
-const instanceSchema = z.object({
-  id: z.uuid(),
-  owner_id: z.uuid(),
-  kind: z.string(),
-  plugin: z.string(),
-  name: z.string(),
-  lifecycle_reason: z.string().nullable(),
-  created_at: z.iso.datetime(),
-  updated_at: z.iso.datetime(),
-  state: instanceStateSchema,
-}).meta({ id: 'AdminInstance' });
+const instanceSchema = z
+  .object({
+    id: z.uuid(),
+    owner_id: z.uuid(),
+    kind: z.string(),
+    plugin: z.string(),
+    name: z.string(),
+    lifecycle_reason: z.string().nullable(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+    state: instanceStateSchema,
+  })
+  .meta({ id: 'AdminInstance' });
 
 /** Operators' view of every instance of every plugin, with its normalized state from the cache. */
 export function adminInstanceRoutes(instances: InstanceService): RouteDefinition[] {
@@ -40,7 +42,17 @@ export function adminInstanceRoutes(instances: InstanceService): RouteDefinition
                 lifecycle_reason: null,
                 created_at: '2026-11-20T08:00:00.000Z',
                 updated_at: '2026-11-23T09:00:00.000Z',
-                state: { lifecycle: 'active', reachable: true, ready: true, status: 'running', last_seen_at: '2026-11-23T09:15:02.000Z', checked_at: '2026-11-23T09:15:02.000Z', stale: false, error: null, details: {} },
+                state: {
+                  lifecycle: 'active',
+                  reachable: true,
+                  ready: true,
+                  status: 'running',
+                  last_seen_at: '2026-11-23T09:15:02.000Z',
+                  checked_at: '2026-11-23T09:15:02.000Z',
+                  stale: false,
+                  error: null,
+                  details: {},
+                },
               },
             ],
             pagination: { page: 1, limit: 20, total: 1, total_pages: 1 },
@@ -51,7 +63,17 @@ export function adminInstanceRoutes(instances: InstanceService): RouteDefinition
         const { items, total } = await instances.list({ plugin: query.plugin, ownerId: query.user_id, lifecycle: query.lifecycle, page: query.page, limit: query.limit });
         return {
           body: {
-            instances: items.map((i) => ({ id: i.id, owner_id: i.ownerId, kind: i.kind, plugin: i.plugin, name: i.name, lifecycle_reason: i.lifecycleReason, created_at: i.createdAt, updated_at: i.updatedAt, state: i.state })),
+            instances: items.map((i) => ({
+              id: i.id,
+              owner_id: i.ownerId,
+              kind: i.kind,
+              plugin: i.plugin,
+              name: i.name,
+              lifecycle_reason: i.lifecycleReason,
+              created_at: i.createdAt,
+              updated_at: i.updatedAt,
+              state: i.state,
+            })),
             pagination: paginationOf(query.page, query.limit, total),
           },
         };

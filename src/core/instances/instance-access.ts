@@ -19,6 +19,11 @@ export async function visibleInstance(instances: Instances, id: string, principa
 export function requireLifecycle(instance: Instance, noun: string, allowed: readonly Lifecycle[] = ['active']): void {
   const { lifecycle } = instance.state;
   if (allowed.includes(lifecycle)) return;
-  const hint = lifecycle === 'provisioning' || lifecycle === 'restoring_backup' ? 'wait until it is active and retry' : lifecycle === 'failed' ? 'delete it and create a new one' : 'it cannot take this action now';
+  const hint =
+    lifecycle === 'provisioning' || lifecycle === 'restoring_backup'
+      ? 'wait until it is active and retry'
+      : lifecycle === 'failed'
+        ? 'delete it and create a new one'
+        : 'it cannot take this action now';
   throw new ConflictError('INSTANCE_NOT_ACTIVE', `This ${noun} is ${lifecycle}; ${hint}`, { lifecycle });
 }

@@ -7,7 +7,7 @@ export const instanceNameSchema = z
   .trim()
   .min(1)
   .max(64)
-  .regex(/^[\p{L}\p{N}][\p{L}\p{N} _.'#()-]*$/u, 'use letters, digits, spaces and _ . \' # ( ) -, starting with a letter or digit');
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N} _.'#()-]*$/u, "use letters, digits, spaces and _ . ' # ( ) -, starting with a letter or digit");
 
 /** What a user sends to create an instance: its name and, optionally, one of the plugin's templates. */
 export function createRequestSchema(templateDescription?: string) {

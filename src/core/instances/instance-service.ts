@@ -14,7 +14,11 @@ export type { Instance, InstanceRow, InstanceSettings, NewInstance } from './ins
 /** The owner's plan allows no more instances of this kind. */
 export class PlanLimitError extends AppError {
   constructor(kind: string, limit: number, used: number) {
-    super(402, 'PLAN_LIMIT_REACHED', 'Plan limit reached', `Your plan allows ${limit} ${kind} instance${limit === 1 ? '' : 's'} and you have ${used}; delete one or upgrade your plan`, { kind, limit, used });
+    super(402, 'PLAN_LIMIT_REACHED', 'Plan limit reached', `Your plan allows ${limit} ${kind} instance${limit === 1 ? '' : 's'} and you have ${used}; delete one or upgrade your plan`, {
+      kind,
+      limit,
+      used,
+    });
   }
 }
 

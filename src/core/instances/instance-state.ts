@@ -14,17 +14,19 @@ export const withAgentLifecycles: readonly Lifecycle[] = ['active', 'suspended',
 /** What the agent last reported its workload doing, or `unknown` when it did not answer. */
 export const agentStatusSchema = z.enum([...workloadStates, 'unknown']);
 
-export const instanceStateSchema = z.object({
-  lifecycle: lifecycleSchema,
-  reachable: z.boolean(),
-  ready: z.boolean(),
-  status: agentStatusSchema,
-  last_seen_at: z.iso.datetime().nullable(),
-  checked_at: z.iso.datetime().nullable(),
-  stale: z.boolean(),
-  error: z.object({ code: z.string(), message: z.string() }).nullable(),
-  details: z.record(z.string(), z.unknown()),
-}).meta({ id: 'InstanceState' });
+export const instanceStateSchema = z
+  .object({
+    lifecycle: lifecycleSchema,
+    reachable: z.boolean(),
+    ready: z.boolean(),
+    status: agentStatusSchema,
+    last_seen_at: z.iso.datetime().nullable(),
+    checked_at: z.iso.datetime().nullable(),
+    stale: z.boolean(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'InstanceState' });
 export type InstanceState = z.infer<typeof instanceStateSchema>;
 
 /** What the poller stores: the state without `lifecycle` (the panel's) and `stale` (computed on read). */

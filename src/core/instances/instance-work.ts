@@ -49,7 +49,18 @@ export class InstanceWork {
   private readonly owner: InstanceRecords;
 
   constructor(options: InstanceWorkOptions) {
-    ({ db: this.db, box: this.box, client: this.client, bus: this.bus, poller: this.poller, provisioners: this.provisioners, settings: this.settings, replicaId: this.replicaId, log: this.log, records: this.owner } = options);
+    ({
+      db: this.db,
+      box: this.box,
+      client: this.client,
+      bus: this.bus,
+      poller: this.poller,
+      provisioners: this.provisioners,
+      settings: this.settings,
+      replicaId: this.replicaId,
+      log: this.log,
+      records: this.owner,
+    } = options);
   }
 
   /** Runs `kind` once the work now running for this instance has ended. */
@@ -91,7 +102,9 @@ export class InstanceWork {
 
   /** False when the work is no longer ours to do: another replica took it, or the instance left `lifecycle`. */
   private async renewLease(id: string, lifecycle: Lifecycle): Promise<boolean> {
-    const n = await this.db('instances').where({ id, worker_id: this.replicaId, lifecycle }).update({ worker_lease_until: new Date(Date.now() + this.settings.leaseMs) });
+    const n = await this.db('instances')
+      .where({ id, worker_id: this.replicaId, lifecycle })
+      .update({ worker_lease_until: new Date(Date.now() + this.settings.leaseMs) });
     return n > 0;
   }
 
@@ -185,6 +198,9 @@ export class InstanceWork {
     this.stopping = true;
     // Work loops notice `stopping` within one readiness retry.
     for (let i = 0; i < 50 && this.running.size > 0; i += 1) await sleep(100);
-    await this.db('instances').where({ worker_id: this.replicaId }).update({ worker_lease_until: null }).catch(() => undefined);
+    await this.db('instances')
+      .where({ worker_id: this.replicaId })
+      .update({ worker_lease_until: null })
+      .catch(() => undefined);
   }
 }

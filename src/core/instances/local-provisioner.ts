@@ -31,7 +31,6 @@ export const sampleCommands = {
   devReadyPattern: 'Dev container ready',
 } as const;
 
-
 interface AgentFiles {
   dir: string;
   port: number;
@@ -68,7 +67,20 @@ export class LocalProvisioner implements Provisioner {
 
   private launch(id: string, files: Omit<AgentFiles, 'agent'>, spec: Record<string, unknown>): number {
     const command = typeof spec.command === 'string' ? spec.command : sampleGameCommand;
-    const args = [...loaderArgs, agentEntry, '--port', String(files.port), '--data-dir', join(files.dir, 'data'), '--backup-dir', join(files.dir, 'backups'), '--token-file', join(files.dir, 'token'), '--command', command];
+    const args = [
+      ...loaderArgs,
+      agentEntry,
+      '--port',
+      String(files.port),
+      '--data-dir',
+      join(files.dir, 'data'),
+      '--backup-dir',
+      join(files.dir, 'backups'),
+      '--token-file',
+      join(files.dir, 'token'),
+      '--command',
+      command,
+    ];
     if (typeof spec.ready_pattern === 'string') args.push('--ready-pattern', spec.ready_pattern);
     else if (spec.command === undefined) args.push('--ready-pattern', 'Server ready');
     if (typeof spec.install_command === 'string') args.push('--install-command', spec.install_command);

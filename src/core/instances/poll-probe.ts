@@ -13,10 +13,16 @@ const isTransport = (e: AppError): boolean => e.code === 'AGENT_UNREACHABLE' || 
 /** One poll of an agent: /health, then /ready, then /status; after a transport failure the rest are skipped. */
 export async function askAgent(client: AgentClient, target: AgentTarget): Promise<PollOutcome> {
   const failed = (error: AppError) => ({ ok: false as const, error });
-  const health = await client.call(target, 'health', { kind: 'poll', ignoreBreaker: true }).then(() => ({ ok: true as const }), (err: unknown) => failed(asAppError(err)));
+  const health = await client.call(target, 'health', { kind: 'poll', ignoreBreaker: true }).then(
+    () => ({ ok: true as const }),
+    (err: unknown) => failed(asAppError(err)),
+  );
   if (!health.ok && isTransport(health.error)) return { health, ready: { answered: false, error: health.error }, status: health };
   const ready = await getAgentReady(client, target, { ignoreBreaker: true });
   if (!ready.answered && isTransport(ready.error)) return { health, ready, status: failed(ready.error) };
-  const status = await client.call(target, 'status', { kind: 'poll', ignoreBreaker: true }).then((body) => ({ ok: true as const, body }), (err: unknown) => failed(asAppError(err)));
+  const status = await client.call(target, 'status', { kind: 'poll', ignoreBreaker: true }).then(
+    (body) => ({ ok: true as const, body }),
+    (err: unknown) => failed(asAppError(err)),
+  );
   return { health, ready, status };
 }

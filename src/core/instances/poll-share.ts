@@ -54,9 +54,6 @@ export async function fingerprintShare(db: Knex, replicaId: string): Promise<Sha
 
 /** This replica's share of the polled instances (see fingerprintShare). */
 export async function readShare(db: Knex, replicaId: string): Promise<PolledRow[]> {
-  const result = await db.raw<{ rows: PolledRow[] }>(
-    shareSql('i.id, i.owner_id, i.kind, i.plugin, i.lifecycle, i.agent_base_url, i.agent_token_encrypted'),
-    [replicaId, polledLifecycles],
-  );
+  const result = await db.raw<{ rows: PolledRow[] }>(shareSql('i.id, i.owner_id, i.kind, i.plugin, i.lifecycle, i.agent_base_url, i.agent_token_encrypted'), [replicaId, polledLifecycles]);
   return result.rows;
 }

@@ -106,7 +106,9 @@ export class Poller {
     const fresh = assigned.filter((r) => !this.tracked.has(r.id)).map((r) => r.id);
     const stored = new Map<string, Partial<PolledState>>();
     for (let i = 0; i < fresh.length; i += 1000) {
-      const rows = await this.db('instances').whereIn('id', fresh.slice(i, i + 1000)).select<Array<{ id: string; state: Partial<PolledState> }>>('id', 'state');
+      const rows = await this.db('instances')
+        .whereIn('id', fresh.slice(i, i + 1000))
+        .select<Array<{ id: string; state: Partial<PolledState> }>>('id', 'state');
       for (const r of rows) stored.set(r.id, r.state);
     }
     const seen = new Set<string>();
@@ -232,17 +234,23 @@ export class Poller {
    */
   private async storeAndPublish(item: Tracked): Promise<void> {
     await this.db.transaction(async (trx) => {
-      const updated = await trx.raw<{ rows: Array<{ lifecycle: Lifecycle }> }>(
-        `UPDATE instances SET state = ?::jsonb WHERE id = ? AND lifecycle = ANY(?) RETURNING lifecycle`,
-        [JSON.stringify(item.polled), item.id, polledLifecycles],
-      );
+      const updated = await trx.raw<{ rows: Array<{ lifecycle: Lifecycle }> }>(`UPDATE instances SET state = ?::jsonb WHERE id = ? AND lifecycle = ANY(?) RETURNING lifecycle`, [
+        JSON.stringify(item.polled),
+        item.id,
+        polledLifecycles,
+      ]);
       const row = updated.rows[0];
       if (!row) {
         this.tracked.delete(item.id);
         return;
       }
       item.lifecycle = row.lifecycle;
-      await this.bus.publish(instanceState, item.ownerId, { instance_id: item.id, kind: item.kind, plugin: item.plugin, state: presentState(row.lifecycle, item.polled, this.settings.intervalMs) }, trx);
+      await this.bus.publish(
+        instanceState,
+        item.ownerId,
+        { instance_id: item.id, kind: item.kind, plugin: item.plugin, state: presentState(row.lifecycle, item.polled, this.settings.intervalMs) },
+        trx,
+      );
     });
     item.dirty = false;
     item.writtenAt = Date.now();

@@ -11,7 +11,8 @@ export const userWithoutCredential = defineInvariant({
   id: 'core.user-without-credential',
   title: 'every user has a password hash (argon2)',
   explanation: 'A user row without an argon2 hash was created (or reset) half-way: nobody can sign in as it, and registering the name again is refused because it is taken.',
-  remedy: 'Have the user set a password through POST /api/auth/password-reset (the confirmation stores a new hash), or delete the user (DELETE /api/admin/users/:id) so the name can be registered again.',
+  remedy:
+    'Have the user set a password through POST /api/auth/password-reset (the confirmation stores a new hash), or delete the user (DELETE /api/admin/users/:id) so the name can be registered again.',
   async offending({ db }) {
     const rows = await db('users').whereRaw(`password_hash NOT LIKE '$argon2%'`).orderBy('created_at').select<Array<{ id: string }>>('id');
     return rows.map((r) => r.id);

@@ -16,10 +16,11 @@ const marks = (list: readonly unknown[]): string => list.map(() => '?').join(', 
 export function planLimitExceeded(plans: Plans): Invariant {
   return defineInvariant({
     id: 'core.plan-limit-exceeded',
-    title: "no user runs more game servers or dev containers than their plan allows",
+    title: 'no user runs more game servers or dev containers than their plan allows',
     explanation:
       'The plan of a live subscription (else the default plan) limits how many instances of each kind run; admins and billing-exempt accounts have no limit. The ids are the instances beyond the limit, newest first as enforcement would pick them: two creations racing past the check, or a downgrade not yet enforced.',
-    remedy: 'Run billing enforcement for the owner (a billing change, or the core.billing-enforce job every 5 minutes, suspends the newest beyond the limit); if the rows stay, suspend or delete them and report it.',
+    remedy:
+      'Run billing enforcement for the owner (a billing change, or the core.billing-enforce job every 5 minutes, suspends the newest beyond the limit); if the rows stay, suspend or delete them and report it.',
     async offending({ db }) {
       const values = plans.ordered.map(() => '(?::text, ?::int, ?::int)').join(', ');
       const bindings = plans.ordered.flatMap((p) => [p.id, p.limits.game_servers, p.limits.dev_containers]);

@@ -47,7 +47,13 @@ export class Scheduler {
 
   constructor(private readonly deps: SchedulerDeps) {
     this.runs = new Counter({ name: 'panel_job_runs_total', help: 'Scheduled job runs by outcome', labelNames: ['job', 'outcome'], registers: [deps.registry] });
-    this.duration = new Histogram({ name: 'panel_job_duration_seconds', help: 'Scheduled job run time', labelNames: ['job'], registers: [deps.registry], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300] });
+    this.duration = new Histogram({
+      name: 'panel_job_duration_seconds',
+      help: 'Scheduled job run time',
+      labelNames: ['job'],
+      registers: [deps.registry],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+    });
   }
 
   add(job: JobDefinition): void {
@@ -70,9 +76,13 @@ export class Scheduler {
     for (const state of this.jobs.values()) {
       if (state.job.every_ms !== undefined) this.armInterval(state, state.job.every_ms);
       else if (state.job.cron !== undefined) {
-        state.task = cron.schedule(state.job.cron, (ctx) => {
-          void this.fire(state.job.id, new Date(Math.floor(ctx.date.getTime() / 1000) * 1000));
-        }, { name: state.job.id });
+        state.task = cron.schedule(
+          state.job.cron,
+          (ctx) => {
+            void this.fire(state.job.id, new Date(Math.floor(ctx.date.getTime() / 1000) * 1000));
+          },
+          { name: state.job.id },
+        );
       }
     }
   }
@@ -82,10 +92,13 @@ export class Scheduler {
     if (this.stopping) return;
     const now = Date.now();
     const next = Math.max((Math.floor(now / every) + 1) * every, lastSlot + every);
-    state.timer = setTimeout(() => {
-      void this.fire(state.job.id, new Date(next));
-      this.armInterval(state, every, next);
-    }, Math.max(0, next - now));
+    state.timer = setTimeout(
+      () => {
+        void this.fire(state.job.id, new Date(next));
+        this.armInterval(state, every, next);
+      },
+      Math.max(0, next - now),
+    );
     state.timer.unref();
   }
 

@@ -5,16 +5,19 @@ const secretParams = new Set(['token', 'ticket', 'ide_token', 'access_token', 'r
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
-  const params = url.slice(q + 1).split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    const rawName = eq < 0 ? pair : pair.slice(0, eq);
-    let name = rawName;
-    try {
-      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
-    } catch {
-      // a malformed escape is logged as it came
-    }
-    return secretParams.has(name.toLowerCase()) ? `${rawName}=[REDACTED]` : pair;
-  });
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const rawName = eq < 0 ? pair : pair.slice(0, eq);
+      let name = rawName;
+      try {
+        name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+      } catch {
+        // a malformed escape is logged as it came
+      }
+      return secretParams.has(name.toLowerCase()) ? `${rawName}=[REDACTED]` : pair;
+    });
   return `${url.slice(0, q)}?${params.join('&')}`;
 }

@@ -85,10 +85,20 @@ export class MailOutbox {
   }
 
   async list(to?: string): Promise<OutboxMail[]> {
-    const rows = await this.db('mail_outbox').modify((q) => {
-      if (to) void q.where('to_address', to);
-    }).orderBy('id').select<OutboxRow[]>('*');
-    return rows.map((r) => ({ id: Number(r.id), to: r.to_address, subject: r.subject, text: this.box.open(r.body_encrypted), createdAt: new Date(r.created_at), sentAt: r.sent_at ? new Date(r.sent_at) : null }));
+    const rows = await this.db('mail_outbox')
+      .modify((q) => {
+        if (to) void q.where('to_address', to);
+      })
+      .orderBy('id')
+      .select<OutboxRow[]>('*');
+    return rows.map((r) => ({
+      id: Number(r.id),
+      to: r.to_address,
+      subject: r.subject,
+      text: this.box.open(r.body_encrypted),
+      createdAt: new Date(r.created_at),
+      sentAt: r.sent_at ? new Date(r.sent_at) : null,
+    }));
   }
 
   close(): void {

@@ -95,7 +95,7 @@ export interface LoadedPlugins {
 function place(path: string, prepared: PreparedPlugin, what: string, problems: string[]): string {
   const { plugin, prefixes } = prepared;
   if (!path.startsWith('/')) problems.push(`plugin "${plugin.id}": ${what} path "${path}" must start with /`);
-  if (!plugin.prefixes) return path === '/' ? prefixes[0] as string : `${prefixes[0]}${path}`;
+  if (!plugin.prefixes) return path === '/' ? (prefixes[0] as string) : `${prefixes[0]}${path}`;
   if (!prefixes.some((prefix) => isUnderPrefix(path, prefix))) problems.push(`plugin "${plugin.id}": ${what} ${path} is outside its prefixes (${prefixes.join(', ')})`);
   return path;
 }

@@ -69,7 +69,10 @@ export async function createPluginsModule(prepared: readonly PreparedPlugin[], s
       instances: services.instances,
       entitlements: services.entitlements,
       agents: services.agents,
-      events: { publish: (definition, userId, data, trx) => services.bus.publish(definition, userId, data, trx), on: (definitions, handler, options) => services.bus.on(definitions, handler, options) },
+      events: {
+        publish: (definition, userId, data, trx) => services.bus.publish(definition, userId, data, trx),
+        on: (definitions, handler, options) => services.bus.on(definitions, handler, options),
+      },
       audit: { record: (entry) => services.audit.record(entry) },
       files: services.files,
       proxies: proxyFactory,

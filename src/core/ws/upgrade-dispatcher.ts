@@ -133,10 +133,13 @@ export class UpgradeDispatcher {
       log,
     };
     if (ctx.origin !== null && !this.originAllowed(route.origin ?? 'panel', ctx.origin, ctx)) {
-      throw new ForbiddenError('ORIGIN_NOT_ALLOWED', 'This page\'s origin may not open this WebSocket');
+      throw new ForbiddenError('ORIGIN_NOT_ALLOWED', "This page's origin may not open this WebSocket");
     }
     if (route.subprotocol) {
-      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+      const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== '');
       this.chosenProtocols.set(req, route.subprotocol(offered) ?? false);
     }
     const grant = await withDeadline(route.authorize(ctx), authorizeTimeoutMs);
@@ -176,7 +179,14 @@ export class UpgradeDispatcher {
     }
     if (decision.allowed) return;
     const retryAfterS = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-    throw new AppError(429, 'UPGRADE_RATE_LIMITED', 'Too many requests', `Too many WebSocket upgrades from this address; retry in ${retryAfterS} s`, { retry_after: retryAfterS }, { 'Retry-After': String(retryAfterS) });
+    throw new AppError(
+      429,
+      'UPGRADE_RATE_LIMITED',
+      'Too many requests',
+      `Too many WebSocket upgrades from this address; retry in ${retryAfterS} s`,
+      { retry_after: retryAfterS },
+      { 'Retry-After': String(retryAfterS) },
+    );
   }
 
   private originAllowed(rule: 'panel' | 'any' | ((origin: string, ctx: UpgradeContext) => boolean), origin: string, ctx: UpgradeContext): boolean {
@@ -195,10 +205,15 @@ export class UpgradeDispatcher {
     this.draining = true;
     const open = [...this.sockets];
     await Promise.race([
-      Promise.all(open.map((ws) => new Promise<void>((resolve) => {
-        ws.once('close', () => resolve());
-        ws.close(1001, 'server shutting down');
-      }))),
+      Promise.all(
+        open.map(
+          (ws) =>
+            new Promise<void>((resolve) => {
+              ws.once('close', () => resolve());
+              ws.close(1001, 'server shutting down');
+            }),
+        ),
+      ),
       new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
     ]);
     for (const ws of this.sockets) ws.terminate();

@@ -52,7 +52,13 @@ test('a normal agent: calls validate against the contract and forward X-Request-
 test('every call names the replica that makes it in X-Panel-Replica, so an agent can tell its pollers apart', async (t) => {
   const seen: Array<string | string[] | undefined> = [];
   const observed = await startFakeAgents({ onRequest: (_id, _route, headers) => seen.push(headers['x-panel-replica']) });
-  const named = new AgentClient({ timeouts: { poll: timeouts, action: timeouts, backup: timeouts }, maxResponseBytes: 64 * 1024, maxSockets: 4, breaker: { threshold: 3, cooldownMs: 200, maxCooldownMs: 1000 }, replicaId: 'replica-7' });
+  const named = new AgentClient({
+    timeouts: { poll: timeouts, action: timeouts, backup: timeouts },
+    maxResponseBytes: 64 * 1024,
+    maxSockets: 4,
+    breaker: { threshold: 3, cooldownMs: 200, maxCooldownMs: 1000 },
+    replicaId: 'replica-7',
+  });
   try {
     const agent = observed.add();
     await named.call(agent, 'health', { kind: 'poll' });
@@ -139,7 +145,12 @@ test('a refused connection is AGENT_UNREACHABLE; the circuit opens after repeate
 });
 
 test('an answer over the size limit is AGENT_BAD_RESPONSE', async (t) => {
-  const small = new AgentClient({ timeouts: { poll: timeouts, action: timeouts, backup: timeouts }, maxResponseBytes: 50, maxSockets: 4, breaker: { threshold: 3, cooldownMs: 100, maxCooldownMs: 100 } });
+  const small = new AgentClient({
+    timeouts: { poll: timeouts, action: timeouts, backup: timeouts },
+    maxResponseBytes: 50,
+    maxSockets: 4,
+    breaker: { threshold: 3, cooldownMs: 100, maxCooldownMs: 100 },
+  });
   t.teardown(() => small.close());
   const agent = fakes.add();
   t.is(await codeOf(small.call(agent, 'status')), 'AGENT_BAD_RESPONSE');
@@ -150,7 +161,10 @@ test('one hung agent does not delay calls to another', async (t) => {
   const healthy = fakes.add();
   // Order, not a stopwatch: the healthy answer must arrive while the hung call still waits for its 500 ms timeout.
   let hungSettled = false;
-  const slow = client.call(hung, 'status', { kind: 'poll' }).catch(() => undefined).finally(() => (hungSettled = true));
+  const slow = client
+    .call(hung, 'status', { kind: 'poll' })
+    .catch(() => undefined)
+    .finally(() => (hungSettled = true));
   await client.call(healthy, 'status', { kind: 'poll' });
   t.false(hungSettled, 'the hung call (500 ms timeout) did not hold up the healthy one');
   await slow;

@@ -25,7 +25,10 @@ test('a non-admin gets 403 AUTH_INSUFFICIENT_PERMISSIONS on every /api/admin rou
   for (const [path, methods] of adminRoutes) {
     for (const method of Object.keys(methods)) {
       const url = path.replace(/\{[^}]+\}/g, user.user.id);
-      const res = await app.request(url, bearer(user.access_token, { method: method.toUpperCase(), headers: { 'Content-Type': 'application/json' }, ...(method === 'get' || method === 'delete' ? {} : { body: '{}' }) }));
+      const res = await app.request(
+        url,
+        bearer(user.access_token, { method: method.toUpperCase(), headers: { 'Content-Type': 'application/json' }, ...(method === 'get' || method === 'delete' ? {} : { body: '{}' }) }),
+      );
       t.is(res.status, 403, `${method.toUpperCase()} ${path}`);
       t.is(((await res.json()) as { code: string }).code, 'AUTH_INSUFFICIENT_PERMISSIONS');
     }

@@ -55,7 +55,12 @@ test(`scripts/create-admin creates an admin who can sign in (${testEngine})`, as
   });
   const env = { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ...(db?.url ? { DATABASE_URL: db.url } : {}) };
   const out = await new Promise<string>((resolve, reject) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'scripts/create-admin.ts', '--username', 'ops', '--email', 'ops@example.com', '--password-stdin'], { cwd: root, env }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    const child = execFile(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/create-admin.ts', '--username', 'ops', '--email', 'ops@example.com', '--password-stdin'],
+      { cwd: root, env },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+    );
     child.stdin?.end('ops-password-123\n');
   });
   t.regex(out, /Created admin "ops"/);

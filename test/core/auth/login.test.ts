@@ -105,8 +105,14 @@ test('a NUL in the login name or in an admin filter is a 400 VALIDATION_FAILED n
   t.is(res.status, 400);
   const body = (await res.json()) as { code: string; details: { issues: Array<{ path: string }> } };
   t.is(body.code, 'VALIDATION_FAILED');
-  t.deepEqual(body.details.issues.map((i) => i.path), ['body.login']);
+  t.deepEqual(
+    body.details.issues.map((i) => i.path),
+    ['body.login'],
+  );
   const audit = await app.request('/api/admin/audit?action=a%00b', bearer(admin.access_token));
   t.is(audit.status, 400);
-  t.deepEqual(((await audit.json()) as typeof body).details.issues.map((i) => i.path), ['query.action']);
+  t.deepEqual(
+    ((await audit.json()) as typeof body).details.issues.map((i) => i.path),
+    ['query.action'],
+  );
 });

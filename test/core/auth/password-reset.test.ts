@@ -63,7 +63,10 @@ test('a reset token works once; every earlier session ends; the new password wor
 test('an expired reset token is refused', async (t) => {
   const user = await createUser(app, admin);
   const { token } = await resetTokenFor(user.user.email);
-  await app.testDatabase.database.knex('password_reset_tokens').where({ user_id: user.user.id }).update({ expires_at: new Date(Date.now() - 1000) });
+  await app.testDatabase.database
+    .knex('password_reset_tokens')
+    .where({ user_id: user.user.id })
+    .update({ expires_at: new Date(Date.now() - 1000) });
   const res = await confirm(token, 'a-brand-new-password');
   t.is(res.status, 400);
   await t.notThrowsAsync(login(app, user.user.username, user.password));

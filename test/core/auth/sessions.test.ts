@@ -60,7 +60,10 @@ test('20 concurrent refreshes of one token inside the window mint exactly one ch
   const user = await createUser(wide, await loginAdmin(wide));
   const refresh = (token: string) => wide.request('/api/auth/refresh', json({ refresh_token: token }));
   const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(user.refresh_token)));
-  t.deepEqual(answers.map((r) => r.status), Array(20).fill(200));
+  t.deepEqual(
+    answers.map((r) => r.status),
+    Array(20).fill(200),
+  );
   const sessions = (await Promise.all(answers.map((r) => r.json()))) as Session[];
   t.is(new Set(sessions.map((s) => s.refresh_token)).size, 1);
   const family = await wide.testDatabase.database.knex('refresh_families').where({ user_id: user.user.id }).select<Array<{ id: string; revoked_at: Date | null }>>('id', 'revoked_at');
@@ -115,7 +118,10 @@ test.serial('logout fails closed: when the revocation cannot be stored it is an 
 test('an admin disabling a user ends their live tokens on the next request', async (t) => {
   const user = await createUser(app, admin);
   t.is(await status(user.access_token), 200);
-  const patch = await app.request(`/api/admin/users/${user.user.id}`, bearer(admin.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ disabled: true }) }));
+  const patch = await app.request(
+    `/api/admin/users/${user.user.id}`,
+    bearer(admin.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ disabled: true }) }),
+  );
   t.is(patch.status, 200);
   t.true([401, 403].includes(await status(user.access_token)));
   const refused = await refresh(user.refresh_token);
@@ -135,7 +141,9 @@ test('deleting a user ends their tokens', async (t) => {
 test('the prune job removes families that ended, with their tokens, and expired denylist entries', async (t) => {
   const user = await createUser(app, admin);
   const { knex } = app.testDatabase.database;
-  await knex('refresh_families').where({ user_id: user.user.id }).update({ expires_at: new Date(Date.now() - 2 * 86_400_000) });
+  await knex('refresh_families')
+    .where({ user_id: user.user.id })
+    .update({ expires_at: new Date(Date.now() - 2 * 86_400_000) });
   await knex('revoked_access_tokens').insert({ jti: `old-${user.user.id}`, user_id: user.user.id, expires_at: new Date(Date.now() - 1000) });
   t.is(await app.server.scheduler.fire('core.auth-prune', new Date()), 'ok');
   t.is((await knex('refresh_families').where({ user_id: user.user.id })).length, 0);

@@ -76,7 +76,10 @@ test.serial('a payment overdue beyond the grace blocks creating and starting (40
   await deliver(stripe.event('invoice.payment_failed', { id: 'in_late', object: 'invoice', subscription: sub.id }));
   // Within the grace: still fine.
   t.is((await call(app, user, 'POST', `/api/game/servers/${server?.id}/start`)).status, 202);
-  await app.server.database.knex('billing_accounts').where({ user_id: user.user.id }).update({ past_due_since: new Date(Date.now() - 8 * 86_400_000) });
+  await app.server.database
+    .knex('billing_accounts')
+    .where({ user_id: user.user.id })
+    .update({ past_due_since: new Date(Date.now() - 8 * 86_400_000) });
   const blocked = await call(app, user, 'POST', '/api/game/servers', { name: 'late' });
   t.is(blocked.status, 402);
   t.is(blocked.body.code, 'BILLING_PAST_DUE');

@@ -47,7 +47,10 @@ test.serial('two app instances running the reminder job at the same moment send 
   // And again later, as the next run would: still once.
   await first.server.scheduler.fire('core.billing-reminders', new Date(slot.getTime() + 60_000));
   const mails = await first.server.auth.outbox.list(user.user.email);
-  t.deepEqual(mails.map((m) => m.subject), ['Your payment failed']);
+  t.deepEqual(
+    mails.map((m) => m.subject),
+    ['Your payment failed'],
+  );
 });
 
 test.serial('reconciliation repairs drift nobody announced and replays undelivered events; exempt accounts keep no limits', async (t) => {
@@ -80,9 +83,15 @@ test.serial('admin tools: accounts by status and search, one account with its ev
   const active = await call(admin, 'GET', '/api/admin/billing/accounts?status=active&limit=100');
   t.true((active.body.accounts as Array<{ user_id: string }>).some((a) => a.user_id === user.user.id));
   const found = await call(admin, 'GET', `/api/admin/billing/accounts?q=${encodeURIComponent(user.user.username)}`);
-  t.deepEqual((found.body.accounts as Array<{ user_id: string; plan: string }>).map((a) => [a.user_id, a.plan]), [[user.user.id, 'starter']]);
+  t.deepEqual(
+    (found.body.accounts as Array<{ user_id: string; plan: string }>).map((a) => [a.user_id, a.plan]),
+    [[user.user.id, 'starter']],
+  );
   const none = await call(admin, 'GET', '/api/admin/billing/accounts?status=none&limit=100');
-  t.true((none.body.accounts as Array<{ username: string }>).some((a) => a.username === 'admin'), 'users without an account are listed as none');
+  t.true(
+    (none.body.accounts as Array<{ username: string }>).some((a) => a.username === 'admin'),
+    'users without an account are listed as none',
+  );
   const one = await call(admin, 'GET', `/api/admin/billing/accounts/${user.user.id}`);
   t.like(one.body.account, { status: 'active', plan: 'starter' });
   t.like((one.body.events as Array<Record<string, unknown>>)[0], { type: 'checkout.session.completed', outcome: 'applied' });

@@ -58,7 +58,13 @@ test.serial('checkout → signed checkout.session.completed: the plan is active 
   const forged = await deliver(event, 'whsec_not_the_secret');
   t.is(forged.status, 400);
   t.is(forged.body.code, 'WEBHOOK_SIGNATURE_INVALID');
-  t.is(await app.server.database.knex('billing_events').where({ id: event.id as string }).first(), undefined);
+  t.is(
+    await app.server.database
+      .knex('billing_events')
+      .where({ id: event.id as string })
+      .first(),
+    undefined,
+  );
   t.is((await get(user, '/api/billing')).body.plan, 'free');
 
   const first = await deliver(event);
@@ -73,7 +79,17 @@ test.serial('checkout → signed checkout.session.completed: the plan is active 
   t.like(retried.body, { received: true, duplicate: true });
   const after = await app.server.database.knex('billing_accounts').where({ user_id: user.user.id }).first<{ last_synced_at: Date }>();
   t.deepEqual(after?.last_synced_at, stored?.last_synced_at);
-  t.is(Number((await app.server.database.knex('billing_events').where({ id: event.id as string }).count<Array<{ n: string }>>('* as n'))[0]?.n), 1);
+  t.is(
+    Number(
+      (
+        await app.server.database
+          .knex('billing_events')
+          .where({ id: event.id as string })
+          .count<Array<{ n: string }>>('* as n')
+      )[0]?.n,
+    ),
+    1,
+  );
 
   // A live subscription: a second checkout is refused.
   t.is((await post(user, '/api/billing/checkout', { plan: 'pro' })).status, 409);
@@ -112,11 +128,15 @@ test.serial('payment failure and recovery arrive by invoice events; billing.upda
   await deliver(stripe.event('invoice.paid', { id: 'in_2', object: 'invoice', parent: { subscription_details: { subscription: sub.id } }, customer: sub.customer }));
   t.like((await get(user, '/api/billing')).body, { plan: 'pro', status: 'active' });
   let text = '';
-  await eventually(async () => {
-    const chunk = await reader?.read();
-    text += new TextDecoder().decode(chunk?.value);
-    return text.includes('event: billing.updated') && text.includes('"status":"past_due"');
-  }, 5_000, 'billing.updated events');
+  await eventually(
+    async () => {
+      const chunk = await reader?.read();
+      text += new TextDecoder().decode(chunk?.value);
+      return text.includes('event: billing.updated') && text.includes('"status":"past_due"');
+    },
+    5_000,
+    'billing.updated events',
+  );
   await reader?.cancel();
   t.pass();
 });
@@ -132,7 +152,10 @@ test('validation and configuration: unknown plan 400, the free plan 400, the por
   t.is(portal.status, 200);
   t.regex(portal.body.url as string, /^https:\/\/billing\.stripe\.test\//);
   const plans = (await (await app.request('/api/billing/plans')).json()) as { plans: Array<{ id: string; amount: number }> };
-  t.deepEqual(plans.plans.map((p) => p.id), ['free', 'starter', 'pro']);
+  t.deepEqual(
+    plans.plans.map((p) => p.id),
+    ['free', 'starter', 'pro'],
+  );
   t.like((await get(admin, '/api/billing')).body, { exempt: true, limits: null });
 });
 

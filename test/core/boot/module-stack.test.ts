@@ -36,13 +36,28 @@ test('a module whose start fails: shutdown still stops every module built, and o
   const { logs, stream } = captureLogs();
   const stack = new ModuleStack(createLogger('error', stream));
   stack.add(recording('database', trail));
-  stack.add(recording('auth', trail, { stop: async () => { throw new Error('pool already closed'); } }));
-  stack.add(recording('http', trail, { start: async () => { throw new Error('EADDRINUSE'); } }));
+  stack.add(
+    recording('auth', trail, {
+      stop: async () => {
+        throw new Error('pool already closed');
+      },
+    }),
+  );
+  stack.add(
+    recording('http', trail, {
+      start: async () => {
+        throw new Error('EADDRINUSE');
+      },
+    }),
+  );
   stack.add(recording('scheduler', trail));
   await t.throwsAsync(stack.start(), { message: 'EADDRINUSE' });
   await stack.shutdown(1_000);
   t.false(trail.includes('start scheduler'));
-  t.deepEqual(trail.filter((s) => s.startsWith('stop')), ['stop scheduler', 'stop http', 'stop database']);
+  t.deepEqual(
+    trail.filter((s) => s.startsWith('stop')),
+    ['stop scheduler', 'stop http', 'stop database'],
+  );
   t.true(logs.some((l) => l.module === 'auth' && l.phase === 'stop'));
 });
 

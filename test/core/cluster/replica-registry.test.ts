@@ -26,7 +26,10 @@ test('replicas on one database see each other with their internal addresses; a s
       ],
     );
     await b.stop();
-    t.deepEqual((await a.live()).map((r) => r.id), ['replica-a']);
+    t.deepEqual(
+      (await a.live()).map((r) => r.id),
+      ['replica-a'],
+    );
   } finally {
     await a.stop().catch(() => undefined);
     await testDb.drop();
@@ -45,7 +48,10 @@ test(`a replica that stops heart-beating (killed) is no longer live after ${repl
     t.deepEqual((await alive.live()).map((r) => r.id).sort(), ['alive', 'killed']);
     // Its last beat is now just past the window (moving the row's clock instead of waiting).
     await db.raw(`UPDATE replicas SET heartbeat_at = now() - make_interval(secs => ?) WHERE id = 'killed'`, [replicaStaleSeconds + 1]);
-    t.deepEqual((await alive.live()).map((r) => r.id), ['alive']);
+    t.deepEqual(
+      (await alive.live()).map((r) => r.id),
+      ['alive'],
+    );
     t.truthy(await db('replicas').where({ id: 'killed' }).first(), 'the row stays until some replica beats');
     await alive.heartbeat();
     t.falsy(await db('replicas').where({ id: 'killed' }).first());
@@ -95,7 +101,9 @@ if (testEngine === 'postgres') {
       // What PostgreSQL sees of a SIGKILL: the replica's connection closes and its session ends.
       await db.raw(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'panel replica killed' AND datname = current_database()`);
       await eventually(async () => (await survivor.live()).every((r) => r.id !== 'killed'), 10_000, 'the killed replica to leave');
-      const row = await db('replicas').where({ id: 'killed' }).first<{ fresh: boolean } | undefined>(db.raw(`heartbeat_at > now() - make_interval(secs => ?) AS fresh`, [replicaStaleSeconds]));
+      const row = await db('replicas')
+        .where({ id: 'killed' })
+        .first<{ fresh: boolean } | undefined>(db.raw(`heartbeat_at > now() - make_interval(secs => ?) AS fresh`, [replicaStaleSeconds]));
       t.true(row?.fresh, 'it left by its session, not by its heartbeat going stale');
       await survivor.heartbeat();
       t.falsy(await db('replicas').where({ id: 'killed' }).first(), 'the next heartbeat of another removes its row');

@@ -57,9 +57,18 @@ test('a relay opened with a signed token reaches the channel with exactly the da
   relay.send('text');
   relay.send(Buffer.from([0, 255, 1]), { binary: true });
   await two;
-  t.deepEqual(replies.map((r) => [r.data.toString('hex'), r.binary]), [[Buffer.from('text').toString('hex'), false], ['00ff01', true]]);
+  t.deepEqual(
+    replies.map((r) => [r.data.toString('hex'), r.binary]),
+    [
+      [Buffer.from('text').toString('hex'), false],
+      ['00ff01', true],
+    ],
+  );
   // The file's tests run at once and other relays land in `seen` too: find this one's binding.
-  t.deepEqual(seen.find((binding) => binding.stream === 'abc'), { stream: 'abc', n: 1 });
+  t.deepEqual(
+    seen.find((binding) => binding.stream === 'abc'),
+    { stream: 'abc', n: 1 },
+  );
   relay.close();
 });
 
@@ -76,7 +85,7 @@ test('the relay endpoint refuses a missing, forged, expired, replayed or misdire
   const once = good();
   t.is(await attempt(relayUrl('test.echo'), { [header]: once }), 'open');
   t.is(await attempt(relayUrl('test.echo'), { [header]: once }), '401 RELAY_TOKEN_INVALID', 'a token opens one relay');
-  t.is(await attempt(relayUrl('test.echo'), { [header]: good(), Origin: app.url }), '403 ORIGIN_NOT_ALLOWED', 'not even the panel\'s own pages');
+  t.is(await attempt(relayUrl('test.echo'), { [header]: good(), Origin: app.url }), '403 ORIGIN_NOT_ALLOWED', "not even the panel's own pages");
 });
 
 test('a relay to a replica that is not live fails with ReplicaUnreachableError, so the caller can answer 503', async (t) => {

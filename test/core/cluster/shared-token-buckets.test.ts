@@ -89,9 +89,13 @@ test.serial('the bucket refills by the database clock, up to the burst', async (
   t.like(await buckets.takeFromDatabase('refill', rule, 3), { granted: 3 });
   t.like(await buckets.takeFromDatabase('refill', rule, 1), { granted: 0 });
   // Two refill intervals have passed (moving the row's clock instead of waiting).
-  await db('token_buckets').where({ key: 'refill' }).update({ updated_at: db.raw(`updated_at - interval '2 hours'`) });
+  await db('token_buckets')
+    .where({ key: 'refill' })
+    .update({ updated_at: db.raw(`updated_at - interval '2 hours'`) });
   t.like(await buckets.takeFromDatabase('refill', rule, 3), { granted: 2 });
-  await db('token_buckets').where({ key: 'refill' }).update({ updated_at: db.raw(`updated_at - interval '100 hours'`) });
+  await db('token_buckets')
+    .where({ key: 'refill' })
+    .update({ updated_at: db.raw(`updated_at - interval '100 hours'`) });
   t.like(await buckets.takeFromDatabase('refill', rule, 5), { granted: 3 });
 });
 
@@ -100,9 +104,14 @@ test.serial('pruning drops buckets idle for a day, and a dropped bucket starts f
   const rule = { burst: 2, refillMs: 3_600_000 };
   await buckets.takeFromDatabase('idle', rule, 2);
   await buckets.takeFromDatabase('busy', rule, 2);
-  await db('token_buckets').where({ key: 'idle' }).update({ updated_at: db.raw(`now() - interval '25 hours'`) });
+  await db('token_buckets')
+    .where({ key: 'idle' })
+    .update({ updated_at: db.raw(`now() - interval '25 hours'`) });
   t.true((await buckets.prune()) >= 1);
-  t.deepEqual((await db('token_buckets').whereIn('key', ['idle', 'busy']).select('key')).map((r: { key: string }) => r.key), ['busy']);
+  t.deepEqual(
+    (await db('token_buckets').whereIn('key', ['idle', 'busy']).select('key')).map((r: { key: string }) => r.key),
+    ['busy'],
+  );
   t.like(await buckets.takeFromDatabase('idle', rule, 2), { granted: 2 });
 });
 

@@ -173,7 +173,7 @@ test.serial(`slots of a replica that stopped heart-beating stop counting after $
     t.false((await alive.slots.acquire([cap], (await connection()).socket)).ok);
     await db.raw(`UPDATE replicas SET heartbeat_at = now() - make_interval(secs => ?) WHERE id = 'slots-killed'`, [replicaStaleSeconds + 1]);
     slotOf(await alive.slots.acquire([cap], (await connection()).socket));
-    t.is(await rows(cap.key), 3, 'the dead replica\'s rows are still there, but no longer count');
+    t.is(await rows(cap.key), 3, "the dead replica's rows are still there, but no longer count");
     await alive.registry.heartbeat();
     t.is(await rows(cap.key), 1, 'removing its registry row removed its slots');
   } finally {

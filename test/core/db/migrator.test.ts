@@ -4,9 +4,7 @@ import { migrateDown, migrateUp, migrationStatus } from '../../../src/core/db/mi
 import { allMigrationSets, createEmptyDatabase, testEngine } from '../../helpers/test-database.ts';
 
 async function tables(knex: Knex): Promise<string[]> {
-  const result = await knex.raw<{ rows: Array<{ table_name: string }> }>(
-    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
-  );
+  const result = await knex.raw<{ rows: Array<{ table_name: string }> }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
   return result.rows.map((r) => r.table_name);
 }
 
@@ -42,7 +40,10 @@ test(`replicas migrating at the same time apply each migration once (${testEngin
   const sets = allMigrationSets();
   const counts = await Promise.all([migrateUp(db.database.knex, sets), migrateUp(db.database.knex, sets), migrateUp(db.database.knex, sets)]);
   const total = (await migrationStatus(db.database.knex, sets)).length;
-  t.is(counts.reduce((a, b) => a + b, 0), total);
+  t.is(
+    counts.reduce((a, b) => a + b, 0),
+    total,
+  );
 });
 
 test(`down reverts only the newest migration of one owner (${testEngine})`, async (t) => {

@@ -48,7 +48,13 @@ test('publishing data that does not match the schema, or with the wrong audience
   const admin = await loginAdmin(app);
   const user = await createUser(app, admin);
   // Only this test's events count: the other tests in this file run concurrently and publish notes.saved for their own user.
-  const notesEvents = () => app.server.database.knex('events').where({ type: 'notes.saved', user_id: user.user.id }).orWhere({ type: 'notes.saved', user_id: null }).orWhere({ type: 'notes.swept' }).count<Array<{ n: string | number }>>('* as n');
+  const notesEvents = () =>
+    app.server.database
+      .knex('events')
+      .where({ type: 'notes.saved', user_id: user.user.id })
+      .orWhere({ type: 'notes.saved', user_id: null })
+      .orWhere({ type: 'notes.swept' })
+      .count<Array<{ n: string | number }>>('* as n');
   const before = await notesEvents();
   await t.throwsAsync(notes.handles.publish?.(user.user.id, { note_id: 'n2', words: 'three' }) as Promise<unknown>, { instanceOf: EventContractError, message: /notes\.saved.*words/ });
   await t.throwsAsync(notes.handles.publish?.(null, { note_id: 'n2', words: 1 }) as Promise<unknown>, { instanceOf: EventContractError, message: /needs a user id/ });
@@ -62,17 +68,27 @@ test('an event that is not in the catalogue cannot be published', async (t) => {
   await t.throwsAsync(app.server.events.publish(stray, null, {}), { instanceOf: EventContractError, message: /not in the catalogue/ });
 });
 
-test('the OpenAPI document and the SSE route list the catalogue: the core\'s events and the plugin\'s', async (t) => {
+test("the OpenAPI document and the SSE route list the catalogue: the core's events and the plugin's", async (t) => {
   const doc = (await (await app.request('/openapi.json')).json()) as { 'x-events': Array<{ id: string; owner: string; audience: string }>; paths: Record<string, { get?: { description?: string } }> };
   const ids = doc['x-events'].map((e) => e.id);
   for (const id of ['instance.state', 'instance.deleted', 'user.sessions_ended', 'billing.updated', 'backup.updated', 'notes.saved', 'notes.swept']) t.true(ids.includes(id), id);
-  t.like(doc['x-events'].find((e) => e.id === 'notes.swept'), { owner: 'notes', audience: 'admins' });
+  t.like(
+    doc['x-events'].find((e) => e.id === 'notes.swept'),
+    { owner: 'notes', audience: 'admins' },
+  );
   t.regex(doc.paths['/api/events']?.get?.description ?? '', /`notes\.saved` \(owner\)/);
 });
 
-test('a plugin event outside the plugin\'s prefix, or one defined twice, stops the boot', async (t) => {
+test("a plugin event outside the plugin's prefix, or one defined twice, stops the boot", async (t) => {
   const foreign = definePlugin({ id: 'rogue', events: [defineEvent({ id: 'instance.hijacked', description: 'x', audience: 'admins', schema: z.object({}) })], setup: () => ({}) });
-  const twice = definePlugin({ id: 'twice', events: [defineEvent({ id: 'twice.done', description: 'x', audience: 'admins', schema: z.object({}) }), defineEvent({ id: 'twice.done', description: 'y', audience: 'admins', schema: z.object({}) })], setup: () => ({}) });
+  const twice = definePlugin({
+    id: 'twice',
+    events: [
+      defineEvent({ id: 'twice.done', description: 'x', audience: 'admins', schema: z.object({}) }),
+      defineEvent({ id: 'twice.done', description: 'y', audience: 'admins', schema: z.object({}) }),
+    ],
+    setup: () => ({}),
+  });
   const err = await t.throwsAsync(startTestApp({ plugins: [foreign, twice] }), { instanceOf: PluginBootError });
   t.regex(err?.message ?? '', /plugin "rogue": event "instance\.hijacked" of plugin "rogue" must start with "rogue\."/);
   t.regex(err?.message ?? '', /plugin "twice": event "twice\.done" of twice is already defined by twice/);

@@ -59,7 +59,7 @@ test(`an SSE client on replica B receives the state change caused by a poll on r
   fakes.setFault(agent.id, { mode: 'normal' });
 });
 
-test('a user sees only their own events; an admin sees everyone\'s, or one user\'s with ?user_id=', async (t) => {
+test("a user sees only their own events; an admin sees everyone's, or one user's with ?user_id=", async (t) => {
   const alice = await createUser(replicaA, admin);
   const bob = await createUser(replicaA, admin);
   const aliceStream = await openSse(streamUrl(replicaB), { Authorization: `Bearer ${alice.access_token}` });

@@ -30,7 +30,7 @@ function assetPaths(html: string): string[] {
 
 const loopback = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
-test('the page shows the live document\'s routes, loading nothing from elsewhere and breaking no CSP rule', async (t) => {
+test("the page shows the live document's routes, loading nothing from elsewhere and breaking no CSP rule", async (t) => {
   const doc = (await (await app.request('/openapi.json')).json()) as OpenApi;
   const login = doc.paths['/api/auth/login']?.post?.summary;
   if (!login) throw new Error('the document has no POST /api/auth/login');
@@ -42,7 +42,9 @@ test('the page shows the live document\'s routes, loading nothing from elsewhere
   // Before any page script: a blocked load never becomes a request, so the event is how it shows.
   await context.exposeBinding('reportViolation', (_source, line: string) => void violations.push(line));
   // A string, as this project compiles without the DOM's types; init scripts are exempt from the page's CSP.
-  await context.addInitScript(`document.addEventListener('securitypolicyviolation', (e) => reportViolation(e.effectiveDirective + ' blocked ' + (e.blockedURI || '(inline)') + ' at ' + e.sourceFile + ':' + e.lineNumber));`);
+  await context.addInitScript(
+    `document.addEventListener('securitypolicyviolation', (e) => reportViolation(e.effectiveDirective + ' blocked ' + (e.blockedURI || '(inline)') + ' at ' + e.sourceFile + ':' + e.lineNumber));`,
+  );
   const page = await context.newPage();
   page.on('request', (request) => {
     const url = new URL(request.url());
@@ -64,7 +66,7 @@ test('the page shows the live document\'s routes, loading nothing from elsewhere
     await page.getByPlaceholder('Search...').fill(term);
     // Its entry in the sidebar is folded away (hidden) until the search lists it.
     await page.locator('.menu-content').getByText(login, { exact: true }).filter({ visible: true }).first().waitFor({ state: 'visible', timeout: 10_000 });
-    t.true(await page.locator('h1').filter({ hasText: 'Hosting panel API' }).isVisible(), 'the document\'s title is shown');
+    t.true(await page.locator('h1').filter({ hasText: 'Hosting panel API' }).isVisible(), "the document's title is shown");
   } finally {
     await context.close();
   }
@@ -80,7 +82,12 @@ test('/docs answers a strict policy, and its files with their type, an ETag and 
   t.is(res.headers.get('cache-control'), 'no-store');
   t.is(res.headers.get('x-content-type-options'), 'nosniff');
   const csp = res.headers.get('content-security-policy') ?? '';
-  const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name as string, values]));
+  const directives = new Map(
+    csp
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .map(([name, ...values]) => [name as string, values]),
+  );
   t.deepEqual(directives.get('default-src'), ["'none'"]);
   t.deepEqual(directives.get('script-src'), ["'self'"]);
   t.deepEqual(directives.get('connect-src'), ["'self'"]);
@@ -93,7 +100,10 @@ test('/docs answers a strict policy, and its files with their type, an ETag and 
   t.is(style[0], "'self'");
   t.regex(style[1] ?? '', /^'nonce-[A-Za-z0-9+/]{22}=='$/);
   t.false(style.includes("'unsafe-inline'"));
-  t.true(style.slice(2).every((source) => /^'sha256-[A-Za-z0-9+/]{43}='$/.test(source)), 'beyond the nonce, only hashes');
+  t.true(
+    style.slice(2).every((source) => /^'sha256-[A-Za-z0-9+/]{43}='$/.test(source)),
+    'beyond the nonce, only hashes',
+  );
   const html = await res.text();
   t.false(/<script(?![^>]*\ssrc=)[^>]*>/.test(html), 'no inline script');
   t.notRegex(html, /\{\{/);
@@ -110,7 +120,7 @@ test('/docs answers a strict policy, and its files with their type, an ETag and 
   t.is(script.headers.get('cache-control'), 'public, max-age=31536000, immutable');
   const body = await script.text();
   t.true(body.length > 500_000, 'the whole Redoc bundle');
-  t.false(body.includes('cdn.redoc.ly'), 'the bundle loads nothing from Redocly\'s CDN');
+  t.false(body.includes('cdn.redoc.ly'), "the bundle loads nothing from Redocly's CDN");
   const etag = script.headers.get('etag') as string;
   t.regex(etag, /^"[\w-]{27}"$/);
   t.is((await app.request(bundle, { headers: { 'If-None-Match': etag } })).status, 304);
@@ -129,7 +139,9 @@ test('/docs answers a strict policy, and its files with their type, an ETag and 
 });
 
 test('the OpenAPI document lists /docs as a public service page', async (t) => {
-  const doc = (await (await app.request('/openapi.json')).json()) as OpenApi & { paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, { content?: Record<string, unknown> }> }>> };
+  const doc = (await (await app.request('/openapi.json')).json()) as OpenApi & {
+    paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, { content?: Record<string, unknown> }> }>>;
+  };
   const operation = doc.paths['/docs']?.get;
   t.truthy(operation?.summary);
   t.deepEqual(operation?.tags, ['service']);

@@ -83,7 +83,10 @@ test('validation failures list every issue with its path', async (t) => {
 
 test('bad path parameters are a validation failure, not a database error', async (t) => {
   const body = await envelopeOf(t, await app.request('/api/example/notes/not-a-uuid'), 400, 'VALIDATION_FAILED');
-  t.deepEqual((body.details.issues as Array<{ path: string }>).map((i) => i.path), ['params.id']);
+  t.deepEqual(
+    (body.details.issues as Array<{ path: string }>).map((i) => i.path),
+    ['params.id'],
+  );
 });
 
 test('a domain NotFoundError thrown in a handler becomes a 404 envelope', async (t) => {
@@ -166,11 +169,27 @@ test('metrics: 401 with a wrong token, Prometheus text with the right one', asyn
 test('openapi.json describes the routes from their validating schemas', async (t) => {
   const res = await app.request('/openapi.json');
   t.is(res.status, 200);
-  type Doc = { openapi: string; paths: Record<string, Record<string, { parameters: Array<{ name: string; in: string }>; requestBody?: { content: Record<string, { schema: { properties: Record<string, { maxLength?: number }> } }> }; responses: Record<string, unknown> }>> };
+  type Doc = {
+    openapi: string;
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          parameters: Array<{ name: string; in: string }>;
+          requestBody?: { content: Record<string, { schema: { properties: Record<string, { maxLength?: number }> } }> };
+          responses: Record<string, unknown>;
+        }
+      >
+    >;
+  };
   const doc = (await res.json()) as Doc;
   t.is(doc.openapi, '3.1.0');
   const read = doc.paths['/api/example/notes/{id}']?.get;
-  t.deepEqual(read?.parameters.map((p) => [p.name, p.in]), [['id', 'path']]);
+  t.deepEqual(
+    read?.parameters.map((p) => [p.name, p.in]),
+    [['id', 'path']],
+  );
   t.truthy(read?.responses['404']);
   const create = doc.paths['/api/example/notes']?.post;
   t.is(create?.requestBody?.content['application/json']?.schema.properties.text?.maxLength, 200);
@@ -182,7 +201,10 @@ test('openapi.json describes the routes from their validating schemas', async (t
 
 test('a NUL character anywhere in the input is a 400 naming the field, never a database error', async (t) => {
   const body = await envelopeOf(t, await app.request('/api/example/notes', postJson('{"text":"a\\u0000b"}')), 400, 'VALIDATION_FAILED');
-  t.deepEqual((body.details.issues as Array<{ path: string; message: string }>).map((i) => i.path), ['body.text']);
+  t.deepEqual(
+    (body.details.issues as Array<{ path: string; message: string }>).map((i) => i.path),
+    ['body.text'],
+  );
   t.regex((body.details.issues as Array<{ message: string }>)[0]?.message ?? '', /NUL/);
   const inPath = await envelopeOf(t, await app.request('/api/example/notes/0b7e7dd4-5d1f-4c1e-9a8a-3f6f1c1e2b3c%00'), 400, 'VALIDATION_FAILED');
   t.true((inPath.details.issues as Array<{ path: string }>).some((i) => i.path === 'params.id'));

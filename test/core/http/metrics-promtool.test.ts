@@ -53,8 +53,12 @@ test.serial('/metrics, with every family sampled, passes promtool check metrics 
   t.is(res.status, 200);
   const text = await res.text();
   // nodejs_active_requests has a sample per kind of libuv request in flight: none at a quiet moment.
-  t.deepEqual(familiesWithoutSamples(text).filter((family) => family !== 'nodejs_active_requests'), []);
-  for (const family of ['panel_http_requests_total', 'panel_job_runs_total', 'panel_agent_polls_total', 'panel_agent_state_age_seconds', 'panel_streamspace_vnc_streams', 'process_cpu_seconds_total']) t.true(text.includes(`# TYPE ${family} `), family);
+  t.deepEqual(
+    familiesWithoutSamples(text).filter((family) => family !== 'nodejs_active_requests'),
+    [],
+  );
+  for (const family of ['panel_http_requests_total', 'panel_job_runs_total', 'panel_agent_polls_total', 'panel_agent_state_age_seconds', 'panel_streamspace_vnc_streams', 'process_cpu_seconds_total'])
+    t.true(text.includes(`# TYPE ${family} `), family);
   t.deepEqual(promtool(text), { status: 0, output: '' });
 });
 

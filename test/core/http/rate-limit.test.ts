@@ -24,8 +24,14 @@ test.serial('limits hold across replicas, with headers on every answer and a 429
   const answers: Response[] = [];
   // Alternate replicas: one shared budget of 4 per window.
   for (const app of [replicaA, replicaB, replicaA, replicaB]) answers.push(await app.request('/api/example/limited'));
-  t.deepEqual(answers.map((r) => r.status), [200, 200, 200, 200]);
-  t.deepEqual(answers.map((r) => r.headers.get('x-ratelimit-remaining')), ['3', '2', '1', '0']);
+  t.deepEqual(
+    answers.map((r) => r.status),
+    [200, 200, 200, 200],
+  );
+  t.deepEqual(
+    answers.map((r) => r.headers.get('x-ratelimit-remaining')),
+    ['3', '2', '1', '0'],
+  );
   for (const r of answers) t.is(r.headers.get('x-ratelimit-limit'), '4');
   const reset = Number(answers[0]?.headers.get('x-ratelimit-reset'));
   t.true(reset > Date.now() / 1000 && reset <= Date.now() / 1000 + 86_401);

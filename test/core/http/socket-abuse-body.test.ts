@@ -61,7 +61,9 @@ for (const chunked of [false, true]) {
     const framing = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${hugeBytes}`;
     const { sent, response, ms } = await pushHugeBody(`POST /api/example/notes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${framing}\r\n\r\n`, chunked);
     const rssGrowth = process.memoryUsage().rss - rssBefore;
-    t.log(`${chunked ? 'chunked' : 'Content-Length'}: answered in ${ms.toFixed(0)} ms after ${(sent / 1024 / 1024).toFixed(1)} MiB sent; RSS of client and server together grew ${(rssGrowth / 1024 / 1024).toFixed(1)} MiB`);
+    t.log(
+      `${chunked ? 'chunked' : 'Content-Length'}: answered in ${ms.toFixed(0)} ms after ${(sent / 1024 / 1024).toFixed(1)} MiB sent; RSS of client and server together grew ${(rssGrowth / 1024 / 1024).toFixed(1)} MiB`,
+    );
     t.is(response?.status, 413);
     t.is(response?.headers.connection, 'close', 'the connection is closed rather than the rest read and dropped');
     const body = JSON.parse(response?.body ?? '{}') as { code?: string; request_id?: string; details?: { limit_bytes?: number } };

@@ -54,7 +54,7 @@ test('a 100 KiB query string: 431 envelope', async (t) => {
   assertRefused(t, await rawExchange(port, get(`/api/example/hello?q=${'a'.repeat(100 * 1024)}`, '')), 431, 'REQUEST_HEADER_FIELDS_TOO_LARGE');
 });
 
-test('the client\'s well-formed X-Request-Id names the refusal', async (t) => {
+test("the client's well-formed X-Request-Id names the refusal", async (t) => {
   const exchange = await rawExchange(port, get('/api/example/hello', `X-Request-Id: probe-42\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n`));
   assertRefused(t, exchange, 431, 'REQUEST_HEADER_FIELDS_TOO_LARGE');
   t.is(exchange.responses[0]?.headers['x-request-id'], 'probe-42');

@@ -33,7 +33,10 @@ test.serial('slowloris: 200 connections sending headers a byte a second; others 
   const refused = held.filter((h) => h.responses()[0]?.status === 429);
   const timedOut = held.filter((h) => h.responses()[0]?.status === 408);
   t.log(`others: p50 ${others.p50.toFixed(1)} ms, max ${others.max.toFixed(1)} ms; attacker: ${refused.length} refused at once, ${timedOut.length} cut by the headers timeout`);
-  t.true(others.statuses.every((s) => s === 200), 'every other client was served');
+  t.true(
+    others.statuses.every((s) => s === 200),
+    'every other client was served',
+  );
   // Latency is logged, not asserted: on a loaded machine it is the machine's. What matters is being served while the attack holds.
   t.is(heldWhileServed, capPerAddress, 'the other client was served while the slow connections were all still held');
   t.is(refused.length, 200 - capPerAddress, 'connections past the per-address cap are refused with 429');
@@ -41,7 +44,10 @@ test.serial('slowloris: 200 connections sending headers a byte a second; others 
   const [first] = refused;
   t.is(JSON.parse(first?.responses()[0]?.body ?? '{}').code, 'TOO_MANY_CONNECTIONS');
   t.is(first?.responses()[0]?.headers['x-request-id'] !== undefined, true);
-  t.true(refused.every((h) => (h.closedAfterMs ?? Infinity) < 1_500), 'refused connections are closed at once');
+  t.true(
+    refused.every((h) => (h.closedAfterMs ?? Infinity) < 1_500),
+    'refused connections are closed at once',
+  );
   const cutAfter = timedOut.map((h) => h.closedAfterMs ?? Infinity);
   t.log(`cut after ${Math.min(...cutAfter).toFixed(0)}-${Math.max(...cutAfter).toFixed(0)} ms (headers timeout ${headersTimeoutMs} ms)`);
   t.true(cutAfter.every((ms) => ms >= headersTimeoutMs - 50 && ms < headersTimeoutMs + 1_500));
@@ -56,10 +62,15 @@ test.serial('1,000 idle connections from 20 addresses: others are served, and th
   const openWhileServing = held.filter((h) => h.closedAfterMs === null).length;
   await closedAll(held);
   const cutAfter = held.map((h) => h.closedAfterMs ?? Infinity);
-  t.log(`1,000 idle: others p50 ${others.p50.toFixed(1)} ms, max ${others.max.toFixed(1)} ms; ${openWhileServing} still open while they were served; closed after ${Math.min(...cutAfter).toFixed(0)}-${Math.max(...cutAfter).toFixed(0)} ms`);
+  t.log(
+    `1,000 idle: others p50 ${others.p50.toFixed(1)} ms, max ${others.max.toFixed(1)} ms; ${openWhileServing} still open while they were served; closed after ${Math.min(...cutAfter).toFixed(0)}-${Math.max(...cutAfter).toFixed(0)} ms`,
+  );
   t.true(others.statuses.every((s) => s === 200));
   t.true(openWhileServing > 900, 'the idle connections were really held while others were served');
-  t.true(cutAfter.every((ms) => ms < headersTimeoutMs + 2_000), 'none outlives the headers timeout by more than the check interval');
+  t.true(
+    cutAfter.every((ms) => ms < headersTimeoutMs + 2_000),
+    'none outlives the headers timeout by more than the check interval',
+  );
   t.true(held.every((h) => h.responses()[0]?.status === 408));
 });
 

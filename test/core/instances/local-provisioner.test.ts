@@ -35,10 +35,14 @@ test.serial('local provisioning runs a reference agent per instance; it survives
   app = await startTestApp({ config, testDatabase: db });
   const admin = await loginAdmin(app);
   const created = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'local-one' });
-  const active = await eventually(async () => {
-    const i = await app?.server.instances.get(created.id, null);
-    return i?.state.lifecycle === 'active' ? i : undefined;
-  }, 30_000, 'active');
+  const active = await eventually(
+    async () => {
+      const i = await app?.server.instances.get(created.id, null);
+      return i?.state.lifecycle === 'active' ? i : undefined;
+    },
+    30_000,
+    'active',
+  );
   t.like(active.state, { reachable: true, ready: true, status: 'stopped' });
   const pid = pidOf(dataDir, created.id);
   t.true(alive(pid));
@@ -56,10 +60,14 @@ test.serial('local provisioning runs a reference agent per instance; it survives
   t.is(await app.server.scheduler.fire('core.local-agents', new Date()), 'ok');
   const revived = pidOf(dataDir, created.id);
   t.not(revived, pid);
-  await eventually(async () => {
-    await app?.server.poller.pollNow(created.id);
-    return (await app?.server.instances.get(created.id, null))?.state.ready;
-  }, 20_000, 'the revived agent to be ready');
+  await eventually(
+    async () => {
+      await app?.server.poller.pollNow(created.id);
+      return (await app?.server.instances.get(created.id, null))?.state.ready;
+    },
+    20_000,
+    'the revived agent to be ready',
+  );
 
   await app.server.instances.remove(created.id);
   await eventually(async () => (await db.database.knex('instances').where({ id: created.id })).length === 0, 15_000, 'deleted');

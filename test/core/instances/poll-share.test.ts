@@ -17,12 +17,23 @@ const box = new SecretBox(randomBytes(32).toString('base64url'));
 /** One replica in this process: its registry entry and its poller (which is never ticked: only its share is looked at). */
 function replica(db: Knex, id: string): { registry: ReplicaRegistry; poller: Poller } {
   const bus = new EventBus({ db, listenUrl: null, catalogue: new EventCatalogue(), log });
-  const poller = new Poller({ db, client: testAgentClient(), box, bus, log, settings: { intervalMs: 10_000, concurrency: 8, suspectConcurrency: 8, maxBackoffMs: 60_000 }, replicaId: id, registry: new Registry() });
+  const poller = new Poller({
+    db,
+    client: testAgentClient(),
+    box,
+    bus,
+    log,
+    settings: { intervalMs: 10_000, concurrency: 8, suspectConcurrency: 8, maxBackoffMs: 60_000 },
+    replicaId: id,
+    registry: new Registry(),
+  });
   return { registry: new ReplicaRegistry({ db, log, replicaId: id, internalUrl: () => null }), poller };
 }
 
 async function recordInstances(db: Knex, count: number): Promise<string[]> {
-  const [owner] = await db('users').insert({ username: `share-${randomBytes(4).toString('hex')}`, email: `${randomBytes(4).toString('hex')}@example.test`, password_hash: 'x' }).returning<Array<{ id: string }>>('id');
+  const [owner] = await db('users')
+    .insert({ username: `share-${randomBytes(4).toString('hex')}`, email: `${randomBytes(4).toString('hex')}@example.test`, password_hash: 'x' })
+    .returning<Array<{ id: string }>>('id');
   const rows = Array.from({ length: count }, (_x, n) => ({
     owner_id: owner?.id,
     kind: 'game',
@@ -47,8 +58,15 @@ function assertPartition(t: { deepEqual: (a: unknown, b: unknown, m?: string) =>
   const counted = new Map<string, number>();
   for (const share of shares) for (const id of share) counted.set(id, (counted.get(id) ?? 0) + 1);
   t.deepEqual([...counted.keys()].sort(), [...ids].sort(), 'every instance is in a share');
-  t.deepEqual([...counted.entries()].filter(([, n]) => n > 1), [], 'no instance is in two shares');
-  t.true(shares.every((s) => s.size > 0), `every live replica has a share: ${shares.map((s) => s.size).join(', ')}`);
+  t.deepEqual(
+    [...counted.entries()].filter(([, n]) => n > 1),
+    [],
+    'no instance is in two shares',
+  );
+  t.true(
+    shares.every((s) => s.size > 0),
+    `every live replica has a share: ${shares.map((s) => s.size).join(', ')}`,
+  );
 }
 
 const subset = (a: Set<string>, b: Set<string>): boolean => [...a].every((id) => b.has(id));
@@ -67,7 +85,10 @@ test(`a dead replica's share goes to the survivors, who keep their own; a joinin
     await db.raw(`UPDATE replicas SET heartbeat_at = now() - make_interval(secs => ?) WHERE id = 'replica-c'`, [replicaStaleSeconds + 1]);
     const [aAfter, bAfter] = await sharesOf(ids, [a.poller, b.poller]);
     assertPartition(t, ids, [aAfter, bAfter] as Array<Set<string>>);
-    t.true(subset(aBefore as Set<string>, aAfter as Set<string>) && subset(bBefore as Set<string>, bAfter as Set<string>), 'the survivors keep what they polled: only the dead replica\'s instances move');
+    t.true(
+      subset(aBefore as Set<string>, aAfter as Set<string>) && subset(bBefore as Set<string>, bAfter as Set<string>),
+      "the survivors keep what they polled: only the dead replica's instances move",
+    );
     t.true(subset(cBefore as Set<string>, new Set([...(aAfter as Set<string>), ...(bAfter as Set<string>)])));
 
     // d joins: it takes a share, and the instances it takes are the only ones that move.

@@ -25,10 +25,14 @@ const instances = () => app.server.instances;
 async function activeInstance(): Promise<{ instance: Instance; agentId: string }> {
   await registerAgent(app, admin, fakes);
   const created = await instances().create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'poll-test' });
-  const instance = await eventually(async () => {
-    const current = await instances().get(created.id, null);
-    return current.state.lifecycle === 'active' ? current : undefined;
-  }, 8_000, 'instance to become active');
+  const instance = await eventually(
+    async () => {
+      const current = await instances().get(created.id, null);
+      return current.state.lifecycle === 'active' ? current : undefined;
+    },
+    8_000,
+    'instance to become active',
+  );
   // Tests run concurrently and the pool hands out any free agent: find the one this instance got.
   const pooled = await app.testDatabase.database.knex('agent_pool').where({ instance_id: instance.id }).first<{ name: string }>('name');
   return { instance, agentId: pooled?.name ?? '' };
@@ -39,7 +43,7 @@ async function stateAfter(instanceId: string): Promise<Instance['state']> {
   return (await instances().get(instanceId, null)).state;
 }
 
-test('a ready agent makes an active, reachable, ready instance with the agent\'s status', async (t) => {
+test("a ready agent makes an active, reachable, ready instance with the agent's status", async (t) => {
   const { instance } = await activeInstance();
   t.like(instance.state, { lifecycle: 'active', reachable: true, ready: true, status: 'stopped', error: null, stale: false });
   t.is((instance.state.details as { state?: string }).state, 'stopped');
@@ -113,10 +117,14 @@ test('unreachable agents are polled with backoff, and picked up again when they 
   // At a 500 ms interval a healthy agent gets ~3 polls (9 requests) here; a backed-off one far fewer.
   t.true(fakes.requests(agentId) - before <= 3, `${fakes.requests(agentId) - before} requests during backoff`);
   fakes.setFault(agentId, { mode: 'normal' });
-  const state = await eventually(async () => {
-    const s = (await instances().get(instance.id, null)).state;
-    return s.ready ? s : undefined;
-  }, 6_000, 'recovery');
+  const state = await eventually(
+    async () => {
+      const s = (await instances().get(instance.id, null)).state;
+      return s.ready ? s : undefined;
+    },
+    6_000,
+    'recovery',
+  );
   t.true(state.reachable);
 });
 

@@ -35,7 +35,10 @@ test('an agent that answers ready:false for a while: active only after it turns 
   fakes.setFault(agent.id, { mode: 'normal' });
   await eventually(async () => (await lifecycleOf(app, created.id)) === 'active', 5_000, 'active');
   const events = await app.testDatabase.database.knex('events').whereRaw(`data->>'instance_id' = ?`, [created.id]).orderBy('id').select<Array<{ data: { state: { lifecycle: string } } }>>('data');
-  t.deepEqual(events.map((e) => e.data.state.lifecycle), ['provisioning', 'active']);
+  t.deepEqual(
+    events.map((e) => e.data.state.lifecycle),
+    ['provisioning', 'active'],
+  );
 });
 
 test('an agent that never turns ready: failed at the deadline with the reason, and the agent is released', async (t) => {
@@ -43,10 +46,14 @@ test('an agent that never turns ready: failed at the deadline with the reason, a
   const agent = await registerAgent(app, admin, fakes);
   fakes.setFault(agent.id, { mode: 'not_ready', reason: 'disk check' });
   const created = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'never-ready' });
-  const failed = await eventually(async () => {
-    const current = await app.server.instances.get(created.id, null);
-    return current.state.lifecycle === 'failed' ? current : undefined;
-  }, 8_000, 'failed');
+  const failed = await eventually(
+    async () => {
+      const current = await app.server.instances.get(created.id, null);
+      return current.state.lifecycle === 'failed' ? current : undefined;
+    },
+    8_000,
+    'failed',
+  );
   t.regex(failed.lifecycleReason ?? '', /never became ready \(disk check\)/);
   const pool = await app.testDatabase.database.knex('agent_pool').where({ id: agent.poolId }).first<{ instance_id: string | null }>('instance_id');
   t.is(pool?.instance_id, null);
@@ -55,10 +62,14 @@ test('an agent that never turns ready: failed at the deadline with the reason, a
 test('no free agent: failed at once with a reason an admin can act on', async (t) => {
   const { app, admin } = await ownApp(t);
   const created = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'no-agent' });
-  const failed = await eventually(async () => {
-    const current = await app.server.instances.get(created.id, null);
-    return current.state.lifecycle === 'failed' ? current : undefined;
-  }, 5_000, 'failed');
+  const failed = await eventually(
+    async () => {
+      const current = await app.server.instances.get(created.id, null);
+      return current.state.lifecycle === 'failed' ? current : undefined;
+    },
+    5_000,
+    'failed',
+  );
   t.regex(failed.lifecycleReason ?? '', /No free game agent/);
 });
 
@@ -72,7 +83,10 @@ test('provisioning interrupted by a stop of the API is resumed by the next start
   const created = await first.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'interrupted' });
   await first.close();
   // A crash leaves the lease to run out; simulate that the dead replica's lease has expired.
-  await db.database.knex('instances').where({ id: created.id }).update({ worker_id: 'dead-replica', worker_lease_until: new Date(Date.now() - 1000) });
+  await db.database
+    .knex('instances')
+    .where({ id: created.id })
+    .update({ worker_id: 'dead-replica', worker_lease_until: new Date(Date.now() - 1000) });
   fakes.setFault(agent.id, { mode: 'normal' });
   const second = await startTestApp({ config: fastAgents, testDatabase: db });
   t.teardown(() => second.close());
@@ -89,7 +103,10 @@ test('provisioning whose deadline passed while the API was down is failed cleanl
   fakes.setFault(agent.id, { mode: 'not_ready' });
   const created = await first.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'expired' });
   await first.close();
-  await db.database.knex('instances').where({ id: created.id }).update({ provision_deadline: new Date(Date.now() - 1000), worker_lease_until: null });
+  await db.database
+    .knex('instances')
+    .where({ id: created.id })
+    .update({ provision_deadline: new Date(Date.now() - 1000), worker_lease_until: null });
   const second = await startTestApp({ config: fastAgents, testDatabase: db });
   t.teardown(() => second.close());
   await eventually(async () => (await lifecycleOf(second, created.id)) === 'failed', 6_000, 'failed on restart');
@@ -107,7 +124,7 @@ test('deleting an instance releases its agent, removes the row and publishes ins
   await eventually(async () => (await knex('instances').where({ id: created.id })).length === 0, 5_000, 'row gone');
   const pool = await knex('agent_pool').where({ id: agent.poolId }).first<{ instance_id: string | null; needs_wipe: boolean }>('instance_id', 'needs_wipe');
   t.is(pool?.instance_id, null);
-  t.true(pool?.needs_wipe, 'the agent still holds the last tenant\'s data');
+  t.true(pool?.needs_wipe, "the agent still holds the last tenant's data");
   t.is((await knex('events').where({ type: 'instance.deleted' }).whereRaw(`data->>'instance_id' = ?`, [created.id])).length, 1);
   // Not handed to the next tenant until an admin wipes it and says so.
   const next = await app.server.instances.create({ ownerId: admin.user.id, kind: 'game', plugin: 'test', name: 'next-tenant' });

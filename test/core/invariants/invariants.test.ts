@@ -35,7 +35,11 @@ test.after.always(async () => {
 async function expectOnly(t: import('ava').ExecutionContext, db: Knex, id: string, offending: string[]): Promise<void> {
   const results = await checkInvariants(invariants, { db, graceMs: minute });
   const failed = results.filter((r) => !r.ok);
-  t.deepEqual(failed.map((r) => r.id), [id], formatInvariantReport(results));
+  t.deepEqual(
+    failed.map((r) => r.id),
+    [id],
+    formatInvariantReport(results),
+  );
   t.deepEqual([...(failed[0]?.offending ?? [])].sort(), [...offending].sort());
   t.regex(formatInvariantReport(results), new RegExp(`FAIL ${id.replace('.', '\\.')}[^]*${offending[0]}`));
 }
@@ -44,9 +48,18 @@ test.serial('valid rows of every kind pass every invariant, each check runs, and
   const db = await fresh();
   const user = await plantUser(db);
   await plantInstance(db, user);
-  await plantInstance(db, user, { lifecycle: 'provisioning', agent_base_url: null, agent_token_encrypted: null, provision_deadline: db.raw(`now() + interval '1 minute'`), worker_lease_until: db.raw(`now() + interval '1 minute'`) });
+  await plantInstance(db, user, {
+    lifecycle: 'provisioning',
+    agent_base_url: null,
+    agent_token_encrypted: null,
+    provision_deadline: db.raw(`now() + interval '1 minute'`),
+    worker_lease_until: db.raw(`now() + interval '1 minute'`),
+  });
   const results = await checkInvariants(invariants, { db, graceMs: 0 });
-  t.true(results.every((r) => r.ok && r.error === undefined), formatInvariantReport(results));
+  t.true(
+    results.every((r) => r.ok && r.error === undefined),
+    formatInvariantReport(results),
+  );
   const owners = new Set(results.map((r) => r.id.split('.')[0]));
   t.deepEqual([...owners].sort(), ['core', 'dev', 'game', 'streamspace']);
 });
@@ -54,7 +67,13 @@ test.serial('valid rows of every kind pass every invariant, each check runs, and
 test.serial('core.instance-past-deadline: provisioning past its deadline with no lease, and deleting with its lease long gone', async (t) => {
   const db = await fresh();
   const user = await plantUser(db);
-  const late = await plantInstance(db, user, { lifecycle: 'provisioning', agent_base_url: null, agent_token_encrypted: null, provision_deadline: ago(db, 5 * minute), worker_lease_until: ago(db, 5 * minute) });
+  const late = await plantInstance(db, user, {
+    lifecycle: 'provisioning',
+    agent_base_url: null,
+    agent_token_encrypted: null,
+    provision_deadline: ago(db, 5 * minute),
+    worker_lease_until: ago(db, 5 * minute),
+  });
   const gone = await plantInstance(db, user, { lifecycle: 'deleting', updated_at: ago(db, 5 * minute), worker_lease_until: null });
   // Within the grace: a running server is about to pick these up.
   await plantInstance(db, user, { lifecycle: 'provisioning', agent_base_url: null, agent_token_encrypted: null, provision_deadline: ago(db, 1000), worker_lease_until: null });
@@ -111,7 +130,13 @@ test.serial('core.plan-limit-exceeded: the instances beyond the plan, newest fir
   await db('billing_accounts').insert({ user_id: canceled, subscription_id: 'sub_c', plan: 'starter', status: 'canceled', last_synced_at: db.fn.now() });
   await plantInstance(db, canceled, { kind: 'dev', plugin: 'dev', created_at: at(3) });
   await plantInstance(db, canceled, { kind: 'dev', plugin: 'dev', created_at: at(2) });
-  const overDev = await plantInstance(db, canceled, { kind: 'dev', plugin: 'dev', lifecycle: 'provisioning', provision_deadline: db.raw(`now() + interval '1 minute'`), worker_lease_until: db.raw(`now() + interval '1 minute'`) });
+  const overDev = await plantInstance(db, canceled, {
+    kind: 'dev',
+    plugin: 'dev',
+    lifecycle: 'provisioning',
+    provision_deadline: db.raw(`now() + interval '1 minute'`),
+    worker_lease_until: db.raw(`now() + interval '1 minute'`),
+  });
   const exempt = await plantUser(db);
   await db('billing_accounts').insert({ user_id: exempt, exempt: true });
   const admin = await plantUser(db, { role: 'admin' });
@@ -122,7 +147,7 @@ test.serial('core.plan-limit-exceeded: the instances beyond the plan, newest fir
   await expectOnly(t, db, 'core.plan-limit-exceeded', [third, overDev]);
 });
 
-test.serial('a plugin invariant whose id is outside the plugin\'s prefix, or an id declared twice, is refused', (t) => {
+test.serial("a plugin invariant whose id is outside the plugin's prefix, or an id declared twice, is refused", (t) => {
   const plans = new Plans(config.billing.plans, config.billing.default_plan);
   const rule = (id: string) => defineInvariant({ id, title: 't', explanation: 'e', remedy: 'r', offending: async () => [] });
   const plugin = (invariants: PanelPlugin['invariants']): PanelPlugin => ({ id: 'demo', invariants, setup: () => ({}) });

@@ -6,14 +6,26 @@ export const fakeHash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2ho
 
 export async function plantUser(db: Knex, fields: Record<string, unknown> = {}): Promise<string> {
   const tag = randomUUID().slice(0, 8);
-  const [row] = await db('users').insert({ username: `u-${tag}`, email: `u-${tag}@example.test`, password_hash: fakeHash, ...fields }).returning<Array<{ id: string }>>('id');
+  const [row] = await db('users')
+    .insert({ username: `u-${tag}`, email: `u-${tag}@example.test`, password_hash: fakeHash, ...fields })
+    .returning<Array<{ id: string }>>('id');
   return (row as { id: string }).id;
 }
 
 /** An active instance with its agent recorded (and a dev container its vmid), unless `fields` says otherwise. */
 export async function plantInstance(db: Knex, ownerId: string, fields: Record<string, unknown> = {}): Promise<string> {
   const [row] = await db('instances')
-    .insert({ owner_id: ownerId, kind: 'game', plugin: 'game', name: 'planted', lifecycle: 'active', provisioner: 'static', agent_base_url: 'http://127.0.0.1:9', agent_token_encrypted: 'sealed', ...fields })
+    .insert({
+      owner_id: ownerId,
+      kind: 'game',
+      plugin: 'game',
+      name: 'planted',
+      lifecycle: 'active',
+      provisioner: 'static',
+      agent_base_url: 'http://127.0.0.1:9',
+      agent_token_encrypted: 'sealed',
+      ...fields,
+    })
     .returning<Array<{ id: string }>>('id');
   const id = (row as { id: string }).id;
   // A dev container's vmid is written with it (plugins/dev/vmids.ts).

@@ -32,7 +32,13 @@ test(`usual runs log at debug; long, failed and timed-out runs at info (${testEn
   // A 1 s threshold, so a loaded test machine does not make a no-op run look long.
   scheduler.add({ ...base, every_ms: 60_000, id: 'test.fast', run: async () => {} });
   scheduler.add({ ...base, id: 'test.slow', run: () => sleep(150) });
-  scheduler.add({ ...base, id: 'test.broken', run: async () => { throw new Error('broken'); } });
+  scheduler.add({
+    ...base,
+    id: 'test.broken',
+    run: async () => {
+      throw new Error('broken');
+    },
+  });
   scheduler.add({ ...base, id: 'test.stuck', run: ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())) });
   for (const id of ['test.fast', 'test.slow', 'test.broken', 'test.stuck']) await scheduler.fire(id, new Date());
   const runLine = (job: string) => logs.find((l) => l.msg === 'job run' && l.job === job) as Record<string, unknown>;

@@ -55,7 +55,10 @@ test.serial(`two replicas firing the same once_across_replicas job run each slot
     perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1);
   }
   t.true(perSlot.size >= 5, `expected about 10 slots, got ${perSlot.size}`);
-  t.true([...perSlot.values()].every((n) => n === 1), JSON.stringify([...perSlot]));
+  t.true(
+    [...perSlot.values()].every((n) => n === 1),
+    JSON.stringify([...perSlot]),
+  );
   // Both replicas really competed: the loser of each slot logged it as claimed elsewhere.
   const claimedElsewhere = [...a.logs, ...b.logs].filter((l) => l.msg === 'slot already claimed by another replica').length;
   t.true(claimedElsewhere >= perSlot.size - 2, `${claimedElsewhere} skipped of ${perSlot.size}`);

@@ -35,7 +35,10 @@ test('an unreachable SMTP server leaves the mail queued with its error, for a la
   const user = await createUser(app, await loginAdmin(app));
   await app.request('/api/auth/password-reset', json({ email: user.user.email }));
   await app.server.auth.settleMail();
-  const row = await app.testDatabase.database.knex('mail_outbox').where({ to_address: user.user.email }).first<{ sent_at: Date | null; attempts: number; last_error: string | null; claimed_until: Date | null }>();
+  const row = await app.testDatabase.database
+    .knex('mail_outbox')
+    .where({ to_address: user.user.email })
+    .first<{ sent_at: Date | null; attempts: number; last_error: string | null; claimed_until: Date | null }>();
   t.is(row?.sent_at, null);
   t.true((row?.attempts ?? 0) >= 1);
   t.regex(row?.last_error ?? '', /ECONNREFUSED|connect/i);

@@ -5,11 +5,9 @@ import { PluginBootError } from '../../../src/core/plugin-host/plugin-host.ts';
 import { examplePlugin } from '../../fixtures/example-plugin/index.ts';
 import { startTestApp } from '../../helpers/start-test-app.ts';
 
-const pong = (path: string) =>
-  defineRoute({ method: 'get', path, summary: 'pong', auth: 'none', responses: { 200: z.object({ pong: z.string() }) }, handler: async () => ({ body: { pong: path } }) });
+const pong = (path: string) => defineRoute({ method: 'get', path, summary: 'pong', auth: 'none', responses: { 200: z.object({ pong: z.string() }) }, handler: async () => ({ body: { pong: path } }) });
 
-const plugin = (id: string, extra: Partial<PanelPlugin> = {}, routes = [pong('/ping')]): PanelPlugin =>
-  definePlugin({ id, setup: () => ({ routes }), ...extra });
+const plugin = (id: string, extra: Partial<PanelPlugin> = {}, routes = [pong('/ping')]): PanelPlugin => definePlugin({ id, setup: () => ({ routes }), ...extra });
 
 async function bootError(t: import('ava').ExecutionContext, plugins: PanelPlugin[], config = {}): Promise<string> {
   const err = await t.throwsAsync(startTestApp({ plugins, config }), { instanceOf: PluginBootError });

@@ -33,7 +33,15 @@ test.serial('thousands of aborted requests and WebSockets leave no sockets behin
   const ide = await startStandIn();
   const proxy = new ReverseProxy({ idleTimeoutMs: 10_000, maxSockets: 128, log: createLogger('silent') });
   const front: Server = createServer((req, res) => {
-    void proxy.web(req, res, { target: ide.url, path: req.url ?? '/', publicHost: 'dev-1.test', publicProto: 'http', clientIp: '127.0.0.1', isPanelCookie: () => false, onFailure: (r, status) => r.writeHead(status).end() });
+    void proxy.web(req, res, {
+      target: ide.url,
+      path: req.url ?? '/',
+      publicHost: 'dev-1.test',
+      publicProto: 'http',
+      clientIp: '127.0.0.1',
+      isPanelCookie: () => false,
+      onFailure: (r, status) => r.writeHead(status).end(),
+    });
   });
   front.on('upgrade', (req, socket, head) => {
     socket.on('error', () => undefined);
@@ -50,7 +58,12 @@ test.serial('thousands of aborted requests and WebSockets leave no sockets behin
 
   const connections = (): Promise<number> => new Promise((resolve) => front.getConnections((_e, n) => resolve(n)));
   // Warm up (JIT, pools), then take the baseline.
-  const roundTrip = (path: string) => new Promise<void>((resolve, reject) => request({ port, path }, (res) => res.resume().on('end', resolve)).on('error', reject).end());
+  const roundTrip = (path: string) =>
+    new Promise<void>((resolve, reject) =>
+      request({ port, path }, (res) => res.resume().on('end', resolve))
+        .on('error', reject)
+        .end(),
+    );
   for (let i = 0; i < 50; i += 1) await roundTrip('/echo');
   const baseHeap = await heapAfterGc();
 
@@ -82,11 +95,7 @@ test.serial('thousands of aborted requests and WebSockets leave no sockets behin
 
   const rounds = 10;
   for (let round = 0; round < rounds; round += 1) {
-    await Promise.all([
-      ...Array.from({ length: 100 }, abortMidBody),
-      ...Array.from({ length: 100 }, abortBeforeAnswer),
-      ...Array.from({ length: 50 }, abortSocket),
-    ]);
+    await Promise.all([...Array.from({ length: 100 }, abortMidBody), ...Array.from({ length: 100 }, abortBeforeAnswer), ...Array.from({ length: 50 }, abortSocket)]);
   }
 
   // Everything drains: no client connections, no upstream sockets beyond the keep-alive pool's idle ones.

@@ -82,7 +82,10 @@ for (const target of targets) {
     const fragment = Buffer.alloc(16 * 1024, 0x61);
     const count = Math.ceil((max + 1) / fragment.length) + 1;
     t.log(`${target.path}: maxPayload ${max} bytes, ${count} fragments of ${fragment.length}`);
-    sendFragments(socket, Array.from({ length: count }, () => fragment));
+    sendFragments(
+      socket,
+      Array.from({ length: count }, () => fragment),
+    );
     await assertClosedWith1009(t, socket, `${count} fragments`);
     t.is(await stillServes(app.url), 200);
   });
@@ -90,7 +93,10 @@ for (const target of targets) {
   test(`${target.path}: a small message in fragments is put back together`, async (t) => {
     const { socket, message, acted } = await target.open();
     const size = Math.ceil(message.length / 5);
-    sendFragments(socket, Array.from({ length: 5 }, (_, i) => message.slice(i * size, (i + 1) * size)));
+    sendFragments(
+      socket,
+      Array.from({ length: 5 }, (_, i) => message.slice(i * size, (i + 1) * size)),
+    );
     await acted();
     socket.ws.close();
     t.pass();
@@ -100,7 +106,10 @@ for (const target of targets) {
 test('every WebSocket route the dispatcher answers itself has a maxPayload; raw-proxied ones are named', (t) => {
   const bounds = app.server.websockets.map((m) => `${m.owner} ${m.fullPath ?? 'host'}: ${m.route.onUpgrade ? 'proxied raw' : `${m.route.maxPayloadBytes ?? 64 * 1024} bytes`}`);
   t.log(bounds.join('; '));
-  t.true(app.server.websockets.some((m) => m.owner === 'game'), 'every shipped plugin is mounted');
+  t.true(
+    app.server.websockets.some((m) => m.owner === 'game'),
+    'every shipped plugin is mounted',
+  );
   for (const m of app.server.websockets) {
     if (m.route.onUpgrade) continue;
     // Only replicas open relays (a signed token); what browsers and agents open takes at most 4 MiB a message.

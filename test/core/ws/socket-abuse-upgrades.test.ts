@@ -67,7 +67,7 @@ test.serial('past the per-IP upgrade rate, a flood is refused 429 from memory; a
   const { codes, perSecond } = await flood(port, request, '127.0.0.2', 1_000);
   t.log(`1,000 upgrades from one address: ${[...codes].map(([c, k]) => `${k}x ${c}`).join(', ')}; ${perSecond.toFixed(0)} answered/s`);
   const limited = codes.get('429 UPGRADE_RATE_LIMITED') ?? 0;
-  const refills = Math.ceil((1_000 / perSecond) * 1000 / refillMs) + 1;
+  const refills = Math.ceil(((1_000 / perSecond) * 1000) / refillMs) + 1;
   t.true(limited >= 1_000 - burst - refills, `at most the burst and the refills of the run got through (${limited} limited)`);
   t.true(limited <= 1_000 - burst, 'the burst itself got through to the route');
   t.true(perSecond > 100, `refusals are cheap (${perSecond.toFixed(0)}/s)`);

@@ -10,7 +10,11 @@ const hostRouted = definePlugin({
   setup: () => ({
     websockets: [
       defineWebSocket({
-        host: (hostname) => /^dev-(\d+)\.localhost$/.exec(hostname)?.slice(1).reduce((acc, vmid) => ({ ...acc, vmid }), {}) ?? null,
+        host: (hostname) =>
+          /^dev-(\d+)\.localhost$/
+            .exec(hostname)
+            ?.slice(1)
+            .reduce((acc, vmid) => ({ ...acc, vmid }), {}) ?? null,
         origin: 'any',
         authorize: async ({ params, url }) => ({ vmid: params.vmid ?? '', path: url.pathname }),
         onConnection: (ws, _ctx, grant) => ws.send(JSON.stringify(grant)),
@@ -33,7 +37,10 @@ test.after.always(async () => {
 const wsUrl = (a: TestApp, path: string): string => `${a.url.replace('http', 'ws')}${path}`;
 
 /** Opens a socket and resolves with the first message, or with the HTTP refusal. */
-function connect(url: string, headers: Record<string, string> = {}): Promise<{ ws: WebSocket; first: string } | { status: number; body: { code: string; request_id: string }; requestId: string | undefined }> {
+function connect(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ ws: WebSocket; first: string } | { status: number; body: { code: string; request_id: string }; requestId: string | undefined }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
     ws.once('message', (data) => resolve({ ws, first: data.toString() }));

@@ -13,7 +13,13 @@ let admin: Session;
 
 test.before(async () => {
   fakes = await startFakeAgents();
-  app = await startDevApp(devTestConfig('static', { billing: { plans: [{ id: 'free', name: 'Free', price_id: null, amount: 0, currency: 'usd', limits: { game_servers: 2, dev_containers: 2, backups_per_server: 100 } }], default_plan: 'free' } }, { vmid_min: 500, vmid_max: 502 }));
+  app = await startDevApp(
+    devTestConfig(
+      'static',
+      { billing: { plans: [{ id: 'free', name: 'Free', price_id: null, amount: 0, currency: 'usd', limits: { game_servers: 2, dev_containers: 2, backups_per_server: 100 } }], default_plan: 'free' } },
+      { vmid_min: 500, vmid_max: 502 },
+    ),
+  );
   admin = await loginAdmin(app);
 });
 
@@ -65,7 +71,10 @@ test.serial('another user gets 404 on every container route; the list is their o
     t.is(res.body.code, 'NOT_FOUND');
   }
   t.deepEqual((await call(app, stranger, 'GET', '/api/dev')).body.containers, []);
-  t.deepEqual(((await call(app, admin, 'GET', `/api/dev?user_id=${owner.user.id}`)).body.containers as DevContainer[]).map((c) => c.id), [box.id]);
+  t.deepEqual(
+    ((await call(app, admin, 'GET', `/api/dev?user_id=${owner.user.id}`)).body.containers as DevContainer[]).map((c) => c.id),
+    [box.id],
+  );
   t.is((await call(app, stranger, 'GET', `/api/dev?user_id=${owner.user.id}`)).status, 403);
   await call(app, owner, 'DELETE', `/api/dev/${box.id}`);
 });

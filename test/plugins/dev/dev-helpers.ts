@@ -13,7 +13,15 @@ export { call };
 /** Local agents with the IDE stand-in, fast polls; IDE URLs over http on the test's port-less hosts (port 80, not PUBLIC_URL's). */
 export const devTestConfig = (provisioner: 'local' | 'static', extra: DeepPartial<Config> = {}, dev: Record<string, unknown> = {}): DeepPartial<Config> => ({
   provisioner,
-  agents: { poll_interval_ms: 500, poll_timeout_ms: 1_000, poll_connect_timeout_ms: 500, action_timeout_ms: 5_000, max_backoff_ms: 2_000, provision_deadline_ms: provisioner === 'local' ? 30_000 : 4_000, breaker_cooldown_ms: 200 },
+  agents: {
+    poll_interval_ms: 500,
+    poll_timeout_ms: 1_000,
+    poll_connect_timeout_ms: 500,
+    action_timeout_ms: 5_000,
+    max_backoff_ms: 2_000,
+    provision_deadline_ms: provisioner === 'local' ? 30_000 : 4_000,
+    breaker_cooldown_ms: 200,
+  },
   ide: { suffix: 'ide.test', scheme: 'http', return_hosted_url: true, path_mode_enabled: true, path_mode_host: null, public_port: 80 },
   billing: { plans: [{ id: 'free', name: 'Free', price_id: null, amount: 0, currency: 'usd', limits: { game_servers: 2, dev_containers: 5, backups_per_server: 100 } }], default_plan: 'free' },
   plugins: { config: { dev: { socket_recheck_ms: 500, ...dev } } },
@@ -37,10 +45,14 @@ export async function getContainer(app: TestApp, session: Session, id: string): 
 }
 
 export function waitForContainer(app: TestApp, session: Session, id: string, check: (c: DevContainer) => boolean, what: string, ms = 30_000): Promise<DevContainer> {
-  return eventually(async () => {
-    const c = await getContainer(app, session, id);
-    return check(c) ? c : undefined;
-  }, ms, what);
+  return eventually(
+    async () => {
+      const c = await getContainer(app, session, id);
+      return check(c) ? c : undefined;
+    },
+    ms,
+    what,
+  );
 }
 
 /** A container that is active with its IDE running. */

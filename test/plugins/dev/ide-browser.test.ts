@@ -120,7 +120,13 @@ async function runCommand(page: Page, title: string): Promise<void> {
     await page.keyboard.press('F1');
     await input.waitFor({ state: 'visible', timeout: 15_000 });
     await input.fill(`>${title}`);
-    if (await row.waitFor({ state: 'visible', timeout: 3_000 }).then(() => true, () => false)) break;
+    if (
+      await row.waitFor({ state: 'visible', timeout: 3_000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     if (Date.now() > deadline) throw new Error(`no command "${title}" in the palette`);
     await page.keyboard.press('Escape');
   }
@@ -144,11 +150,14 @@ test.serial('hosted mode with the default IDE settings: the workbench of a real 
   t.log(`container active with code-server running in ${Date.now() - started} ms`);
   const { context, page, troubles, link } = await openInBrowser(panel, box);
   try {
-    t.is(link.origin, `http://dev-${box.vmid}.localhost:${new URL(panel.app.url).port}`, 'PUBLIC_URL\'s scheme and port');
+    t.is(link.origin, `http://dev-${box.vmid}.localhost:${new URL(panel.app.url).port}`, "PUBLIC_URL's scheme and port");
     t.is(new URL(page.url()).host, link.host);
     t.false(page.url().includes('ide_token'), 'the token is gone from the address bar');
     const cookies = await context.cookies(link.origin);
-    t.deepEqual(cookies.filter((c) => c.name === `ide_${box.vmid}`).map((c) => [c.httpOnly, c.secure, c.sameSite]), [[true, false, 'Lax']]);
+    t.deepEqual(
+      cookies.filter((c) => c.name === `ide_${box.vmid}`).map((c) => [c.httpOnly, c.secure, c.sameSite]),
+      [[true, false, 'Lax']],
+    );
     t.log(`workbench visible ${Date.now() - started} ms after the start`);
 
     await runCommand(page, 'Terminal: Create New Terminal');
@@ -171,12 +180,16 @@ test.serial('hosted mode with the default IDE settings: the workbench of a real 
     await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'probe.txt' }).waitFor({ state: 'visible', timeout: 30_000 });
     assertNoTroubles(t, troubles, await abnormalCloses(page));
-    t.deepEqual(panel.app.logs.filter((l) => l.level >= 40).map((l) => l.msg), [], 'the API logged no warning or error');
+    t.deepEqual(
+      panel.app.logs.filter((l) => l.level >= 40).map((l) => l.msg),
+      [],
+      'the API logged no warning or error',
+    );
 
     // Stopping the IDE ends its sessions: the open tab's sockets are closed, and the page, loaded again, says to reopen it from the portal.
     const stopped = await call(panel.app, panel.user, 'POST', `/api/dev/${box.id}/codeserver/stop`);
     t.is(stopped.status, 202);
-    await eventually(async () => troubles.sockets.length > 0, 10_000, 'the IDE tab\'s WebSockets to be closed');
+    await eventually(async () => troubles.sockets.length > 0, 10_000, "the IDE tab's WebSockets to be closed");
     const after = await reload(page);
     t.is(after?.status(), 401);
     t.regex(await page.locator('body').innerText(), /open the IDE again/i);
@@ -206,11 +219,15 @@ test.serial("path mode: a Markdown file's preview opens in the IDE's webview fra
     t.is(await preview.locator('em').first().textContent(), 'Markdown');
     const webview = page.frames().find((f) => f.url().includes('/webview/browser/pre/index.html'));
     t.truthy(webview, 'the webview frame is served by the IDE');
-    t.is(new URL(webview?.url() ?? 'http://x/').origin, link.origin, 'from the IDE\'s own origin');
+    t.is(new URL(webview?.url() ?? 'http://x/').origin, link.origin, "from the IDE's own origin");
     t.log(`preview shown ${Date.now() - started} ms after the start`);
 
     assertNoTroubles(t, troubles, await abnormalCloses(page));
-    t.deepEqual(panel.app.logs.filter((l) => l.level >= 40).map((l) => l.msg), [], 'the API logged no warning or error');
+    t.deepEqual(
+      panel.app.logs.filter((l) => l.level >= 40).map((l) => l.msg),
+      [],
+      'the API logged no warning or error',
+    );
   } finally {
     await context.close();
   }

@@ -13,7 +13,12 @@ import { devTestConfig, ideRequest, openIde, readyContainer, startDevApp } from 
  */
 test('over https the hosted IDE cookie is __Host- and Secure; IDE access lines are debug and name the Host', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'panel-ide-https-'));
-  const app = await startDevApp(devTestConfig('local', { database: { data_dir: dataDir }, ide: { suffix: 'ide.test', scheme: 'https', return_hosted_url: true, path_mode_enabled: false, path_mode_host: null, public_port: null } }));
+  const app = await startDevApp(
+    devTestConfig('local', {
+      database: { data_dir: dataDir },
+      ide: { suffix: 'ide.test', scheme: 'https', return_hosted_url: true, path_mode_enabled: false, path_mode_host: null, public_port: null },
+    }),
+  );
   try {
     const user = await createUser(app, await loginAdmin(app));
     const box = await readyContainer(app, user, 'Https box');
@@ -24,7 +29,10 @@ test('over https the hosted IDE cookie is __Host- and Secure; IDE access lines a
     const line = app.logs.find((l) => l.msg === 'request' && l.host === opened.host && l.status === 200);
     t.truthy(line, 'the proxied request has an access line with its Host');
     t.is(line?.level, 20, 'at debug');
-    t.false(app.logs.some((l) => l.msg.includes('IDE over http')), 'no http warning over https');
+    t.false(
+      app.logs.some((l) => l.msg.includes('IDE over http')),
+      'no http warning over https',
+    );
     await deleteAndWait(app, user, box.id, '/api/dev');
   } finally {
     await app.close();

@@ -59,12 +59,12 @@ test.serial('a link is spent once for a cookie and a 303 to the same URL without
   const page = await ideRequest(app, hostOf(aliceBox), '/', { Cookie: cookie.split(';')[0] as string, Accept: 'text/html' });
   t.is(page.status, 200);
   t.regex(page.body, /IDE stand-in/);
-  t.regex(String(page.headers['set-cookie']), /ide-own=stand-in/, 'the IDE\'s own cookies pass through');
+  t.regex(String(page.headers['set-cookie']), /ide-own=stand-in/, "the IDE's own cookies pass through");
   t.is(page.headers['access-control-allow-origin'], undefined, 'upstream CORS headers are removed');
   t.is(page.headers['access-control-allow-credentials'], undefined);
 });
 
-test.serial('the IDE never sees the panel\'s Authorization header, the token or a panel cookie; X-Forwarded-* are the proxy\'s own', async (t) => {
+test.serial("the IDE never sees the panel's Authorization header, the token or a panel cookie; X-Forwarded-* are the proxy's own", async (t) => {
   const { cookie } = await openIde(app, alice, aliceBox.id);
   const echo = await ideRequest(app, hostOf(aliceBox), '/echo?q=1', {
     Cookie: `${cookie}; ide_999=other; __Host-ide_998=other; editor-pref=dark`,
@@ -77,7 +77,7 @@ test.serial('the IDE never sees the panel\'s Authorization header, the token or 
   const seen = JSON.parse(echo.body) as { url: string; headers: Record<string, string> };
   t.is(seen.url, '/echo?q=1');
   t.is(seen.headers.authorization, undefined);
-  t.is(seen.headers.cookie, 'editor-pref=dark', 'only the IDE\'s own cookies');
+  t.is(seen.headers.cookie, 'editor-pref=dark', "only the IDE's own cookies");
   t.is(seen.headers['x-forwarded-host'], hostOf(aliceBox), 'the public IDE host, as the browser sees it');
   t.is(seen.headers['x-forwarded-for'], '127.0.0.1');
   t.is(seen.headers['x-forwarded-proto'], 'http');
@@ -86,7 +86,7 @@ test.serial('the IDE never sees the panel\'s Authorization header, the token or 
   t.false(/ide_token/.test(echo.body));
 });
 
-test.serial('tokens and cookies are bound: another vmid, another user\'s container, no cookie, a forged cookie', async (t) => {
+test.serial("tokens and cookies are bound: another vmid, another user's container, no cookie, a forged cookie", async (t) => {
   // Alice's link spent on Bob's host: refused, and not spent.
   const link = await ideLink(app, alice, aliceBox.id);
   const elsewhere = await ideRequest(app, hostOf(bobBox), `/?ide_token=${link.token}`, { Accept: 'application/json' });
@@ -109,11 +109,14 @@ test.serial('tokens and cookies are bound: another vmid, another user\'s contain
 
   // Expired links are refused.
   const old = await ideLink(app, alice, aliceBox.id);
-  await app.server.database.knex('dev_ide_tokens').whereNull('used_at').update({ expires_at: new Date(Date.now() - 1000) });
+  await app.server.database
+    .knex('dev_ide_tokens')
+    .whereNull('used_at')
+    .update({ expires_at: new Date(Date.now() - 1000) });
   t.is((await ideRequest(app, hostOf(aliceBox), `/?ide_token=${old.token}`)).status, 401);
 });
 
-test.serial('IDE WebSockets: the cookie and the IDE\'s own Origin open them; a foreign Origin or no cookie is refused before the upgrade', async (t) => {
+test.serial("IDE WebSockets: the cookie and the IDE's own Origin open them; a foreign Origin or no cookie is refused before the upgrade", async (t) => {
   const { cookie } = await openIde(app, alice, aliceBox.id);
   const origin = `http://${hostOf(aliceBox)}`;
   const socket = await openSocket(wsUrl('/headers?x=1'), { Host: hostOf(aliceBox), Origin: origin, Cookie: `${cookie}; mine=1`, Authorization: 'Bearer leaked' });
@@ -129,7 +132,7 @@ test.serial('IDE WebSockets: the cookie and the IDE\'s own Origin open them; a f
   const foreign = await openSocket(wsUrl('/'), { Host: hostOf(aliceBox), Origin: 'http://evil.example', Cookie: cookie });
   t.true(isRefusal(foreign) && foreign.status === 403);
   const otherIde = await openSocket(wsUrl('/'), { Host: hostOf(aliceBox), Origin: `http://${hostOf(bobBox)}`, Cookie: cookie });
-  t.true(isRefusal(otherIde) && otherIde.status === 403, 'another IDE\'s origin is foreign too');
+  t.true(isRefusal(otherIde) && otherIde.status === 403, "another IDE's origin is foreign too");
   const anonymous = await openSocket(wsUrl('/'), { Host: hostOf(aliceBox), Origin: origin });
   t.true(isRefusal(anonymous) && anonymous.status === 401);
 });
@@ -164,7 +167,10 @@ test.serial('dev containers have the same file manager: upload, list, download; 
   const put = await fetch(`${base}/content?path=${encodeURIComponent('/src/main.go')}`, { method: 'PUT', headers: { Authorization: `Bearer ${alice.access_token}` }, body: 'package main\n' });
   t.is(put.status, 201);
   const listed = (await (await fetch(`${base}?path=/src`, { headers: { Authorization: `Bearer ${alice.access_token}` } })).json()) as { entries: Array<{ name: string; size_bytes: number }> };
-  t.deepEqual(listed.entries.map((e) => [e.name, e.size_bytes]), [['main.go', 13]]);
+  t.deepEqual(
+    listed.entries.map((e) => [e.name, e.size_bytes]),
+    [['main.go', 13]],
+  );
   const got = await fetch(`${base}/content?path=/src/main.go`, { headers: { Authorization: `Bearer ${alice.access_token}` } });
   t.is(await got.text(), 'package main\n');
   t.is((await fetch(`${base}?path=/src`, { headers: { Authorization: `Bearer ${bob.access_token}` } })).status, 404);

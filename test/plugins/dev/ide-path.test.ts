@@ -19,7 +19,12 @@ const host = 'localhost:8080'; // PUBLIC_URL's host in tests: path mode lives th
 
 test.before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'panel-ide-path-'));
-  app = await startDevApp(devTestConfig('local', { database: { data_dir: dataDir }, ide: { suffix: 'ide.test', scheme: 'http', return_hosted_url: false, path_mode_enabled: true, path_mode_host: null, public_port: null } }));
+  app = await startDevApp(
+    devTestConfig('local', {
+      database: { data_dir: dataDir },
+      ide: { suffix: 'ide.test', scheme: 'http', return_hosted_url: false, path_mode_enabled: true, path_mode_host: null, public_port: null },
+    }),
+  );
   admin = await loginAdmin(app);
   carol = await createUser(app, admin);
   box = await readyContainer(app, carol, 'Path box');

@@ -11,7 +11,7 @@ import { devTestConfig, openIde, readyContainer, startDevApp } from './dev-helpe
  * tenant's service workers and storage in a browser: the new container's first IDE answer
  * says `Clear-Site-Data: "storage"`, once; a fresh vmid's never does.
  */
-test('a reused vmid clears the origin\'s site data on its first IDE answer only; a fresh one never', async (t) => {
+test("a reused vmid clears the origin's site data on its first IDE answer only; a fresh one never", async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'panel-ide-reuse-'));
   // A range of one: the second container must get the first one's vmid.
   const app = await startDevApp(devTestConfig('local', { database: { data_dir: dataDir } }, { vmid_min: 700, vmid_max: 700 }));

@@ -34,7 +34,15 @@ test.before(async () => {
   agent = await startReferenceAgent(['--ide-command', sampleCommands.ide]);
   // Generous poll timeouts: on a loaded machine a slow poll would mark the IDE unknown (409
   // IDE_NOT_RUNNING) and the recheck job would close sockets, which is not what this tests.
-  const agents = { poll_interval_ms: 500, poll_timeout_ms: 5_000, poll_connect_timeout_ms: 2_000, action_timeout_ms: 10_000, max_backoff_ms: 2_000, provision_deadline_ms: 30_000, breaker_cooldown_ms: 200 };
+  const agents = {
+    poll_interval_ms: 500,
+    poll_timeout_ms: 5_000,
+    poll_connect_timeout_ms: 2_000,
+    action_timeout_ms: 10_000,
+    max_backoff_ms: 2_000,
+    provision_deadline_ms: 30_000,
+    breaker_cooldown_ms: 200,
+  };
   const config = devTestConfig('static', { agents }, { max_sockets_per_user: maxSocketsPerUser });
   first = await startTestApp({ plugins: [devPlugin], config, testDatabase: db });
   second = db.database.engine === 'postgres' ? await startTestApp({ plugins: [devPlugin], config, testDatabase: db }) : first;
@@ -66,7 +74,7 @@ const opened = expectOpen;
 
 const closeAll = (sockets: TestSocket[]): Promise<void> => closeAndFree(sockets, db.database.knex, `dev:ide-user:${user.user.id}`, 'IDE');
 
-test.serial('a user\'s IDE sockets on both replicas count against one cap: the next is refused with 429 IDE_SOCKET_LIMIT, and a closed one frees its place', async (t) => {
+test.serial("a user's IDE sockets on both replicas count against one cap: the next is refused with 429 IDE_SOCKET_LIMIT, and a closed one frees its place", async (t) => {
   const open = [opened(await openIdeSocket(first)), opened(await openIdeSocket(second)), opened(await openIdeSocket(first))];
   t.is(await slotRows(), 3);
   for (const app of [second, first]) {
@@ -81,7 +89,7 @@ test.serial('a user\'s IDE sockets on both replicas count against one cap: the n
   const gone = open.shift() as TestSocket;
   gone.ws.close();
   await gone.closed;
-  await eventually(async () => (await slotRows()) === 2, 10_000, 'the closed socket\'s slot to be freed');
+  await eventually(async () => (await slotRows()) === 2, 10_000, "the closed socket's slot to be freed");
   open.push(opened(await openIdeSocket(second)));
   await closeAll(open);
 });

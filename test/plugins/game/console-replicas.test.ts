@@ -66,7 +66,7 @@ test.serial('the per-server cap counts consoles on both replicas; a closed conso
   const gone = open.shift() as TestSocket;
   gone.ws.close();
   await gone.closed;
-  await eventually(async () => (await slotRows()) === 2, 10_000, 'the closed console\'s slot to be freed');
+  await eventually(async () => (await slotRows()) === 2, 10_000, "the closed console's slot to be freed");
   open.push(opened(await openConsole(second, owner, serverId)));
   await closeAll(open);
 });
@@ -80,7 +80,7 @@ test.serial('consoles opened all at once through both replicas never pass the ca
   await closeAll(open);
 });
 
-test.serial('the server\'s command budget is shared by its consoles on both replicas: past it a command is dropped with a server-scoped throttle, and the socket stays open', async (t) => {
+test.serial("the server's command budget is shared by its consoles on both replicas: past it a command is dropped with a server-scoped throttle, and the socket stays open", async (t) => {
   const a = opened(await openConsole(first, owner, serverId));
   const b = opened(await openConsole(second, owner, serverId));
   const tag = randomUUID().slice(0, 8);
@@ -94,7 +94,10 @@ test.serial('the server\'s command budget is shared by its consoles on both repl
   // Every command ends as a chat line (it reached the game server) or a throttle frame.
   await eventually(async () => chat().size + throttled().length >= 6, 15_000, 'all six commands to be decided');
   t.is(chat().size, 5);
-  t.deepEqual(throttled().map((f) => f.scope), ['server']);
+  t.deepEqual(
+    throttled().map((f) => f.scope),
+    ['server'],
+  );
   t.is(a.ws.readyState, a.ws.OPEN);
   t.is(b.ws.readyState, b.ws.OPEN);
   await closeAll([a, b]);
@@ -109,6 +112,6 @@ test.serial(`slots left by a replica that died stop counting once it is ${replic
   const socket = opened(await openConsole(second, owner, serverId));
   t.is(socket.ws.readyState, socket.ws.OPEN);
   await first.server.replicas.heartbeat();
-  t.is(await slotRows(), 1, 'only the live console\'s slot is left');
+  t.is(await slotRows(), 1, "only the live console's slot is left");
   await closeAll([socket]);
 });

@@ -68,10 +68,13 @@ test('another user gets 404 on every route of the server, and the server is abse
   t.is(((await call(app, owner, 'GET', `/api/game/servers/${id}/backups`)).body.backups as unknown[]).length, 1);
 });
 
-test('admins see every server, and one user\'s with ?user_id=; a user may not ask for someone else\'s', async (t) => {
+test("admins see every server, and one user's with ?user_id=; a user may not ask for someone else's", async (t) => {
   const all = await call(app, admin, 'GET', `/api/game/servers?user_id=${owner.user.id}`);
   t.is(all.status, 200);
-  t.deepEqual((all.body.servers as GameServer[]).map((s) => s.id), [server.id]);
+  t.deepEqual(
+    (all.body.servers as GameServer[]).map((s) => s.id),
+    [server.id],
+  );
   t.deepEqual((await call(app, admin, 'GET', `/api/game/servers?user_id=${stranger.user.id}`)).body.servers, []);
   t.is(((await call(app, admin, 'GET', '/api/game/servers?status=unknown')).body.servers as unknown[]).length, 0, 'the running server is not unknown');
   t.is((await call(app, stranger, 'GET', `/api/game/servers?user_id=${owner.user.id}`)).status, 403);
@@ -91,7 +94,11 @@ test('the console socket: a stranger cannot get a ticket, a used or expired tick
   t.true(isRefusal(reused) && reused.status === 401 && reused.body.code === 'TICKET_INVALID');
 
   const expiring = await issue();
-  await app.server.database.knex('tickets').update({ expires_at: new Date(Date.now() - 1000) }).whereNull('used_at').where('purpose', 'game.console');
+  await app.server.database
+    .knex('tickets')
+    .update({ expires_at: new Date(Date.now() - 1000) })
+    .whereNull('used_at')
+    .where('purpose', 'game.console');
   const expired = await openSocket(consoleUrl(app, server.id, expiring.ticket));
   t.true(isRefusal(expired) && expired.status === 401);
 
@@ -122,7 +129,7 @@ test.serial('a client flooding the console is throttled, then closed with 4429; 
   t.is((await flood.closed).code, 4429);
   // The burst that fit went through; the rest was dropped.
   calm.send({ type: 'command', command: 'say still-here' });
-  await calm.waitFor((f) => String((f as { data?: string }).data).includes('[chat] still-here'), 10_000, 'the calm client\'s command');
+  await calm.waitFor((f) => String((f as { data?: string }).data).includes('[chat] still-here'), 10_000, "the calm client's command");
   t.is(calm.ws.readyState, calm.ws.OPEN);
 
   // An oversized message closes only its own socket (1009).
@@ -133,7 +140,7 @@ test.serial('a client flooding the console is throttled, then closed with 4429; 
   calm.ws.close();
 });
 
-test.serial('disabling the user closes their console sockets at once (4403); the admin\'s stay open', async (t) => {
+test.serial("disabling the user closes their console sockets at once (4403); the admin's stay open", async (t) => {
   const mine = (await openConsole(app, owner, server.id)) as TestSocket;
   const admins = (await openConsole(app, admin, server.id)) as TestSocket;
   const res = await app.request(`/api/admin/users/${owner.user.id}`, bearer(admin.access_token, { ...json({ disabled: true }), method: 'PATCH' }));

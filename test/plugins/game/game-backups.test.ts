@@ -20,7 +20,11 @@ const templates = {
     tiny: { display_name: 'Tiny', backup_limit: 1 },
   },
 };
-const config = gameTestConfig('static', { billing: { plans: [{ id: 'free', name: 'Free', price_id: null, amount: 0, currency: 'usd', limits: { game_servers: 3, dev_containers: 2, backups_per_server: 100 } }], default_plan: 'free' } }, templates);
+const config = gameTestConfig(
+  'static',
+  { billing: { plans: [{ id: 'free', name: 'Free', price_id: null, amount: 0, currency: 'usd', limits: { game_servers: 3, dev_containers: 2, backups_per_server: 100 } }], default_plan: 'free' } },
+  templates,
+);
 
 test.before(async () => {
   db = await createTestDatabase();
@@ -42,7 +46,7 @@ async function activeServer(user: Session, template = 'sample', timing: { restor
   return { id: server.id, agent };
 }
 
-test.serial('the template\'s backup limit answers 409 BACKUP_LIMIT_REACHED; 2 backups per 10 minutes per server answer 429', async (t) => {
+test.serial("the template's backup limit answers 409 BACKUP_LIMIT_REACHED; 2 backups per 10 minutes per server answer 429", async (t) => {
   const user = await createUser(app, admin);
   const tiny = await activeServer(user, 'tiny');
   t.is((await call(app, user, 'POST', `/api/game/servers/${tiny.id}/backups`, {})).status, 202);
@@ -95,11 +99,15 @@ test.serial('power is refused during a restore, and a restore survives an API re
   await app.close();
   app = await startGameApp(config, db);
   admin = await loginAdmin(app);
-  const after = await eventually(async () => {
-    const res = await call(app, admin, 'GET', `/api/game/servers/${server.id}`);
-    const s = res.body.server as { state: { lifecycle: string }; lifecycle_reason: string | null } | undefined;
-    return s?.state.lifecycle === 'active' ? s : undefined;
-  }, 15_000, 'active after the restore').catch(async (err: unknown) => {
+  const after = await eventually(
+    async () => {
+      const res = await call(app, admin, 'GET', `/api/game/servers/${server.id}`);
+      const s = res.body.server as { state: { lifecycle: string }; lifecycle_reason: string | null } | undefined;
+      return s?.state.lifecycle === 'active' ? s : undefined;
+    },
+    15_000,
+    'active after the restore',
+  ).catch(async (err: unknown) => {
     // This has failed now and then under a loaded full suite; leave what the next process saw.
     t.log(JSON.stringify((await call(app, admin, 'GET', `/api/game/servers/${server.id}`)).body));
     t.log(JSON.stringify(await db.database.knex('game_restores').select('*')));
@@ -115,16 +123,23 @@ test.serial('a backup that finishes while nobody looks becomes completed; one th
   const made = (await call(app, user, 'POST', `/api/game/servers/${slow.id}/backups`, { name: 'slow' })).body.backup as Backup;
   t.is(made.state, 'in_progress');
   // No request reads it: the reconcile job alone brings the record up to date.
-  const done = await eventually(async () => {
-    const row = await db.database.knex('game_backups').where({ id: made.id }).first<{ state: string; sha256: string | null } | undefined>();
-    return row?.state === 'completed' ? row : undefined;
-  }, 15_000, 'the job to see it complete');
+  const done = await eventually(
+    async () => {
+      const row = await db.database.knex('game_backups').where({ id: made.id }).first<{ state: string; sha256: string | null } | undefined>();
+      return row?.state === 'completed' ? row : undefined;
+    },
+    15_000,
+    'the job to see it complete',
+  );
   t.regex(done.sha256 ?? '', /^[0-9a-f]{64}$/);
 
   const stuck = await activeServer(user, 'sample', { backupMs: Infinity });
   const never = (await call(app, user, 'POST', `/api/game/servers/${stuck.id}/backups`, { name: 'never' })).body.backup as Backup;
   // Six hours pass (the default stale_after_ms).
-  await db.database.knex('game_backups').where({ id: never.id }).update({ created_at: new Date(Date.now() - 7 * 3_600_000) });
+  await db.database
+    .knex('game_backups')
+    .where({ id: never.id })
+    .update({ created_at: new Date(Date.now() - 7 * 3_600_000) });
   await runJob(app, 'game.backups-reconcile');
   const [failed] = (await call(app, user, 'GET', `/api/game/servers/${stuck.id}/backups`)).body.backups as Backup[];
   t.like(failed, { id: never.id, state: 'failed' });
@@ -146,7 +161,7 @@ test.serial('a restore whose request was lost (crash before the agent answered) 
   t.is(Number((await db.database.knex('game_restores').count<Array<{ n: string | number }>>('* as n'))[0]?.n), 0);
 });
 
-test.serial('a restore the agent took and finished before the API recorded its acceptance (killed right after the answer) ends with the agent\'s outcome at the next pass', async (t) => {
+test.serial("a restore the agent took and finished before the API recorded its acceptance (killed right after the answer) ends with the agent's outcome at the next pass", async (t) => {
   const user = await createUser(app, admin);
   const server = await activeServer(user, 'sample', { restoreMs: 200 });
   const backup = (await call(app, user, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'base' })).body.backup as Backup;

@@ -13,7 +13,11 @@ let user: Session;
 
 test.before(async () => {
   fakes = await startFakeAgents();
-  app = await startGameApp(gameTestConfig('static', { billing: { plans: [{ id: 'free', name: 'Free', price_id: null, amount: 0, currency: 'usd', limits: { game_servers: 50, dev_containers: 2, backups_per_server: 100 } }], default_plan: 'free' } }));
+  app = await startGameApp(
+    gameTestConfig('static', {
+      billing: { plans: [{ id: 'free', name: 'Free', price_id: null, amount: 0, currency: 'usd', limits: { game_servers: 50, dev_containers: 2, backups_per_server: 100 } }], default_plan: 'free' },
+    }),
+  );
   admin = await loginAdmin(app);
   user = await createUser(app, admin);
 });
@@ -129,7 +133,9 @@ test('bad input gets a precise error: names, templates, commands, log line count
 });
 
 test('every game route is in the OpenAPI document with a summary, its error codes, and an example of its success body', async (t) => {
-  const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, { summary?: string; responses: Record<string, { content?: Record<string, { example?: unknown }> }> }>> };
+  const doc = (await (await app.request('/openapi.json')).json()) as {
+    paths: Record<string, Record<string, { summary?: string; responses: Record<string, { content?: Record<string, { example?: unknown }> }> }>>;
+  };
   const game = Object.entries(doc.paths).filter(([path]) => path.startsWith('/api/game/'));
   t.true(game.length >= 10);
   for (const [path, operations] of game) {

@@ -49,7 +49,11 @@ test('a whole download says Accept-Ranges: bytes; bytes=4-7, bytes=4- and bytes=
   t.is(whole.status, 200);
   t.is(whole.headers.get('accept-ranges'), 'bytes');
   t.true(whole.body.equals(content));
-  for (const [range, start, end] of [['bytes=4-7', 4, 7], ['bytes=4-', 4, size - 1], ['bytes=-3', size - 3, size - 1]] as const) {
+  for (const [range, start, end] of [
+    ['bytes=4-7', 4, 7],
+    ['bytes=4-', 4, size - 1],
+    ['bytes=-3', size - 3, size - 1],
+  ] as const) {
     const res = await file({ Range: range });
     t.is(res.status, 206, range);
     t.is(res.headers.get('content-range'), `bytes ${start}-${end}/${size}`, range);
@@ -84,7 +88,7 @@ test('a resumed download: the first part, then the rest with If-Range, is the fi
   t.is((await file({ Range: 'bytes=0-1,5-6' })).status, 200, 'several ranges are ignored');
 });
 
-test('ownership still comes first: another user\'s Range request is a 404 envelope', async (t) => {
+test("ownership still comes first: another user's Range request is a 404 envelope", async (t) => {
   const res = await file({ Range: 'bytes=4-7' }, stranger);
   t.is(res.status, 404);
   t.is(JSON.parse(res.body.toString('utf8')).code, 'NOT_FOUND');

@@ -81,7 +81,10 @@ test.serial('paths: traversal is refused before the agent, "/" is the data direc
   t.is(viaLink.status, 400);
   t.like(viaLink.body, { code: 'AGENT_ERROR', details: { agent_body: { code: 'path_outside_root' } } });
   const listing = await call(app, owner, 'GET', `/api/game/servers/${server.id}/files?path=/`);
-  t.false((listing.body.entries as Array<{ name: string }>).some((e) => e.name === 'escape'), 'a link out is not listed');
+  t.false(
+    (listing.body.entries as Array<{ name: string }>).some((e) => e.name === 'escape'),
+    'a link out is not listed',
+  );
   const through = await upload(owner, '/escape/planted', [Buffer.from('x')], 1);
   t.is(through.status, 400);
   t.false(existsSync('/etc/planted'));
@@ -93,7 +96,10 @@ test.serial('mkdir, list and delete; deletes and uploads are audited', async (t)
   t.like(made.body, { entry: { name: 'new', type: 'dir' } });
   t.is((await call(app, owner, 'POST', `/api/game/servers/${server.id}/files/mkdir`, { path: '/mods/new' })).status, 409);
   const listed = await call(app, owner, 'GET', `/api/game/servers/${server.id}/files?path=/mods`);
-  t.deepEqual((listed.body.entries as Array<{ name: string }>).map((e) => e.name), ['new']);
+  t.deepEqual(
+    (listed.body.entries as Array<{ name: string }>).map((e) => e.name),
+    ['new'],
+  );
   t.is((await call(app, owner, 'DELETE', `/api/game/servers/${server.id}/files?path=${encodeURIComponent('/mods')}`)).status, 204);
   t.is((await call(app, owner, 'GET', `/api/game/servers/${server.id}/files?path=/mods`)).status, 404);
   t.is((await call(app, owner, 'DELETE', `/api/game/servers/${server.id}/files?path=/`)).body.code, 'PATH_IS_ROOT');
@@ -122,7 +128,9 @@ test.serial('a client that stops reading a download, or uploads slowly, does not
   global.gc?.();
   const before = process.memoryUsage();
   const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-    request(url(`/files/content?path=${encodeURIComponent('/world/big.bin')}`), { headers: { Authorization: `Bearer ${owner.access_token}` } }, resolve).on('error', reject).end();
+    request(url(`/files/content?path=${encodeURIComponent('/world/big.bin')}`), { headers: { Authorization: `Bearer ${owner.access_token}` } }, resolve)
+      .on('error', reject)
+      .end();
   });
   t.is(res.statusCode, 200);
   res.pause(); // a reader that stops: backpressure must hold the agent, not fill the API
@@ -206,11 +214,15 @@ test.serial('backup archives: a download matches the recorded sha256; an uploade
   const made = await call(app, owner, 'POST', `/api/game/servers/${server.id}/backups`, { name: 'for-download' });
   t.is(made.status, 202);
   const id = (made.body.backup as { id: string }).id;
-  const done = await eventually(async () => {
-    const list = (await call(app, owner, 'GET', `/api/game/servers/${server.id}/backups`)).body.backups as Array<{ id: string; state: string; sha256: string }>;
-    const b = list.find((x) => x.id === id);
-    return b?.state === 'completed' ? b : undefined;
-  }, 30_000, 'the backup to complete');
+  const done = await eventually(
+    async () => {
+      const list = (await call(app, owner, 'GET', `/api/game/servers/${server.id}/backups`)).body.backups as Array<{ id: string; state: string; sha256: string }>;
+      const b = list.find((x) => x.id === id);
+      return b?.state === 'completed' ? b : undefined;
+    },
+    30_000,
+    'the backup to complete',
+  );
   const archive = await fetch(`${app.url}/api/game/servers/${server.id}/backups/${id}/download`, { headers: { Authorization: `Bearer ${owner.access_token}` } });
   t.is(archive.status, 200);
   const bytes = Buffer.from(await archive.arrayBuffer());
@@ -221,16 +233,25 @@ test.serial('backup archives: a download matches the recorded sha256; an uploade
   // The signed URL gives the same bytes without the bearer header.
   const link = (await call(app, owner, 'POST', `/api/game/servers/${server.id}/backups/${id}/download-url`)).body.url as string;
   const viaLink = await fetch(`${app.url}${new URL(link).pathname}${new URL(link).search}`);
-  t.is(createHash('sha256').update(Buffer.from(await viaLink.arrayBuffer())).digest('hex'), done.sha256);
+  t.is(
+    createHash('sha256')
+      .update(Buffer.from(await viaLink.arrayBuffer()))
+      .digest('hex'),
+    done.sha256,
+  );
 
   // Change the data, upload the archive as a new backup, restore it: the data is back.
   t.is((await upload(owner, '/bytes.bin', [Buffer.from('changed')], 7)).status, 201);
   const imported = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
-    const req = request(new URL(`${app.url}/api/game/servers/${server.id}/backups/upload?name=imported`), { method: 'PUT', headers: { Authorization: `Bearer ${owner.access_token}`, 'Content-Length': String(bytes.length) } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown> }));
-    });
+    const req = request(
+      new URL(`${app.url}/api/game/servers/${server.id}/backups/upload?name=imported`),
+      { method: 'PUT', headers: { Authorization: `Bearer ${owner.access_token}`, 'Content-Length': String(bytes.length) } },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown> }));
+      },
+    );
     req.on('error', reject);
     req.end(bytes);
   });
@@ -267,7 +288,9 @@ test.serial('a transfer that stalls is cut after the stall timeout; a client tha
       });
       const started = Date.now();
       res.on('close', () => resolve(Date.now() - started));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
   try {
     const took = await ended;
@@ -278,7 +301,10 @@ test.serial('a transfer that stalls is cut after the stall timeout; a client tha
 
   // A client that goes away half-way through an upload: the agent's request is cut and its temporary file removed.
   await new Promise<void>((resolve) => {
-    const req = request(url(`/files/content?path=${encodeURIComponent('/half.bin')}`), { method: 'PUT', headers: { Authorization: `Bearer ${owner.access_token}`, 'Content-Length': String(8 * 1024 * 1024) } });
+    const req = request(url(`/files/content?path=${encodeURIComponent('/half.bin')}`), {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${owner.access_token}`, 'Content-Length': String(8 * 1024 * 1024) },
+    });
     req.on('error', () => resolve());
     req.write(Buffer.alloc(1024 * 1024, 1));
     setTimeout(() => {

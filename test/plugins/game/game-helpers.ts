@@ -12,7 +12,15 @@ import type { TestDatabase } from '../../helpers/test-database.ts';
 /** Fast polls and a quick reconcile job, so state changes show within a second. */
 export const gameTestConfig = (provisioner: 'local' | 'static', extra: DeepPartial<Config> = {}, game: Record<string, unknown> = {}): DeepPartial<Config> => ({
   provisioner,
-  agents: { poll_interval_ms: 500, poll_timeout_ms: 1_000, poll_connect_timeout_ms: 500, action_timeout_ms: 3_000, max_backoff_ms: 2_000, provision_deadline_ms: provisioner === 'local' ? 30_000 : 4_000, breaker_cooldown_ms: 200 },
+  agents: {
+    poll_interval_ms: 500,
+    poll_timeout_ms: 1_000,
+    poll_connect_timeout_ms: 500,
+    action_timeout_ms: 3_000,
+    max_backoff_ms: 2_000,
+    provision_deadline_ms: provisioner === 'local' ? 30_000 : 4_000,
+    breaker_cooldown_ms: 200,
+  },
   plugins: { config: { game: { backups: { reconcile_every_ms: 500 }, ...game } } },
   ...extra,
 });
@@ -41,10 +49,14 @@ export async function getServer(app: ApiEndpoint, session: Session, id: string):
 }
 
 export function waitForServer(app: ApiEndpoint, session: Session, id: string, check: (s: GameServer) => boolean, what: string, ms = 30_000): Promise<GameServer> {
-  return eventually(async () => {
-    const server = await getServer(app, session, id);
-    return check(server) ? server : undefined;
-  }, ms, what);
+  return eventually(
+    async () => {
+      const server = await getServer(app, session, id);
+      return check(server) ? server : undefined;
+    },
+    ms,
+    what,
+  );
 }
 
 export async function listBackups(app: ApiEndpoint, session: Session, id: string): Promise<Backup[]> {

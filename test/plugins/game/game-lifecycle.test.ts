@@ -84,7 +84,10 @@ test.serial('create, start, console over HTTP and WebSocket, stop, back up, chan
   t.is((await call(app, user, 'POST', `/api/game/servers/${created.id}/console/command`, { command: 'say after-backup' })).status, 202);
   await socket.waitFor(lineFrame('[chat] after-backup'), 10_000, 'the third message');
   // A duplicated key (an earlier manual fuzz reported a reset connection for one): JSON.parse keeps the last, and the answer is an ordinary 202.
-  const duplicated = await app.request(`/api/game/servers/${created.id}/console/command`, bearer(user.access_token, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"command":"say first-key","command":"say last-key"}' }));
+  const duplicated = await app.request(
+    `/api/game/servers/${created.id}/console/command`,
+    bearer(user.access_token, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"command":"say first-key","command":"say last-key"}' }),
+  );
   t.is(duplicated.status, 202);
   await socket.waitFor(lineFrame('[chat] last-key'), 10_000, 'the last of the duplicated keys');
   t.is((await call(app, user, 'POST', `/api/game/servers/${created.id}/stop`)).status, 202);
@@ -103,11 +106,15 @@ test.serial('create, start, console over HTTP and WebSocket, stop, back up, chan
 
   // The world has the two messages of the backup, not the third.
   t.is((await call(app, user, 'POST', `/api/game/servers/${created.id}/start`)).status, 202);
-  const loaded = await eventually(async () => {
-    const lines = (await call(app, user, 'GET', `/api/game/servers/${created.id}/console/logs?lines=1000`)).body.lines as string[];
-    const restoredAt = lines.findLastIndex((l) => l.includes('[agent] restored backup'));
-    return restoredAt < 0 ? undefined : lines.slice(restoredAt).find((l) => l.includes('loading world'));
-  }, 15_000, 'the world to load after the restore');
+  const loaded = await eventually(
+    async () => {
+      const lines = (await call(app, user, 'GET', `/api/game/servers/${created.id}/console/logs?lines=1000`)).body.lines as string[];
+      const restoredAt = lines.findLastIndex((l) => l.includes('[agent] restored backup'));
+      return restoredAt < 0 ? undefined : lines.slice(restoredAt).find((l) => l.includes('loading world'));
+    },
+    15_000,
+    'the world to load after the restore',
+  );
   t.regex(loaded, /, 2 messages\)/);
   socket.ws.close();
   await deleteAndWait(app, user, created.id);
@@ -125,10 +132,14 @@ test.serial('the console socket closes with 4502 when the agent dies, and with 4
 
   // The agent is revived (as the job would), the client reconnects, then the server is deleted.
   await runJob(app, 'core.local-agents');
-  const second = await eventually(async () => {
-    const s = await openConsole(app, user, server.id).catch(() => null);
-    return s && !isRefusal(s) ? s : undefined;
-  }, 20_000, 'a console after the revive');
+  const second = await eventually(
+    async () => {
+      const s = await openConsole(app, user, server.id).catch(() => null);
+      return s && !isRefusal(s) ? s : undefined;
+    },
+    20_000,
+    'a console after the revive',
+  );
   t.is((await call(app, user, 'DELETE', `/api/game/servers/${server.id}`)).status, 202);
   t.is((await second.closed).code, 4404);
   await deleteAndWait(app, user, server.id);

@@ -8,9 +8,30 @@ import { call, connectAgent, startStreamspace, v1, v1Admin, v1Login, v1User, wai
 
 /** Seed "User Management" / "Template Management" and the addendum's agent keys and template administration. */
 type Answer = Awaited<ReturnType<typeof call>>;
-interface V1UserView { id: string; username: string; email: string; role: string; active: boolean; created_at: string }
-interface TemplateView { name: string; category: string; display_name: string; base_image: string; description: string; vnc: { enabled: boolean; port: number }; default_resources: Record<string, string>; tags: string[] }
-interface Page { page: number; limit: number; total: number; total_pages: number }
+interface V1UserView {
+  id: string;
+  username: string;
+  email: string;
+  role: string;
+  active: boolean;
+  created_at: string;
+}
+interface TemplateView {
+  name: string;
+  category: string;
+  display_name: string;
+  base_image: string;
+  description: string;
+  vnc: { enabled: boolean; port: number };
+  default_resources: Record<string, string>;
+  tags: string[];
+}
+interface Page {
+  page: number;
+  limit: number;
+  total: number;
+  total_pages: number;
+}
 
 const shipped = JSON.parse(readFileSync(new URL('../../../config/streamspace-templates.json', import.meta.url), 'utf8')) as TemplateView[];
 
@@ -108,7 +129,10 @@ test('the user list filters by role and pages (limit 20 by default, at most 100)
 test('a user disabled by the core admin is listed with active false', async (t) => {
   const created = await createUser();
   const portal = await loginAdmin(app);
-  const patched = await app.request(`/api/admin/users/${created.id}`, bearer(portal.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ disabled: true }) }));
+  const patched = await app.request(
+    `/api/admin/users/${created.id}`,
+    bearer(portal.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ disabled: true }) }),
+  );
   t.is(patched.status, 200);
   const listed = await waitFor('the user in the list', async () => {
     for (let page = 1; ; page += 1) {
@@ -146,7 +170,13 @@ test('the category filter lists only templates of that category', async (t) => {
   const templates = res.body.templates as TemplateView[];
   t.true(templates.every((x) => x.category === 'Web Browsers'));
   const expected = shipped.filter((s) => s.category === 'Web Browsers').map((s) => s.name);
-  t.deepEqual(templates.map((x) => x.name).filter((name) => expected.includes(name)).sort(), [...expected].sort());
+  t.deepEqual(
+    templates
+      .map((x) => x.name)
+      .filter((name) => expected.includes(name))
+      .sort(),
+    [...expected].sort(),
+  );
   t.is((res.body.pagination as Page).total, templates.length);
 });
 
@@ -154,7 +184,15 @@ test('a template is read by name, as configured', async (t) => {
   const firefox = shipped.find((s) => s.name === 'firefox-browser') as TemplateView;
   const res = await call(app, 'GET', `${v1}/templates/firefox-browser`, user.token);
   t.is(res.status, 200);
-  t.like(res.body as TemplateView, { name: firefox.name, display_name: firefox.display_name, category: firefox.category, base_image: firefox.base_image, vnc: firefox.vnc, default_resources: firefox.default_resources, tags: firefox.tags });
+  t.like(res.body as TemplateView, {
+    name: firefox.name,
+    display_name: firefox.display_name,
+    category: firefox.category,
+    base_image: firefox.base_image,
+    vnc: firefox.vnc,
+    default_resources: firefox.default_resources,
+    tags: firefox.tags,
+  });
 });
 
 test('an admin creates (201), changes only the named fields (PATCH) and deletes (204) a template', async (t) => {
@@ -224,7 +262,11 @@ test("re-issuing a key rotates it: the old key, or another agent's key, is refus
   const oldKey = await issue();
   const newKey = await issue();
   t.not(oldKey, newKey);
-  const agents = [new SimAgent({ url: app.url, agentId, key: oldKey }), new SimAgent({ url: app.url, agentId: unique('ad-other-'), key: newKey }), new SimAgent({ url: app.url, agentId, key: newKey })];
+  const agents = [
+    new SimAgent({ url: app.url, agentId, key: oldKey }),
+    new SimAgent({ url: app.url, agentId: unique('ad-other-'), key: newKey }),
+    new SimAgent({ url: app.url, agentId, key: newKey }),
+  ];
   try {
     await t.throwsAsync(agents[0]!.start(), { message: /HTTP 401/ });
     await t.throwsAsync(agents[1]!.start(), { message: /HTTP 401/ });
@@ -273,10 +315,29 @@ test("revoking a key (204) closes the connected agent's socket, shows it offline
 test('GET /openapi.json documents every /api/v1 route of the contract with a summary', async (t) => {
   const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, { summary?: unknown }>> };
   const expected = [
-    'post /auth/login', 'post /auth/logout', 'get /users', 'post /users',
-    'get /agents', 'get /agents/stats', 'get /agents/{}', 'patch /agents/{}', 'post /admin/agent-keys', 'delete /admin/agent-keys/{}',
-    'get /sessions', 'post /sessions', 'get /sessions/{}', 'patch /sessions/{}', 'delete /sessions/{}', 'get /sessions/{}/logs', 'get /sessions/{}/vnc-token', 'get /sessions/{}/commands',
-    'get /templates', 'post /templates', 'get /templates/{}', 'patch /templates/{}', 'delete /templates/{}',
+    'post /auth/login',
+    'post /auth/logout',
+    'get /users',
+    'post /users',
+    'get /agents',
+    'get /agents/stats',
+    'get /agents/{}',
+    'patch /agents/{}',
+    'post /admin/agent-keys',
+    'delete /admin/agent-keys/{}',
+    'get /sessions',
+    'post /sessions',
+    'get /sessions/{}',
+    'patch /sessions/{}',
+    'delete /sessions/{}',
+    'get /sessions/{}/logs',
+    'get /sessions/{}/vnc-token',
+    'get /sessions/{}/commands',
+    'get /templates',
+    'post /templates',
+    'get /templates/{}',
+    'patch /templates/{}',
+    'delete /templates/{}',
   ];
   const documented = new Map<string, unknown>();
   for (const [path, ops] of Object.entries(doc.paths)) {

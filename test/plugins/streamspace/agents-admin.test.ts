@@ -144,7 +144,10 @@ test('PATCH status offline is refused with 400, and an unknown agent is 404 AGEN
     t.is(offline.status, 400);
     t.is((await getAgent(app, admin, agentId)).status, 'online');
     const unknown = uniq('nobody');
-    for (const [method, body] of [['GET', undefined], ['PATCH', { status: 'draining' }]] as const) {
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PATCH', { status: 'draining' }],
+    ] as const) {
       const res = await call(app, method, `${v1}/agents/${unknown}`, admin.token, body);
       t.is(res.status, 404, method);
       t.is(res.body.code, 'AGENT_NOT_FOUND', method);

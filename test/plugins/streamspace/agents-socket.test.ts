@@ -25,12 +25,16 @@ test.after.always(async () => {
 
 const bearer = (key: string): Record<string, string> => ({ Authorization: `Bearer ${key}` });
 
-test('the upgrade needs the current key of that very agent_id: none, a wrong one or another agent\'s is refused with 401', async (t) => {
+test("the upgrade needs the current key of that very agent_id: none, a wrong one or another agent's is refused with 401", async (t) => {
   const mine = uniq('auth');
   const other = uniq('auth-other');
   await issueKey(app, admin, mine);
   const othersKey = await issueKey(app, admin, other);
-  for (const [what, headers] of [['no key', {}], ['a wrong key', bearer('ssak_not-the-key')], ["another agent's key", bearer(othersKey)]] as const) {
+  for (const [what, headers] of [
+    ['no key', {}],
+    ['a wrong key', bearer('ssak_not-the-key')],
+    ["another agent's key", bearer(othersKey)],
+  ] as const) {
     const res = await openAgentSocket(app, mine, 'docker', headers);
     if (!isRefusal(res)) {
       res.ws.terminate();
@@ -74,7 +78,7 @@ test('register is answered with register_ack carrying heartbeat_interval as a du
   }
 });
 
-test('a register naming another agent_id than the key\'s is closed with 1008', async (t) => {
+test("a register naming another agent_id than the key's is closed with 1008", async (t) => {
   const agentId = uniq('mismatch');
   const impostor = uniq('impostor');
   const key = await issueKey(app, admin, agentId);

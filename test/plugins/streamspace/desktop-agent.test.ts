@@ -24,47 +24,56 @@ test.after.always(async () => {
 
 const desktopOf = (agent: { desktops: { snapshot(): Map<string, { state: string; port: number | null; home: string }> } }, id: string) => agent.desktops.snapshot().get(id);
 
-test.serial('a session is a real Xvnc on 127.0.0.1 and the template command in its display, with its own home, a minimal environment and its own process group; viewers get its RFB through the relay', async (t) => {
-  const { agent, agentId, dataDir } = await connectDesktopAgent(app, admin);
-  try {
-    const user = await v1User(app, admin);
-    const session = await runningDesktop(app, user.token, agentId);
-    const local = desktopOf(agent, session.id);
-    t.is(local?.state, 'running');
-    const port = local?.port as number;
-    t.true(port > 0);
-    t.is(local?.home, join(dataDir, 'sessions', session.id, 'home'));
+test.serial(
+  'a session is a real Xvnc on 127.0.0.1 and the template command in its display, with its own home, a minimal environment and its own process group; viewers get its RFB through the relay',
+  async (t) => {
+    const { agent, agentId, dataDir } = await connectDesktopAgent(app, admin);
+    try {
+      const user = await v1User(app, admin);
+      const session = await runningDesktop(app, user.token, agentId);
+      const local = desktopOf(agent, session.id);
+      t.is(local?.state, 'running');
+      const port = local?.port as number;
+      t.true(port > 0);
+      t.is(local?.home, join(dataDir, 'sessions', session.id, 'home'));
 
-    const [xvnc] = pidsWith(`-rfbport ${port} `);
-    t.truthy(xvnc, 'an Xvnc listens on the port the result reported');
-    const xvncArgs = (await import('node:fs')).readFileSync(`/proc/${xvnc}/cmdline`, 'utf8').split('\0');
-    t.true(xvncArgs[0]?.endsWith('Xvnc'));
-    t.deepEqual(xvncArgs.slice(xvncArgs.indexOf('-interface'), xvncArgs.indexOf('-interface') + 2), ['-interface', '127.0.0.1']);
-    t.deepEqual(xvncArgs.slice(xvncArgs.indexOf('-geometry'), xvncArgs.indexOf('-geometry') + 2), ['-geometry', '1280x800']);
-    const display = xvncArgs[1] as string;
-    const [xterm] = pidsWith('xterm -fa Monospace').filter((pid) => environOf(pid).DISPLAY === display);
-    t.truthy(xterm, 'xterm runs in the session display');
-    const env = environOf(xterm as number);
-    t.is(env.HOME, local?.home);
-    t.is(env.STREAMSPACE_AGENT_KEY, undefined, 'no secret of the agent');
-    t.true(Object.keys(env).length <= 10, `a minimal environment: ${Object.keys(env).join(', ')}`);
-    t.is(processGroupOf(xterm as number), xterm as number, 'its own process group');
-    t.not(processGroupOf(xvnc as number), process.pid);
+      const [xvnc] = pidsWith(`-rfbport ${port} `);
+      t.truthy(xvnc, 'an Xvnc listens on the port the result reported');
+      const xvncArgs = (await import('node:fs')).readFileSync(`/proc/${xvnc}/cmdline`, 'utf8').split('\0');
+      t.true(xvncArgs[0]?.endsWith('Xvnc'));
+      t.deepEqual(xvncArgs.slice(xvncArgs.indexOf('-interface'), xvncArgs.indexOf('-interface') + 2), ['-interface', '127.0.0.1']);
+      t.deepEqual(xvncArgs.slice(xvncArgs.indexOf('-geometry'), xvncArgs.indexOf('-geometry') + 2), ['-geometry', '1280x800']);
+      const display = xvncArgs[1] as string;
+      const [xterm] = pidsWith('xterm -fa Monospace').filter((pid) => environOf(pid).DISPLAY === display);
+      t.truthy(xterm, 'xterm runs in the session display');
+      const env = environOf(xterm as number);
+      t.is(env.HOME, local?.home);
+      t.is(env.STREAMSPACE_AGENT_KEY, undefined, 'no secret of the agent');
+      t.true(Object.keys(env).length <= 10, `a minimal environment: ${Object.keys(env).join(', ')}`);
+      t.is(processGroupOf(xterm as number), xterm as number, 'its own process group');
+      t.not(processGroupOf(xvnc as number), process.pid);
 
-    const viewer = await openViewer(app.url, session.id, user.token);
-    await handshake(viewer);
-    // Security types from a real RFB 3.8 server: one type, None (1).
-    const types = await viewer.waitBytes(14);
-    t.deepEqual([...types.subarray(12, 14)], [1, 1]);
-    viewer.ws.close();
+      const viewer = await openViewer(app.url, session.id, user.token);
+      await handshake(viewer);
+      // Security types from a real RFB 3.8 server: one type, None (1).
+      const types = await viewer.waitBytes(14);
+      t.deepEqual([...types.subarray(12, 14)], [1, 1]);
+      viewer.ws.close();
 
-    const logs = await sessionLogs(app, user.token, session.id);
-    t.true(logs.some((l) => l.includes('vncext:')), 'Xvnc\'s own lines are in the session logs');
-    t.true(logs.some((l) => l.includes('Xvnc accepts RFB connections')), 'and the agent\'s');
-  } finally {
-    await removeDesktopAgent(agent, dataDir);
-  }
-});
+      const logs = await sessionLogs(app, user.token, session.id);
+      t.true(
+        logs.some((l) => l.includes('vncext:')),
+        "Xvnc's own lines are in the session logs",
+      );
+      t.true(
+        logs.some((l) => l.includes('Xvnc accepts RFB connections')),
+        "and the agent's",
+      );
+    } finally {
+      await removeDesktopAgent(agent, dataDir);
+    }
+  },
+);
 
 test.serial('hibernate stops the processes and keeps the home; wake starts them on the same home; delete removes the home (kept when persistent_home)', async (t) => {
   const { agent, agentId, dataDir } = await connectDesktopAgent(app, admin);
@@ -114,7 +123,11 @@ test.serial('a killed Xvnc fails the session with the reason, in its status and 
     t.is(failed.status.error_code, 'SESSION_CRASHED');
     const logs = await sessionLogs(app, user.token, session.id);
     t.true(logs.some((l) => /session failed: Xvnc .* ended unexpectedly/.test(l)));
-    t.deepEqual(pidsWith(`xterm -fa`).filter((pid) => environOf(pid).HOME === desktopOf(agent, session.id)?.home), [], 'its xterm is stopped too');
+    t.deepEqual(
+      pidsWith(`xterm -fa`).filter((pid) => environOf(pid).HOME === desktopOf(agent, session.id)?.home),
+      [],
+      'its xterm is stopped too',
+    );
   } finally {
     await removeDesktopAgent(agent, dataDir);
   }
@@ -164,7 +177,15 @@ test.serial('--max-sessions is enforced; a template without a local section or w
     t.is(container.status, 400);
     t.is(container.body.code, 'TEMPLATE_NOT_SUPPORTED');
 
-    const made = await call(app, 'POST', `${v1}/templates`, admin.token, { name: `no-such-program-${process.pid}`, display_name: 'Missing', category: 'Desktops', base_image: 'x', default_resources: { memory: '1Gi', cpu: '1' }, vnc: { enabled: true, port: 5900 }, local: { command: 'no-such-program-here', packages: [] } });
+    const made = await call(app, 'POST', `${v1}/templates`, admin.token, {
+      name: `no-such-program-${process.pid}`,
+      display_name: 'Missing',
+      category: 'Desktops',
+      base_image: 'x',
+      default_resources: { memory: '1Gi', cpu: '1' },
+      vnc: { enabled: true, port: 5900 },
+      local: { command: 'no-such-program-here', packages: [] },
+    });
     t.is(made.status, 201, JSON.stringify(made.body));
     t.is((await call(app, 'DELETE', `${v1}/sessions/${first.id}`, user.token)).status, 204);
     await waitState(app, user.token, first.id, 'terminated', 15_000);

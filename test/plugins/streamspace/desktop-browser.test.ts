@@ -69,7 +69,9 @@ async function waitViewerState(page: Page, state: string, timeoutMs = 15_000): P
     await page.locator(`body[data-state="${state}"]`).waitFor({ state: 'attached', timeout: timeoutMs });
   } catch {
     const body = page.locator('body');
-    throw new Error(`the viewer page is ${await body.getAttribute('data-state')}, not ${state} (socket ${await body.getAttribute('data-socket')}, close ${await body.getAttribute('data-close-code')}: ${await body.getAttribute('data-close-reason')})`);
+    throw new Error(
+      `the viewer page is ${await body.getAttribute('data-state')}, not ${state} (socket ${await body.getAttribute('data-socket')}, close ${await body.getAttribute('data-close-code')}: ${await body.getAttribute('data-close-reason')})`,
+    );
   }
 }
 
@@ -88,10 +90,14 @@ async function canvasColours(page: Page): Promise<number> {
 }
 
 async function waitDrawn(page: Page): Promise<number> {
-  return waitFor('the desktop to be drawn on the canvas', async () => {
-    const colours = await canvasColours(page);
-    return colours > 1 ? colours : null;
-  }, 15_000);
+  return waitFor(
+    'the desktop to be drawn on the canvas',
+    async () => {
+      const colours = await canvasColours(page);
+      return colours > 1 ? colours : null;
+    },
+    15_000,
+  );
 }
 
 test.serial('log in through /api/v1, start an xterm desktop, see it in the viewer page, and type a command that runs in the session', async (t) => {
@@ -154,7 +160,7 @@ test.serial("another user's token and a logged-out token are refused, and the pa
   }
 });
 
-test.serial('the docs\' own noVNC page, served from an origin in ALLOWED_ORIGINS, shows the desktop; Origin: null (a file:// page) is refused', async (t) => {
+test.serial("the docs' own noVNC page, served from an origin in ALLOWED_ORIGINS, shows the desktop; Origin: null (a file:// page) is refused", async (t) => {
   const user = await v1User(app, admin);
   const session = await runningDesktop(app, user.token, desktop.agentId);
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });

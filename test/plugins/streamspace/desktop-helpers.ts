@@ -34,10 +34,14 @@ export async function runningDesktop(app: TestApp, token: string, region: string
   const created = await call(app, 'POST', `${v1}/sessions`, token, { template: 'xterm-desktop', platform: 'local', region, ...body });
   if (created.status !== 202) throw new Error(`create: ${created.status} ${JSON.stringify(created.body)}`);
   const id = created.body.id as string;
-  const settled = await waitFor(`session ${id} to leave pending`, async () => {
-    const res = await call(app, 'GET', `${v1}/sessions/${id}`, token);
-    return res.body?.state !== 'pending' ? res.body : null;
-  }, 20_000);
+  const settled = await waitFor(
+    `session ${id} to leave pending`,
+    async () => {
+      const res = await call(app, 'GET', `${v1}/sessions/${id}`, token);
+      return res.body?.state !== 'pending' ? res.body : null;
+    },
+    20_000,
+  );
   if (settled.state !== 'running') throw new Error(`session ${id} is ${settled.state}: ${JSON.stringify(settled.status)}`);
   return settled;
 }
@@ -45,7 +49,12 @@ export async function runningDesktop(app: TestApp, token: string, region: string
 /** The environment a live process runs with (from /proc). */
 export function environOf(pid: number): Record<string, string> {
   const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
-  return Object.fromEntries(raw.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    raw
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
 }
 
 /** The process group of a live process (field 5 of /proc/<pid>/stat). */

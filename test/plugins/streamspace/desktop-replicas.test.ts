@@ -58,9 +58,11 @@ test('the viewer page on another replica shows the desktop, and reconnects by it
     await waitFor('the page to connect through the relay', async () => (await state()) === 'connected', 20_000);
     const seen: string[] = [];
     const watcher = setInterval(() => {
-      void state().then((s) => {
-        if (s && seen.at(-1) !== s) seen.push(s);
-      }).catch(() => undefined);
+      void state()
+        .then((s) => {
+          if (s && seen.at(-1) !== s) seen.push(s);
+        })
+        .catch(() => undefined);
     }, 25);
     agentPath.retarget(spare.url);
     await holder.close();
@@ -73,9 +75,11 @@ test('the viewer page on another replica shows the desktop, and reconnects by it
     // The page's own connection drops without a close frame (its replica killed): it reconnects too.
     seen.length = 0;
     const again = setInterval(() => {
-      void state().then((s) => {
-        if (s && seen.at(-1) !== s) seen.push(s);
-      }).catch(() => undefined);
+      void state()
+        .then((s) => {
+          if (s && seen.at(-1) !== s) seen.push(s);
+        })
+        .catch(() => undefined);
     }, 25);
     pagePath.cutAll();
     await waitFor('the page to reconnect after its connection dropped', async () => seen.includes('reconnecting') && (await state()) === 'connected', 30_000);

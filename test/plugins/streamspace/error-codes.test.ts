@@ -44,7 +44,11 @@ async function account(role: 'user' | 'admin' = 'user'): Promise<{ username: str
 }
 
 let agents = 0;
-interface OwnAgent { agent: SimAgent; agentId: string; region: string }
+interface OwnAgent {
+  agent: SimAgent;
+  agentId: string;
+  region: string;
+}
 /** Runs `body` with an agent of its own, in a region of its own (placement never mixes tests), and always stops it. */
 async function withAgent(options: Partial<SimAgentOptions>, body: (own: OwnAgent) => Promise<void>): Promise<void> {
   agents += 1;
@@ -123,7 +127,10 @@ test('a user disabled by the core admin gets 403 AUTH_USER_DISABLED at login', a
   const user = await account();
   const before = await v1Login(app, user.username, user.password);
   const portal = await loginAdmin(app);
-  const patched = await app.request(`/api/admin/users/${user.id}`, bearer(portal.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ disabled: true }) }));
+  const patched = await app.request(
+    `/api/admin/users/${user.id}`,
+    bearer(portal.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ disabled: true }) }),
+  );
   t.is(patched.status, 200, await patched.text());
   assertError(t, await call(app, 'POST', `${v1}/auth/login`, undefined, { username: user.username, password: user.password }), 403, 'AUTH_USER_DISABLED');
   t.true([401, 403].includes((await call(app, 'GET', `${v1}/sessions`, before.token)).status), 'the earlier token stops working too');
@@ -226,7 +233,14 @@ test('an unknown template answers 400 TEMPLATE_NOT_FOUND when creating a session
 });
 
 test('a template with an impossible VNC port answers 400 TEMPLATE_INVALID naming the field', async (t) => {
-  const template = { name: `ec-bad-${process.pid}`, display_name: 'Bad', category: 'Tests', base_image: 'example/bad:1', default_resources: { memory: '1Gi', cpu: '500m' }, vnc: { enabled: true, port: 70000 } };
+  const template = {
+    name: `ec-bad-${process.pid}`,
+    display_name: 'Bad',
+    category: 'Tests',
+    base_image: 'example/bad:1',
+    default_resources: { memory: '1Gi', cpu: '500m' },
+    vnc: { enabled: true, port: 70000 },
+  };
   assertError(t, await call(app, 'POST', `${v1}/templates`, admin.token, template), 400, 'TEMPLATE_INVALID', 'vnc.port');
   t.is((await call(app, 'GET', `${v1}/templates/${template.name}`, admin.token)).status, 404, 'nothing was stored');
 });

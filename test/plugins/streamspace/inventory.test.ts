@@ -71,7 +71,10 @@ test('an agent that comes back still running a session terminated meanwhile gets
     await agent.reconnect();
     await waitFor('the simulator to stop the session', async () => !agent.sessions.has(id), 5000);
     const stops = (await commandLog(app, admin, id)).filter((c) => c.command_type === 'stop_session');
-    t.deepEqual(stops.map((c) => c.status), ['timed_out', 'completed']);
+    t.deepEqual(
+      stops.map((c) => c.status),
+      ['timed_out', 'completed'],
+    );
     t.deepEqual(await audited(id), ['streamspace.session_reconciled_stop']);
     t.is((await waitState(app, admin.token, id, 'terminated')).state, 'terminated');
   });

@@ -105,10 +105,14 @@ export async function getAgent(app: TestApp, admin: V1Session, agentId: string):
 }
 
 export function waitAgent(app: TestApp, admin: V1Session, agentId: string, match: (a: AgentView) => boolean, what: string, timeoutMs = 10_000): Promise<AgentView> {
-  return waitFor(`agent ${agentId}: ${what}`, async () => {
-    const a = await getAgent(app, admin, agentId);
-    return match(a) ? a : null;
-  }, timeoutMs);
+  return waitFor(
+    `agent ${agentId}: ${what}`,
+    async () => {
+      const a = await getAgent(app, admin, agentId);
+      return match(a) ? a : null;
+    },
+    timeoutMs,
+  );
 }
 
 export interface CommandLogEntry {

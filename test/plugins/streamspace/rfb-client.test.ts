@@ -36,11 +36,19 @@ const greeting = Buffer.concat([Buffer.from('RFB 003.008\n'), Buffer.from([1, 1]
 const update = Buffer.concat([Buffer.from([0, 0]), u16(2), rect(2, 1, 0), Buffer.alloc(8, 7), rect(3, 3, 1), Buffer.alloc(4, 1)]);
 const messages = Buffer.concat([
   Buffer.from([2]), // Bell
-  Buffer.from([1, 0]), u16(0), u16(2), Buffer.alloc(12, 9), // SetColourMapEntries, 2 colours
-  Buffer.from([3, 0, 0, 0]), u32(2), Buffer.from('hi'), // ServerCutText
+  Buffer.from([1, 0]),
+  u16(0),
+  u16(2),
+  Buffer.alloc(12, 9), // SetColourMapEntries, 2 colours
+  Buffer.from([3, 0, 0, 0]),
+  u32(2),
+  Buffer.from('hi'), // ServerCutText
   update,
-  Buffer.from([3, 0, 0, 0]), u32(-3), Buffer.from([0, 0, 0]), // extended clipboard: |length| bytes
-  Buffer.from([0, 0]), u16(0), // an empty FramebufferUpdate
+  Buffer.from([3, 0, 0, 0]),
+  u32(-3),
+  Buffer.from([0, 0, 0]), // extended clipboard: |length| bytes
+  Buffer.from([0, 0]),
+  u16(0), // an empty FramebufferUpdate
 ]);
 
 for (const chunking of ['whole', 'byte by byte'] as const) {
@@ -53,9 +61,19 @@ for (const chunking of ['whole', 'byte by byte'] as const) {
     if (chunking === 'whole') fake.feed(stream);
     else for (let i = 0; i < stream.length; i += 1) fake.feed(stream.subarray(i, i + 1));
     const init = await client.handshake();
-    t.deepEqual({ width: init.width, height: init.height, name: init.name, bpp: init.pixelFormat.bitsPerPixel, trueColour: init.pixelFormat.trueColour, redShift: init.pixelFormat.redShift }, { width: 4, height: 2, name: 'desk', bpp: 32, trueColour: true, redShift: 16 });
-    t.deepEqual(fake.sent.slice(0, 3).map((b) => b.toString('latin1')), ['RFB 003.008\n', '\x01', '\x01'], 'version, security type None, ClientInit shared');
-    t.deepEqual(updates, [{ rects: 2, bytes: update.length }, { rects: 0, bytes: 4 }]);
+    t.deepEqual(
+      { width: init.width, height: init.height, name: init.name, bpp: init.pixelFormat.bitsPerPixel, trueColour: init.pixelFormat.trueColour, redShift: init.pixelFormat.redShift },
+      { width: 4, height: 2, name: 'desk', bpp: 32, trueColour: true, redShift: 16 },
+    );
+    t.deepEqual(
+      fake.sent.slice(0, 3).map((b) => b.toString('latin1')),
+      ['RFB 003.008\n', '\x01', '\x01'],
+      'version, security type None, ClientInit shared',
+    );
+    t.deepEqual(updates, [
+      { rects: 2, bytes: update.length },
+      { rects: 0, bytes: 4 },
+    ]);
     t.deepEqual(client.counts, { updates: 2, bells: 1, cutTexts: 2, colourMaps: 1 });
   });
 }
@@ -70,7 +88,10 @@ test('client messages: SetEncodings, FramebufferUpdateRequest for the whole scre
   client.requestUpdate(true);
   client.key(0xff08, true);
   client.pointer(400, 300, 1);
-  t.deepEqual(fake.sent.map((b) => b.toString('hex')), ['020000020000000000000001', '03010000000000040002', '040100000000ff08', '05010190012c']);
+  t.deepEqual(
+    fake.sent.map((b) => b.toString('hex')),
+    ['020000020000000000000001', '03010000000000040002', '040100000000ff08', '05010190012c'],
+  );
 });
 
 test('a refusal, an encoding never asked for and a closed connection are errors, not a desync', async (t) => {

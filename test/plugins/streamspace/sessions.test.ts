@@ -25,7 +25,7 @@ test('a session belongs to the caller unless an admin names another user; a non-
     const mine = await create(alice.token, { platform });
     t.is(mine.status, 202);
     t.is(mine.body.user, alice.user.username);
-    t.is(mine.body.idle_timeout, '30m', 'the template\'s idle timeout by default');
+    t.is(mine.body.idle_timeout, '30m', "the template's idle timeout by default");
     t.deepEqual(mine.body.resources, { memory: '2Gi', cpu: '1000m', storage: '10Gi' });
     const forBob = await create(alice.token, { platform, user: bob.user.username });
     t.is(forBob.status, 403);
@@ -38,7 +38,7 @@ test('a session belongs to the caller unless an admin names another user; a non-
   });
 });
 
-test('a user cannot read, change, delete, log or view another user\'s session (404), and does not see it listed; admins see all', async (t) => {
+test("a user cannot read, change, delete, log or view another user's session (404), and does not see it listed; admins see all", async (t) => {
   await withAgent(app, admin, {}, async (agent, platform) => {
     const alice = await v1User(app, admin);
     const bob = await v1User(app, admin);
@@ -84,7 +84,10 @@ test('the list filters by user, template, platform, agent, state and tags (all o
     t.deepEqual(await list('platform=nowhere'), []);
     const page = await call(app, 'GET', `${v1}/sessions?limit=2&page=2&order=asc`, user.token);
     t.deepEqual(page.body.pagination, { page: 2, limit: 2, total: 3, total_pages: 2 });
-    t.deepEqual((page.body.sessions as Array<{ id: string }>).map((s) => s.id), [c]);
+    t.deepEqual(
+      (page.body.sessions as Array<{ id: string }>).map((s) => s.id),
+      [c],
+    );
     t.is((await call(app, 'GET', `${v1}/sessions?limit=500`, user.token)).body.pagination.limit, 100);
     t.is((await call(app, 'PATCH', `${v1}/sessions/${b}`, user.token, { state: 'hibernated' })).status, 200);
     t.deepEqual(await list('state=hibernated'), [b]);
@@ -153,7 +156,10 @@ test.serial('idle sessions hibernate after idle_timeout without VNC activity; th
     t.is((await call(app, 'GET', `${v1}/sessions/${busy}`, user.token)).body.state, 'running');
 
     // A session left in `waking` with no command in flight (a crash between the two writes).
-    await app.server.database.knex('streamspace_sessions').where({ id: busy }).update({ state: 'waking', updated_at: app.server.database.knex.raw("now() - interval '1 hour'") });
+    await app.server.database
+      .knex('streamspace_sessions')
+      .where({ id: busy })
+      .update({ state: 'waking', updated_at: app.server.database.knex.raw("now() - interval '1 hour'") });
     await runJob(app, 'streamspace.reconcile');
     const moved = await waitState(app, user.token, busy, 'hibernated');
     t.regex(moved.status.message as string, /Wake failed/);
@@ -171,7 +177,11 @@ test('force-delete with the agent offline ends terminated at once, and the retur
     t.is((await call(app, 'DELETE', `${v1}/sessions/${id}`, user.token)).status, 204);
     t.is((await call(app, 'DELETE', `${v1}/sessions/${id}`, user.token)).body.code, 'SESSION_TERMINATING');
     const forced = await Promise.all([1, 2].map(() => call(app, 'DELETE', `${v1}/sessions/${id}?force=true`, user.token)));
-    t.deepEqual(forced.map((r) => r.status), [204, 204], 'two forces at once are both accepted');
+    t.deepEqual(
+      forced.map((r) => r.status),
+      [204, 204],
+      'two forces at once are both accepted',
+    );
     t.is((await call(app, 'GET', `${v1}/sessions/${id}`, user.token)).body.state, 'terminated');
     t.is((await call(app, 'DELETE', `${v1}/sessions/${id}`, user.token)).status, 204, 'deleting a terminated session is a no-op');
     const before = agent.receivedCommands.length;
@@ -179,7 +189,10 @@ test('force-delete with the agent offline ends terminated at once, and the retur
     await waitFor('the stop to arrive', async () => agent.receivedCommands.length > before);
     await new Promise((r) => setTimeout(r, 500));
     const after = agent.receivedCommands.slice(before).filter((c) => c.session_id === id);
-    t.deepEqual(after.map((c) => c.command_type), ['stop_session']);
+    t.deepEqual(
+      after.map((c) => c.command_type),
+      ['stop_session'],
+    );
     t.is((after[0]?.data as { graceful?: boolean }).graceful, false);
     t.is((await call(app, 'GET', `${v1}/sessions/${id}`, user.token)).body.state, 'terminated');
   });
@@ -201,12 +214,15 @@ test('a failed start ends failed, never stuck pending; a session created hiberna
   });
 });
 
-test('a NUL in a body field or a query filter is refused in the seed\'s vocabulary, naming the field, before PostgreSQL sees it', async (t) => {
+test("a NUL in a body field or a query filter is refused in the seed's vocabulary, naming the field, before PostgreSQL sees it", async (t) => {
   const user = await v1User(app, admin);
   const created = await create(user.token, { user: 'a\u0000b' });
   t.is(created.status, 400);
   t.like(created.body, { code: 'VALIDATION_FAILED', details: { field: 'user' } });
-  for (const [path, field] of [[`${v1}/sessions?tags=a%00b`, 'tags'], [`${v1}/templates?category=a%00b`, 'category']] as const) {
+  for (const [path, field] of [
+    [`${v1}/sessions?tags=a%00b`, 'tags'],
+    [`${v1}/templates?category=a%00b`, 'category'],
+  ] as const) {
     const res = await call(app, 'GET', path, user.token);
     t.is(res.status, 400, path);
     t.like(res.body, { code: 'INVALID_PARAMETER', details: { field } });
@@ -217,7 +233,11 @@ test('a forged or foreign token answers 401 even once the IP is past the session
   const limited = await startStreamspace({ rate_limits: { streamspace_session_create: { limit: 2, window_s: 3600 } } });
   try {
     const forged = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"x","role":"admin"}').toString('base64url')}.`;
-    const portalToken = ((await (await limited.request('/api/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ login: 'admin', password: testAdminPassword }) })).json()) as { access_token: string }).access_token;
+    const portalToken = (
+      (await (
+        await limited.request('/api/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ login: 'admin', password: testAdminPassword }) })
+      ).json()) as { access_token: string }
+    ).access_token;
     for (let i = 1; i <= 5; i += 1) {
       const res = await call(limited, 'POST', `${v1}/sessions`, i % 2 === 0 ? portalToken : forged, { template: 'firefox-browser' });
       t.is(res.status, 401, `attempt ${i}`);

@@ -24,7 +24,14 @@ export async function startStreamspace(config: DeepPartial<Config> = {}, streams
   });
 }
 
-export async function call(app: ApiEndpoint, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Loose; headers: Headers }> {
+export async function call(
+  app: ApiEndpoint,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Loose; headers: Headers }> {
   const res = await app.request(path, {
     method,
     headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
@@ -72,10 +79,14 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | null | u
 }
 
 export async function waitState(app: ApiEndpoint, token: string, id: string, state: string, timeoutMs = 10_000): Promise<Loose> {
-  return waitFor(`session ${id} to be ${state}`, async () => {
-    const res = await call(app, 'GET', `${v1}/sessions/${id}`, token);
-    return res.body?.state === state ? res.body : null;
-  }, timeoutMs);
+  return waitFor(
+    `session ${id} to be ${state}`,
+    async () => {
+      const res = await call(app, 'GET', `${v1}/sessions/${id}`, token);
+      return res.body?.state === state ? res.body : null;
+    },
+    timeoutMs,
+  );
 }
 
 let agentCount = 0;

@@ -41,9 +41,13 @@ function importsOf(source: string): string[] {
   return found;
 }
 
-test('the page\'s module script and noVNC\'s rfb.js are served as JavaScript, the style as CSS, for good (immutable, ETag; 304 on revalidation)', async (t) => {
+test("the page's module script and noVNC's rfb.js are served as JavaScript, the style as CSS, for good (immutable, ETag; 304 on revalidation)", async (t) => {
   t.regex(base, /^\/vnc-viewer\/_assets\/1\.7\.0-[0-9a-f]{12}$/, 'the path carries the noVNC version and a hash of the files');
-  for (const [path, type] of [['viewer.js', 'text/javascript'], ['novnc/core/rfb.js', 'text/javascript'], ['viewer.css', 'text/css']] as const) {
+  for (const [path, type] of [
+    ['viewer.js', 'text/javascript'],
+    ['novnc/core/rfb.js', 'text/javascript'],
+    ['viewer.css', 'text/css'],
+  ] as const) {
     const res = await app.request(`${base}/${path}`);
     t.is(res.status, 200, path);
     t.is(res.headers.get('content-type'), `${type}; charset=utf-8`, path);
@@ -91,7 +95,7 @@ test('every relative import in the served tree from viewer.js resolves to a Java
   t.true(seen.size > 40, `${seen.size} modules`);
 });
 
-test('traversal, however it is spelt, and files outside noVNC\'s core/ and vendor/ are 404 with the envelope', async (t) => {
+test("traversal, however it is spelt, and files outside noVNC's core/ and vendor/ are 404 with the envelope", async (t) => {
   const attempts = [
     `${base}/novnc/../package.json`,
     `${base}/novnc/core/../../package.json`,

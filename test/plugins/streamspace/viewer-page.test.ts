@@ -48,7 +48,7 @@ test('GET /vnc-viewer/{id} without Upgrade answers the viewer page: HTML under a
   t.is((await app.request(`/vnc-viewer/${id}`, { method: 'HEAD' })).status, 200);
 });
 
-test('the page is the same for every session and needs no token; the default frame-ancestors is \'self\'', async (t) => {
+test("the page is the same for every session and needs no token; the default frame-ancestors is 'self'", async (t) => {
   const a = await app.request(`/vnc-viewer/${crypto.randomUUID()}`);
   const b = await app.request(`/vnc-viewer/${crypto.randomUUID()}`, { headers: { Authorization: 'Bearer not-a-token' } });
   t.is(a.status, 200);
@@ -117,7 +117,15 @@ test('vnc-token keeps vnc_url and adds viewer_url (the page, token in the fragme
     t.is(pageLine?.path, `/vnc-viewer/${id}`, 'the page load is logged without the fragment');
     const upgrade = app.logs.find((l) => l.msg === 'upgrade' && typeof l.path === 'string' && l.path.startsWith(`/vnc-viewer/${id}?`) && l.status === 101);
     t.is(upgrade?.path, `/vnc-viewer/${id}?token=[REDACTED]`);
-    t.deepEqual(app.logs.filter((l) => JSON.stringify(l).includes(token)), [], 'the token is in no log line');
-    t.deepEqual(app.logs.filter((l) => JSON.stringify(l).includes(user.token)), [], 'nor is the login token');
+    t.deepEqual(
+      app.logs.filter((l) => JSON.stringify(l).includes(token)),
+      [],
+      'the token is in no log line',
+    );
+    t.deepEqual(
+      app.logs.filter((l) => JSON.stringify(l).includes(user.token)),
+      [],
+      'nor is the login token',
+    );
   });
 });

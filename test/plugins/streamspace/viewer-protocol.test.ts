@@ -45,7 +45,7 @@ test('the viewer selects binary when offered, no protocol otherwise, and refuses
   });
 });
 
-test('a VNC 409 names what can be done in the session\'s state: a failed one is deleted or replaced, a hibernated one woken', async (t) => {
+test("a VNC 409 names what can be done in the session's state: a failed one is deleted or replaced, a hibernated one woken", async (t) => {
   await withAgent(app, admin, { failCommands: ['start_session'] }, async (_agent, platform) => {
     const id = (await call(app, 'POST', `${v1}/sessions`, admin.token, { template: 'firefox-browser', platform })).body.id as string;
     await waitState(app, admin.token, id, 'failed');

@@ -61,23 +61,23 @@ test.serial('a session takes at most max_viewers_per_session viewers; the next i
   const gone = open.shift() as Viewer;
   gone.ws.close();
   await gone.closed;
-  await waitFor('the closed viewer\'s slot to be freed', async () => (await slotRows(`streamspace:vnc-session:${id}`)) === 1);
+  await waitFor("the closed viewer's slot to be freed", async () => (await slotRows(`streamspace:vnc-session:${id}`)) === 1);
   open.push(await openViewer(holder.url, id, user.token));
   await closeAll(open, user);
 });
 
-test.serial('a user\'s viewers of sessions relayed by both replicas count against one per-user cap (429 VNC_USER_VIEWER_LIMIT)', async (t) => {
+test.serial("a user's viewers of sessions relayed by both replicas count against one per-user cap (429 VNC_USER_VIEWER_LIMIT)", async (t) => {
   const user = await v1User(holder, admin);
   const onHolder = await runningSession(holder, user, 'caps-1');
   const onOther = await runningSession(other, user, 'caps-2');
   const open = [await openViewer(holder.url, onHolder, user.token), await openViewer(other.url, onOther, user.token), await openViewer(holder.url, onHolder, user.token)];
   // The session relayed by the other replica has room (one of two), the user has none (three of three).
   await t.throwsAsync(openViewer(other.url, onOther, user.token), { message: 'HTTP 429 VNC_USER_VIEWER_LIMIT' });
-  t.is(await slotRows(`streamspace:vnc-session:${onOther}`), 1, 'the refused viewer took no place under the session\'s cap');
+  t.is(await slotRows(`streamspace:vnc-session:${onOther}`), 1, "the refused viewer took no place under the session's cap");
   await closeAll(open, user);
 });
 
-test.serial('viewers opened all at once never pass the session\'s cap', async (t) => {
+test.serial("viewers opened all at once never pass the session's cap", async (t) => {
   const user = await v1User(holder, admin);
   const id = await runningSession(holder, user, 'caps-1');
   const results = await Promise.allSettled(Array.from({ length: 6 }, () => openViewer(holder.url, id, user.token)));

@@ -42,7 +42,6 @@ test.after.always(async () => {
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-
 async function runningSession(app: TestApp, token: string, platform: string): Promise<string> {
   const created = await call(app, 'POST', `${v1}/sessions`, token, { template: 'firefox-browser', platform });
   if (created.status !== 202) throw new Error(`create: ${created.status} ${JSON.stringify(created.body)}`);
@@ -126,11 +125,7 @@ test.serial('when the holder vanishes, a relayed viewer is closed with 1012 (rec
     await holder.close();
     const closed = await second.closed;
     t.is(closed.code, 1012);
-    const third = await waitFor(
-      'a viewer reconnect to reach the agent on its new replica',
-      () => openViewer(entry.url, id, user.token).catch(() => null),
-      20_000,
-    );
+    const third = await waitFor('a viewer reconnect to reach the agent on its new replica', () => openViewer(entry.url, id, user.token).catch(() => null), 20_000);
     await handshake(third);
     third.ws.send(Buffer.from('after the move'), { binary: true });
     const echoed = await third.waitBytes(rfbVersion.length + 14);

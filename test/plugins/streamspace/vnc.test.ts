@@ -26,8 +26,7 @@ async function runningSession(token: string, agentId: string): Promise<string> {
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-
-test('all 256 byte values sent by a viewer reach the session\'s VNC server and come back unchanged, as binary frames', async (t) => {
+test("all 256 byte values sent by a viewer reach the session's VNC server and come back unchanged, as binary frames", async (t) => {
   await withAgent(app, admin, {}, async (agent, agentId) => {
     const user = await v1User(app, admin);
     const id = await runningSession(user.token, agentId);
@@ -154,7 +153,7 @@ test('logging out closes the viewers opened with that login (its token or its VN
   });
 });
 
-test('an admin watching someone else\'s session loses the view once demoted (the recheck job)', async (t) => {
+test("an admin watching someone else's session loses the view once demoted (the recheck job)", async (t) => {
   await withAgent(app, admin, {}, async (_agent, agentId) => {
     const owner = await v1User(app, admin);
     const watcher = await v1User(app, admin, 'admin');
@@ -162,7 +161,10 @@ test('an admin watching someone else\'s session loses the view once demoted (the
     const viewer = await openViewer(app.url, id, watcher.token);
     await handshake(viewer);
     const portalAdmin = await loginAdmin(app);
-    const demoted = await app.request(`/api/admin/users/${watcher.user.id}`, bearer(portalAdmin.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ role: 'user' }) }));
+    const demoted = await app.request(
+      `/api/admin/users/${watcher.user.id}`,
+      bearer(portalAdmin.access_token, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ role: 'user' }) }),
+    );
     t.is(demoted.status, 200);
     await runJob(app, 'streamspace.vnc-recheck');
     t.is((await viewer.closed).code, 4403);

@@ -68,7 +68,7 @@ const isLoginToken = (value) => value.split('.').length === 3;
  * (1006). With a login token the session itself can be asked what is wrong.
  */
 async function explainRefusal() {
-  const generic = 'The server refused the connection: the session is not running, its agent is offline, it has too many viewers, or this page is not open at the panel\'s address.';
+  const generic = "The server refused the connection: the session is not running, its agent is offline, it has too many viewers, or this page is not open at the panel's address.";
   if (!isLoginToken(token)) {
     return `Could not connect. A single-use token opens one viewer, within 60 seconds: get a new one (GET /api/v1/sessions/${sessionId}/vnc-token) and open its viewer_url. Otherwise: ${generic}`;
   }
@@ -81,7 +81,7 @@ async function explainRefusal() {
     const session = await res.json();
     if (session.state !== 'running') return `The session is ${session.state}, not running; wake it (PATCH its state to running) and reconnect.`;
     if (session.status?.phase === 'Unknown') return "The session's agent is offline; reconnect once it is back.";
-    return 'The server refused the connection: the session has too many viewers, or this page is not open at the panel\'s address (its origin is not allowed).';
+    return "The server refused the connection: the session has too many viewers, or this page is not open at the panel's address (its origin is not allowed).";
   } catch {
     return `Could not connect. ${generic}`;
   }

@@ -15,7 +15,13 @@ export async function reconcile(db: Knex, billing: BillingService, stripe: Strip
   if (!stripe) return { checked: 0, replayed: 0 };
   const stale = await db('billing_accounts')
     .whereNotNull('subscription_id')
-    .where((q) => void q.whereNot('status', 'canceled').orWhereNull('last_synced_at').orWhere('last_synced_at', '<', new Date(Date.now() - day)))
+    .where(
+      (q) =>
+        void q
+          .whereNot('status', 'canceled')
+          .orWhereNull('last_synced_at')
+          .orWhere('last_synced_at', '<', new Date(Date.now() - day)),
+    )
     .select<Array<{ user_id: string; subscription_id: string }>>('user_id', 'subscription_id');
   let checked = 0;
   for (const account of stale) {

@@ -29,7 +29,11 @@ const reminders = [
   },
   {
     kind: 'renewal_upcoming',
-    due: (q: Knex.QueryBuilder) => q.where('a.status', 'active').where('a.cancel_at_period_end', false).where('a.current_period_end', '<=', new Date(Date.now() + 3 * day)),
+    due: (q: Knex.QueryBuilder) =>
+      q
+        .where('a.status', 'active')
+        .where('a.cancel_at_period_end', false)
+        .where('a.current_period_end', '<=', new Date(Date.now() + 3 * day)),
     subject: 'Your subscription renews soon',
     text: (d: Due) => `Your ${d.plan ?? ''} plan renews on ${d.current_period_end.toISOString().slice(0, 10)}.`,
   },
@@ -52,7 +56,11 @@ export async function sendReminders(db: Knex, outbox: MailOutbox, log: Logger): 
     for (const d of due) {
       const periodKey = new Date(d.current_period_end).toISOString();
       const wrote = await db.transaction(async (trx) => {
-        const inserted = await trx('billing_reminders').insert({ user_id: d.user_id, subscription_id: d.subscription_id, kind: reminder.kind, period_key: periodKey }).onConflict(['subscription_id', 'kind', 'period_key']).ignore().returning('id');
+        const inserted = await trx('billing_reminders')
+          .insert({ user_id: d.user_id, subscription_id: d.subscription_id, kind: reminder.kind, period_key: periodKey })
+          .onConflict(['subscription_id', 'kind', 'period_key'])
+          .ignore()
+          .returning('id');
         if (inserted.length === 0) return false;
         await outbox.enqueue({ to: d.email, subject: reminder.subject, text: reminder.text({ ...d, current_period_end: new Date(d.current_period_end) }) }, trx);
         return true;

@@ -18,7 +18,10 @@ export function enforcePlanOnChange(bus: EventBus, enforcement: BillingEnforceme
       if (userId === null) return;
       const run: Promise<void> = enforcement
         .enforce(userId)
-        .then(() => undefined, (err: unknown) => log.warn({ err, user_id: userId }, 'could not apply the plan to instances now; the job will'))
+        .then(
+          () => undefined,
+          (err: unknown) => log.warn({ err, user_id: userId }, 'could not apply the plan to instances now; the job will'),
+        )
         .finally(() => inFlight.delete(run));
       inFlight.add(run);
     },

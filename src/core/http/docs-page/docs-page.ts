@@ -47,7 +47,7 @@ export function docsPageRoute(assetsBase: string): RouteDefinition {
   return defineRoute({
     method: 'get',
     path: '/docs',
-    summary: 'This API\'s reference, browsable (an HTML page rendering /openapi.json)',
+    summary: "This API's reference, browsable (an HTML page rendering /openapi.json)",
     description:
       'Open it in a browser: Redoc, served by the API itself under `/docs/assets/`, renders GET /openapi.json. ' +
       'Nothing is loaded from another origin; the page has a strict Content-Security-Policy.',

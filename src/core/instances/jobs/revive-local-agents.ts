@@ -9,9 +9,12 @@ export function reviveLocalAgentsJob(db: Knex, local: LocalProvisioner): JobDefi
     every_ms: 15_000,
     timeout_ms: 30_000,
     once_across_replicas: false,
-   
+
     run: async ({ log }) => {
-      const rows = await db('instances').where({ provisioner: 'local' }).whereIn('lifecycle', ['active', 'suspended', 'restoring_backup']).select<Array<{ id: string; spec: Record<string, unknown> }>>('id', 'spec');
+      const rows = await db('instances')
+        .where({ provisioner: 'local' })
+        .whereIn('lifecycle', ['active', 'suspended', 'restoring_backup'])
+        .select<Array<{ id: string; spec: Record<string, unknown> }>>('id', 'spec');
       const revived = await local.revive(rows);
       if (revived > 0) log.warn({ revived }, 'restarted local agents that had died');
     },
