@@ -32,6 +32,8 @@ export interface OutageRun {
   /** Payloads sent by the VNC viewer during the outage, and how many came back whole. */
   vncSent: number;
   vncEchoed: number;
+  /** Each VNC payload's fate, for the log when one goes missing: its round trip in ms, `late` (not back within 5 s) or `mismatch`. */
+  vncOutcomes: string[];
   /** Usernames created (201) before the outage began. */
   createdBefore: string[];
 }
@@ -117,6 +119,7 @@ export async function driveOutage(stand: OutageStand, scenario: { name: string; 
   })();
   let vncSent = 0;
   let vncEchoed = 0;
+  const vncOutcomes: string[] = [];
   const vncLoop = (async () => {
     // The simulated VNC server echoes: every payload comes back, after the 12 bytes of its version.
     let expected = stand.viewer.received().length;
@@ -125,8 +128,11 @@ export async function driveOutage(stand: OutageStand, scenario: { name: string; 
       vncSent += 1;
       expected += payload.length;
       stand.viewer.ws.send(payload, { binary: true });
+      const sentAt = now();
       const got = await stand.viewer.waitBytes(expected, 5_000).catch(() => null);
-      if (got?.subarray(expected - payload.length, expected).equals(payload)) vncEchoed += 1;
+      const whole = got?.subarray(expected - payload.length, expected).equals(payload) ?? false;
+      if (whole) vncEchoed += 1;
+      vncOutcomes.push(got === null ? 'late' : whole ? `${Math.round(now() - sentAt)} ms` : 'mismatch');
       await sleep(2_000);
     }
   })();
@@ -162,6 +168,7 @@ export async function driveOutage(stand: OutageStand, scenario: { name: string; 
     consoleEchoed,
     vncSent,
     vncEchoed,
+    vncOutcomes,
     createdBefore,
   };
 }
