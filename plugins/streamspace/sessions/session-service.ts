@@ -1,37 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { AppError, type Accounts, type Events, type Logger, type Principal } from '../../../src/plugin-api/index.ts';
-import { sessionState } from '../events.ts';
 import { v1Errors } from '../v1/api-errors.ts';
 import type { AgentStore } from '../agents/agent-store.ts';
-import type { Commands, CommandRow } from '../agents/commands.ts';
+import type { Commands } from '../agents/commands.ts';
 import type { StreamspaceConfig } from '../config.ts';
 import { placeSession } from './placement.ts';
-import { durationSeconds } from '../contract/duration.ts';
-import type { CommandType } from '../contract/protocol.ts';
-import { afterCommand, planDelete, planPatch, transitionalStates, type Plan, type SessionState } from './session-machine.ts';
-import { sessionView, type SessionRow, type SessionStatus, type SessionStore, type SessionView } from './session-store.ts';
+import { announceSession, SessionCommandOutcomes } from './session-command-outcomes.ts';
+import { insertSession, type NewSession } from './session-creation.ts';
+import { planDelete, planPatch, transitionalStates, type Plan, type SessionState } from './session-machine.ts';
+import { sessionView, type SessionRow, type SessionStore, type SessionView } from './session-store.ts';
 import type { Templates } from '../templates/template-store.ts';
-
-export interface NewSession {
-  user?: string;
-  template: string;
-  name?: string;
-  platform?: string;
-  region?: string;
-  state: 'running' | 'hibernated';
-  resources?: { memory?: string; cpu?: string };
-  persistent_home?: boolean;
-  idle_timeout?: string;
-  tags: string[];
-}
-
-const isUniqueViolation = (err: unknown): boolean => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
-const slug = (s: string): string =>
-  s
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '');
 
 export interface SessionServiceOptions {
   db: Knex;
@@ -47,9 +25,9 @@ export interface SessionServiceOptions {
 }
 
 /**
- * Sessions: creation with placement, state changes through the machine, forced ends, logs,
- * and the moves that command results, idleness and the reconciler make. Every state change
- * is a compare-and-set and is announced as `streamspace.session_state` (VNC viewers close on it).
+ * Sessions: creation with placement, state changes through the machine, forced ends, logs and
+ * idleness; the moves that command results and the reconciler make are SessionCommandOutcomes'.
+ * Every state change is a compare-and-set and is announced as `streamspace.session_state` (VNC viewers close on it).
  */
 export class SessionService {
   private readonly db: Knex;
@@ -61,6 +39,7 @@ export class SessionService {
   private readonly events: Events;
   private readonly config: StreamspaceConfig;
   private readonly log: Logger;
+  private readonly outcomes: SessionCommandOutcomes;
 
   constructor(options: SessionServiceOptions) {
     ({
@@ -74,9 +53,10 @@ export class SessionService {
       config: this.config,
       log: this.log,
     } = options);
+    this.outcomes = new SessionCommandOutcomes(options);
     this.commands.whenEnded(
-      (row, trx) => this.commandEnded(row, trx),
-      (row, trx) => this.lateSuccess(row, trx),
+      (row, trx) => this.outcomes.commandEnded(row, trx),
+      (row, trx) => this.outcomes.lateSuccess(row, trx),
     );
   }
 
@@ -92,56 +72,8 @@ export class SessionService {
     const { sessionId, agentId } = await this.db.transaction(async (trx) => {
       const template = await this.templates.getForUse(trx, input.template);
       if (!template) throw v1Errors.templateNotFound(input.template, 400);
-      const idleTimeout = input.idle_timeout ?? template.idle_timeout;
-      const resources = { ...template.default_resources, ...input.resources };
-      const persistentHome = input.persistent_home ?? template.persistent_home;
-      const name = input.name ?? `${slug(owner.username)}-${template.name}-${randomBytes(3).toString('hex')}`.slice(0, 63);
       const agent = await placeSession(trx, { platform: input.platform, region: input.region, localCapable: template.local !== null });
-      let inserted: Array<{ id: string }>;
-      try {
-        inserted = await trx('streamspace_sessions')
-          .insert({
-            name,
-            namespace: this.config.namespace,
-            user_id: owner.id,
-            template: template.name,
-            platform: agent.platform,
-            region: agent.region,
-            agent_id: agent.agent_id,
-            state: 'pending',
-            resources: JSON.stringify(resources),
-            persistent_home: persistentHome,
-            idle_timeout: idleTimeout,
-            idle_timeout_s: durationSeconds(idleTimeout) ?? 1800,
-            tags: JSON.stringify(input.tags),
-            // The template's VNC port until the agent reports the one it opened.
-            status: JSON.stringify({ message: 'Session provisioning in progress...', vnc_port: template.vnc.port }),
-            platform_metadata: JSON.stringify({ namespace: this.config.namespace, deployment_name: name, service_name: name, ...(persistentHome ? { pvc_name: `${name}-home` } : {}) }),
-          })
-          .returning('id');
-      } catch (err) {
-        if (isUniqueViolation(err)) throw v1Errors.sessionExists(name);
-        throw err;
-      }
-      const id = (inserted[0] as { id: string }).id;
-      await this.commands.add(trx, {
-        agentId: agent.agent_id,
-        sessionId: id,
-        type: 'start_session',
-        data: {
-          name,
-          namespace: this.config.namespace,
-          user: owner.username,
-          template: template.name,
-          image: template.base_image,
-          resources,
-          vnc: template.vnc,
-          local: template.local,
-          persistent_home: persistentHome,
-          environment: template.environment,
-          state: input.state,
-        },
-      });
+      const id = await insertSession(trx, this.commands, { namespace: this.config.namespace, input, owner, template, agent });
       return { sessionId: id, agentId: agent.agent_id };
     });
     await this.afterChange(sessionId, agentId);
@@ -254,60 +186,7 @@ export class SessionService {
 
   private async afterChange(sessionId: string, agentId: string): Promise<void> {
     await this.commands.dispatch(agentId);
-    await this.announce(sessionId);
-  }
-
-  private async announce(sessionId: string, trx?: Knex.Transaction): Promise<void> {
-    const row = await this.store.get(sessionId, trx);
-    if (row) await this.events.publish(sessionState, row.user_id, { session_id: row.id, state: row.state, phase: sessionView(row).status.phase }, trx);
-  }
-
-  /** Moves a session on when one of its commands ends (result, failure or time-out), in the transaction that ends the command. */
-  async commandEnded(command: CommandRow, trx: Knex.Transaction): Promise<void> {
-    if (!command.session_id || command.command_type === 'get_session_logs') return;
-    const row = await this.store.get(command.session_id, trx);
-    if (!row) return;
-    const initialState = command.data.state === 'hibernated' ? 'hibernated' : undefined;
-    const outcome = afterCommand(command.command_type, row.state, {
-      status: command.status as 'completed' | 'failed' | 'timed_out',
-      error: command.error,
-      errorCode: command.error_code,
-      initialState,
-    });
-    if (!outcome) return;
-    const status: Partial<SessionStatus> = {
-      message: outcome.message,
-      error_code: command.status === 'completed' || outcome.settled ? null : (command.error_code ?? (command.status === 'timed_out' ? 'AGENT_TIMEOUT' : 'SESSION_PROVISIONING_FAILED')),
-    };
-    const result = command.result ?? {};
-    if (command.status === 'completed' && (command.command_type === 'start_session' || command.command_type === 'wake_session')) {
-      const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-      Object.assign(status, {
-        pod_ip: text(result.pod_ip),
-        pod_name: text(result.pod_name),
-        container_id: text(result.container_id),
-        started_at: text(result.started_at) ?? new Date().toISOString(),
-        ...(typeof result.vnc_port === 'number' ? { vnc_port: result.vnc_port } : {}),
-      });
-    }
-    if (await this.store.move(trx, row.id, [row.state], outcome.state, status)) {
-      this.log.info({ session_id: row.id, command: command.command_type, outcome: command.status, from: row.state, to: outcome.state }, 'session moved by its command');
-      await this.announce(row.id, trx);
-    }
-  }
-
-  /** A start or wake that succeeded after we timed it out left a session running that we show as failed: stop it. */
-  async lateSuccess(command: CommandRow, trx: Knex.Transaction): Promise<void> {
-    if (!command.session_id || (command.command_type !== 'start_session' && command.command_type !== 'wake_session')) return;
-    const row = await this.store.get(command.session_id, trx);
-    if (!row || (row.state !== 'failed' && row.state !== 'terminated' && row.state !== 'hibernated')) return;
-    await this.commands.add(trx, {
-      agentId: command.agent_id,
-      sessionId: row.id,
-      type: row.state === 'hibernated' ? 'hibernate_session' : 'stop_session',
-      data: { name: row.name, namespace: row.namespace, graceful: false, timeout: '0s' },
-    });
-    this.log.info({ session_id: row.id, command: command.command_type, state: row.state }, 'a timed-out command succeeded late on the agent; undoing it');
+    await announceSession(this.store, this.events, sessionId);
   }
 
   /** Sessions without VNC activity for their `idle_timeout` hibernate. */
@@ -326,33 +205,7 @@ export class SessionService {
   }
 
   /** Sessions stuck in a transitional state with no open command are moved on as if it had timed out. */
-  async reconcile(): Promise<number> {
-    const implied: Record<string, CommandType> = { pending: 'start_session', hibernating: 'hibernate_session', waking: 'wake_session', terminating: 'stop_session' };
-    const stuck = await this.db('streamspace_sessions as s')
-      .whereIn('s.state', Object.keys(implied))
-      .where('s.updated_at', '<', this.db.raw(`now() - make_interval(secs => ?::double precision)`, [this.config.stuck_after_ms / 1000]))
-      .whereNotExists(this.db('streamspace_commands as c').whereRaw('c.session_id = s.id').whereIn('c.status', ['pending', 'sent', 'acknowledged']))
-      .select<Array<{ id: string; state: string; agent_id: string }>>('s.id', 's.state', 's.agent_id');
-    for (const s of stuck) {
-      const implicit: CommandRow = {
-        command_id: 'reconciler',
-        agent_id: s.agent_id,
-        session_id: s.id,
-        command_type: implied[s.state] as CommandType,
-        data: {},
-        status: 'timed_out',
-        attempts: 0,
-        result: null,
-        error: 'no command was in flight',
-        error_code: 'RECONCILED',
-        sent_conn_id: null,
-        created_at: new Date(),
-        sent_at: null,
-        acknowledged_at: null,
-        completed_at: null,
-      };
-      await this.db.transaction((trx) => this.commandEnded(implicit, trx));
-    }
-    return stuck.length;
+  reconcile(): Promise<number> {
+    return this.outcomes.reconcile();
   }
 }

@@ -4,11 +4,11 @@ import type { Logger } from '../log/logger.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { AgentClient, AgentTarget } from '../agent/agent-client.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import { instanceState } from '../events/core-events.ts';
-import { emptyPolledState, normalizePoll, presentState, visiblyChanged, type Lifecycle, type PolledState } from './instance-state.ts';
+import { emptyPolledState, normalizePoll, visiblyChanged, type PolledState } from './instance-state.ts';
 import { askAgent } from './poll-probe.ts';
 import { PollMetrics } from './poll-metrics.ts';
 import { fingerprintShare, polledLifecycles, readShare, type PolledRow } from './poll-share.ts';
+import { flushBatch, storeAndPublish, writeStates } from './poll-store.ts';
 import { trackedFrom, type Tracked } from './poll-tracked.ts';
 
 export interface PollerSettings {
@@ -31,9 +31,6 @@ export interface PollerOptions {
 
 /** After its confirmation, a user's action is polled again when a start or stop has usually shown. */
 const pollLaterDelaysMs = [1_000, 3_000];
-
-/** States written per statement by a flush. */
-const flushBatch = 250;
 
 /**
  * The heartbeat authority. Each replica polls its share of the instances (a rendezvous-hash
@@ -227,33 +224,9 @@ export class Poller {
     if (changed) await this.storeAndPublish(item).catch((err: unknown) => this.log.warn({ err, instance_id: item.id }, 'could not store instance state; will retry'));
   }
 
-  /**
-   * A visible change: stored and published in one transaction, with the lifecycle read from
-   * the row, and only while the instance is still polled: an instance being deleted meanwhile
-   * gets no late "active, unreachable" event after its deletion.
-   */
-  private async storeAndPublish(item: Tracked): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      const updated = await trx.raw<{ rows: Array<{ lifecycle: Lifecycle }> }>(`UPDATE instances SET state = ?::jsonb WHERE id = ? AND lifecycle = ANY(?) RETURNING lifecycle`, [
-        JSON.stringify(item.polled),
-        item.id,
-        polledLifecycles,
-      ]);
-      const row = updated.rows[0];
-      if (!row) {
-        this.tracked.delete(item.id);
-        return;
-      }
-      item.lifecycle = row.lifecycle;
-      await this.bus.publish(
-        instanceState,
-        item.ownerId,
-        { instance_id: item.id, kind: item.kind, plugin: item.plugin, state: presentState(row.lifecycle, item.polled, this.settings.intervalMs) },
-        trx,
-      );
-    });
-    item.dirty = false;
-    item.writtenAt = Date.now();
+  /** A visible change, stored and published at once (see poll-store.ts); an instance no longer polled is forgotten. */
+  private storeAndPublish(item: Tracked): Promise<void> {
+    return storeAndPublish(this.db, this.bus, this.settings.intervalMs, item, (id) => this.tracked.delete(id));
   }
 
   /** One poll of an agent that is not tracked yet (an instance about to become active). */
@@ -269,31 +242,7 @@ export class Poller {
     const now = Date.now();
     const due: Tracked[] = [];
     for (const t of this.tracked.values()) if (t.dirty && (force || now - t.writtenAt >= this.settings.intervalMs)) due.push(t);
-    for (let i = 0; i < due.length; i += flushBatch) await this.write(due.slice(i, i + flushBatch));
-  }
-
-  /**
-   * One JSON document per batch: pg's per-element escaping of a text[] of JSON was half of a flush's time (profile).
-   * A state already stored from a later poll is kept: a visible change is written at once by
-   * its own transaction, and a batch that began before that poll finished must not put the
-   * older state back over it (ISO timestamps of one format compare as text).
-   */
-  private async write(items: Tracked[]): Promise<void> {
-    if (items.length === 0) return;
-    const written = items.map((t) => t.polled);
-    await this.db.raw(
-      `UPDATE instances AS i SET state = v.state
-         FROM jsonb_to_recordset(?::jsonb) AS v(id uuid, state jsonb)
-        WHERE i.id = v.id
-          AND (i.state->>'checked_at' IS NULL OR v.state->>'checked_at' IS NULL OR i.state->>'checked_at' <= v.state->>'checked_at')`,
-      [JSON.stringify(items.map((t, n) => ({ id: t.id, state: written[n] })))],
-    );
-    const at = Date.now();
-    items.forEach((t, n) => {
-      // A poll that finished while the statement ran is newer than what was written: still dirty.
-      if (t.polled === written[n]) t.dirty = false;
-      t.writtenAt = at;
-    });
+    for (let i = 0; i < due.length; i += flushBatch) await writeStates(this.db, due.slice(i, i + flushBatch));
   }
 
   /** Stops starting polls, waits for those in flight (each is bounded by its timeouts), writes what is left. */
