@@ -24,6 +24,17 @@ export async function startStreamspace(config: DeepPartial<Config> = {}, streams
   });
 }
 
+/** The app and its admin's v1 session, as most files here start; a failed login closes the app again. */
+export async function startV1App(): Promise<{ app: TestApp; admin: V1Session }> {
+  const app = await startStreamspace();
+  try {
+    return { app, admin: await v1Admin(app) };
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+}
+
 export async function call(
   app: ApiEndpoint,
   method: string,
