@@ -55,6 +55,7 @@ export function docsPageRoute(assetsBase: string): RouteDefinition {
     auth: 'none',
     contentType: 'text/html',
     responses: { 200: z.string().describe('The reference page (HTML; strict Content-Security-Policy, no-store)') },
+    examples: { responses: { 200: '<!doctype html>\n<html lang="en">\n<head><title>API reference</title>…</head>\n<body><div id="redoc"></div>…</body>\n</html>' } },
     handler: async () => {
       // 128 bits, base64: what CSP nonces need to be unguessable.
       const nonce = randomBytes(16).toString('base64');
