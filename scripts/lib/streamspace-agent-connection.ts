@@ -4,26 +4,10 @@ import { CommandRunner, type CommandRunnerOptions } from './streamspace-command-
 import { VncProxies } from './streamspace-agent-proxies.ts';
 import type { CommandOutcome, SessionBackend, SessionReport } from './streamspace-session-backend.ts';
 import { agentSocketUrl, closeGracefully, sendJson } from './streamspace-agent-socket.ts';
+import { resolveAgentOptions, type AgentConnectionOptions, type ResolvedAgentOptions } from './streamspace-agent-options.ts';
 
-export interface AgentConnectionOptions {
-  /** The control plane's base URL (http(s):// or ws(s)://); the agent socket is <url>/agent/ws. */
-  url: string;
-  agentId: string;
-  key: string;
-  platform?: string;
-  region?: string;
-  maxSessions?: number;
-  /** Sent in `register`: agent_version and what else tells operators what this agent is. */
-  metadata?: Record<string, unknown>;
-  /** False: never send command_ack (results still come), to exercise the control plane's retries. */
-  ackCommands?: boolean;
-  /** Reconnect by itself (1 s, 2 s, … 30 s apart) when a registered socket drops; drop() never does. */
-  autoReconnect?: boolean;
-  /** Gets one JSON object per line for every notable event. */
-  log?: (line: string) => void;
-}
-
-type ResolvedOptions = Required<Omit<AgentConnectionOptions, 'region' | 'log'>> & Pick<AgentConnectionOptions, 'region'>;
+// Importers (the simulator, the desktop agent) keep importing the options from here.
+export type { AgentConnectionOptions } from './streamspace-agent-options.ts';
 
 interface Connection {
   ws: WebSocket;
@@ -41,7 +25,7 @@ const registerTimeoutMs = 10_000;
  * reconnects. The simulator and the desktop agent differ only in their backend.
  */
 export class AgentConnection {
-  private readonly opts: ResolvedOptions;
+  private readonly opts: ResolvedAgentOptions;
   private readonly commands: AgentCommand[] = [];
   private readonly runner: CommandRunner;
   /** Reports made while disconnected, sent after the next register_ack. */
@@ -60,17 +44,7 @@ export class AgentConnection {
     private readonly backend: SessionBackend,
     running: CommandRunnerOptions = { delayMs: 0, failureRate: 0, failCommands: [] },
   ) {
-    this.opts = {
-      url: options.url,
-      agentId: options.agentId,
-      key: options.key,
-      platform: options.platform ?? 'docker',
-      region: options.region,
-      maxSessions: options.maxSessions ?? 10,
-      metadata: options.metadata ?? {},
-      ackCommands: options.ackCommands ?? true,
-      autoReconnect: options.autoReconnect ?? false,
-    };
+    this.opts = resolveAgentOptions(options);
     this.runner = new CommandRunner(running, backend);
     backend.onReport((report) => this.report(report));
   }
