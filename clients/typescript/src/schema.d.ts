@@ -9159,6 +9159,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example <!doctype html>
+                     *     <html lang="en">
+                     *     <head><title>API reference</title>…</head>
+                     *     <body><div id="redoc"></div>…</body>
+                     *     </html>
+                     */
                     "text/html": string;
                 };
             };
