@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.ts';
 import { redactUrl } from '../log/redact-url.ts';
 import { clientIp } from './client-ip.ts';
 import type { Principal } from './principal.ts';
+import './request-state.ts';
 
 export interface HttpMetrics {
   requests: Counter<'method' | 'route' | 'status'>;
@@ -45,7 +46,7 @@ export function accessLog(log: Logger, metrics: HttpMetrics, options: AccessLogO
           duration_ms: Math.round(seconds * 1e6) / 1e3,
           aborted: !ctx.res.writableFinished,
           ip: clientIp(ctx.req, options.proxyHops),
-          ...userOf(ctx.state.principal as Principal | undefined),
+          ...userOf(ctx.state.principal),
           replica_id: options.replicaId,
         },
         'request',

@@ -6,6 +6,7 @@ import { ForbiddenError, RateLimitedError, ValidationError, type ValidationIssue
 import { jsonBodyParser } from './json-body.ts';
 import { nulIssues } from './nul-strings.ts';
 import type { Authenticator, Principal, TicketRedeemer } from './principal.ts';
+import './request-state.ts';
 import type { RateLimiter, RateLimitState } from './rate-limiter.ts';
 import type { MountedRoute, RouteDefinition, RouteIssue, RouteRequest, RouteResult } from './route.ts';
 
@@ -105,7 +106,7 @@ function handle(route: RouteDefinition, options: MountOptions): Middleware {
       params,
       query,
       body,
-      principal: (ctx.state.principal as Principal | undefined) ?? null,
+      principal: ctx.state.principal ?? null,
       requestId: String(ctx.state.requestId),
       ip: ctx.ip,
       headers: ctx.headers,
