@@ -100,29 +100,31 @@ test(`the README's portal API walkthrough runs as written against npm start's en
   const [token = '', serverId = '', backupId = '', devId = '', ideUrl = ''] = /@@vars (.*)/.exec(run.stdout)?.[1]?.split(' ') ?? [];
   t.log(`walkthrough ran in ${Date.now() - started} ms, server start included`);
 
-  const api = async (path: string) => {
+  // Each call names the fields it reads from the answer; a missing one fails its assertion.
+  const api = async <T>(path: string): Promise<T> => {
     const res = await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${token}` } });
     t.is(res.status, 200, path);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the test reads fields of several answers; a missing one fails its assertion
-    return (await res.json()) as Record<string, any>;
+    return (await res.json()) as T;
   };
-  const me = await api('/api/auth/me');
+  const me = await api<{ user: { username: string } }>('/api/auth/me');
   t.is(me.user.username, 'alice', 'signed in as the user it registered');
   // Restored: active again, no reason given, the agent's last restore completed, the workload stopped.
-  const { server: game } = await api(`/api/game/servers/${serverId}`);
+  const { server: game } = await api<{
+    server: { lifecycle_reason: string | null; state: { lifecycle: string; status: string; details: { backup: { last_restore: { state: string } } } } };
+  }>(`/api/game/servers/${serverId}`);
   t.is(game.state.lifecycle, 'active');
   t.is(game.lifecycle_reason, null);
   t.is(game.state.details.backup.last_restore.state, 'completed');
   t.is(game.state.status, 'stopped');
-  t.true((await api(`/api/game/servers/${serverId}/console/logs`)).lines.includes('[chat] hello'), 'the console command reached the game server');
-  const { backups } = await api(`/api/game/servers/${serverId}/backups`);
+  t.true((await api<{ lines: string[] }>(`/api/game/servers/${serverId}/console/logs`)).lines.includes('[chat] hello'), 'the console command reached the game server');
+  const { backups } = await api<{ backups: { id: string; state: string }[] }>(`/api/game/servers/${serverId}/backups`);
   t.deepEqual(
-    backups.map((b: { id: string; state: string }) => [b.id, b.state]),
+    backups.map((b) => [b.id, b.state]),
     [[backupId, 'completed']],
   );
   t.true(run.stdout.includes(`${serverId} Friday survival active stopped`), 'the list shows the server');
   t.regex(run.stdout, new RegExp(`${backupId} before-update completed \\d+ bytes`), 'the list shows the backup');
-  const { container } = await api(`/api/dev/${devId}`);
+  const { container } = await api<{ container: { vmid: number; codeserver: { state: string } } }>(`/api/dev/${devId}`);
   t.is(container.codeserver.state, 'running');
 
   // The IDE link: PUBLIC_URL's scheme and port, and it opens (303 with the cookie, then the IDE).

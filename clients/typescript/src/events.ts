@@ -68,6 +68,19 @@ interface StateEventData {
   reason?: string | null;
 }
 
+/** `instance.state` and `instance.deleted` data name the instance; a frame that does not is someone else's shape, skipped. */
+function namesInstance(data: unknown): data is { instance_id: string } {
+  return typeof data === 'object' && data !== null && 'instance_id' in data && typeof data.instance_id === 'string';
+}
+
+/** The state event's data as the API publishes it: an instance id and a state with its lifecycle. */
+function isStateEventData(data: unknown): data is StateEventData {
+  if (!namesInstance(data)) return false;
+  if (!('state' in data)) return false;
+  const state = data.state;
+  return typeof state === 'object' && state !== null && 'lifecycle' in state && typeof state.lifecycle === 'string';
+}
+
 /**
  * Waits, over the event stream, until an instance's state satisfies `until`, and returns that
  * state. Fails when the instance lands in `failed` (unless `until` accepts it), is deleted, or
@@ -90,9 +103,10 @@ export async function waitForInstanceState(client: PanelClient, instanceId: stri
       if (check(last)) return last;
     }
     for await (const event of events) {
-      const data = event.data as StateEventData;
-      if (data.instance_id !== instanceId) continue;
+      const data = event.data;
+      if (!namesInstance(data) || data.instance_id !== instanceId) continue;
       if (event.type === 'instance.deleted') throw new Error(`instance ${instanceId} was deleted`);
+      if (!isStateEventData(data)) continue;
       last = data.state;
       options.onState?.(last);
       if (check(last, data.reason)) return last;
