@@ -55,3 +55,5 @@ export type { InstanceCrud, InstanceCrudDocs } from '../core/instances/instance-
 export { usernameSchema, emailSchema, passwordSchema, roleSchema } from '../core/auth/user-schemas.ts';
 export { matchPath } from '../core/http/path-pattern.ts';
 export { MethodNotAllowedError } from '../core/http/errors.ts';
+export { staticFile, sendFile, isServableName } from '../core/http/static-file.ts';
+export type { StaticFile } from '../core/http/static-file.ts';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readTree, type StaticFile } from './static-files.ts';
+import type { StaticFile } from '../../../src/plugin-api/index.ts';
+import { readTree } from './static-files.ts';
 
 /** The noVNC files the browser needs: the library and the inflate code it vendors. */
 const servedDirs = ['core', 'vendor'] as const;

@@ -1,27 +1,6 @@
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { extname, join } from 'node:path';
-import type { Context } from 'koa';
-import { MethodNotAllowedError } from '../../../src/plugin-api/index.ts';
-
-/** A file read into memory once, with what its answer needs. */
-export interface StaticFile {
-  body: Buffer;
-  contentType: string;
-  etag: string;
-}
-
-/** The only kinds of file served; anything else under a served folder is left out. */
-const contentTypes: Record<string, string> = {
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-};
-
-export function staticFile(body: Buffer, name: string): StaticFile {
-  const contentType = contentTypes[extname(name)];
-  if (!contentType) throw new Error(`no content type for ${name}`);
-  return { body, contentType, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
-}
+import { join } from 'node:path';
+import { isServableName, staticFile, type StaticFile } from '../../../src/plugin-api/index.ts';
 
 /**
  * Every regular file of a known type under `root/dir` for each of `dirs`, keyed by its path
@@ -34,7 +13,7 @@ export function readTree(root: string, dirs: readonly string[]): Map<string, Sta
     for (const entry of readdirSync(join(root, relative), { withFileTypes: true })) {
       const path = `${relative}/${entry.name}`;
       if (entry.isDirectory()) walk(path);
-      else if (entry.isFile() && contentTypes[extname(entry.name)]) files.set(path, staticFile(readFileSync(join(root, path)), entry.name));
+      else if (entry.isFile() && isServableName(entry.name)) files.set(path, staticFile(readFileSync(join(root, path)), entry.name));
     }
   };
   for (const dir of dirs) walk(dir);
@@ -61,23 +40,4 @@ export function requestedPath(rawRest: string): string | null {
     segments.push(segment);
   }
   return segments.join('/');
-}
-
-/** Answers GET and HEAD with the file (304 when the client's copy is current); other methods 405. */
-export function sendFile(ctx: Context, file: StaticFile, cacheControl: string): void {
-  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new MethodNotAllowedError(['GET', 'HEAD']);
-  ctx.set({
-    'Content-Type': file.contentType,
-    ETag: file.etag,
-    'Cache-Control': cacheControl,
-    'X-Content-Type-Options': 'nosniff',
-    'Cross-Origin-Resource-Policy': 'same-origin',
-  });
-  const seen = ctx.get('If-None-Match');
-  if (seen !== '' && seen.split(',').some((tag) => tag.trim().replace(/^W\//, '') === file.etag)) {
-    ctx.status = 304;
-    return;
-  }
-  ctx.status = 200;
-  ctx.body = file.body;
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { NotFoundError, type RawHttpHandler } from '../../../src/plugin-api/index.ts';
+import { NotFoundError, sendFile, staticFile, type RawHttpHandler, type StaticFile } from '../../../src/plugin-api/index.ts';
 import { novncAssets } from './novnc-assets.ts';
-import { requestedPath, sendFile, staticFile, type StaticFile } from './static-files.ts';
+import { requestedPath } from './static-files.ts';
 
 /** Not a UUID, so `/vnc-viewer/{session_id}` (page and socket) never takes it for a session. */
 export const assetsPrefix = '/vnc-viewer/_assets';

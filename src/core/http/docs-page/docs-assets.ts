@@ -1,20 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Context } from 'koa';
-import { MethodNotAllowedError, NotFoundError } from '../errors.ts';
+import { NotFoundError } from '../errors.ts';
 import type { RawHttpHandler } from '../raw-handler.ts';
+import { sendFile, staticFile, type StaticFile } from '../static-file.ts';
 
 export const docsAssetsPrefix = '/docs/assets';
 
 /** The tag names this exact set of bytes, so a browser may keep each file for good. */
 const immutable = 'public, max-age=31536000, immutable';
-
-const contentTypes: Record<string, string> = {
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-};
 
 /**
  * Redoc's sidebar footer ("API docs by Redocly") always renders an <img> of a logo on Redocly's
@@ -24,18 +18,6 @@ const contentTypes: Record<string, string> = {
  * upgrade moves the string, start-up fails here rather than the page calling out.
  */
 const externalLogo = 'src:"https://cdn.redoc.ly/redoc/logo-mini.svg"';
-
-interface AssetFile {
-  body: Buffer;
-  contentType: string;
-  etag: string;
-}
-
-function assetFile(body: Buffer, name: string): AssetFile {
-  const contentType = contentTypes[extname(name)];
-  if (!contentType) throw new Error(`no content type for ${name}`);
-  return { body, contentType, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
-}
 
 /** Redoc's standalone bundle as installed with the API (the `redoc` package), with the CDN logo taken out. */
 function redocBundle(): { version: string; body: Buffer } {
@@ -56,18 +38,6 @@ export interface DocsAssets {
   handler: RawHttpHandler;
 }
 
-function send(ctx: Context, file: AssetFile): void {
-  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new MethodNotAllowedError(['GET', 'HEAD']);
-  ctx.set({ 'Content-Type': file.contentType, ETag: file.etag, 'Cache-Control': immutable, 'X-Content-Type-Options': 'nosniff', 'Cross-Origin-Resource-Policy': 'same-origin' });
-  const seen = ctx.get('If-None-Match');
-  if (seen !== '' && seen.split(',').some((tag) => tag.trim().replace(/^W\//, '') === file.etag)) {
-    ctx.status = 304;
-    return;
-  }
-  ctx.status = 200;
-  ctx.body = file.body;
-}
-
 /**
  * What `GET /docs` loads, served by the API itself (no CDN): Redoc's standalone bundle from
  * node_modules, and `docs.js` and `docs.css` from `page/`. All of it is read into memory at
@@ -84,11 +54,11 @@ let loaded: DocsAssets | undefined;
 
 function loadDocsAssets(): DocsAssets {
   const redoc = redocBundle();
-  const files = new Map<string, AssetFile>([['redoc.standalone.js', assetFile(redoc.body, 'redoc.standalone.js')]]);
-  for (const name of ['docs.js', 'docs.css']) files.set(name, assetFile(readFileSync(new URL(`./page/${name}`, import.meta.url)), name));
+  const files = new Map<string, StaticFile>([['redoc.standalone.js', staticFile(redoc.body, 'redoc.standalone.js')]]);
+  for (const name of ['docs.js', 'docs.css']) files.set(name, staticFile(readFileSync(new URL(`./page/${name}`, import.meta.url)), name));
   const names = [...files.keys()].sort();
   const hash = createHash('sha256');
-  for (const name of names) hash.update(`${name}\0${(files.get(name) as AssetFile).etag}\0`);
+  for (const name of names) hash.update(`${name}\0${(files.get(name) as StaticFile).etag}\0`);
   const base = `${docsAssetsPrefix}/${redoc.version}-${hash.digest('hex').slice(0, 12)}`;
   return {
     base,
@@ -100,7 +70,7 @@ function loadDocsAssets(): DocsAssets {
         // The names are plain, so the raw (still encoded) rest must equal one exactly: nothing is decoded or walked.
         const file = ctx.path.startsWith(`${base}/`) ? files.get(ctx.path.slice(base.length + 1)) : undefined;
         if (!file) throw new NotFoundError('documentation file');
-        send(ctx, file);
+        sendFile(ctx, file, immutable);
       },
     },
   };
